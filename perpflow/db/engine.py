@@ -1,0 +1,49 @@
+"""Database URLs and engines for the ledger: Postgres through psycopg 3, or a SQLite file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+# Several processes (orchestrator, signers, wallet, market data) share one SQLite file in the
+# embedded stack: WAL lets readers run beside the writer, busy_timeout makes writers queue.
+SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000", "foreign_keys=ON")
+
+
+def _url(raw: str, *, asynchronous: bool) -> URL:
+    url = make_url(raw)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        return url.set(drivername="sqlite+aiosqlite" if asynchronous else "sqlite")
+    if backend in ("postgresql", "postgres"):
+        return url.set(drivername="postgresql+psycopg")
+    raise ValueError(f"unsupported ledger database {backend!r}: use postgresql:// or sqlite://")
+
+
+def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    for pragma in SQLITE_PRAGMAS:
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def sync_engine(raw_url: str) -> Engine:
+    url = _url(raw_url, asynchronous=False)
+    engine = create_engine(url)
+    if url.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _on_sqlite_connect)
+    return engine
+
+
+def async_engine(raw_url: str) -> AsyncEngine:
+    url = _url(raw_url, asynchronous=True)
+    engine = create_async_engine(url, pool_pre_ping=url.get_backend_name() != "sqlite")
+    if url.get_backend_name() == "sqlite":
+        event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
+    return engine

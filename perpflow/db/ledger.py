@@ -1,0 +1,99 @@
+"""The ledger: one async engine and the repositories over it.
+
+Repositories return perpflow models (``perpflow.models``), never ORM rows, so nothing that
+crosses into a workflow can lazily touch the database.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from perpflow.db import tables as t
+from perpflow.db.engine import async_engine
+from perpflow.models import AccountRef, AuditEntry
+
+
+class Ledger:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = async_engine(url)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work: committed on success, rolled back on any error."""
+        async with self._sessions() as session, session.begin():
+            yield session
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    async def ping(self) -> float:
+        """Round trip to the database in milliseconds; raises if it is unreachable."""
+        started = time.perf_counter()
+        async with self.session() as s:
+            await s.execute(text("SELECT 1"))
+        return (time.perf_counter() - started) * 1000
+
+    async def schema_revision(self) -> str | None:
+        async with self.session() as s:
+            row = await s.execute(text("SELECT version_num FROM alembic_version"))
+            return row.scalar_one_or_none()
+
+    # -- accounts ------------------------------------------------------------------------------
+
+    async def upsert_account(self, ref: AccountRef) -> None:
+        async with self.session() as s:
+            row = await s.scalar(select(t.Account).where(t.Account.name == ref.name))
+            if row is None:
+                s.add(t.Account(**ref.model_dump()))
+                return
+            for field, value in ref.model_dump().items():
+                setattr(row, field, value)
+
+    async def accounts(self, venue: str | None = None) -> list[AccountRef]:
+        query = select(t.Account).order_by(t.Account.name)
+        if venue is not None:
+            query = query.where(t.Account.venue == venue)
+        async with self.session() as s:
+            rows = (await s.scalars(query)).all()
+        return [
+            AccountRef(
+                name=r.name,
+                venue=r.venue,
+                account_index=r.account_index,
+                api_key_index=r.api_key_index,
+                proxy_url=r.proxy_url,
+            )
+            for r in rows
+        ]
+
+    # -- audit ---------------------------------------------------------------------------------
+
+    async def record_audit(self, entry: AuditEntry) -> None:
+        async with self.session() as s:
+            s.add(t.Audit(**entry.model_dump()))
+
+    async def audit_log(self, limit: int = 100) -> list[AuditEntry]:
+        async with self.session() as s:
+            rows = (await s.scalars(select(t.Audit).order_by(t.Audit.id.desc()).limit(limit))).all()
+        return [
+            AuditEntry(
+                at=r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC),
+                actor=r.actor,
+                action=r.action,
+                target=r.target,
+                detail=r.detail,
+            )
+            for r in rows
+        ]

@@ -1,0 +1,210 @@
+"""Ledger tables (SQLAlchemy 2, typed). Schema changes go through Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from perpflow.db.types import Money, Wei
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("venue", "account_index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    venue: Mapped[str] = mapped_column(String(32))
+    account_index: Mapped[int] = mapped_column(BigInteger)
+    api_key_index: Mapped[int | None]
+    proxy_url: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Order(Base):
+    """An order intent, written *before* it is submitted (DESIGN §4)."""
+
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("venue", "account_index", "client_order_index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)
+    workflow_id: Mapped[str] = mapped_column(String(200), index=True)
+    venue: Mapped[str] = mapped_column(String(32))
+    account_index: Mapped[int] = mapped_column(BigInteger)
+    market: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(8))
+    order_type: Mapped[str] = mapped_column(String(16))
+    time_in_force: Mapped[str] = mapped_column(String(16))
+    reduce_only: Mapped[bool] = mapped_column(default=False)
+    price: Mapped[Decimal | None] = mapped_column(Money())
+    size: Mapped[Decimal] = mapped_column(Money())
+    client_order_index: Mapped[int] = mapped_column(BigInteger)
+    venue_order_index: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(40), default="intent")
+    filled_size: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    submitted_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Fill(Base):
+    __tablename__ = "fills"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fill_id: Mapped[str] = mapped_column(String(100), unique=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    venue: Mapped[str] = mapped_column(String(32))
+    account_index: Mapped[int] = mapped_column(BigInteger)
+    market: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(8))
+    price: Mapped[Decimal] = mapped_column(Money())
+    size: Mapped[Decimal] = mapped_column(Money())
+    fee: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    is_maker: Mapped[bool]
+    filled_at: Mapped[datetime]
+
+
+class Position(Base):
+    __tablename__ = "positions"
+
+    venue: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_index: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    market: Mapped[str] = mapped_column(String(32), primary_key=True)
+    size: Mapped[Decimal] = mapped_column(Money())
+    avg_entry_price: Mapped[Decimal] = mapped_column(Money())
+    realized_pnl: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class HedgeCycle(Base):
+    __tablename__ = "hedge_cycles"
+
+    workflow_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    fleet: Mapped[str] = mapped_column(String(100), index=True)
+    pair: Mapped[str] = mapped_column(String(100))
+    seq: Mapped[int]
+    venue: Mapped[str] = mapped_column(String(32))
+    market: Mapped[str] = mapped_column(String(32))
+    maker_account: Mapped[int] = mapped_column(BigInteger)
+    taker_account: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16))
+    realized_pnl: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    fees: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    result: Mapped[dict[str, Any] | None]
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+
+
+class GridSession(Base):
+    __tablename__ = "grid_sessions"
+
+    workflow_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    venue: Mapped[str] = mapped_column(String(32))
+    market: Mapped[str] = mapped_column(String(32))
+    account_index: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16))
+    realized_profit: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    fill_count: Mapped[int] = mapped_column(default=0)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+
+
+class Payout(Base):
+    __tablename__ = "payouts"
+    __table_args__ = (UniqueConstraint("chain_id", "event_tx_hash", "event_log_index"),)
+
+    workflow_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    event_tx_hash: Mapped[str] = mapped_column(String(66))
+    event_log_index: Mapped[int]
+    event_block_number: Mapped[int] = mapped_column(BigInteger)
+    user_address: Mapped[str] = mapped_column(String(42), index=True)
+    leverage_ratio: Mapped[int] = mapped_column(BigInteger)
+    liquidation_amount: Mapped[Decimal] = mapped_column(Wei())
+    amount_wei: Mapped[Decimal | None] = mapped_column(Wei())
+    state: Mapped[str] = mapped_column(String(24))
+    wallet: Mapped[str | None] = mapped_column(String(42))
+    nonce: Mapped[int | None] = mapped_column(BigInteger)
+    raw_tx: Mapped[str | None]
+    tx_hashes: Mapped[list[Any]] = mapped_column(default=list)
+    final_tx_hash: Mapped[str | None] = mapped_column(String(66))
+    gas_used: Mapped[int | None] = mapped_column(BigInteger)
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    reason: Mapped[str | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ChainCursor(Base):
+    __tablename__ = "chain_cursors"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[str] = mapped_column(String(66))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Watch(Base):
+    __tablename__ = "watches"
+    __table_args__ = (Index("ix_watches_active_market", "active", "venue", "market"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    venue: Mapped[str] = mapped_column(String(32))
+    market: Mapped[str] = mapped_column(String(32))
+    account_index: Mapped[int | None] = mapped_column(BigInteger)
+    client_order_index: Mapped[int | None] = mapped_column(BigInteger)
+    level: Mapped[Decimal | None] = mapped_column(Money())
+    direction: Mapped[str | None] = mapped_column(String(8))
+    signal_name: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WalletNonce(Base):
+    __tablename__ = "wallet_nonces"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    address: Mapped[str] = mapped_column(String(42), primary_key=True)
+    next_nonce: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RiskState(Base):
+    __tablename__ = "risk_state"
+
+    scope: Mapped[str] = mapped_column(String(200), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None]
+    updated_by: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Audit(Base):
+    """Every operator action, who did it, and on what."""
+
+    __tablename__ = "audit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

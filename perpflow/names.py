@@ -1,0 +1,79 @@
+"""Every task queue, workflow id and search attribute name is built here and nowhere else.
+
+Ids are business keys: starting the same business object twice maps to the same workflow id,
+which is what lets Temporal's id-conflict policy make a duplicate start a no-op.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+
+from temporalio.common import SearchAttributeKey
+
+ORCHESTRATOR_QUEUE = "perpflow-orchestrator"
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def _part(value: object) -> str:
+    """One id segment: lower-case, no separators that would make two ids collide."""
+    text = _SAFE.sub("_", str(value).strip()).lower()
+    if not text:
+        raise ValueError(f"empty id segment from {value!r}")
+    return text
+
+
+class Kind(StrEnum):
+    """Value of the ``PerpflowKind`` search attribute."""
+
+    HEALTH = "health"
+    HEDGE_CYCLE = "hedge-cycle"
+    HEDGE_FLEET = "hedge-fleet"
+    GRID = "grid"
+    PAYOUT = "payout"
+
+
+# Custom search attributes (DESIGN §8); the dev server registers exactly these.
+KIND = SearchAttributeKey.for_keyword("PerpflowKind")
+VENUE = SearchAttributeKey.for_keyword("Venue")
+ACCOUNT = SearchAttributeKey.for_keyword("Account")
+MARKET = SearchAttributeKey.for_keyword("Market")
+CYCLE_STATE = SearchAttributeKey.for_keyword("CycleState")
+SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (KIND, VENUE, ACCOUNT, MARKET, CYCLE_STATE)
+
+
+def signer_queue(venue: str, account: int | str, key_index: int | str) -> str:
+    """One queue per venue API key, served by the one process that holds that key."""
+    return f"perpflow-signer-{_part(venue)}-{_part(account)}-{_part(key_index)}"
+
+
+def wallet_queue(chain_id: int, address: str) -> str:
+    """One queue per hot wallet: a single slot there is the wallet's nonce lane."""
+    return f"perpflow-wallet-{chain_id}-{_part(address)}"
+
+
+def health_check_id(at: datetime) -> str:
+    return f"health-{at.strftime('%Y%m%dT%H%M%S%fZ')}"
+
+
+def hedge_cycle_id(fleet: str, pair: str, seq: int) -> str:
+    return f"hedge-{_part(fleet)}-{_part(pair)}-{seq}"
+
+
+def hedge_fleet_id(name: str) -> str:
+    return f"fleet-{_part(name)}"
+
+
+def grid_session_id(name: str) -> str:
+    return f"grid-{_part(name)}"
+
+
+def payout_id(chain_id: int, tx_hash: str, log_index: int) -> str:
+    return f"payout-{chain_id}-{tx_hash.lower()}-{log_index}"
+
+
+def order_key(workflow_id: str, step: str) -> str:
+    """Idempotency key of one order intent: the same step of the same workflow is one order."""
+    return f"{workflow_id}/{step}"

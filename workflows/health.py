@@ -1,0 +1,30 @@
+"""HealthCheckWorkflow: probes the ledger (and venues, chains) through the real worker path."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.health import HealthActivities
+    from perpflow.models import ComponentHealth, HealthCheckInput, HealthCheckRequest, HealthReport
+    from perpflow.names import KIND, Kind
+    from workflows.options import PROBE
+    from workflows.validation import FAIL_ON_INVALID_INPUT
+
+
+@workflow.defn(name="HealthCheckWorkflow", failure_exception_types=FAIL_ON_INVALID_INPUT)
+class HealthCheckWorkflow:
+    @workflow.run
+    async def run(self, inp: HealthCheckInput) -> HealthReport:
+        workflow.upsert_search_attributes([KIND.value_set(Kind.HEALTH)])
+        results: list[ComponentHealth] = []
+        for component in inp.components:
+            report = await workflow.execute_activity_method(
+                HealthActivities.check_component,
+                HealthCheckRequest(component=component, timeout_seconds=inp.timeout_seconds),
+                **PROBE,
+            )
+            results.extend(report.checks)
+        report = HealthReport.of(workflow.now(), results)
+        workflow.logger.info("health check done healthy=%s components=%d", report.healthy, len(results))
+        return report
