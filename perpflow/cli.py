@@ -26,18 +26,29 @@ from perpflow.temporal_client import connect
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 workflows_app = typer.Typer(no_args_is_help=True, help="Workflows in the perpflow namespace.")
 history_app = typer.Typer(no_args_is_help=True, help="Export and replay workflow histories.")
+db_app = typer.Typer(no_args_is_help=True, help="The ledger database.")
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(history_app, name="history")
-console = Console()
-err = Console(stderr=True)
+app.add_typer(db_app, name="db")
+# Piped output (scripts, grep, files) gets whole ids instead of 80-column ellipses.
+console = Console(width=None if sys.stdout.isatty() else 240)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def _table(title: str, *columns: str) -> Table:
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    return table
 
 
 async def _client(settings: Settings) -> Client:
     try:
         return await connect(settings)
     except RuntimeError as exc:
+        reason = "connection refused" if "Connection refused" in str(exc) else str(exc).splitlines()[0][:160]
         raise PerpflowError(
-            f"cannot reach Temporal at {settings.temporal_address} ({exc}); is `perpflow dev` running?"
+            f"cannot reach Temporal at {settings.temporal_address} ({reason}); is `perpflow dev` running?"
         ) from None
 
 
@@ -60,11 +71,15 @@ def dev(
 def doctor(timeout: Annotated[float, typer.Option(help="Seconds to wait for the report.")] = 30) -> None:
     """Run HealthCheckWorkflow through the orchestrator and print its report."""
     report = asyncio.run(_doctor(load_settings(), timeout))
-    table = Table(title="perpflow health")
-    for col in ("component", "name", "healthy", "detail", "ms"):
-        table.add_column(col)
+    table = _table("perpflow health", "component", "name", "healthy", "detail", "ms")
     for c in report.components:
-        table.add_row(c.component, c.name, "[green]yes[/]" if c.healthy else "[red]NO[/]", c.detail, f"{c.latency_ms:.1f}")
+        table.add_row(
+            c.component,
+            c.name,
+            "[green]yes[/]" if c.healthy else "[red]NO[/]",
+            c.detail,
+            f"{c.latency_ms:.1f}",
+        )
     console.print(table)
     raise typer.Exit(0 if report.healthy else 1)
 
@@ -102,9 +117,9 @@ def workflows_list(
     if query:
         clauses.append(f"({query})")
     rows = asyncio.run(_list(load_settings(), " AND ".join(clauses), limit))
-    table = Table(title=f"workflows ({len(rows)})")
-    for col in ("workflow id", "type", "status", "started", "kind", "market", "state"):
-        table.add_column(col)
+    table = _table(
+        f"workflows ({len(rows)})", "workflow id", "type", "status", "started", "kind", "market", "state"
+    )
     for row in rows:
         table.add_row(*row)
     console.print(table)
@@ -157,13 +172,21 @@ def history_replay(files: list[Path]) -> None:
     if missing:
         raise PerpflowError(f"no such file: {', '.join(missing)}")
     outcomes = asyncio.run(replay_files(files, ALL_WORKFLOWS))
-    table = Table(title="replay")
-    for col in ("file", "workflow", "result"):
-        table.add_column(col)
+    table = _table("replay", "file", "workflow", "result")
     for o in outcomes:
         table.add_row(str(o.path), o.workflow_type, "[green]ok[/]" if o.ok else f"[red]FAILED[/] {o.error}")
     console.print(table)
     raise typer.Exit(0 if all(o.ok for o in outcomes) else 1)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the ledger's migrations (DATABASE_URL, or the SQLite file in the state dir)."""
+    from perpflow.db.migrate import current_revision, upgrade
+
+    settings = load_settings()
+    upgrade(settings.ledger_url)
+    console.print(f"ledger at revision {current_revision(settings.ledger_url)}")
 
 
 def _one_line(exc: BaseException) -> str:

@@ -40,7 +40,11 @@ async def replay_files(paths: list[Path], workflows: list[type]) -> list[ReplayO
         history = WorkflowHistory.from_json(path.stem, path.read_text())
         wf_type = _workflow_type(history)
         result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
-        error = None if result.replay_failure is None else f"{type(result.replay_failure).__name__}: {result.replay_failure}"
+        error = (
+            None
+            if result.replay_failure is None
+            else f"{type(result.replay_failure).__name__}: {result.replay_failure}"
+        )
         outcomes.append(ReplayOutcome(path=path, workflow_type=wf_type, error=error))
     return outcomes
 

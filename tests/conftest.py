@@ -105,3 +105,17 @@ async def ledger(ledger_url: str) -> AsyncIterator[Ledger]:
         for table in reversed(Base.metadata.sorted_tables):
             await s.execute(table.delete())
     await ledger.close()
+
+
+@pytest.fixture
+def monkeypatch_env(tmp_path: Path) -> dict[str, str]:
+    """An environment pointing the CLI at a Temporal address where nothing listens."""
+    from tests.helpers import free_port
+
+    env = {
+        **os.environ,
+        "PERPFLOW_STATE_DIR": str(tmp_path),
+        "PERPFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
+    }
+    env.pop("DATABASE_URL", None)
+    return env

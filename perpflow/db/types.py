@@ -41,9 +41,9 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return Decimal(str(value)).normalize() if dialect.name != "sqlite" else Decimal(value)
 
 
-def Money() -> ExactDecimal:  # noqa: N802 - reads like a type in table definitions
+def Money() -> ExactDecimal:
     return ExactDecimal(38, 18)
 
 
-def Wei() -> ExactDecimal:  # noqa: N802
+def Wei() -> ExactDecimal:
     return ExactDecimal(78, 0)

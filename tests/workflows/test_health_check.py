@@ -66,7 +66,11 @@ async def test_bad_start_input_fails_the_workflow_naming_the_field(
 ) -> None:
     # A plain dict is what `temporal workflow start --input '{...}'` sends: untyped JSON.
     handle = await worker_client.start_workflow(
-        "HealthCheckWorkflow", payload, id=f"health-{uuid.uuid4()}", task_queue=task_queue, result_type=HealthReport
+        "HealthCheckWorkflow",
+        payload,
+        id=f"health-{uuid.uuid4()}",
+        task_queue=task_queue,
+        result_type=HealthReport,
     )
     with pytest.raises(WorkflowFailureError) as failure:
         await handle.result()

@@ -1,0 +1,196 @@
+"""`perpflow dev` as a user runs it: the stack comes up, answers, and stops without orphans."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.helpers import free_port
+
+BIN = Path(sys.executable).parent
+BANNER = "perpflow embedded stack is up"
+
+
+@dataclass
+class Stack:
+    proc: subprocess.Popen[str]
+    env: dict[str, str]
+    temporal_port: int
+    ui_port: int
+    lines: list[str] = field(default_factory=list)
+
+    def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "perpflow"), *args], env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+
+    def temporal(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "temporal"), *args, "--address", f"127.0.0.1:{self.temporal_port}", "-n", "perpflow"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (children run in their own sessions, so walk ppids)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def stack_env(tmp: Path, temporal_port: int) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "PERPFLOW_STATE_DIR": str(tmp / ".perpflow"),
+        "PERPFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+    env.pop("DATABASE_URL", None)
+    return env
+
+
+def start_stack(tmp: Path, *extra: str) -> Stack:
+    tport, uport = free_port(), free_port()
+    env = stack_env(tmp, tport)
+    proc = subprocess.Popen(
+        [str(BIN / "perpflow"), "dev", "--temporal-port", str(tport), "--ui-port", str(uport), *extra],
+        env=env, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    stack = Stack(proc=proc, env=env, temporal_port=tport, ui_port=uport)
+    assert proc.stdout is not None
+    threading.Thread(target=lambda: stack.lines.extend(proc.stdout or []), daemon=True).start()
+    return stack
+
+
+def wait_for_banner(stack: Stack, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while not any(BANNER in line for line in stack.lines):
+        if stack.proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail("stack did not come up:\n" + "".join(stack.lines[-40:]))
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    stack = start_stack(tmp_path_factory.mktemp("dev"), "--duration", "600")
+    wait_for_banner(stack)
+    yield stack
+    if stack.proc.poll() is None:
+        stack.proc.kill()
+
+
+def test_web_ui_api_answers(stack: Stack) -> None:
+    resp = requests.get(f"http://127.0.0.1:{stack.ui_port}/api/v1/namespaces/perpflow/workflows", timeout=10)
+    assert resp.status_code == 200
+    assert any(f"127.0.0.1:{stack.ui_port}" in line for line in stack.lines)
+
+
+def test_doctor_reports_the_ledger_healthy(stack: Stack) -> None:
+    result = stack.cli("doctor")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ledger" in result.stdout
+    assert "sqlite schema 0001" in result.stdout
+
+
+def test_bad_input_from_the_temporal_cli_fails_the_workflow_naming_the_field(stack: Stack) -> None:
+    started = stack.temporal("workflow", "start", "--type", "HealthCheckWorkflow",
+                             "--task-queue", "perpflow-orchestrator", "--workflow-id", "bad-input-1",
+                             "--input", '{"bogus": 1}')  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    deadline = time.monotonic() + 20
+    while True:
+        shown = stack.temporal("workflow", "describe", "-w", "bad-input-1", "-o", "json")
+        info = json.loads(shown.stdout)["workflowExecutionInfo"]
+        if info["status"] != "WORKFLOW_EXECUTION_STATUS_RUNNING" or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert info["status"] == "WORKFLOW_EXECUTION_STATUS_FAILED"
+    history = stack.temporal("workflow", "show", "-w", "bad-input-1", "-o", "json").stdout
+    assert "bogus" in history
+    assert "Extra inputs are not permitted" in history
+
+
+def test_exported_history_replays(stack: Stack, tmp_path: Path) -> None:
+    query = 'PerpflowKind="health" AND ExecutionStatus="Completed"'
+    listed = stack.temporal("workflow", "list", "--query", query, "-o", "json")
+    workflow_id = json.loads(listed.stdout)[0]["execution"]["workflowId"]
+    out = tmp_path / "health.json"
+    exported = stack.cli("history", "export", workflow_id, "--out", str(out))
+    assert exported.returncode == 0, exported.stderr
+    replayed = stack.cli("history", "replay", str(out))
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert "ok" in replayed.stdout
+
+
+def test_workflows_list_filters_by_kind(stack: Stack) -> None:
+    result = stack.cli("workflows", "list", "--kind", "health", "--status", "completed")
+    assert result.returncode == 0, result.stderr
+    assert "HealthCheck" in result.stdout
+
+
+def test_ctrl_c_stops_every_child(stack: Stack) -> None:
+    children = descendants(stack.proc.pid)
+    assert len(children) >= 2  # temporal server and the orchestrator worker
+    stack.proc.send_signal(signal.SIGINT)
+    assert stack.proc.wait(timeout=30) == 0
+    deadline = time.monotonic() + 10
+    while any(alive(p) for p in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in children if alive(p)]
+
+
+def test_a_killed_supervisor_takes_its_children_along(tmp_path: Path) -> None:
+    stack = start_stack(tmp_path, "--duration", "120")
+    wait_for_banner(stack)
+    children = descendants(stack.proc.pid)
+    stack.proc.kill()
+    stack.proc.wait()
+    deadline = time.monotonic() + 10
+    while any(alive(p) for p in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in children if alive(p)]
+
+
+def test_a_taken_port_is_a_clear_error_not_a_hang(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        tport = free_port()
+        result = subprocess.run(
+            [str(BIN / "perpflow"), "dev", "--temporal-port", str(tport), "--ui-port", str(taken)],
+            env=stack_env(tmp_path, tport), cwd=tmp_path, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert f"port {taken}" in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr + result.stdout
