@@ -24,6 +24,8 @@ from perpflow.db.ledger import Ledger
 from perpflow.db.migrate import upgrade
 from perpflow.db.tables import Base
 
+pytest_plugins = ["tests.plugins.chain"]
+
 BIN = Path(sys.executable).parent
 NAMESPACE = "perpflow"
 PG_ADMIN_URL = os.environ.get("PERPFLOW_TEST_PG", "postgresql://127.0.0.1:5432/test")

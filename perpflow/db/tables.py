@@ -54,7 +54,13 @@ class Order(Base):
     client_order_index: Mapped[int] = mapped_column(BigInteger)
     venue_order_index: Mapped[int | None] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(40), default="intent")
+    reason: Mapped[str | None] = mapped_column(String(80))
     filled_size: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    # The (key, nonce) a submission used: if the venue's next nonce never passed it, the
+    # transaction cannot have reached the venue, so sending again is safe.
+    api_key_index: Mapped[int | None]
+    nonce: Mapped[int | None] = mapped_column(BigInteger)
+    tx_hash: Mapped[str | None] = mapped_column(String(100))
     submitted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from perpflow.db.migrate import head_revision
 from tests.helpers import free_port
 
 BIN = Path(sys.executable).parent
@@ -119,7 +120,7 @@ def test_doctor_reports_the_ledger_healthy(stack: Stack) -> None:
     result = stack.cli("doctor")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ledger" in result.stdout
-    assert "sqlite schema 0001" in result.stdout
+    assert f"sqlite schema {head_revision()}" in result.stdout
 
 
 def test_bad_input_from_the_temporal_cli_fails_the_workflow_naming_the_field(stack: Stack) -> None:

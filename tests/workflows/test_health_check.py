@@ -12,6 +12,7 @@ from temporalio.worker import Worker
 
 from activities.health import HealthActivities, ledger_probe
 from perpflow.db.ledger import Ledger
+from perpflow.db.migrate import head_revision
 from perpflow.models import Component, HealthCheckInput, HealthReport
 from workflows.health import HealthCheckWorkflow
 
@@ -37,7 +38,7 @@ async def test_health_check_reports_a_migrated_ledger_healthy(worker_client: Cli
     assert report.healthy
     [ledger] = report.components
     assert ledger.component == "ledger"
-    assert "schema 0001" in ledger.detail
+    assert f"schema {head_revision()}" in ledger.detail
 
 
 async def test_health_check_reports_an_unconfigured_component_unhealthy(
