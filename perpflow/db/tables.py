@@ -51,7 +51,8 @@ class Order(Base):
     reduce_only: Mapped[bool] = mapped_column(default=False)
     price: Mapped[Decimal | None] = mapped_column(Money())
     size: Mapped[Decimal] = mapped_column(Money())
-    client_order_index: Mapped[int] = mapped_column(BigInteger)
+    # Set from the row id in the same transaction as the insert (never NULL once committed).
+    client_order_index: Mapped[int | None] = mapped_column(BigInteger)
     venue_order_index: Mapped[int | None] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(40), default="intent")
     reason: Mapped[str | None] = mapped_column(String(80))

@@ -1,0 +1,17 @@
+"""Public market reads; no key needed, so they run on the orchestrator queue."""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from perpflow.orders import BookQuery, BookSnapshot
+from perpflow.venues.lighter.client import LighterVenue
+
+
+class MarketActivities:
+    def __init__(self, venue: LighterVenue) -> None:
+        self.venue = venue
+
+    @activity.defn(name="get_book_top")
+    async def get_book_top(self, query: BookQuery) -> BookSnapshot:
+        return BookSnapshot(book=await self.venue.book(query.market, query.depth))

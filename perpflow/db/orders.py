@@ -1,0 +1,156 @@
+"""Order intents in the ledger: written before submission, one client order index per key."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from pydantic import AwareDatetime
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from perpflow.db import tables as t
+from perpflow.db.ledger import Ledger
+from perpflow.errors import PerpflowError
+from perpflow.models import Model
+from perpflow.orders import OrderIntent
+from perpflow.venues.types import OrderKind, Side, TimeInForce, VenueOrder
+
+# Client order indexes live below 2^48 on Lighter; starting high keeps ours recognisable.
+CLIENT_INDEX_BASE = 1_000_000
+
+
+class IntentConflict(PerpflowError):
+    """An idempotency key was reused for a different order: a workflow bug, never retried."""
+
+
+class OrderRecord(Model):
+    intent: OrderIntent
+    client_order_index: int
+    status: str
+    reason: str | None = None
+    order_index: int | None = None
+    nonce: int | None = None
+    submitted_at: AwareDatetime | None = None
+
+
+def _aware(at: datetime | None) -> datetime | None:
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+
+
+def _record(row: t.Order) -> OrderRecord:
+    assert row.client_order_index is not None
+    intent = OrderIntent(
+        key=row.idempotency_key,
+        workflow_id=row.workflow_id,
+        venue=row.venue,
+        account_index=row.account_index,
+        market=row.market,
+        side=Side(row.side),
+        kind=OrderKind(row.order_type),
+        tif=TimeInForce(row.time_in_force),
+        size=row.size,
+        price=row.price if row.price is not None else Decimal(0),
+        reduce_only=row.reduce_only,
+    )
+    return OrderRecord(
+        intent=intent,
+        client_order_index=row.client_order_index,
+        status=row.status,
+        reason=row.reason,
+        order_index=row.venue_order_index,
+        nonce=row.nonce,
+        submitted_at=_aware(row.submitted_at),
+    )
+
+
+class Orders:
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    async def claim(self, intent: OrderIntent) -> OrderRecord:
+        """The record for ``intent.key``, created with its client order index if new."""
+        existing = await self.get(intent.key)
+        if existing is None:
+            try:
+                async with self.ledger.session() as s:
+                    row = t.Order(
+                        idempotency_key=intent.key,
+                        workflow_id=intent.workflow_id,
+                        venue=intent.venue,
+                        account_index=intent.account_index,
+                        market=intent.market,
+                        side=intent.side.value,
+                        order_type=intent.kind.value,
+                        time_in_force=intent.tif.value,
+                        reduce_only=intent.reduce_only,
+                        price=intent.price,
+                        size=intent.size,
+                    )
+                    s.add(row)
+                    await s.flush()
+                    row.client_order_index = CLIENT_INDEX_BASE + row.id
+                return _record(row)
+            except IntegrityError:
+                existing = await self.get(intent.key)  # a concurrent claim won the race
+        if existing is None:
+            raise PerpflowError(f"order intent {intent.key} could not be recorded")
+        if not existing.intent.same_order_as(intent):
+            raise IntentConflict(f"key {intent.key} already names a different order")
+        return existing
+
+    async def get(self, key: str) -> OrderRecord | None:
+        async with self.ledger.session() as s:
+            row = await s.scalar(select(t.Order).where(t.Order.idempotency_key == key))
+            return _record(row) if row is not None else None
+
+    async def by_client_index(
+        self, venue: str, account_index: int, client_order_index: int
+    ) -> OrderRecord | None:
+        async with self.ledger.session() as s:
+            row = await s.scalar(
+                select(t.Order).where(
+                    t.Order.venue == venue,
+                    t.Order.account_index == account_index,
+                    t.Order.client_order_index == client_order_index,
+                )
+            )
+            return _record(row) if row is not None else None
+
+    async def mark_submitting(self, key: str, *, api_key_index: int, nonce: int, tx_hash: str) -> None:
+        """Committed before the send: from here on a retry must look before it sends again."""
+        await self._update(
+            key,
+            status="submitting",
+            api_key_index=api_key_index,
+            nonce=nonce,
+            tx_hash=tx_hash,
+            submitted_at=datetime.now(UTC),
+        )
+
+    async def mark_unsent(self, key: str, reason: str) -> None:
+        """The venue refused the send outright (bad nonce, 429): nothing of it exists there."""
+        await self._update(key, status="intent", reason=reason, nonce=None, submitted_at=None)
+
+    async def mark_rejected(self, key: str, reason: str) -> None:
+        await self._update(key, status="rejected", reason=reason)
+
+    async def mark_seen(self, key: str, order: VenueOrder) -> None:
+        await self._update(
+            key,
+            status=order.status.value,
+            reason=order.reason,
+            venue_order_index=order.order_index,
+            filled_size=order.filled_size,
+        )
+
+    async def mark_sent(self, key: str) -> None:
+        await self._update(key, status="submitted")
+
+    async def _update(self, key: str, **values: object) -> None:
+        async with self.ledger.session() as s:
+            row = await s.scalar(select(t.Order).where(t.Order.idempotency_key == key))
+            if row is None:
+                raise PerpflowError(f"no order intent {key}")
+            for name, value in values.items():
+                setattr(row, name, value)

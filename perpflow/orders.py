@@ -1,0 +1,107 @@
+"""Payloads of the order activities (one model in, one out)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import Field
+
+from perpflow.models import Model
+from perpflow.venues.types import AccountState, Book, OrderKind, OrderStatus, Side, TimeInForce, VenueFill
+
+
+class OrderIntent(Model):
+    """What a workflow wants placed. ``key`` makes it one order however often it is retried."""
+
+    key: str = Field(min_length=3, max_length=300)  # names.order_key(workflow_id, step)
+    workflow_id: str
+    venue: str = "lighter"
+    account_index: int = Field(ge=0)
+    market: str
+    side: Side
+    kind: OrderKind = OrderKind.LIMIT
+    tif: TimeInForce = TimeInForce.GTT
+    size: Decimal = Field(gt=0)
+    price: Decimal = Field(gt=0)  # limit price, or the worst acceptable price of a market order
+    reduce_only: bool = False
+
+    def same_order_as(self, other: OrderIntent) -> bool:
+        return self.model_dump(exclude={"key"}) == other.model_dump(exclude={"key"})
+
+
+class OrderAck(Model):
+    key: str
+    market: str
+    client_order_index: int
+    order_index: int | None = None
+    status: OrderStatus
+    reason: str = ""
+    filled_size: Decimal = Decimal(0)
+    remaining_size: Decimal = Decimal(0)
+    sent_now: bool  # False when an earlier attempt had already placed it
+
+
+class OrderRef(Model):
+    """An order of ours, by the client order index perpflow gave it (or the venue's index)."""
+
+    account_index: int
+    market: str
+    client_order_index: int | None = None
+    order_index: int | None = None
+
+    @property
+    def index(self) -> int:
+        ref = self.order_index if self.order_index is not None else self.client_order_index
+        if ref is None:
+            raise ValueError("an order reference needs client_order_index or order_index")
+        return ref
+
+
+class CancelAll(Model):
+    account_index: int
+    market: str | None = None  # None: every market
+
+
+class Modify(Model):
+    order: OrderRef
+    size: Decimal = Field(gt=0)
+    price: Decimal = Field(gt=0)
+
+
+class AccountQuery(Model):
+    account_index: int
+    market: str | None = None
+
+
+class OpenOrders(Model):
+    orders: list[OrderAck]
+
+
+class BookQuery(Model):
+    market: str
+    depth: int = Field(default=10, ge=1, le=100)
+
+
+class BookSnapshot(Model):
+    book: Book
+
+
+class AccountSnapshot(Model):
+    account: AccountState
+
+
+class FillsQuery(Model):
+    account_index: int
+    market: str | None = None
+    cursor: str | None = None
+
+
+class FillsPage(Model):
+    fills: list[VenueFill]
+    cursor: str | None
+
+
+class NonceState(Model):
+    account_index: int
+    api_key_index: int
+    next_nonce: int

@@ -1,0 +1,320 @@
+"""The Lighter venue on lighter-sdk: SDK API classes for HTTP, SignerClient for signing.
+
+We send through our own ``ApiClient`` (not SignerClient's) so that each account's traffic can
+go through its proxy, and we pass nonces explicitly: the SDK's nonce manager uses blocking
+HTTP and does not roll back after 429s or timeouts, which is how bots end up with nonce storms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import lighter
+from pydantic import SecretStr
+
+from perpflow.venues import scaling
+from perpflow.venues.errors import AuthError, InvalidOrder, VenueError
+from perpflow.venues.lighter import constants as c
+from perpflow.venues.lighter import parse
+from perpflow.venues.lighter.auth import AuthTokens
+from perpflow.venues.lighter.errors import call, from_result
+from perpflow.venues.ratelimit import RateBudget
+from perpflow.venues.types import (
+    AccountState,
+    Book,
+    MarketInfo,
+    OrderKind,
+    OrderSpec,
+    Side,
+    TimeInForce,
+    VenueFill,
+    VenueOrder,
+)
+
+
+@dataclass(frozen=True)
+class Proxy:
+    url: str
+    username: str | None = None
+    password: SecretStr | None = None
+
+
+@dataclass(frozen=True)
+class SignedTx:
+    """A signed transaction not yet sent. ``tx_info`` carries a signature, not the key."""
+
+    tx_type: int
+    tx_info: str
+    tx_hash: str
+    nonce: int
+    api_key_index: int
+
+
+def _configuration(url: str, proxy: Proxy | None) -> lighter.Configuration:
+    cfg = lighter.Configuration(host=url)
+    if proxy is not None:
+        cfg.proxy = proxy.url
+        if proxy.username:
+            secret = proxy.password.get_secret_value() if proxy.password else ""
+            cfg.proxy_headers = {"Proxy-Authorization": aiohttp.BasicAuth(proxy.username, secret).encode()}
+    return cfg
+
+
+class LighterVenue:
+    name = c.VENUE
+
+    def __init__(
+        self,
+        url: str,
+        account_index: int,
+        *,
+        api_key_index: int | None = None,
+        private_key: SecretStr | None = None,
+        proxy: Proxy | None = None,
+        budget: RateBudget | None = None,
+        weighted: bool = True,
+    ) -> None:
+        """Build inside a running event loop (the SDK's clients need one)."""
+        self.url = url.rstrip("/")
+        self.account_index = account_index
+        self.api_key_index = api_key_index
+        self._api = lighter.ApiClient(configuration=_configuration(self.url, proxy))
+        self._orders = lighter.OrderApi(self._api)
+        self._txs = lighter.TransactionApi(self._api)
+        self._accounts = lighter.AccountApi(self._api)
+        self._budget = budget
+        self._weighted = weighted
+        self._signer: Any = None
+        self._auth: AuthTokens | None = None
+        if private_key is not None and api_key_index is not None:
+            self._signer = lighter.SignerClient(
+                url=self.url,
+                account_index=account_index,
+                api_private_keys={api_key_index: private_key.get_secret_value()},
+            )
+            self._auth = AuthTokens(self._signer, api_key_index)
+        self._nonce: int | None = None
+        self._markets: dict[str, MarketInfo] = {}
+
+    async def close(self) -> None:
+        await self._api.close()
+        if self._signer is not None:
+            await self._signer.close()
+
+    async def _request(self, endpoint: str, op: Any) -> Any:
+        if self._budget is not None:
+            await self._budget.acquire(c.WEIGHTS.get(endpoint, c.DEFAULT_WEIGHT) if self._weighted else 1)
+        return await call(op)
+
+    # -- markets and books -----------------------------------------------------------------------
+
+    async def markets(self) -> list[MarketInfo]:
+        if not self._markets:
+            resp = await self._request("orderBookDetails", self._orders.order_book_details)
+            for detail in resp.order_book_details or []:
+                info = parse.market(detail)
+                self._markets[info.symbol] = info
+        return list(self._markets.values())
+
+    async def market(self, symbol: str) -> MarketInfo:
+        await self.markets()
+        try:
+            return self._markets[symbol]
+        except KeyError:
+            raise InvalidOrder(f"lighter has no market {symbol!r}") from None
+
+    async def book(self, symbol: str, depth: int = 20) -> Book:
+        m = await self.market(symbol)
+        resp = await self._request(
+            "orderBookOrders",
+            lambda: self._orders.order_book_orders(market_id=m.market_id, limit=min(depth * 4, 250)),
+        )
+        return Book(market=symbol, bids=parse.levels(resp.bids)[:depth], asks=parse.levels(resp.asks)[:depth])
+
+    # -- signing and sending -------------------------------------------------------------------
+
+    def _require_signer(self) -> Any:
+        if self._signer is None or self.api_key_index is None:
+            raise AuthError("this lighter venue has no API key: it cannot sign")
+        return self._signer
+
+    async def next_nonce(self) -> int:
+        """The venue's next expected nonce for our key (no local state changes)."""
+        key = self.api_key_index
+        if key is None:
+            raise AuthError("no API key configured")
+        resp = await self._request(
+            "nextNonce", lambda: self._txs.next_nonce(account_index=self.account_index, api_key_index=key)
+        )
+        return int(resp.nonce)
+
+    async def refresh_nonce(self) -> int:
+        self._nonce = await self.next_nonce()
+        return self._nonce
+
+    async def _nonce_for_signing(self) -> int:
+        if self._nonce is None:
+            await self.refresh_nonce()
+        assert self._nonce is not None
+        return self._nonce
+
+    def _signed(self, result: tuple[Any, Any, Any, Any], nonce: int) -> SignedTx:
+        tx_type, tx_info, tx_hash, err = result
+        if err is not None:
+            raise InvalidOrder(f"lighter signer refused the transaction: {err}")
+        assert self.api_key_index is not None
+        return SignedTx(int(tx_type), str(tx_info), str(tx_hash), nonce, self.api_key_index)
+
+    async def sign_order(self, spec: OrderSpec) -> SignedTx:
+        m = await self.market(spec.market)
+        base, price = scaling.base_amount(m, spec.size), scaling.price_ticks(m, spec.price)
+        scaling.check_minimums(m, spec.size, spec.price)
+        signer, nonce = self._require_signer(), await self._nonce_for_signing()
+        immediate = spec.kind is OrderKind.MARKET or spec.tif is TimeInForce.IOC
+        expiry = c.IOC_EXPIRY if immediate else _expiry_ms(spec.expiry)
+        return self._signed(
+            signer.sign_create_order(
+                m.market_id,
+                spec.client_order_index,
+                base,
+                price,
+                int(spec.side is Side.SELL),
+                c.ORDER_TYPE[spec.kind],
+                c.TIME_IN_FORCE[TimeInForce.IOC if spec.kind is OrderKind.MARKET else spec.tif],
+                spec.reduce_only,
+                0,
+                expiry,
+                nonce=nonce,
+                api_key_index=self.api_key_index,
+            ),
+            nonce,
+        )
+
+    async def submit(self, tx: SignedTx) -> None:
+        """Send a signed tx. Any failure leaves our nonce unknown, so it is re-read next time."""
+        try:
+            resp = await self._request(
+                "sendTx", lambda: self._txs.send_tx(tx_type=tx.tx_type, tx_info=tx.tx_info)
+            )
+        except VenueError:
+            self._nonce = None
+            raise
+        if resp.code is not None and int(resp.code) != 200:
+            self._nonce = None
+            raise from_result(int(resp.code), str(resp.message))
+        self._nonce = tx.nonce + 1
+
+    async def cancel(self, symbol: str, order_index: int) -> None:
+        """Cancel by the venue's order index or our client order index."""
+        m, signer = await self.market(symbol), self._require_signer()
+        nonce = await self._nonce_for_signing()
+        tx = self._signed(
+            signer.sign_cancel_order(m.market_id, order_index, nonce=nonce, api_key_index=self.api_key_index),
+            nonce,
+        )
+        await self.submit(tx)
+
+    async def cancel_all(self, symbol: str | None = None) -> None:
+        market_id = (await self.market(symbol)).market_id if symbol else c.NIL_MARKET
+        signer, nonce = self._require_signer(), await self._nonce_for_signing()
+        result = signer.sign_cancel_all_orders(
+            c.CANCEL_ALL_IMMEDIATE, 0, market_id, nonce=nonce, api_key_index=self.api_key_index
+        )
+        await self.submit(self._signed(result, nonce))
+
+    async def modify(self, symbol: str, order_index: int, size: Decimal, price: Decimal) -> None:
+        m, signer = await self.market(symbol), self._require_signer()
+        nonce = await self._nonce_for_signing()
+        result = signer.sign_modify_order(
+            m.market_id,
+            order_index,
+            scaling.base_amount(m, size),
+            scaling.price_ticks(m, price),
+            0,
+            nonce=nonce,
+            api_key_index=self.api_key_index,
+        )
+        await self.submit(self._signed(result, nonce))
+
+    # -- private reads -------------------------------------------------------------------------
+
+    def _token(self) -> str:
+        if self._auth is None:
+            raise AuthError("this lighter venue has no API key: it cannot read private data")
+        return self._auth.token()
+
+    def _symbol(self, market_id: int) -> str:
+        for info in self._markets.values():
+            if info.market_id == market_id:
+                return info.symbol
+        return str(market_id)
+
+    async def orders_by_client_index(self, client_order_index: int) -> list[VenueOrder]:
+        """Every order of ours carrying this client index, open or closed, any market."""
+        await self.markets()
+        resp = await self._request(
+            "accountOrders",
+            lambda: self._orders.account_orders(
+                self._token(), str(client_order_index), account_index=self.account_index
+            ),
+        )
+        return [
+            parse.order(o, self._symbol(int(o.market_index)))
+            for o in resp.orders or []
+            if int(o.client_order_index) == client_order_index
+        ]
+
+    async def order_by_client_index(self, symbol: str, client_order_index: int) -> VenueOrder | None:
+        for order in await self.orders_by_client_index(client_order_index):
+            if order.market == symbol:
+                return order
+        return None
+
+    async def open_orders(self, symbol: str | None = None) -> list[VenueOrder]:
+        market_id = (await self.market(symbol)).market_id if symbol else None
+        await self.markets()
+        resp = await self._request(
+            "accountActiveOrders",
+            lambda: self._orders.account_active_orders(
+                self._token(), self.account_index, market_id=market_id
+            ),
+        )
+        return [parse.order(o, self._symbol(int(o.market_index))) for o in resp.orders or []]
+
+    async def account(self) -> AccountState:
+        await self.markets()
+        resp = await self._request(
+            "account", lambda: self._accounts.account(by="index", value=str(self.account_index))
+        )
+        if not resp.accounts:
+            raise VenueError(f"lighter account {self.account_index} not found")
+        symbols = {m.market_id: m.symbol for m in self._markets.values()}
+        return parse.account(resp.accounts[0], symbols)
+
+    async def fills(
+        self, symbol: str | None = None, cursor: str | None = None, limit: int = 100
+    ) -> tuple[list[VenueFill], str | None]:
+        """Our fills oldest first from ``cursor``; returns the cursor for the next page."""
+        market_id = (await self.market(symbol)).market_id if symbol else None
+        resp = await self._request(
+            "trades",
+            lambda: self._orders.trades(
+                "timestamp",
+                limit,
+                authorization=self._token(),
+                account_index=self.account_index,
+                market_id=market_id,
+                sort_dir="asc",
+                cursor=cursor,
+            ),
+        )
+        fills = [parse.fill(t, self.account_index, self._symbol(int(t.market_id))) for t in resp.trades or []]
+        return fills, resp.next_cursor
+
+
+def _expiry_ms(expiry: datetime | None) -> int:
+    return c.DEFAULT_28_DAY_EXPIRY if expiry is None else int(expiry.timestamp() * 1000)

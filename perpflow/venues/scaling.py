@@ -1,0 +1,46 @@
+"""Decimal <-> the venue's scaled integers, refusing anything the market cannot represent.
+
+Silent rounding of a price or size is how a bot ends up with an order it never meant.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from perpflow.venues.errors import Unrepresentable
+from perpflow.venues.types import MarketInfo
+
+
+def to_ticks(value: Decimal, decimals: int, what: str, market: str) -> int:
+    scaled = value.scaleb(decimals)
+    if scaled != scaled.to_integral_value():
+        raise Unrepresentable(f"{market} {what} {value} has more than {decimals} decimals")
+    return int(scaled)
+
+
+def from_ticks(value: int, decimals: int) -> Decimal:
+    return Decimal(value).scaleb(-decimals)
+
+
+def base_amount(market: MarketInfo, size: Decimal) -> int:
+    return to_ticks(size, market.size_decimals, "size", market.symbol)
+
+
+def price_ticks(market: MarketInfo, price: Decimal) -> int:
+    return to_ticks(price, market.price_decimals, "price", market.symbol)
+
+
+def round_price(market: MarketInfo, price: Decimal, *, up: bool) -> Decimal:
+    """Snap a computed price (depth, slippage bound) onto the market's tick, in a safe direction."""
+    quantum = Decimal(1).scaleb(-market.price_decimals)
+    rounding = "ROUND_CEILING" if up else "ROUND_FLOOR"
+    return price.quantize(quantum, rounding=rounding)
+
+
+def check_minimums(market: MarketInfo, size: Decimal, price: Decimal) -> None:
+    if size < market.min_base_amount:
+        raise Unrepresentable(f"{market.symbol} size {size} is below the minimum {market.min_base_amount}")
+    if size * price < market.min_quote_amount:
+        raise Unrepresentable(
+            f"{market.symbol} notional {size * price} is below the minimum {market.min_quote_amount}"
+        )

@@ -1,0 +1,69 @@
+"""Fixtures for venue-layer tests: fresh sim accounts with run-time keys, and our LighterVenue."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+import lighter
+import pytest
+from pydantic import SecretStr
+
+from perpflow.db.ledger import Ledger
+from perpflow.db.orders import Orders
+from perpflow.db.risk import RiskStates
+from perpflow.risk import RiskLimits
+from perpflow.venues.lighter.client import LighterVenue
+from tests.plugins.sim import SimHandle
+
+KEY_INDEX = 3
+
+
+@dataclass(frozen=True)
+class SimAccount:
+    account_index: int
+    api_key_index: int
+    private_key: SecretStr
+
+
+async def new_account(sim: SimHandle, collateral: str = "100000") -> SimAccount:
+    private_key, public_key, err = lighter.create_api_key()
+    assert err is None, err
+    index = await sim.admin.create_account(collateral, {KEY_INDEX: public_key})
+    return SimAccount(index, KEY_INDEX, SecretStr(private_key))
+
+
+def venue_for(sim: SimHandle, account: SimAccount, **kwargs: object) -> LighterVenue:
+    return LighterVenue(
+        sim.url,
+        account.account_index,
+        api_key_index=account.api_key_index,
+        private_key=account.private_key,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+async def sim_account(sim: SimHandle) -> SimAccount:
+    return await new_account(sim)
+
+
+@pytest.fixture
+async def venue(sim: SimHandle, sim_account: SimAccount) -> AsyncIterator[LighterVenue]:
+    v = venue_for(sim, sim_account)
+    yield v
+    await v.close()
+
+
+@pytest.fixture
+def order_activities(venue: LighterVenue, ledger: Ledger) -> object:
+    from activities.orders import OrderActivities
+
+    return OrderActivities(venue, Orders(ledger), RiskStates(ledger), RiskLimits())
+
+
+async def best(venue: LighterVenue, market: str = "ETH") -> tuple[Decimal, Decimal]:
+    book = await venue.book(market, 5)
+    assert book.best_bid is not None and book.best_ask is not None
+    return book.best_bid, book.best_ask

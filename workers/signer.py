@@ -1,0 +1,78 @@
+"""Signer worker: holds venue API keys, one task queue and one activity slot per key.
+
+One slot per key is what keeps nonces from colliding; one process may host several keys.
+  python -m workers.signer CONFIG.yaml [ACCOUNT_NAME ...]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from temporalio.worker import Worker
+
+from activities.orders import OrderActivities
+from perpflow import names
+from perpflow.config import load_yaml
+from perpflow.db.ledger import Ledger
+from perpflow.db.orders import Orders
+from perpflow.db.risk import RiskStates
+from perpflow.secrets import resolve
+from perpflow.settings import Settings, load_settings
+from perpflow.temporal_client import connect
+from perpflow.venues.config import SignerConfig, VenueAccount
+from perpflow.venues.lighter.client import LighterVenue
+from workers.common import main_entry, run_workers, stop_event
+
+
+def build_venue(config: SignerConfig, account: VenueAccount, settings: Settings) -> LighterVenue:
+    budget, weighted = account.budget()
+    return LighterVenue(
+        config.lighter.url,
+        account.account_index,
+        api_key_index=account.api_key_index,
+        private_key=resolve(account.api_key, settings.state_dir),
+        proxy=account.proxy.resolve(settings.state_dir) if account.proxy else None,
+        budget=budget,
+        weighted=weighted,
+    )
+
+
+def selected(config: SignerConfig, only: list[str]) -> list[VenueAccount]:
+    accounts = config.with_proxies()
+    if not only:
+        return accounts
+    unknown = set(only) - {a.name for a in accounts}
+    if unknown:
+        raise SystemExit(f"signer: no account named {', '.join(sorted(unknown))} in the config")
+    return [a for a in accounts if a.name in only]
+
+
+async def main() -> None:
+    if len(sys.argv) < 2:
+        raise SystemExit("usage: python -m workers.signer CONFIG.yaml [ACCOUNT_NAME ...]")
+    settings = load_settings()
+    config = load_yaml(Path(sys.argv[1]), SignerConfig)
+    stop = stop_event()
+    ledger = Ledger(settings.ledger_url)
+    venues: list[LighterVenue] = []
+    try:
+        client = await connect(settings)
+        workers = []
+        for account in selected(config, sys.argv[2:]):
+            venue = build_venue(config, account, settings)
+            venues.append(venue)
+            activities = OrderActivities(venue, Orders(ledger), RiskStates(ledger), config.risk)
+            queue = names.signer_queue(account.venue, account.account_index, account.api_key_index)
+            workers.append(
+                Worker(client, task_queue=queue, activities=activities.all(), max_concurrent_activities=1)
+            )
+        await run_workers(workers, stop)
+    finally:
+        for venue in venues:
+            await venue.close()
+        await ledger.close()
+
+
+if __name__ == "__main__":
+    main_entry(main)
