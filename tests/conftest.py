@@ -24,7 +24,7 @@ from perpflow.db.ledger import Ledger
 from perpflow.db.migrate import upgrade
 from perpflow.db.tables import Base
 
-pytest_plugins = ["tests.plugins.chain"]
+pytest_plugins = ["tests.plugins.chain", "tests.plugins.sim", "tests.plugins.venues"]
 
 BIN = Path(sys.executable).parent
 NAMESPACE = "perpflow"
@@ -98,15 +98,27 @@ def ledger_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue(f"{request.param}_url"))
 
 
-@pytest.fixture
-async def ledger(ledger_url: str) -> AsyncIterator[Ledger]:
-    """A ledger on a migrated database, emptied after each test."""
-    ledger = Ledger(ledger_url)
+async def _emptied_after(url: str) -> AsyncIterator[Ledger]:
+    ledger = Ledger(url)
     yield ledger
     async with ledger.session() as s:
         for table in reversed(Base.metadata.sorted_tables):
             await s.execute(table.delete())
     await ledger.close()
+
+
+@pytest.fixture
+async def ledger(ledger_url: str) -> AsyncIterator[Ledger]:
+    """A ledger on a migrated database (each backend in turn), emptied after each test."""
+    async for ledger in _emptied_after(ledger_url):
+        yield ledger
+
+
+@pytest.fixture
+async def pg_ledger(postgres_url: str) -> AsyncIterator[Ledger]:
+    """The production backend only, for tests whose subject is not the ledger itself."""
+    async for ledger in _emptied_after(postgres_url):
+        yield ledger
 
 
 @pytest.fixture

@@ -22,3 +22,61 @@ PROBE: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=30),
     "retry_policy": RetryPolicy(maximum_attempts=2),
 }
+
+# Payout chain reads and ledger writes beside the workflow (local activities: no server round
+# trip per step). Each call waits at most the policy's check_max_wait_s (<= 8 s) and returns.
+PAYOUT_LOCAL: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=20),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(milliseconds=200),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=10),
+        non_retryable_error_types=["PayoutNotFound", "PayoutStateError", "ValidationError"],
+    ),
+}
+
+# The wallet lane (one slot): allocate + sign + store + broadcast returns fast; a retry rebroadcasts
+# the stored bytes. Business refusals are final; node and ledger trouble retries with back-off.
+CHAIN_TX: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    # A send takes milliseconds; a lane worker that died mid-send is retried after this.
+    "heartbeat_timeout": timedelta(seconds=5),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(milliseconds=500),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=15),
+        non_retryable_error_types=[
+            "PayoutIneligible",
+            "PayoutStateError",
+            "PayoutNotFound",
+            "ChainConfigError",
+        ],
+    ),
+}
+
+# Orders on a signer queue. A transport failure or a not-yet-visible order retries (the
+# activity looks before it sends again); business refusals never do. A placement takes well
+# under a second, so a signer that died mid-order is given up on (and retried) after 10 s.
+ORDER: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=10),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(milliseconds=250),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=5),
+        non_retryable_error_types=[
+            "InsufficientMargin", "InvalidOrder", "Unrepresentable", "RiskRejected", "AuthError",
+            "IntentConflict", "OrderNotFound",
+        ],
+    ),
+}  # fmt: skip
+
+# Reads of the venue (books, orders, positions): cheap to repeat.
+VENUE_READ: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=15),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(milliseconds=250),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=5),
+        non_retryable_error_types=["InvalidOrder", "AuthError", "OrderNotFound"],
+    ),
+}

@@ -97,14 +97,16 @@ def worker_service(name: str, module: str, queue: str, settings: Settings, opts:
     )
 
 
-async def queue_has_pollers(address: str, namespace: str, queue: str) -> bool:
+async def queue_has_pollers(
+    address: str,
+    namespace: str,
+    queue: str,
+    kind: TaskQueueType.ValueType = TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+) -> bool:
+    """Whether a worker polls ``queue`` (signer and wallet workers poll activity tasks only)."""
     client = await Client.connect(address, namespace=namespace)
     resp = await client.workflow_service.describe_task_queue(
-        DescribeTaskQueueRequest(
-            namespace=namespace,
-            task_queue=TaskQueue(name=queue),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-        )
+        DescribeTaskQueueRequest(namespace=namespace, task_queue=TaskQueue(name=queue), task_queue_type=kind)
     )
     return len(resp.pollers) > 0
 

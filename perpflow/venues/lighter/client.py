@@ -12,9 +12,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import aiohttp
 import lighter
 from pydantic import SecretStr
+from yarl import URL
 
 from perpflow.venues import scaling
 from perpflow.venues.errors import AuthError, InvalidOrder, VenueError
@@ -57,10 +57,13 @@ class SignedTx:
 def _configuration(url: str, proxy: Proxy | None) -> lighter.Configuration:
     cfg = lighter.Configuration(host=url)
     if proxy is not None:
-        cfg.proxy = proxy.url
+        # Credentials go in the proxy URL: aiohttp sends ``proxy_headers`` only on CONNECT
+        # tunnels, but derives Proxy-Authorization from the URL for plain-HTTP requests too.
+        proxy_url = URL(proxy.url)
         if proxy.username:
             secret = proxy.password.get_secret_value() if proxy.password else ""
-            cfg.proxy_headers = {"Proxy-Authorization": aiohttp.BasicAuth(proxy.username, secret).encode()}
+            proxy_url = proxy_url.with_user(proxy.username).with_password(secret)
+        cfg.proxy = str(proxy_url)
     return cfg
 
 

@@ -1,0 +1,125 @@
+"""Per-account proxies: all of an account's venue traffic goes through a real proxy process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from perpflow.venues.config import ProxyConfig, VenueAccount, assign_proxies
+from perpflow.venues.errors import TransportError
+from perpflow.venues.lighter.client import Proxy
+from perpflow.venues.types import OrderKind, OrderSpec, Side, TimeInForce
+from tests.helpers import free_port
+from tests.plugins.sim import SimHandle
+from tests.plugins.venues import SimAccount, best, venue_for
+
+
+@dataclass
+class ProxyServer:
+    port: int
+    log: Path
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def connections_to(self, port: int) -> int:
+        return sum(f"-> 127.0.0.1:{port}" in line for line in self.log.read_text().splitlines())
+
+
+@pytest.fixture
+def proxy_server(tmp_path: Path) -> Iterator[ProxyServer]:
+    """pproxy, a standalone HTTP proxy, requiring basic auth on every request (``--auth 0``:
+    it otherwise trusts an IP for 30 days after one good login) and logging every connection."""
+    port, log = free_port(), tmp_path / "proxy.log"
+    with log.open("wb") as out:
+        listen = f"http://127.0.0.1:{port}#trader:s3cret"
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "pproxy"), "-l", listen, "--auth", "0", "-v"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 10
+    while "Serving on" not in log.read_text():
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+    yield ProxyServer(port, log, proc)
+    proc.kill()
+    proc.wait()
+
+
+def sim_port(sim: SimHandle) -> int:
+    return int(sim.url.rsplit(":", 1)[1])
+
+
+async def test_an_accounts_rest_traffic_goes_through_its_proxy(
+    sim: SimHandle, sim_account: SimAccount, proxy_server: ProxyServer
+) -> None:
+    proxy = Proxy(url=proxy_server.url, username="trader", password=SecretStr("s3cret"))
+    venue = venue_for(sim, sim_account, proxy=proxy)
+    try:
+        bid, _ = await best(venue)
+        spec = OrderSpec(
+            market="ETH",
+            client_order_index=77,
+            side=Side.BUY,
+            kind=OrderKind.LIMIT,
+            tif=TimeInForce.POST_ONLY,
+            size=Decimal("0.05"),
+            price=bid - 10,
+        )
+        await venue.submit(await venue.sign_order(spec))
+        assert (await venue.order_by_client_index("ETH", 77)) is not None
+        assert proxy_server.connections_to(sim_port(sim)) >= 1
+        # Nothing goes direct: without its proxy the account cannot reach the venue at all.
+        proxy_server.proc.kill()
+        proxy_server.proc.wait()
+        with pytest.raises(TransportError):
+            await venue.open_orders("ETH")
+    finally:
+        await venue.close()
+    assert "s3cret" not in proxy_server.log.read_text()
+
+
+async def test_a_proxy_that_refuses_our_credentials_is_a_transport_error(
+    sim: SimHandle, sim_account: SimAccount, proxy_server: ProxyServer
+) -> None:
+    venue = venue_for(
+        sim, sim_account, proxy=Proxy(url=proxy_server.url, username="trader", password=SecretStr("wrong"))
+    )
+    try:
+        with pytest.raises(TransportError):
+            await venue.markets()
+    finally:
+        await venue.close()
+    assert proxy_server.connections_to(sim_port(sim)) == 0
+
+
+def test_twenty_accounts_share_three_proxies_round_robin() -> None:
+    pool = [ProxyConfig(url=f"http://proxy-{n}:8080") for n in range(3)]
+    own = ProxyConfig(url="http://dedicated:8080")
+    accounts = [
+        VenueAccount(
+            name=f"a{n}",
+            account_index=n,
+            api_key_index=3,
+            api_key=f"env:KEY_{n}",
+            proxy=own if n == 5 else None,
+        )
+        for n in range(20)
+    ]
+    assigned = assign_proxies(accounts, pool)
+    urls = [a.proxy.url for a in assigned if a.proxy is not None]
+    assert urls[5] == own.url
+    shared = [u for i, u in enumerate(urls) if i != 5]
+    assert [shared.count(p.url) for p in pool] == [7, 6, 6]
+    assert shared[:4] == [pool[0].url, pool[1].url, pool[2].url, pool[0].url]
