@@ -21,6 +21,7 @@ from perpflow.config import describe_errors
 from perpflow.errors import PerpflowError
 from perpflow.models import Component, HealthCheckInput, HealthReport
 from perpflow.settings import Settings, load_settings
+from perpflow.sim.command import sim as sim_command
 from perpflow.temporal_client import connect
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -30,6 +31,7 @@ db_app = typer.Typer(no_args_is_help=True, help="The ledger database.")
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(history_app, name="history")
 app.add_typer(db_app, name="db")
+app.command("sim", help="Run the simulated venue: Lighter protocol, matching engine, admin API.")(sim_command)
 # Piped output (scripts, grep, files) gets whole ids instead of 80-column ellipses.
 console = Console(width=None if sys.stdout.isatty() else 240)
 err = Console(stderr=True, soft_wrap=True)

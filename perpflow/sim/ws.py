@@ -1,0 +1,279 @@
+"""WebSocket ``/stream``: Lighter's subscribe protocol (lighter-api.md §11).
+
+Clients subscribe with a slash (``order_book/0``); messages carry a colon (``order_book:0``).
+The publisher batches engine changes every ``book_interval_ms``: book deltas carry only changed
+levels (size ``0`` = removed) with ``begin_nonce`` equal to the previous update's ``nonce`` so a
+client can detect gaps; ``offset`` counts every book message this server sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import time
+from collections import defaultdict
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from perpflow.sim import wire
+from perpflow.sim.auth import check_token
+from perpflow.sim.errors import SimError
+from perpflow.sim.markets import usdc_str
+from perpflow.sim.order import Trade
+from perpflow.sim.venue import Venue
+
+log = logging.getLogger(__name__)
+
+PUBLIC = frozenset({"order_book", "trade", "account_all"})
+PRIVATE = frozenset({"account_all_orders"})
+SNAPSHOT_TRADES = 50
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _dumps(msg: dict[str, Any]) -> str:
+    return json.dumps(msg, separators=(",", ":"))
+
+
+class Hub:
+    def __init__(self, venue: Venue) -> None:
+        self.venue = venue
+        self.subs: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
+        self.sockets: set[web.WebSocketResponse] = set()
+        self.book_nonce: dict[int, int] = defaultdict(int)
+        self.offset = 0
+        self.refuse_until = 0.0
+        self._sessions = itertools.count(1)
+        self.sent = 0  # messages written, for the benchmark
+
+    # ---- connection ----------------------------------------------------------------------
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True, heartbeat=None)
+        await ws.prepare(request)
+        if time.monotonic() < self.refuse_until:
+            await ws.close(code=1013, message=b"try again later")
+            return ws
+        self.sockets.add(ws)
+        try:
+            await ws.send_str(_dumps({"type": "connected", "session_id": f"sim-{next(self._sessions)}"}))
+            async for msg in ws:
+                if msg.type is WSMsgType.TEXT:
+                    await self._on_text(ws, msg.data)
+        finally:
+            self._forget(ws)
+        return ws
+
+    def _forget(self, ws: web.WebSocketResponse) -> None:
+        self.sockets.discard(ws)
+        for subscribers in self.subs.values():
+            subscribers.discard(ws)
+
+    async def drop_all(self, refuse_seconds: float = 0.0) -> int:
+        self.refuse_until = time.monotonic() + refuse_seconds
+        victims = list(self.sockets)
+        for ws in victims:
+            await ws.close(code=1001, message=b"dropped by fault injection")
+            self._forget(ws)
+        return len(victims)
+
+    async def _on_text(self, ws: web.WebSocketResponse, text: str) -> None:
+        try:
+            msg = json.loads(text)
+        except ValueError:
+            await self._error(ws, 30001, "Invalid JSON")
+            return
+        kind = msg.get("type")
+        if kind == "ping":
+            await ws.send_str('{"type":"pong"}')
+        elif kind == "subscribe":
+            await self._subscribe(ws, str(msg.get("channel", "")), msg.get("auth"))
+        elif kind == "unsubscribe":
+            self.subs[str(msg.get("channel", "")).replace(":", "/")].discard(ws)
+            await ws.send_str(_dumps({"type": "unsubscribed", "channel": msg.get("channel")}))
+        elif kind != "pong":
+            await self._error(ws, 30002, f"Invalid Type: {kind}")
+
+    async def _error(self, ws: web.WebSocketResponse, code: int, message: str) -> None:
+        await ws.send_str(_dumps({"type": "error", "error": {"code": code, "message": message}}))
+
+    async def _subscribe(self, ws: web.WebSocketResponse, channel: str, auth: str | None) -> None:
+        name, _, arg = channel.partition("/")
+        try:
+            key = int(arg)
+            snapshot = self._snapshot(name, key, auth)
+        except (ValueError, KeyError):
+            await self._error(ws, 30005, f"Invalid Channel: {channel}")
+            return
+        except SimError as exc:
+            await self._error(ws, 30006, exc.message)
+            return
+        if ws in self.subs[channel]:
+            await self._error(ws, 30003, f"Already Subscribed to {channel}")
+            return
+        self.subs[channel].add(ws)
+        await ws.send_str(_dumps(snapshot))
+
+    # ---- snapshots and updates ------------------------------------------------------------
+    def _snapshot(self, name: str, key: int, auth: str | None) -> dict[str, Any]:
+        engine = self.venue.engine
+        if name == "order_book":
+            if key not in engine.markets:
+                raise KeyError(key)
+            return self._book_msg("subscribed/order_book", key, wire.book_snapshot(engine, key))
+        if name == "trade":
+            spec = engine.markets[key]
+            recent = [t for t in engine.trades if t.market_id == key][-SNAPSHOT_TRADES:]
+            return {
+                "channel": f"trade:{key}",
+                "type": "subscribed/trade",
+                "trades": [wire.trade(spec, t) for t in recent],
+            }
+        if name == "account_all":
+            history = list(engine.account_trades.get(key, ()))[-SNAPSHOT_TRADES:]
+            return self._account_msg("subscribed/account_all", key, history)
+        if name == "account_all_orders":
+            check_token(engine, auth, key)
+            return self._orders_msg("subscribed/account_all_orders", key)
+        raise KeyError(name)
+
+    def _book_msg(self, kind: str, market_id: int, book: dict[str, Any]) -> dict[str, Any]:
+        nonce = self.book_nonce[market_id]
+        begin = nonce
+        if kind.startswith("update"):
+            nonce = self.book_nonce[market_id] = nonce + 1
+        self.offset += 1
+        book.update({"offset": self.offset, "nonce": nonce, "begin_nonce": begin})
+        return {
+            "channel": f"order_book:{market_id}",
+            "offset": self.offset,
+            "order_book": book,
+            "timestamp": _now_ms(),
+            "type": kind,
+        }
+
+    def _account_msg(self, kind: str, index: int, trades: list[Trade]) -> dict[str, Any]:
+        engine = self.venue.engine
+        acct = engine.account(index)
+        by_market: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for t in trades:
+            by_market[str(t.market_id)].append(wire.trade(engine.markets[t.market_id], t))
+        positions = {str(p["market_id"]): p for p in wire.positions(engine, acct)}
+        return {
+            "account": index,
+            "channel": f"account_all:{index}",
+            "type": kind,
+            "assets": {},
+            "funding_histories": {},
+            "shares": [],
+            "positions": positions,
+            "trades": dict(by_market),
+            "collateral": usdc_str(acct.collateral),
+            "total_trades_count": len(engine.account_trades.get(index, ())),
+            "daily_trades_count": 0,
+            "daily_volume": 0,
+            "weekly_trades_count": 0,
+            "weekly_volume": 0,
+            "monthly_trades_count": 0,
+            "monthly_volume": 0,
+            "total_volume": 0,
+        }
+
+    def _orders_msg(self, kind: str, index: int) -> dict[str, Any]:
+        engine = self.venue.engine
+        orders: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for o in engine.account(index).open_orders.values():
+            orders[str(o.market_id)].append(wire.order(engine.markets[o.market_id], o))
+        return {
+            "account": index,
+            "channel": f"account_all_orders:{index}",
+            "orders": dict(orders),
+            "type": kind,
+        }
+
+    # ---- publisher ------------------------------------------------------------------------
+    async def run_publisher(self) -> None:
+        interval = self.venue.config.book_interval_ms / 1000
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.flush()
+            except Exception:  # a bad frame must not kill the stream for everyone
+                log.exception("websocket publish failed")
+
+    async def flush(self) -> None:
+        engine = self.venue.engine
+        for market_id, book in engine.books.items():
+            if book.changed:
+                await self._publish_book(market_id)
+        trades, engine.new_trades = engine.new_trades, []
+        dirty, engine.dirty_accounts = engine.dirty_accounts, set()
+        await self._publish_trades(trades)
+        await self._publish_accounts(dirty, trades)
+
+    async def _publish_book(self, market_id: int) -> None:
+        engine = self.venue.engine
+        book, spec = engine.books[market_id], engine.markets[market_id]
+        changed, book.changed = book.changed, set()
+        subscribers = self.subs.get(f"order_book/{market_id}")
+        if not subscribers:
+            self.book_nonce[market_id] += 1  # keep the sequence continuous for later subscribers
+            return
+        asks = sorted((p, book.level_total(True, p)) for is_ask, p in changed if is_ask)
+        bids = sorted(((p, book.level_total(False, p)) for is_ask, p in changed if not is_ask), reverse=True)
+        delta = {"code": 0, "asks": wire.book_levels(spec, asks), "bids": wire.book_levels(spec, bids)}
+        await self._fanout(subscribers, _dumps(self._book_msg("update/order_book", market_id, delta)))
+
+    async def _publish_trades(self, trades: list[Trade]) -> None:
+        engine = self.venue.engine
+        by_market: dict[int, list[Trade]] = defaultdict(list)
+        for t in trades:
+            by_market[t.market_id].append(t)
+        for market_id, batch in by_market.items():
+            subscribers = self.subs.get(f"trade/{market_id}")
+            if subscribers:
+                spec = engine.markets[market_id]
+                msg = {
+                    "channel": f"trade:{market_id}",
+                    "type": "update/trade",
+                    "trades": [wire.trade(spec, t) for t in batch],
+                }
+                await self._fanout(subscribers, _dumps(msg))
+
+    async def _publish_accounts(self, dirty: set[int], trades: list[Trade]) -> None:
+        engine = self.venue.engine
+        for index in dirty:
+            if index not in engine.accounts:
+                continue
+            subscribers = self.subs.get(f"account_all/{index}")
+            if subscribers:
+                mine = [t for t in trades if index in (t.ask_account, t.bid_account)]
+                await self._fanout(subscribers, _dumps(self._account_msg("update/account_all", index, mine)))
+            order_subs = self.subs.get(f"account_all_orders/{index}")
+            if order_subs:
+                await self._fanout(order_subs, _dumps(self._orders_msg("update/account_all_orders", index)))
+
+    async def _fanout(self, subscribers: set[web.WebSocketResponse], text: str) -> None:
+        for ws in list(subscribers):
+            if ws.closed:
+                subscribers.discard(ws)
+                continue
+            try:
+                await ws.send_str(text)
+                self.sent += 1
+            except (ConnectionError, RuntimeError):
+                subscribers.discard(ws)
+
+    async def run_pings(self) -> None:
+        while True:
+            await asyncio.sleep(self.venue.config.ping_interval_s)
+            for ws in list(self.sockets):
+                if not ws.closed:
+                    try:
+                        await ws.send_str('{"type":"ping"}')
+                    except (ConnectionError, RuntimeError):
+                        self._forget(ws)
