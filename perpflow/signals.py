@@ -1,0 +1,50 @@
+"""Facts the market-data worker signals into workflows (past tense), and their names.
+
+Workflow handlers take these payloads loosely (a dict) and validate inside, so a malformed
+signal is recorded as rejected instead of being dropped by the converter.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import AwareDatetime, Field
+
+from perpflow.models import Model
+from perpflow.venues.types import Side
+
+ORDER_FILLED = "order_filled"
+PRICE_CROSSED = "price_crossed"
+
+
+class OrderFilled(Model):
+    """One fill increment of one of a workflow's orders. ``fill_id`` is unique per fill and side."""
+
+    fill_id: str
+    venue: str
+    account_index: int
+    market: str
+    client_order_index: int
+    order_index: int
+    side: Side
+    price: Decimal = Field(gt=0)
+    size: Decimal = Field(gt=0)
+    fee: Decimal = Decimal(0)
+    is_maker: bool
+    at: AwareDatetime
+
+
+class Direction(StrEnum):
+    UP = "up"  # the price rose through the level
+    DOWN = "down"
+
+
+class PriceCrossed(Model):
+    watch_id: int
+    venue: str
+    market: str
+    level: Decimal
+    direction: Direction
+    price: Decimal
+    at: AwareDatetime
