@@ -30,7 +30,7 @@ from perpflow.orders import (
     OrderIntent,
     OrderRef,
 )
-from perpflow.risk import GLOBAL_SCOPE, RiskLimits, RiskRejected, account_scope, check_order, strictest
+from perpflow.risk import GLOBAL_SCOPE, RiskLimits, RiskRejected, account_scope, check_order
 from perpflow.venues.errors import (
     AuthError,
     InsufficientMargin,
@@ -128,10 +128,7 @@ class OrderActivities:
         return None
 
     async def _risk_check(self, intent: OrderIntent) -> None:
-        state = strictest(
-            await self.risk.get(GLOBAL_SCOPE),
-            await self.risk.get(account_scope(intent.venue, intent.account_index)),
-        )
+        state = await self.risk.strictest(GLOBAL_SCOPE, account_scope(intent.venue, intent.account_index))
         position = (await self.venue.account()).position(intent.market).size
         check_order(
             market=intent.market,

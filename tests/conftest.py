@@ -23,6 +23,7 @@ from perpflow import names
 from perpflow.db.ledger import Ledger
 from perpflow.db.migrate import upgrade
 from perpflow.db.tables import Base
+from perpflow.devstack.stack import dynamic_config_args
 
 pytest_plugins = ["tests.plugins.chain", "tests.plugins.sim", "tests.plugins.venues"]
 
@@ -40,6 +41,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=pydantic_data_converter,
         search_attributes=list(names.SEARCH_ATTRIBUTES),
         dev_server_log_level="error",
+        dev_server_extra_args=dynamic_config_args(),
     )
     yield env
     await env.shutdown()

@@ -70,34 +70,28 @@ class Orders:
 
     async def claim(self, intent: OrderIntent) -> OrderRecord:
         """The record for ``intent.key``, created with its client order index if new."""
-        existing = await self.get(intent.key)
-        if existing is None:
-            try:
-                async with self.ledger.session() as s:
+        try:
+            async with self.ledger.session() as s:
+                row = await s.scalar(select(t.Order).where(t.Order.idempotency_key == intent.key))
+                if row is None:
                     row = t.Order(
-                        idempotency_key=intent.key,
-                        workflow_id=intent.workflow_id,
-                        venue=intent.venue,
-                        account_index=intent.account_index,
-                        market=intent.market,
-                        side=intent.side.value,
-                        order_type=intent.kind.value,
-                        time_in_force=intent.tif.value,
-                        reduce_only=intent.reduce_only,
-                        price=intent.price,
-                        size=intent.size,
-                    )
+                        idempotency_key=intent.key, workflow_id=intent.workflow_id, venue=intent.venue,
+                        account_index=intent.account_index, market=intent.market, side=intent.side.value,
+                        order_type=intent.kind.value, time_in_force=intent.tif.value,
+                        reduce_only=intent.reduce_only, price=intent.price, size=intent.size,
+                    )  # fmt: skip
                     s.add(row)
                     await s.flush()
                     row.client_order_index = CLIENT_INDEX_BASE + row.id
-                return _record(row)
-            except IntegrityError:
-                existing = await self.get(intent.key)  # a concurrent claim won the race
-        if existing is None:
-            raise PerpflowError(f"order intent {intent.key} could not be recorded")
-        if not existing.intent.same_order_as(intent):
+                record = _record(row)
+        except IntegrityError:
+            found = await self.get(intent.key)  # a concurrent claim of the same key won the race
+            if found is None:
+                raise
+            record = found
+        if not record.intent.same_order_as(intent):
             raise IntentConflict(f"key {intent.key} already names a different order")
-        return existing
+        return record
 
     async def get(self, key: str) -> OrderRecord | None:
         async with self.ledger.session() as s:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from perpflow.db import tables as t
 from perpflow.db.ledger import Ledger
-from perpflow.risk import TradingState
+from perpflow.risk import TradingState, strictest
 
 
 class RiskStates:
@@ -36,6 +36,12 @@ class RiskStates:
                     detail={"state": state.value, "reason": reason},
                 )
             )
+
+    async def strictest(self, *scopes: str) -> TradingState:
+        """The most restrictive state over ``scopes`` (one query; ACTIVE where none is set)."""
+        async with self.ledger.session() as s:
+            rows = (await s.scalars(select(t.RiskState).where(t.RiskState.scope.in_(scopes)))).all()
+        return strictest(TradingState.ACTIVE, *(TradingState(r.state) for r in rows))
 
     async def all(self) -> dict[str, TradingState]:
         async with self.ledger.session() as s:
