@@ -11,6 +11,7 @@ from temporalio import activity
 
 from perpflow.db.ledger import Ledger
 from perpflow.models import Component, ComponentHealth, ComponentReport, HealthCheckRequest
+from perpflow.venues.lighter.client import LighterVenue
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,14 @@ class Probe:
 
     name: str
     check: Callable[[], Awaitable[str]]
+
+
+def venue_probe(venue: LighterVenue) -> Probe:
+    async def check() -> str:
+        markets = await venue.markets()
+        return f"{len(markets)} markets at {venue.url}"
+
+    return Probe(name=venue.name, check=check)
 
 
 def ledger_probe(ledger: Ledger) -> Probe:
@@ -39,6 +48,8 @@ class HealthActivities:
     @activity.defn(name="check_component")
     async def check_component(self, req: HealthCheckRequest) -> ComponentReport:
         probes = self._probes.get(req.component, [])
+        if not probes and not req.required:
+            return ComponentReport(checks=[])
         if not probes:
             return ComponentReport(
                 checks=[

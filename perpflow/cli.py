@@ -17,9 +17,10 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
 from perpflow import names
+from perpflow.cli_payouts import payouts_app
 from perpflow.config import describe_errors
 from perpflow.errors import PerpflowError
-from perpflow.models import Component, HealthCheckInput, HealthReport
+from perpflow.models import HealthCheckInput, HealthReport
 from perpflow.settings import Settings, load_settings
 from perpflow.sim.command import sim as sim_command
 from perpflow.temporal_client import connect
@@ -31,6 +32,7 @@ db_app = typer.Typer(no_args_is_help=True, help="The ledger database.")
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(history_app, name="history")
 app.add_typer(db_app, name="db")
+app.add_typer(payouts_app, name="payouts")
 app.command("sim", help="Run the simulated venue: Lighter protocol, matching engine, admin API.")(sim_command)
 # Piped output (scripts, grep, files) gets whole ids instead of 80-column ellipses.
 console = Console(width=None if sys.stdout.isatty() else 240)
@@ -60,12 +62,13 @@ def dev(
     host: str = "127.0.0.1",
     temporal_port: int = 7233,
     ui_port: int = 8233,
+    sim_port: int = 8787,
 ) -> None:
     """Start the embedded stack: Temporal dev server, ledger, workers (Ctrl+C stops all)."""
     from perpflow.devstack.run import run_dev
     from perpflow.devstack.stack import DevOptions
 
-    opts = DevOptions(host=host, temporal_port=temporal_port, ui_port=ui_port)
+    opts = DevOptions(host=host, temporal_port=temporal_port, ui_port=ui_port, sim_port=sim_port)
     raise typer.Exit(asyncio.run(run_dev(load_settings(), opts, duration)))
 
 
@@ -90,7 +93,7 @@ async def _doctor(settings: Settings, timeout: float) -> HealthReport:
     client = await _client(settings)
     handle = await client.start_workflow(
         "HealthCheckWorkflow",
-        HealthCheckInput(components=[Component.LEDGER]),
+        HealthCheckInput(),
         id=names.health_check_id(datetime.now(UTC)),
         task_queue=names.ORCHESTRATOR_QUEUE,
         execution_timeout=timedelta(seconds=timeout),

@@ -25,13 +25,15 @@ class Component(StrEnum):
 
 
 class HealthCheckInput(Model):
-    components: list[Component] = Field(default_factory=lambda: [Component.LEDGER], min_length=1)
+    # None: every component the orchestrator has configured. Listed ones must be configured.
+    components: list[Component] | None = Field(default=None, min_length=1)
     timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
 
 class HealthCheckRequest(Model):
     component: Component
     timeout_seconds: float = Field(gt=0)
+    required: bool = True  # unconfigured and required: reported unhealthy; else left out
 
 
 class ComponentHealth(Model):

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     temporal_tls_key: Path | None = None
     temporal_tls_ca: Path | None = None
     temporal_api_key: SecretStr | None = None
+    # The venue's REST/WS base URL for public market reads (the signer config names its own).
+    lighter_url: str | None = None
     # The one variable without our prefix: DATABASE_URL is the convention every tool knows.
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from temporalio.worker import Worker
 
-from activities.health import HealthActivities, ledger_probe
+from activities.health import HealthActivities, ledger_probe, venue_probe
+from activities.market import MarketActivities
+from activities.payouts import orchestrator_payout_activities
+from activities.watches import WatchActivities
 from perpflow.db.ledger import Ledger
 from perpflow.models import Component
 from perpflow.names import ORCHESTRATOR_QUEUE
 from perpflow.settings import load_settings
 from perpflow.temporal_client import connect
+from perpflow.venues.lighter.client import LighterVenue
 from workers.common import main_entry, run_workers, stop_event
 from workflows.registry import ALL_WORKFLOWS
 
@@ -20,12 +24,24 @@ async def main() -> None:
     ledger = Ledger(settings.ledger_url)
     try:
         client = await connect(settings)
-        health = HealthActivities({Component.LEDGER: [ledger_probe(ledger)]})
+        probes = {Component.LEDGER: [ledger_probe(ledger)]}
+        market_activities = []
+        if settings.lighter_url:
+            # Public reads only: no key here. Orders go through the signer queues.
+            venue = LighterVenue(settings.lighter_url, 0)
+            probes[Component.VENUE] = [venue_probe(venue)]
+            market_activities.append(MarketActivities(venue).get_book_top)
+        health = HealthActivities(probes)
         worker = Worker(
             client,
             task_queue=ORCHESTRATOR_QUEUE,
             workflows=ALL_WORKFLOWS,
-            activities=[health.check_component],
+            activities=[
+                health.check_component,
+                *market_activities,
+                *orchestrator_payout_activities(settings, ledger),
+                *WatchActivities(ledger).all(),
+            ],
         )
         await run_workers([worker], stop)
     finally:

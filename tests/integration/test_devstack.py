@@ -84,7 +84,8 @@ def start_stack(tmp: Path, *extra: str) -> Stack:
     tport, uport = free_port(), free_port()
     env = stack_env(tmp, tport)
     proc = subprocess.Popen(
-        [str(BIN / "perpflow"), "dev", "--temporal-port", str(tport), "--ui-port", str(uport), *extra],
+        [str(BIN / "perpflow"), "dev", "--temporal-port", str(tport), "--ui-port", str(uport),
+         "--sim-port", str(free_port()), *extra],
         env=env, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     stack = Stack(proc=proc, env=env, temporal_port=tport, ui_port=uport)
@@ -121,6 +122,7 @@ def test_doctor_reports_the_ledger_healthy(stack: Stack) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ledger" in result.stdout
     assert f"sqlite schema {head_revision()}" in result.stdout
+    assert "3 markets at http://127.0.0.1:" in result.stdout
 
 
 def test_bad_input_from_the_temporal_cli_fails_the_workflow_naming_the_field(stack: Stack) -> None:
@@ -189,7 +191,8 @@ def test_a_taken_port_is_a_clear_error_not_a_hang(tmp_path: Path) -> None:
         taken = holder.getsockname()[1]
         tport = free_port()
         result = subprocess.run(
-            [str(BIN / "perpflow"), "dev", "--temporal-port", str(tport), "--ui-port", str(taken)],
+            [str(BIN / "perpflow"), "dev", "--temporal-port", str(tport), "--ui-port", str(taken),
+             "--sim-port", str(free_port())],
             env=stack_env(tmp_path, tport), cwd=tmp_path, capture_output=True, text=True, timeout=30,
         )  # fmt: skip
     assert result.returncode == 1

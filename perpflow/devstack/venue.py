@@ -1,0 +1,115 @@
+"""The embedded stack's venue: the simulated exchange, demo accounts, and their signer worker.
+
+Demo API keys are generated at run time with lighter-sdk's key generator and kept only in
+``<state dir>/secrets.json`` (mode 0600); configs refer to them as ``secrets:NAME``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from decimal import Decimal
+
+import aiohttp
+import lighter
+import yaml
+from temporalio.api.enums.v1 import TaskQueueType
+
+from perpflow import names, secrets
+from perpflow.db.ledger import Ledger
+from perpflow.devstack.probes import queue_has_pollers
+from perpflow.devstack.supervisor import Service, Step, Unit
+from perpflow.models import AccountRef
+from perpflow.settings import Settings
+from perpflow.sim.admin_client import SimAdmin
+
+DEMO_ACCOUNTS = ("demo-maker-1", "demo-taker-1", "demo-maker-2", "demo-taker-2")
+DEMO_COLLATERAL = Decimal(100_000)
+DEMO_KEY_INDEX = 3
+
+
+def signer_config_path(settings: Settings) -> str:
+    return str((settings.state_dir / "signer.yaml").resolve())
+
+
+def sim_service(url: str, port: int, host: str) -> Service:
+    async def ready() -> bool:
+        async with aiohttp.ClientSession() as http, http.get(f"{url}/_sim/health") as resp:
+            return resp.status == 200
+
+    command = [
+        sys.executable,
+        "-m",
+        "perpflow.sim",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--price-path",
+        "random",
+    ]
+    return Service(name="sim", command=command, ready=ready, ports=[("http", port)])
+
+
+async def create_demo_accounts(settings: Settings, sim_url: str) -> list[AccountRef]:
+    """Fresh sim accounts (the sim keeps no state across restarts), keys, signer config, ledger."""
+    keys: dict[str, str] = {}
+    refs = []
+    async with SimAdmin(sim_url) as admin:
+        for name in DEMO_ACCOUNTS:
+            private_key, public_key, err = lighter.create_api_key()
+            if err is not None:
+                raise RuntimeError(f"lighter key generation failed: {err}")
+            index = await admin.create_account(DEMO_COLLATERAL, {DEMO_KEY_INDEX: public_key})
+            keys[name] = private_key
+            refs.append(
+                AccountRef(name=name, venue="lighter", account_index=index, api_key_index=DEMO_KEY_INDEX)
+            )
+    secrets.write_store(settings.secrets_file, keys)
+    config = {
+        "lighter": {"url": sim_url},
+        "accounts": [
+            {"name": r.name, "account_index": r.account_index, "api_key_index": r.api_key_index,
+             "api_key": f"secrets:{r.name}", "tier": "premium"}
+            for r in refs
+        ],
+    }  # fmt: skip
+    (settings.state_dir / "signer.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    ledger = Ledger(settings.ledger_url)
+    try:
+        for ref in refs:
+            await ledger.upsert_account(ref)
+    finally:
+        await ledger.close()
+    return refs
+
+
+def venue_units(
+    settings: Settings, host: str, sim_port: int, temporal_address: str, env: dict[str, str]
+) -> list[Unit]:
+    """The sim, then the demo accounts, then one signer process holding their keys."""
+    sim_url = f"http://{host}:{sim_port}"
+    queues: list[str] = []
+
+    async def accounts() -> None:
+        refs = await create_demo_accounts(settings, sim_url)
+        queues.extend(names.signer_queue(r.venue, r.account_index, DEMO_KEY_INDEX) for r in refs)
+
+    async def signer_ready() -> bool:
+        activity_tasks = TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
+        ns = settings.temporal_namespace
+        polled = await asyncio.gather(
+            *(queue_has_pollers(temporal_address, ns, q, activity_tasks) for q in queues)
+        )
+        return all(polled)
+
+    return [
+        sim_service(sim_url, sim_port, host),
+        Step("demo accounts", accounts),
+        Service(
+            name="signer",
+            command=[sys.executable, "-m", "workers.signer", signer_config_path(settings)],
+            ready=signer_ready,
+            env=env,
+        ),
+    ]
