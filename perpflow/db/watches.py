@@ -1,0 +1,89 @@
+"""Watches in the ledger: what each workflow wants the market-data worker to tell it.
+
+A watch is named per workflow (unique ``(workflow_id, name)``): registering again updates it
+and re-activates it, so an activity retry never leaves two watches for one intent.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from perpflow.db import tables as t
+from perpflow.db.ledger import Ledger
+from perpflow.marketdata.models import DeactivateWatches, Watch, WatchKind, WatchSpec
+from perpflow.signals import Direction
+
+
+def _spec_values(spec: WatchSpec) -> dict[str, object]:
+    return {
+        "kind": spec.kind.value,
+        "venue": spec.venue,
+        "market": spec.market,
+        "account_index": spec.account_index,
+        "client_order_index": spec.client_order_index,
+        "level": spec.level,
+        "direction": spec.direction.value if spec.direction else None,
+        "hysteresis": spec.hysteresis,
+        "reference_price": spec.reference_price,
+        "signal_name": spec.signal,
+        "active": True,
+    }
+
+
+def _watch(row: t.Watch) -> Watch:
+    spec = WatchSpec(
+        workflow_id=row.workflow_id,
+        name=row.name or f"watch-{row.id}",
+        kind=WatchKind(row.kind),
+        venue=row.venue,
+        market=row.market,
+        account_index=row.account_index,
+        client_order_index=row.client_order_index,
+        level=row.level,
+        direction=Direction(row.direction) if row.direction else None,
+        hysteresis=row.hysteresis or 0,
+        reference_price=row.reference_price,
+        signal_name=row.signal_name,
+    )
+    return Watch(id=row.id, spec=spec)
+
+
+class Watches:
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    async def register(self, spec: WatchSpec) -> Watch:
+        try:
+            return await self._upsert(spec)
+        except IntegrityError:
+            return await self._upsert(spec)  # a concurrent registration of the same name won
+
+    async def _upsert(self, spec: WatchSpec) -> Watch:
+        async with self.ledger.session() as s:
+            row = await s.scalar(
+                select(t.Watch).where(t.Watch.workflow_id == spec.workflow_id, t.Watch.name == spec.name)
+            )
+            if row is None:
+                row = t.Watch(workflow_id=spec.workflow_id, name=spec.name)
+                s.add(row)
+            for field, value in _spec_values(spec).items():
+                setattr(row, field, value)
+            await s.flush()
+            return _watch(row)
+
+    async def deactivate(self, req: DeactivateWatches) -> int:
+        query = update(t.Watch).where(t.Watch.workflow_id == req.workflow_id, t.Watch.active.is_(True))
+        if req.names is not None:
+            query = query.where(t.Watch.name.in_(req.names))
+        async with self.ledger.session() as s:
+            result = await s.execute(query.values(active=False))
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    async def active(self, venue: str | None = None) -> list[Watch]:
+        query = select(t.Watch).where(t.Watch.active.is_(True)).order_by(t.Watch.id)
+        if venue is not None:
+            query = query.where(t.Watch.venue == venue)
+        async with self.ledger.session() as s:
+            rows = (await s.scalars(query)).all()
+        return [_watch(r) for r in rows]

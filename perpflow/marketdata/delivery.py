@@ -1,0 +1,96 @@
+"""Signals to workflows, at least once: each is retried with back-off until Temporal takes it.
+
+A workflow that no longer runs cannot use the fact: that signal is dropped with a debug line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from perpflow.chain.backoff import Backoff
+from perpflow.models import Model
+
+log = logging.getLogger(__name__)
+
+MAX_IN_FLIGHT = 64
+
+
+@dataclass
+class Delivery:
+    workflow_id: str
+    signal: str
+    payload: Model
+    key: str  # fill id or crossing id, for logs
+    kind: str  # "fill" or "crossing", for metrics
+    seen_at: float = field(default_factory=time.perf_counter)
+    on_done: Callable[[], None] | None = None
+
+
+class Signaller:
+    def __init__(
+        self,
+        client: Client,
+        *,
+        on_sent: Callable[[Delivery, float], None] | None = None,
+        on_retry: Callable[[Delivery], None] | None = None,
+        retry_initial_s: float = 0.2,
+        retry_max_s: float = 5.0,
+    ) -> None:
+        self.client = client
+        self._on_sent, self._on_retry = on_sent, on_retry
+        self._retry = (retry_initial_s, retry_max_s)
+        self._gate = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._tasks)
+
+    def send(self, d: Delivery) -> None:
+        task = asyncio.get_running_loop().create_task(self._deliver(d))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, d: Delivery) -> None:
+        backoff = Backoff(*self._retry)
+        async with self._gate:
+            while True:
+                try:
+                    await self.client.get_workflow_handle(d.workflow_id).signal(d.signal, d.payload)
+                    break
+                except RPCError as exc:
+                    if exc.status is RPCStatusCode.NOT_FOUND:
+                        log.debug(
+                            "signal %s %s dropped: workflow %s not running", d.signal, d.key, d.workflow_id
+                        )
+                        break
+                    if self._on_retry is not None:
+                        self._on_retry(d)
+                    delay = backoff.next_delay()
+                    log.warning(
+                        "signal %s %s to %s failed (%s); retry in %.1f s",
+                        d.signal,
+                        d.key,
+                        d.workflow_id,
+                        exc.status.name if exc.status else exc,
+                        delay,
+                    )
+                    await asyncio.sleep(delay)
+        if self._on_sent is not None:
+            self._on_sent(d, time.perf_counter() - d.seen_at)
+        if d.on_done is not None:
+            d.on_done()
+
+    async def drain(self, timeout: float) -> None:
+        """At shutdown: give in-flight signals a moment, then cancel (the venue replays them)."""
+        if self._tasks:
+            _, late = await asyncio.wait(set(self._tasks), timeout=timeout)
+            for task in late:
+                task.cancel()

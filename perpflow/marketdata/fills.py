@@ -1,0 +1,119 @@
+"""Fills from ``account_all`` -> the owning workflow, as ``order_filled`` signals.
+
+Ownership comes from the ``orders`` table (the intent is written before the order is sent, so
+a fill of ours always finds its row) or from an ORDER watch, which may name its own signal.
+Every fill is claimed in the fill log first, so the same fill arriving from an update, a
+reconnect snapshot and a REST backfill is routed once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from perpflow.chain.backoff import Backoff
+from perpflow.db.orders import Orders
+from perpflow.marketdata.delivery import Delivery
+from perpflow.marketdata.fill_log import FillLog
+from perpflow.marketdata.models import Watch
+from perpflow.marketdata.wire import Msg, fill
+from perpflow.signals import ORDER_FILLED, OrderFilled
+from perpflow.venues.types import VenueFill
+
+log = logging.getLogger(__name__)
+
+Owner = tuple[str, str]  # (workflow id, signal name)
+OrderKey = tuple[int, int]  # (account index, client order index)
+
+
+class FillRouter:
+    def __init__(
+        self,
+        orders: Orders,
+        fill_log: FillLog,
+        send: Callable[[Delivery], None],
+        symbol_of: Callable[[int], str],
+        *,
+        venue: str = "lighter",
+    ) -> None:
+        self.orders, self.fill_log, self._send, self._symbol_of = orders, fill_log, send, symbol_of
+        self.venue = venue
+        self.order_watches: dict[OrderKey, Owner] = {}
+        self._owners: dict[OrderKey, Owner] = {}  # positive lookups only: a miss is re-read
+        self.routed = 0
+        self.ignored = 0
+
+    def sync_watches(self, watches: list[Watch]) -> None:
+        self.order_watches = {
+            (w.spec.account_index, w.spec.client_order_index): (w.spec.workflow_id, w.spec.signal)
+            for w in watches
+            if w.spec.account_index is not None and w.spec.client_order_index is not None
+        }
+
+    async def on_trades(self, account_index: int, trades: list[Msg]) -> None:
+        for trade in trades:
+            f = fill(trade, account_index, self._symbol_of(int(trade["market_id"])))
+            if f.client_order_index and self.fill_log.claim(f.fill_id):
+                await self._route(account_index, f)
+
+    async def _route(self, account_index: int, f: VenueFill) -> None:
+        try:
+            owner = await self._owner(account_index, f.client_order_index)
+        except BaseException:
+            self.fill_log.release(f.fill_id)
+            raise
+        if owner is None:
+            self.ignored += 1
+            self.fill_log.done(account_index, f.fill_id)
+            log.debug("fill %s coi=%d is not a perpflow order", f.fill_id, f.client_order_index)
+            return
+        workflow_id, signal = owner
+        self.routed += 1
+        log.info("fill %s coi=%d -> %s", f.fill_id, f.client_order_index, workflow_id)
+        self._send(
+            Delivery(
+                workflow_id=workflow_id,
+                signal=signal,
+                payload=_payload(self.venue, account_index, f),
+                key=f.fill_id,
+                kind="fill",
+                on_done=lambda: self.fill_log.done(account_index, f.fill_id),
+            )
+        )
+
+    async def _owner(self, account_index: int, coi: int) -> Owner | None:
+        key = (account_index, coi)
+        owner = self.order_watches.get(key) or self._owners.get(key)
+        if owner is not None:
+            return owner
+        backoff = Backoff(0.1, 5.0)
+        while True:
+            try:
+                record = await self.orders.by_client_index(self.venue, account_index, coi)
+                break
+            except Exception as exc:  # the ledger is down: the fill waits, it is never dropped
+                delay = backoff.next_delay()
+                log.warning("ledger lookup coi=%d failed (%s); retry in %.1f s", coi, exc, delay)
+                await asyncio.sleep(delay)
+        if record is None:
+            return None
+        self._owners[key] = (record.intent.workflow_id, ORDER_FILLED)
+        return self._owners[key]
+
+
+def _payload(venue: str, account_index: int, f: VenueFill) -> OrderFilled:
+    return OrderFilled(
+        fill_id=f.fill_id,
+        venue=venue,
+        account_index=account_index,
+        market=f.market,
+        client_order_index=f.client_order_index,
+        order_index=f.order_index,
+        side=f.side,
+        price=f.price,
+        size=f.size,
+        fee=f.fee,
+        is_maker=f.is_maker,
+        at=f.at,
+    )

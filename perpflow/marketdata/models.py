@@ -1,0 +1,97 @@
+"""Watch payloads (activity in/out) and stream status, as pydantic models.
+
+Pure data: workflows import these to register watches through ``activities/watches.py``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from perpflow.models import Model
+from perpflow.signals import ORDER_FILLED, PRICE_CROSSED, Direction
+
+
+class WatchKind(StrEnum):
+    ORDER = "order"  # fills of one order (account + client order index)
+    BAND = "band"  # the mid price crossing a level in one direction
+
+
+class WatchSpec(Model):
+    """What a workflow asks the market-data worker to watch. ``name`` is unique per workflow,
+    so a retried registration updates the same watch instead of adding a second one."""
+
+    workflow_id: str
+    name: str = Field(min_length=1, max_length=100)
+    kind: WatchKind
+    venue: str = "lighter"
+    market: str
+    account_index: int | None = None
+    client_order_index: int | None = None
+    level: Decimal | None = Field(default=None, gt=0)
+    direction: Direction | None = None
+    # The band re-arms only after the price went back beyond level -/+ hysteresis.
+    hysteresis: Decimal = Field(default=Decimal(0), ge=0)
+    # The price the workflow saw when it set the level: it tells which side we start on, so a
+    # level the price already passed fires at once instead of waiting for a second crossing.
+    reference_price: Decimal | None = Field(default=None, gt=0)
+    signal_name: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> WatchSpec:
+        if self.kind is WatchKind.BAND and (self.level is None or self.direction is None):
+            raise ValueError("a band watch needs a level and a direction")
+        if self.kind is WatchKind.ORDER and (self.account_index is None or self.client_order_index is None):
+            raise ValueError("an order watch needs account_index and client_order_index")
+        return self
+
+    @property
+    def signal(self) -> str:
+        if self.signal_name:
+            return self.signal_name
+        return ORDER_FILLED if self.kind is WatchKind.ORDER else PRICE_CROSSED
+
+
+class Watch(Model):
+    id: int
+    spec: WatchSpec
+
+
+class DeactivateWatches(Model):
+    workflow_id: str
+    names: list[str] | None = None  # None: every watch of the workflow
+
+
+class DeactivatedWatches(Model):
+    count: int
+
+
+class StreamState(StrEnum):
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    STALE = "stale"  # no message within the staleness window: being torn down
+    BACKING_OFF = "backing_off"
+    FAILED = "failed"  # many failures in a row: alerting, still retrying
+    STOPPED = "stopped"
+
+    @property
+    def healthy(self) -> bool:
+        return self is StreamState.CONNECTED
+
+
+class StreamStatus(Model):
+    name: str
+    state: StreamState
+    since: AwareDatetime
+    last_message_age_s: float | None = None
+    reconnects: int = 0
+    failures_in_row: int = 0
+    error: str = ""
+
+
+class WorkerStatus(Model):
+    updated_at: AwareDatetime
+    streams: list[StreamStatus]
+    pending_signals: int = 0

@@ -1,0 +1,64 @@
+"""Lighter websocket messages -> perpflow values, parsed once (lighter-api.md §11).
+
+Book messages stay plain tuples of Decimals: they arrive thousands of times a second and a
+pydantic model per level would cost more than the rest of the pipeline. Fills go through the
+venue adapter's own ``parse.fill`` so websocket and REST fills share one id scheme.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any, NamedTuple
+
+from perpflow.marketdata.book import Level
+from perpflow.venues.lighter import parse
+from perpflow.venues.types import VenueFill
+
+Msg = dict[str, Any]
+
+
+class BookMessage(NamedTuple):
+    market_id: int
+    snapshot: bool
+    nonce: int
+    begin_nonce: int
+    bids: list[Level]
+    asks: list[Level]
+
+
+def levels(raw: list[dict[str, str]] | None) -> list[Level]:
+    return [(Decimal(lv["price"]), Decimal(lv["size"])) for lv in raw or ()]
+
+
+def channel(msg: Msg) -> tuple[str, str]:
+    """``order_book:0`` -> (``order_book``, ``0``); messages use a colon, subscriptions a slash."""
+    name, _, arg = str(msg.get("channel", "")).partition(":")
+    return name, arg
+
+
+def book_message(msg: Msg) -> BookMessage:
+    ob = msg["order_book"]
+    return BookMessage(
+        market_id=int(channel(msg)[1]),
+        snapshot=msg["type"].startswith("subscribed"),
+        nonce=int(ob.get("nonce", 0)),
+        begin_nonce=int(ob.get("begin_nonce", 0)),
+        bids=levels(ob.get("bids")),
+        asks=levels(ob.get("asks")),
+    )
+
+
+def account_trades(msg: Msg) -> list[Msg]:
+    """The trades of an ``account_all`` message, oldest first (the dict is keyed by market id)."""
+    out: list[Msg] = [t for batch in (msg.get("trades") or {}).values() for t in batch]
+    out.sort(key=lambda t: int(t.get("trade_id", 0)))
+    return out
+
+
+def fill(trade: Msg, account_index: int, symbol: str) -> VenueFill:
+    return parse.fill(SimpleNamespace(**trade), account_index, symbol)
+
+
+def involves(trade: Msg, account_index: int) -> bool:
+    return account_index in (trade.get("ask_account_id"), trade.get("bid_account_id"))

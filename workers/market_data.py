@@ -1,0 +1,82 @@
+"""Market-data worker: venue websockets -> books, fills, bands -> signals. A Temporal client only.
+
+  python -m workers.market_data [--signer-config signer.yaml] [--markets ETH,BTC] [--metrics-port 9464]
+
+The venue URL is ``PERPFLOW_LIGHTER_URL``. Accounts and markets come from the ledger (accounts
+table and active watches); ``--signer-config`` only supplies each account's proxy (with its
+credentials), never a key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from perpflow.config import load_yaml
+from perpflow.db.ledger import Ledger
+from perpflow.marketdata.config import MarketDataConfig
+from perpflow.marketdata.metrics import Metrics
+from perpflow.marketdata.service import MarketDataService
+from perpflow.settings import Settings, load_settings
+from perpflow.temporal_client import connect
+from perpflow.venues.config import SignerConfig
+from perpflow.venues.lighter.client import Proxy
+from workers.common import main_entry, stop_event
+
+log = logging.getLogger("perpflow.worker")
+
+DEFAULT_METRICS_PORT = 9464
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="workers.market_data")
+    parser.add_argument("--signer-config", type=Path, help="signer YAML: account proxies only")
+    parser.add_argument("--markets", default="", help="books to keep without a watch, e.g. ETH,BTC")
+    parser.add_argument("--metrics-port", type=int, default=DEFAULT_METRICS_PORT, help="0 disables")
+    return parser.parse_args()
+
+
+def proxies(path: Path | None, settings: Settings) -> dict[int, Proxy]:
+    if path is None:
+        return {}
+    config = load_yaml(path, SignerConfig)
+    return {
+        a.account_index: a.proxy.resolve(settings.state_dir)
+        for a in config.with_proxies()
+        if a.proxy is not None
+    }
+
+
+def build_config(args: argparse.Namespace, settings: Settings) -> MarketDataConfig:
+    if not settings.lighter_url:
+        raise SystemExit("market data: set PERPFLOW_LIGHTER_URL to the venue's base URL")
+    return MarketDataConfig(
+        rest_url=settings.lighter_url,
+        ws_url=MarketDataConfig.ws_url_for(settings.lighter_url),
+        markets=tuple(m for m in args.markets.split(",") if m),
+        state_dir=settings.state_dir,
+        proxies=proxies(args.signer_config, settings),
+        metrics_port=args.metrics_port or None,
+    )
+
+
+async def main() -> None:
+    args = parse_args()
+    settings = load_settings()
+    config = build_config(args, settings)
+    stop = stop_event()
+    ledger = Ledger(settings.ledger_url)
+    try:
+        client = await connect(settings)
+        metrics = Metrics()
+        if config.metrics_port:
+            metrics.serve(config.metrics_port)
+            log.info("market data metrics on :%d", config.metrics_port)
+        await MarketDataService(config, client, ledger, metrics).run(stop)
+    finally:
+        await ledger.close()
+
+
+if __name__ == "__main__":
+    main_entry(main)
