@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from perpflow.orders import BookQuery, BookSnapshot
+from perpflow.orders import BookQuery, BookSnapshot, MarketQuery
 from perpflow.venues.lighter.client import LighterVenue
+from perpflow.venues.types import MarketInfo
 
 
 class MarketActivities:
@@ -15,3 +16,7 @@ class MarketActivities:
     @activity.defn(name="get_book_top")
     async def get_book_top(self, query: BookQuery) -> BookSnapshot:
         return BookSnapshot(book=await self.venue.book(query.market, query.depth))
+
+    @activity.defn(name="get_market")
+    async def get_market(self, query: MarketQuery) -> MarketInfo:
+        return await self.venue.market(query.market)

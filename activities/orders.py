@@ -6,7 +6,9 @@ first looks the order up on the venue by that index and sends only if the venue 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -20,6 +22,7 @@ from perpflow.errors import PerpflowError
 from perpflow.orders import (
     AccountQuery,
     AccountSnapshot,
+    AwaitFill,
     CancelAll,
     FillsPage,
     FillsQuery,
@@ -77,17 +80,7 @@ def ack(record: OrderRecord, order: VenueOrder | None, *, sent_now: bool) -> Ord
             remaining_size=record.intent.size,
             sent_now=sent_now,
         )
-    return OrderAck(
-        key=record.intent.key,
-        market=order.market,
-        client_order_index=order.client_order_index,
-        order_index=order.order_index,
-        status=order.status,
-        reason=order.reason,
-        filled_size=order.filled_size,
-        remaining_size=order.remaining_size,
-        sent_now=sent_now,
-    )
+    return OrderAck.of(order, record.intent.key, sent_now=sent_now)
 
 
 class OrderActivities:
@@ -200,17 +193,7 @@ class OrderActivities:
             return ack(record, found, sent_now=False)
         if found is None:
             raise OrderNotFound(f"no order {ref.index} on {ref.market} for account {ref.account_index}")
-        return OrderAck(
-            key="",
-            market=found.market,
-            client_order_index=found.client_order_index,
-            order_index=found.order_index,
-            status=found.status,
-            reason=found.reason,
-            filled_size=found.filled_size,
-            remaining_size=found.remaining_size,
-            sent_now=False,
-        )
+        return OrderAck.of(found)
 
     @activity.defn(name="cancel_order")
     async def cancel_order(self, ref: OrderRef) -> OrderAck:
@@ -257,22 +240,7 @@ class OrderActivities:
 
     async def _open(self, market: str | None) -> OpenOrders:
         orders = await self.venue.open_orders(market)
-        return OpenOrders(
-            orders=[
-                OrderAck(
-                    key="",
-                    market=o.market,
-                    client_order_index=o.client_order_index,
-                    order_index=o.order_index,
-                    status=o.status,
-                    reason=o.reason,
-                    filled_size=o.filled_size,
-                    remaining_size=o.remaining_size,
-                    sent_now=False,
-                )
-                for o in orders
-            ]
-        )
+        return OpenOrders(orders=[OrderAck.of(o) for o in orders])
 
     @activity.defn(name="get_position")
     async def get_position(self, req: AccountQuery) -> AccountSnapshot:
@@ -287,15 +255,30 @@ class OrderActivities:
             fills, cursor = await self.venue.fills(req.market, req.cursor)
             return FillsPage(fills=fills, cursor=cursor or req.cursor)
 
+    @activity.defn(name="await_fill")
+    async def await_fill(self, req: AwaitFill) -> OrderAck:
+        """The polling safety net beside the market-data worker's fill signals."""
+        with typed_failures():
+            self._check_account(req.order.account_index)
+            deadline = time.monotonic() + req.timeout_s
+            while True:
+                current = await self._current(req.order)
+                if (
+                    current.filled_size > req.known_filled
+                    or current.status.final
+                    or time.monotonic() >= deadline
+                ):
+                    return current
+                activity.heartbeat(str(current.filled_size))
+                await asyncio.sleep(min(req.poll_s, max(0.0, deadline - time.monotonic())))
+
+    def send_activities(self) -> list[Callable[..., object]]:
+        """The ones that spend nonces: served from the key's one-slot queue."""
+        return [self.place_order, self.cancel_order, self.cancel_all, self.modify_order, self.refresh_nonce]
+
+    def read_activities(self) -> list[Callable[..., object]]:
+        """Private reads (auth tokens, no nonces): served concurrently from the key's read queue."""
+        return [self.get_order, self.get_open_orders, self.get_position, self.get_fills, self.await_fill]
+
     def all(self) -> list[Callable[..., object]]:
-        return [
-            self.place_order,
-            self.get_order,
-            self.cancel_order,
-            self.cancel_all,
-            self.modify_order,
-            self.refresh_nonce,
-            self.get_open_orders,
-            self.get_position,
-            self.get_fills,
-        ]
+        return self.send_activities() + self.read_activities()

@@ -49,6 +49,11 @@ def signer_queue(venue: str, account: int | str, key_index: int | str) -> str:
     return f"perpflow-signer-{_part(venue)}-{_part(account)}-{_part(key_index)}"
 
 
+def signer_read_queue(venue: str, account: int | str, key_index: int | str) -> str:
+    """Private reads of the same key (orders, fills, positions): many slots, no nonces spent."""
+    return signer_queue(venue, account, key_index) + "-read"
+
+
 def wallet_queue(chain_id: int, address: str) -> str:
     """One queue per hot wallet: a single slot there is the wallet's nonce lane."""
     return f"perpflow-wallet-{chain_id}-{_part(address)}"

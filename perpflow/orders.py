@@ -7,7 +7,16 @@ from decimal import Decimal
 from pydantic import Field
 
 from perpflow.models import Model
-from perpflow.venues.types import AccountState, Book, OrderKind, OrderStatus, Side, TimeInForce, VenueFill
+from perpflow.venues.types import (
+    AccountState,
+    Book,
+    OrderKind,
+    OrderStatus,
+    Side,
+    TimeInForce,
+    VenueFill,
+    VenueOrder,
+)
 
 
 class OrderIntent(Model):
@@ -37,8 +46,18 @@ class OrderAck(Model):
     status: OrderStatus
     reason: str = ""
     filled_size: Decimal = Decimal(0)
+    filled_quote: Decimal = Decimal(0)
     remaining_size: Decimal = Decimal(0)
     sent_now: bool  # False when an earlier attempt had already placed it
+
+    @classmethod
+    def of(cls, order: VenueOrder, key: str = "", *, sent_now: bool = False) -> OrderAck:
+        return cls(
+            key=key, market=order.market, client_order_index=order.client_order_index,
+            order_index=order.order_index, status=order.status, reason=order.reason,
+            filled_size=order.filled_size, filled_quote=order.filled_quote,
+            remaining_size=order.remaining_size, sent_now=sent_now,
+        )  # fmt: skip
 
 
 class OrderRef(Model):
@@ -80,6 +99,19 @@ class OpenOrders(Model):
 class BookQuery(Model):
     market: str
     depth: int = Field(default=10, ge=1, le=100)
+
+
+class MarketQuery(Model):
+    market: str
+
+
+class AwaitFill(Model):
+    """Wait (heartbeating) until the order fills beyond ``known_filled`` or ends, or time is up."""
+
+    order: OrderRef
+    known_filled: Decimal = Decimal(0)
+    timeout_s: float = Field(gt=0, le=3600)
+    poll_s: float = Field(default=1.0, gt=0, le=60)
 
 
 class BookSnapshot(Model):

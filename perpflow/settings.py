@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     temporal_api_key: SecretStr | None = None
     # The venue's REST/WS base URL for public market reads (the signer config names its own).
     lighter_url: str | None = None
+    # Alerts are logged and audited; this webhook (chat, pager) receives them as JSON too.
+    alert_webhook_url: str | None = None
     # The one variable without our prefix: DATABASE_URL is the convention every tool knows.
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
 

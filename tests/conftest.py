@@ -25,7 +25,7 @@ from perpflow.db.migrate import upgrade
 from perpflow.db.tables import Base
 from perpflow.devstack.stack import dynamic_config_args
 
-pytest_plugins = ["tests.plugins.chain", "tests.plugins.sim", "tests.plugins.venues"]
+pytest_plugins = ["tests.plugins.chain", "tests.plugins.sim", "tests.plugins.venues", "tests.plugins.hedge"]
 
 BIN = Path(sys.executable).parent
 NAMESPACE = "perpflow"

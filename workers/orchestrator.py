@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from temporalio.worker import Worker
 
 from activities.health import HealthActivities, ledger_probe, venue_probe
+from activities.hedge import HedgeActivities
 from activities.market import MarketActivities
 from activities.payouts import orchestrator_payout_activities
 from activities.watches import WatchActivities
+from perpflow.db.hedge import HedgeCycles
 from perpflow.db.ledger import Ledger
 from perpflow.models import Component
 from perpflow.names import ORCHESTRATOR_QUEUE
+from perpflow.notify import Notifier
 from perpflow.settings import load_settings
 from perpflow.temporal_client import connect
 from perpflow.venues.lighter.client import LighterVenue
@@ -25,12 +31,13 @@ async def main() -> None:
     try:
         client = await connect(settings)
         probes = {Component.LEDGER: [ledger_probe(ledger)]}
-        market_activities = []
+        market_activities: list[Callable[..., Any]] = []
         if settings.lighter_url:
             # Public reads only: no key here. Orders go through the signer queues.
             venue = LighterVenue(settings.lighter_url, 0)
             probes[Component.VENUE] = [venue_probe(venue)]
-            market_activities.append(MarketActivities(venue).get_book_top)
+            market = MarketActivities(venue)
+            market_activities += [market.get_book_top, market.get_market]
         health = HealthActivities(probes)
         worker = Worker(
             client,
@@ -41,6 +48,7 @@ async def main() -> None:
                 *market_activities,
                 *orchestrator_payout_activities(settings, ledger),
                 *WatchActivities(ledger).all(),
+                *HedgeActivities(HedgeCycles(ledger), Notifier(ledger, settings.alert_webhook_url)).all(),
             ],
         )
         await run_workers([worker], stop)

@@ -63,10 +63,18 @@ async def main() -> None:
             venue = build_venue(config, account, settings)
             venues.append(venue)
             activities = OrderActivities(venue, Orders(ledger), RiskStates(ledger), config.risk)
-            queue = names.signer_queue(account.venue, account.account_index, account.api_key_index)
-            workers.append(
-                Worker(client, task_queue=queue, activities=activities.all(), max_concurrent_activities=1)
-            )
+            key = (account.venue, account.account_index, account.api_key_index)
+            workers += [
+                Worker(
+                    client,
+                    task_queue=names.signer_queue(*key),
+                    activities=activities.send_activities(),
+                    max_concurrent_activities=1,
+                ),
+                Worker(
+                    client, task_queue=names.signer_read_queue(*key), activities=activities.read_activities()
+                ),
+            ]
         await run_workers(workers, stop)
     finally:
         for venue in venues:

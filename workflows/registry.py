@@ -3,5 +3,7 @@
 from __future__ import annotations
 
 from workflows.health import HealthCheckWorkflow
+from workflows.hedge_cycle import HedgeCycleWorkflow
+from workflows.payout import LiquidationPayoutWorkflow
 
-ALL_WORKFLOWS: list[type] = [HealthCheckWorkflow]
+ALL_WORKFLOWS: list[type] = [HealthCheckWorkflow, HedgeCycleWorkflow, LiquidationPayoutWorkflow]

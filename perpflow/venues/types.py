@@ -92,6 +92,7 @@ class VenueOrder(Model):
     price: Decimal
     size: Decimal
     filled_size: Decimal
+    filled_quote: Decimal = Decimal(0)  # sum of size x price over the fills
     remaining_size: Decimal
     status: OrderStatus
     reason: str = ""  # the venue's status word, e.g. "canceled-post-only"

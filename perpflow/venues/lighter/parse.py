@@ -70,6 +70,7 @@ def order(o: Any, symbol: str) -> VenueOrder:
         price=_dec(o.price),
         size=_dec(o.initial_base_amount),
         filled_size=_dec(o.filled_base_amount),
+        filled_quote=_dec(o.filled_quote_amount),
         remaining_size=_dec(o.remaining_base_amount),
         status=status(str(o.status)),
         reason=str(o.status),

@@ -1,0 +1,57 @@
+"""Hedge cycles in the ledger: one row per cycle, updated at each state change."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from perpflow.db import tables as t
+from perpflow.db.ledger import Ledger
+from perpflow.hedge.models import CycleRecord, CycleResult, CycleState
+
+
+class HedgeCycles:
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    async def save(self, rec: CycleRecord) -> None:
+        async with self.ledger.session() as s:
+            row = await s.get(t.HedgeCycle, rec.workflow_id)
+            if row is None:
+                row = t.HedgeCycle(
+                    workflow_id=rec.workflow_id, fleet=rec.fleet, pair=rec.pair, seq=rec.seq, venue=rec.venue,
+                    market=rec.market, maker_account=rec.maker_account, taker_account=rec.taker_account,
+                    state=rec.state.value,
+                )  # fmt: skip
+                s.add(row)
+            row.state = rec.state.value
+            row.realized_pnl, row.fees = rec.realized_pnl, rec.fees
+            if rec.result is not None:
+                row.result = rec.result.model_dump(mode="json")
+            if rec.state.final and row.ended_at is None:
+                row.ended_at = datetime.now(UTC)
+
+    async def of_fleet(self, fleet: str, limit: int = 100) -> list[CycleRecord]:
+        query = (
+            select(t.HedgeCycle).where(t.HedgeCycle.fleet == fleet).order_by(t.HedgeCycle.started_at.desc())
+        )
+        async with self.ledger.session() as s:
+            rows = (await s.scalars(query.limit(limit))).all()
+        return [
+            CycleRecord(
+                workflow_id=r.workflow_id,
+                fleet=r.fleet,
+                pair=r.pair,
+                seq=r.seq,
+                venue=r.venue,
+                market=r.market,
+                maker_account=r.maker_account,
+                taker_account=r.taker_account,
+                state=CycleState(r.state),
+                realized_pnl=r.realized_pnl,
+                fees=r.fees,
+                result=CycleResult.model_validate(r.result) if r.result else None,
+            )
+            for r in rows
+        ]

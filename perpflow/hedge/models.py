@@ -1,0 +1,155 @@
+"""Hedge cycle and fleet payloads, states and their transition table."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import AwareDatetime, ConfigDict, Field, model_validator
+
+from perpflow.models import Model
+from perpflow.venues.types import Side
+
+
+class CycleState(StrEnum):
+    QUOTING = "QUOTING"
+    HEDGING = "HEDGING"
+    HOLDING = "HOLDING"
+    CLOSING = "CLOSING"
+    DONE = "DONE"
+    UNWINDING = "UNWINDING"
+    UNWOUND = "UNWOUND"
+    FAILED = "FAILED"
+    STOPPED = "STOPPED"
+
+    @property
+    def final(self) -> bool:
+        return self in (CycleState.DONE, CycleState.UNWOUND, CycleState.FAILED, CycleState.STOPPED)
+
+
+S = CycleState
+TRANSITIONS: dict[CycleState, frozenset[CycleState]] = {
+    S.QUOTING: frozenset({S.HEDGING, S.QUOTING, S.STOPPED, S.UNWINDING, S.CLOSING, S.HOLDING}),
+    S.HEDGING: frozenset({S.QUOTING, S.HOLDING, S.UNWINDING, S.CLOSING}),
+    S.HOLDING: frozenset({S.CLOSING}),
+    S.CLOSING: frozenset({S.DONE, S.FAILED}),
+    S.UNWINDING: frozenset({S.UNWOUND, S.FAILED}),
+    S.DONE: frozenset(),
+    S.UNWOUND: frozenset(),
+    S.FAILED: frozenset(),
+    S.STOPPED: frozenset(),
+}
+
+
+class LegAccount(Model):
+    model_config = ConfigDict(extra="forbid", frozen=True)  # hashable: legs key dicts
+
+    account_index: int = Field(ge=0)
+    api_key_index: int = Field(ge=0, le=254)
+
+
+class CycleParams(Model):
+    """What an operator may adjust between steps (``adjust`` update)."""
+
+    size: Decimal = Field(gt=0)
+    depth: int = Field(default=1, ge=1, le=50)
+    maker_timeout_s: float = Field(default=10, gt=0, le=3600)
+    max_requotes: int = Field(default=5, ge=0, le=1000)
+    hold_s: float = Field(default=30, ge=0, le=7 * 86400)
+    stop_loss_usd: Decimal | None = Field(default=None, gt=0)
+    take_profit_usd: Decimal | None = Field(default=None, gt=0)
+    max_slippage: Decimal = Field(default=Decimal("0.01"), gt=0, lt=Decimal("0.5"))
+    close_mode: Literal["maker_then_market", "market"] = "maker_then_market"
+    close_maker_timeout_s: float = Field(default=5, gt=0, le=3600)
+    hedge_deadline_s: float = Field(default=30, gt=0, le=3600)
+    poll_s: float = Field(default=2, ge=0.2, le=60)
+
+
+class HedgeCycleInput(Model):
+    fleet: str
+    pair: str
+    seq: int = Field(ge=0)
+    venue: Literal["lighter"] = "lighter"
+    market: str
+    maker: LegAccount
+    taker: LegAccount
+    maker_side: Side
+    params: CycleParams
+
+    @model_validator(mode="after")
+    def _two_accounts(self) -> HedgeCycleInput:
+        if self.maker.account_index == self.taker.account_index:
+            raise ValueError("maker and taker must be different accounts")
+        return self
+
+
+class Adjust(Model):
+    """Changes for the steps not yet taken; omitted fields stay as they are."""
+
+    size: Decimal | None = Field(default=None, gt=0)
+    depth: int | None = Field(default=None, ge=1, le=50)
+    maker_timeout_s: float | None = Field(default=None, gt=0, le=3600)
+    hold_s: float | None = Field(default=None, ge=0, le=7 * 86400)
+    stop_loss_usd: Decimal | None = Field(default=None, gt=0)
+    take_profit_usd: Decimal | None = Field(default=None, gt=0)
+
+
+class RejectedCommand(Model):
+    name: str
+    payload: str
+    error: str
+    at: AwareDatetime
+
+
+class Leg(Model):
+    """One account's side of the cycle, as the cycle's own fills add up."""
+
+    account_index: int
+    position: Decimal  # signed
+    cash: Decimal  # signed quote flow: - for buys, + for sells
+
+
+class CycleStatus(Model):
+    workflow_id: str
+    state: CycleState
+    paused: bool
+    stop_requested: bool
+    params: CycleParams
+    maker: Leg
+    taker: Leg
+    maker_filled: Decimal
+    hedged: Decimal
+    orders: list[str]
+    last_mark: Decimal | None = None
+    realized_pnl: Decimal = Decimal(0)
+    reason: str = ""
+    rejected_commands: list[RejectedCommand] = Field(default_factory=list)
+
+
+class CycleResult(Model):
+    workflow_id: str
+    state: CycleState
+    reason: str
+    maker_filled: Decimal
+    hedged: Decimal
+    realized_pnl: Decimal
+    fees: Decimal
+    open_exposure: dict[str, Decimal] = Field(default_factory=dict)  # account index -> signed size left
+
+
+class CycleRecord(Model):
+    """The ledger's row of a cycle, written at every state change."""
+
+    workflow_id: str
+    fleet: str
+    pair: str
+    seq: int
+    venue: str
+    market: str
+    maker_account: int
+    taker_account: int
+    state: CycleState
+    realized_pnl: Decimal = Decimal(0)
+    fees: Decimal = Decimal(0)
+    result: CycleResult | None = None

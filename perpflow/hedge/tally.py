@@ -1,0 +1,100 @@
+"""Fill bookkeeping of a cycle, from two sources that must never double count.
+
+Fill signals arrive one increment at a time (deduplicated by fill id); polling reports an
+order's cumulative fill. Each order keeps both tallies and trusts whichever has seen more,
+so a fill seen by both paths counts once. Positions and cash are derived, never accumulated.
+Pure and deterministic: used inside workflows.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+
+from perpflow.models import Model
+from perpflow.venues.types import Side
+
+
+class Role(StrEnum):
+    MAKER = "maker"  # account A's quotes
+    HEDGE = "hedge"  # account B's hedges
+    CLOSE = "close"  # either account's reduce-only closes
+
+
+class OrderTally(Model):
+    key: str
+    role: Role
+    account_index: int
+    side: Side
+    polled_size: Decimal = Decimal(0)
+    polled_quote: Decimal = Decimal(0)
+    signalled_size: Decimal = Decimal(0)
+    signalled_quote: Decimal = Decimal(0)
+    fees: Decimal = Decimal(0)
+    fill_ids: list[str] = []
+    final: bool = False
+
+    @property
+    def size(self) -> Decimal:
+        return max(self.polled_size, self.signalled_size)
+
+    @property
+    def quote(self) -> Decimal:
+        return self.polled_quote if self.polled_size >= self.signalled_size else self.signalled_quote
+
+
+class Tally(Model):
+    orders: dict[int, OrderTally] = {}  # by client order index
+
+    def track(self, coi: int, key: str, role: Role, account_index: int, side: Side) -> OrderTally:
+        if coi not in self.orders:
+            self.orders[coi] = OrderTally(key=key, role=role, account_index=account_index, side=side)
+        return self.orders[coi]
+
+    def polled(self, coi: int, size: Decimal, quote: Decimal, final: bool) -> bool:
+        """Record an order's cumulative fill; True when it adds something new."""
+        t = self.orders[coi]
+        grew = size > t.size
+        if size > t.polled_size:
+            t.polled_size, t.polled_quote = size, quote
+        t.final = t.final or final
+        return grew
+
+    def signalled(self, coi: int, fill_id: str, size: Decimal, price: Decimal, fee: Decimal) -> bool:
+        """Record one fill increment; False for an unknown order or a fill already counted."""
+        t = self.orders.get(coi)
+        if t is None or fill_id in t.fill_ids:
+            return False
+        t.fill_ids.append(fill_id)
+        before = t.size
+        t.signalled_size += size
+        t.signalled_quote += size * price
+        t.fees += fee
+        return t.size > before
+
+    def filled(self, role: Role) -> Decimal:
+        return sum((t.size for t in self.orders.values() if t.role is role), Decimal(0))
+
+    def position(self, account_index: int) -> Decimal:
+        """Signed size this cycle holds on ``account_index``."""
+        return sum(
+            (t.side.sign * t.size for t in self.orders.values() if t.account_index == account_index),
+            Decimal(0),
+        )
+
+    def cash(self, account_index: int) -> Decimal:
+        return sum(
+            (-t.side.sign * t.quote for t in self.orders.values() if t.account_index == account_index),
+            Decimal(0),
+        )
+
+    def fees(self) -> Decimal:
+        return sum((t.fees for t in self.orders.values()), Decimal(0))
+
+    def avg_price(self, role: Role) -> Decimal | None:
+        size = self.filled(role)
+        quote = sum((t.quote for t in self.orders.values() if t.role is role), Decimal(0))
+        return quote / size if size else None
+
+    def floating_pnl(self, account_index: int, mark: Decimal) -> Decimal:
+        return self.position(account_index) * mark + self.cash(account_index)

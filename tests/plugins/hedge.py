@@ -1,0 +1,131 @@
+"""A hedge rig: two fresh sim accounts, their signer workers (send + read queues), and a worker
+serving the hedge workflows with the orchestrator's activities, all on a real dev server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.hedge import HedgeActivities
+from activities.market import MarketActivities
+from activities.orders import OrderActivities
+from perpflow import names
+from perpflow.db.hedge import HedgeCycles
+from perpflow.db.ledger import Ledger
+from perpflow.db.orders import Orders
+from perpflow.db.risk import RiskStates
+from perpflow.hedge.models import CycleParams, CycleResult, CycleStatus, HedgeCycleInput, LegAccount
+from perpflow.notify import Notifier
+from perpflow.risk import RiskLimits
+from perpflow.venues.lighter.client import LighterVenue
+from perpflow.venues.types import Side
+from tests.plugins.sim import SimHandle
+from tests.plugins.venues import SimAccount, best, new_account, venue_for
+
+ETH = 0
+
+
+@dataclass
+class HedgeRig:
+    client: Client
+    queue: str
+    sim: SimHandle
+    maker: SimAccount
+    taker: SimAccount
+    maker_venue: LighterVenue
+    taker_venue: LighterVenue
+    public: LighterVenue
+
+    def leg(self, account: SimAccount) -> LegAccount:
+        return LegAccount(account_index=account.account_index, api_key_index=account.api_key_index)
+
+    def cycle(self, side: Side, **params: Any) -> HedgeCycleInput:
+        defaults: dict[str, Any] = {"size": Decimal("0.05"), "maker_timeout_s": 20, "max_requotes": 2, "hold_s": 1,
+                                    "close_mode": "market", "poll_s": 0.5, "hedge_deadline_s": 15}  # fmt: skip
+        return HedgeCycleInput(
+            fleet="test", pair=f"p{self.maker.account_index}", seq=0, market="ETH", maker=self.leg(self.maker),
+            taker=self.leg(self.taker), maker_side=side, params=CycleParams(**{**defaults, **params}),
+        )  # fmt: skip
+
+    async def start(self, inp: HedgeCycleInput) -> WorkflowHandle[Any, Any]:
+        wid = names.hedge_cycle_id(inp.fleet, f"{inp.pair}-{uuid.uuid4().hex[:8]}", inp.seq)
+        return await self.client.start_workflow(
+            "HedgeCycleWorkflow", inp, id=wid, task_queue=self.queue, result_type=CycleResult
+        )
+
+    async def status(self, handle: WorkflowHandle[Any, Any]) -> CycleStatus:
+        result: CycleStatus = await handle.query("status", result_type=CycleStatus)
+        return result
+
+    async def until(self, handle: WorkflowHandle[Any, Any], check: Callable[[CycleStatus], bool], what: str,
+                    timeout: float = 30) -> CycleStatus:  # fmt: skip
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            status = await self.status(handle)
+            if check(status):
+                return status
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; last status {status}")
+            await asyncio.sleep(0.1)
+
+    async def quoting(self, handle: WorkflowHandle[Any, Any]) -> CycleStatus:
+        """Wait until the maker order rests on the book."""
+        return await self.until(handle, lambda s: any("/maker-" in o for o in s.orders), "the maker quote")
+
+    async def move_through(self, side: Side, ticks: Decimal = Decimal(5)) -> None:
+        """Move the reference price through our resting quote so the market maker fills it."""
+        bid, ask = await best(self.public)
+        await self.sim.admin.set_price(ETH, bid - ticks if side is Side.BUY else ask + ticks)
+
+    async def positions(self) -> tuple[Decimal, Decimal]:
+        a, b = await asyncio.gather(self.maker_venue.account(), self.taker_venue.account())
+        return a.position("ETH").size, b.position("ETH").size
+
+
+def signer_workers(client: Client, venue: LighterVenue, account: SimAccount, ledger: Ledger) -> list[Worker]:
+    acts = OrderActivities(venue, Orders(ledger), RiskStates(ledger), RiskLimits())
+    key = ("lighter", account.account_index, account.api_key_index)
+    return [
+        Worker(client, task_queue=names.signer_queue(*key), activities=acts.send_activities(),
+               max_concurrent_activities=1),
+        Worker(client, task_queue=names.signer_read_queue(*key), activities=acts.read_activities()),
+    ]  # fmt: skip
+
+
+@pytest.fixture
+async def hedge_rig(
+    temporal_env: WorkflowEnvironment, sim: SimHandle, pg_ledger: Ledger
+) -> AsyncIterator[HedgeRig]:
+    from workflows.hedge_cycle import HedgeCycleWorkflow
+
+    client = temporal_env.client
+    maker, taker = await new_account(sim), await new_account(sim)
+    maker_venue, taker_venue, public = venue_for(sim, maker), venue_for(sim, taker), LighterVenue(sim.url, 0)
+    queue = f"hedge-{uuid.uuid4()}"
+    market = MarketActivities(public)
+    hedge = HedgeActivities(HedgeCycles(pg_ledger), Notifier(pg_ledger))
+    async with AsyncExitStack() as stack:
+        workers = [
+            Worker(client, task_queue=queue, workflows=[HedgeCycleWorkflow],
+                   activities=[market.get_book_top, market.get_market, *hedge.all()]),
+            *signer_workers(client, maker_venue, maker, pg_ledger),
+            *signer_workers(client, taker_venue, taker, pg_ledger),
+        ]  # fmt: skip
+        for w in workers:
+            await stack.enter_async_context(w)
+        yield HedgeRig(client, queue, sim, maker, taker, maker_venue, taker_venue, public)
+    for v in (maker_venue, taker_venue, public):
+        await v.close()
+
+
+Step = Callable[[], Awaitable[None]]
