@@ -31,7 +31,12 @@ PAYOUT_LOCAL: dict[str, Any] = {
         initial_interval=timedelta(milliseconds=200),
         backoff_coefficient=2.0,
         maximum_interval=timedelta(seconds=10),
-        non_retryable_error_types=["PayoutNotFound", "PayoutStateError", "ValidationError"],
+        non_retryable_error_types=[
+            "PayoutNotFound",
+            "PayoutStateError",
+            "DuplicatePayoutEvent",
+            "ValidationError",
+        ],
     ),
 }
 

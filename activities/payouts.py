@@ -1,0 +1,74 @@
+"""Orchestrator-side payout activities (run as local activities next to the workflow).
+
+Thin shims over ``PayoutTracker`` and ``PayoutRepository``: chain reads, ledger writes and
+notifications. Nothing here holds a key; sends go through ``activities/wallet.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from temporalio import activity
+
+from perpflow.db.ledger import Ledger
+from perpflow.db.payouts import PayoutRepository
+from perpflow.payouts import models as m
+from perpflow.payouts.config import maybe_payouts_config
+from perpflow.payouts.runtime import chain_client
+from perpflow.payouts.tracker import PayoutTracker
+from perpflow.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class PayoutActivities:
+    def __init__(self, tracker: PayoutTracker, repo: PayoutRepository) -> None:
+        self._tracker, self._repo = tracker, repo
+
+    @activity.defn(name=m.CHECK_EVENT)
+    async def check_event(self, req: m.CheckEventRequest) -> m.CheckEventResult:
+        return await self._tracker.check_event(req)
+
+    @activity.defn(name=m.AWAIT_TX)
+    async def await_tx(self, req: m.AwaitTxRequest) -> m.AwaitTxResult:
+        return await self._tracker.await_tx(req)
+
+    @activity.defn(name=m.RECORD_STATE)
+    async def record_state(self, req: m.RecordStateRequest) -> None:
+        approved = req.decided_by if req.state is m.PayoutState.SENDING else None
+        await self._repo.set_state(
+            req.workflow_id, req.state, reason=req.reason, amount_wei=req.amount_wei, approved_by=approved
+        )
+        if req.final_tx_hash is not None:
+            await self._repo.finish(
+                req.workflow_id, req.state, final_tx_hash=req.final_tx_hash, reason=req.reason
+            )
+        if req.decided_by is not None:
+            action = "payout.approve" if req.state is m.PayoutState.SENDING else "payout.reject"
+            await self._repo.audit(req.decided_by, action, req.workflow_id, {"reason": req.reason})
+
+    @activity.defn(name=m.NOTIFY)
+    async def notify(self, notice: m.Notice) -> None:
+        # The notification channel of the embedded stack is the log plus the audit table; a
+        # chat/email channel plugs in here without touching the workflow.
+        log.warning("payout %s workflow_id=%s: %s", notice.kind, notice.workflow_id, notice.message)
+        await self._repo.audit(
+            "perpflow", f"payout.{notice.kind}", notice.workflow_id, {"message": notice.message}
+        )
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.check_event, self.await_tx, self.record_state, self.notify]
+
+
+def orchestrator_payout_activities(settings: Settings, ledger: Ledger) -> list[Callable[..., Any]]:
+    """The payout activities the orchestrator serves, or none when no payout config exists.
+
+    The chain client lives as long as the worker process (closed by process exit)."""
+    cfg = maybe_payouts_config(settings)
+    if cfg is None:
+        log.info("no payout config: payout activities not served")
+        return []
+    repo = PayoutRepository(ledger)
+    return PayoutActivities(PayoutTracker(chain_client(cfg), repo), repo).all()

@@ -1,0 +1,241 @@
+"""Benchmark liquidation payouts: 200 events -> 200 confirmed payouts through perpflow, against a
+baseline that sends the same 200 payouts directly with web3 (run by ``make bench``).
+
+Everything on this machine, laid out as in production: anvil (automine), the Temporal dev server
+(in memory), a SQLite ledger, the orchestrator worker in this process, the wallet worker and the
+chain watcher as their own processes. perpflow's figure runs from the first liquidation sent to
+the last payout confirmed in the ledger; the latency of one payout is its ledger DONE time minus
+its liquidation's send time. Baselines (on fresh guards, same users, same liquidation ids): web3
+pipelined (local nonce counter, sign and send all, then wait for every receipt) and web3
+sequential (send, wait for the receipt, next).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import yaml
+from sqlalchemy import func, select
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from perpflow import names  # noqa: E402
+from perpflow.chain import admin  # noqa: E402
+from perpflow.chain.anvil import AnvilConfig, AnvilNode, free_port  # noqa: E402
+from perpflow.chain.client import ChainClient  # noqa: E402
+from perpflow.chain.models import SignedTx, UnsignedTx, liquidation_id  # noqa: E402
+from perpflow.chain.wallet import HotWallet  # noqa: E402
+from perpflow.db import tables as t  # noqa: E402
+from perpflow.db.ledger import Ledger  # noqa: E402
+from perpflow.db.migrate import upgrade  # noqa: E402
+from perpflow.db.payouts import PayoutRepository  # noqa: E402
+from perpflow.payouts.models import PayoutState  # noqa: E402
+from tests.plugins.chain import ETH, new_wallet  # noqa: E402
+from tests.test_payout_harness import Payouts, make_policy  # noqa: E402
+
+N = int(os.environ.get("BENCH_PAYOUTS", "200"))
+USERS = 20
+KEY_ENV = "PERPFLOW_BENCH_WALLET_KEY"
+
+
+@dataclass
+class Result:
+    total: float
+    p50: float
+    p99: float
+
+
+async def new_guard(client: ChainClient, users: list[str]) -> tuple[ChainClient, HotWallet]:
+    owner = new_wallet()
+    await client.rpc("anvil_setBalance", [owner.address, hex(10_000 * ETH)])
+    guard = await admin.deploy(client, owner)
+    await admin.fund(guard, owner, 1_000 * ETH)
+    for user in users:
+        await admin.whitelist(guard, owner, user)
+    return guard, owner
+
+
+async def sign_all(
+    guard: ChainClient, wallet: HotWallet, calls: list[tuple[str, tuple[object, ...]]]
+) -> list[SignedTx]:
+    nonce = await guard.pending_nonce(wallet.address)
+    fees, chain_id = await guard.suggest_fees(), await guard.chain_id()
+    return [
+        wallet.sign(
+            UnsignedTx(
+                chain_id=chain_id, nonce=nonce + i, to=guard.guard_address,
+                data=guard.encode_guard_call(fn, *args), gas=150_000, fees=fees,
+            )
+        )
+        for i, (fn, args) in enumerate(calls)
+    ]  # fmt: skip
+
+
+async def baseline(client: ChainClient, users: list[str], ids: list[str], pipelined: bool) -> float:
+    guard, owner = await new_guard(client, users)
+    amounts = [ETH // 100] * N
+    calls = [("executePayout", (users[i % USERS], amounts[i], bytes.fromhex(ids[i][2:]))) for i in range(N)]
+    started = time.perf_counter()
+    signed = await sign_all(guard, owner, calls)
+    receipts = []
+    for tx in signed:
+        await guard.send_raw(tx)
+        if not pipelined:
+            receipts.append(await guard.wait_for_receipt(tx.tx_hash, 60))
+    if pipelined:
+        receipts = [await guard.wait_for_receipt(tx.tx_hash, 60) for tx in signed]
+    elapsed = time.perf_counter() - started
+    assert all(r.succeeded for r in receipts)
+    return elapsed
+
+
+def spawn(module: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", module], env=env, cwd=ROOT, stdout=out, stderr=out)
+
+
+def process_env(env: WorkflowEnvironment, tmp: Path, url: str, config: Path, key: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PERPFLOW_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+        "PERPFLOW_TEMPORAL_NAMESPACE": env.client.namespace,
+        "PERPFLOW_STATE_DIR": str(tmp),
+        "PERPFLOW_LOG_LEVEL": "WARNING",
+        "DATABASE_URL": url,
+        "PERPFLOW_PAYOUTS_CONFIG": str(config),
+        KEY_ENV: key,
+    }
+
+
+async def done_count(ledger: Ledger, wallet: str) -> int:
+    query = select(func.count()).where(t.Payout.wallet == wallet, t.Payout.state == PayoutState.DONE)
+    async with ledger.session() as s:
+        return int(await s.scalar(query) or 0)
+
+
+async def run_perpflow(
+    env: WorkflowEnvironment, client: ChainClient, ledger: Ledger, anvil: AnvilNode, *, tmp: Path, url: str
+) -> tuple[Result, list[str], list[str]]:
+    users = [new_wallet().address for _ in range(USERS)]
+    guard, owner = await new_guard(client, users)
+    reporter = new_wallet()
+    await client.rpc("anvil_setBalance", [reporter.address, hex(100 * ETH)])
+    await admin.set_reporter(guard, owner, reporter.address)
+    chain_id = await guard.chain_id()
+    policy = make_policy(guard.guard_address, owner.address, chain_id, stuck_after_s=30, check_max_wait_s=5)
+    config = tmp / "payouts.yaml"
+    config.write_text(yaml.safe_dump({
+        "chain": {"chain_id": chain_id, "rpc_url": anvil.http_url, "ws_url": anvil.ws_url,
+                  "guard_address": guard.guard_address, "start_block": await guard.head_number() + 1},
+        "wallet": {"address": owner.address, "key": f"env:{KEY_ENV}"},
+        "rules": {"per_user_daily_cap_eth": "1000", "daily_cap_eth": "100000"},
+        "timing": {"confirmations": 1, "tx_confirmations": 1, "stuck_after_s": 30},
+    }))  # fmt: skip
+    penv = process_env(env, tmp, url, config, owner._key.get_secret_value())
+    payouts = Payouts(
+        chain=None, guard=guard, owner=owner, reporter=reporter, users=users, ledger=ledger,  # type: ignore[arg-type]
+        repo=PayoutRepository(ledger), client=env.client, task_queue=names.ORCHESTRATOR_QUEUE, policy=policy,
+    )  # fmt: skip
+    procs = [spawn("workers.wallet", penv, tmp / "wallet.log")]
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(payouts.orchestrator_worker())
+        procs.append(spawn("workers.chain_watcher", penv, tmp / "watcher.log"))
+        await asyncio.sleep(4)  # both processes import web3 and connect (~2 s each)
+        calls = [("liquidate", (users[i % USERS], 300 + 100 * (i % 12), ETH)) for i in range(N)]
+        signed = await sign_all(guard, reporter, calls)
+        sent_at: dict[str, datetime] = {}
+        started = time.perf_counter()
+        for tx in signed:
+            await guard.send_raw(tx)
+            sent_at[tx.tx_hash] = datetime.now(UTC)
+        while True:  # polling the ledger is the measurement: DONE is written there
+            if await done_count(ledger, owner.address) >= N:
+                break
+            await asyncio.sleep(0.1)
+        total = time.perf_counter() - started
+    for proc in procs:
+        proc.terminate()
+        proc.wait(15)
+    rows = [r for r in await payouts.repo.recent(10 * N) if r.wallet == owner.address]
+    nonces = sorted(r.nonce or 0 for r in rows)
+    assert nonces == list(range(nonces[0], nonces[0] + N)), "nonce gap"
+    latencies = sorted((r.updated_at - sent_at[r.event_tx_hash]).total_seconds() for r in rows)
+    result = Result(total, statistics.median(latencies), latencies[min(N - 1, round(0.99 * N))])
+    return result, [liquidation_id(tx.tx_hash, 0) for tx in signed], users
+
+
+def ledger_url(tmp: Path) -> tuple[str, str | None]:
+    """A fresh Postgres database when one is reachable (the production ledger: writers do not
+    queue behind one file lock), else a SQLite file. Returns (url, admin url to drop it)."""
+    admin_url = os.environ.get("PERPFLOW_TEST_PG", "postgresql://127.0.0.1:5432/test")
+    name = f"perpflow_bench_{uuid.uuid4().hex[:10]}"
+    try:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error:
+        return f"sqlite:///{tmp / 'ledger.db'}", None
+    return admin_url.rsplit("/", 1)[0] + f"/{name}", admin_url
+
+
+def drop(url: str, admin_url: str | None) -> None:
+    if admin_url is not None:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+async def main() -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-payouts-"))
+    url, admin_url = ledger_url(tmp)
+    upgrade(url)
+    anvil = AnvilNode(AnvilConfig(port=free_port())).start()
+    env = await WorkflowEnvironment.start_local(
+        namespace="perpflow",
+        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
+        data_converter=pydantic_data_converter,
+        search_attributes=list(names.SEARCH_ATTRIBUTES),
+        dev_server_log_level="error",
+        dev_server_extra_args=["--log-level", "error"],
+    )
+    client = ChainClient(anvil.http_url, poll_interval_s=0.005)
+    ledger = Ledger(url)
+    try:
+        ours, ids, users = await run_perpflow(env, client, ledger, anvil, tmp=tmp, url=url)
+        pipelined = await baseline(client, users, ids, pipelined=True)
+        sequential = await baseline(client, users, ids, pipelined=False)
+    finally:
+        await ledger.close()
+        await client.close()
+        await env.shutdown()
+        anvil.stop(graceful=False)
+        drop(url, admin_url)
+    backend = "postgres" if admin_url else "sqlite"
+    print(f"liquidation payouts: {N} events, anvil automine, 1 confirmation, {backend} ledger, logs in {tmp}")
+    print(
+        f"  perpflow         total {ours.total:6.2f} s {N / ours.total:6.1f}/s   "
+        f"event -> confirmed payout p50 {ours.p50 * 1000:5.0f} ms  p99 {ours.p99 * 1000:5.0f} ms"
+    )
+    print(f"  web3 pipelined   total {pipelined:6.2f} s {N / pipelined:6.1f}/s")
+    print(f"  web3 sequential  total {sequential:6.2f} s {N / sequential:6.1f}/s")
+    print(f"  ratio  perpflow / web3 pipelined {ours.total / pipelined:4.1f}x   "
+          f"perpflow / web3 sequential {ours.total / sequential:4.1f}x   (target <= 3x)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
+    sys.stdout.flush()
+    os._exit(0)

@@ -1,0 +1,279 @@
+"""PayoutRepository: payout rows, the wallet nonce lane's counter and the watcher's cursor.
+
+Returns perpflow models only. The nonce is allocated and the signed tx stored in ONE transaction,
+so a crash leaves either nothing (the nonce is free, nothing was broadcast) or a stored raw tx
+that every retry rebroadcasts instead of signing anew.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from perpflow.chain.models import ChainCursor, SignedTx
+from perpflow.db import tables as t
+from perpflow.db.ledger import Ledger
+from perpflow.models import AuditEntry
+from perpflow.payouts.models import COMMITTED_STATES, NewPayout, PayoutRecord, PayoutState
+
+
+class PayoutNotFound(Exception):
+    """No ledger row for this payout workflow (the workflow writes it first)."""
+
+
+class DuplicatePayoutEvent(Exception):
+    """Another workflow already owns this event's row: never two payouts for one event."""
+
+
+@dataclass
+class Exposure:
+    """Committed wei today (this user's, everyone's) and signed-but-unconfirmed wei (the wallet's)."""
+
+    user_today: int = 0
+    all_today: int = 0
+    in_flight: int = 0
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _record(r: t.Payout) -> PayoutRecord:
+    return PayoutRecord(
+        workflow_id=r.workflow_id,
+        chain_id=r.chain_id,
+        event_tx_hash=r.event_tx_hash,
+        event_log_index=r.event_log_index,
+        event_block_number=r.event_block_number,
+        user_address=r.user_address,
+        leverage_ratio=r.leverage_ratio,
+        liquidation_amount_wei=int(r.liquidation_amount),
+        amount_wei=None if r.amount_wei is None else int(r.amount_wei),
+        state=PayoutState(r.state),
+        wallet=r.wallet,
+        nonce=r.nonce,
+        raw_tx=r.raw_tx,
+        tx_hashes=list(r.tx_hashes or []),
+        final_tx_hash=r.final_tx_hash,
+        gas_used=r.gas_used,
+        block_number=r.block_number,
+        approved_by=r.approved_by,
+        reason=r.reason,
+        created_at=_aware(r.created_at),
+        updated_at=_aware(r.updated_at),
+    )
+
+
+class PayoutRepository:
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    # -- payout rows ---------------------------------------------------------------------------
+
+    async def record_detected(self, new: NewPayout) -> PayoutRecord:
+        """Insert the row for a detected event once; later calls return it unchanged."""
+        ev = new.event
+        async with self.ledger.session() as s:
+            row = await s.get(t.Payout, new.workflow_id)
+            if row is None:
+                row = t.Payout(
+                    workflow_id=new.workflow_id,
+                    chain_id=new.chain_id,
+                    event_tx_hash=ev.tx_hash,
+                    event_log_index=ev.log_index,
+                    event_block_number=ev.block_number,
+                    user_address=ev.user,
+                    leverage_ratio=ev.leverage_ratio,
+                    liquidation_amount=Decimal(ev.liquidation_amount_wei),
+                    state=PayoutState.CONFIRMING,
+                    tx_hashes=[],
+                    created_at=new.at,
+                    updated_at=new.at,
+                )
+                s.add(row)
+                try:
+                    await s.flush()
+                except IntegrityError:
+                    raise DuplicatePayoutEvent(
+                        f"event {ev.tx_hash}/{ev.log_index} already has a payout row"
+                    ) from None
+            return _record(row)
+
+    async def get(self, workflow_id: str) -> PayoutRecord:
+        async with self.ledger.session() as s:
+            row = await s.get(t.Payout, workflow_id)
+            if row is None:
+                raise PayoutNotFound(f"no payout row {workflow_id}")
+            return _record(row)
+
+    async def set_state(
+        self,
+        workflow_id: str,
+        state: PayoutState,
+        *,
+        reason: str | None = None,
+        amount_wei: int | None = None,
+        approved_by: str | None = None,
+    ) -> None:
+        async with self.ledger.session() as s:
+            row = await s.get(t.Payout, workflow_id)
+            if row is None:
+                raise PayoutNotFound(f"no payout row {workflow_id}")
+            row.state = state
+            if reason is not None:
+                row.reason = reason
+            if amount_wei is not None:
+                row.amount_wei = Decimal(amount_wei)
+            if approved_by is not None:
+                row.approved_by = approved_by
+
+    async def finish(
+        self,
+        workflow_id: str,
+        state: PayoutState,
+        *,
+        final_tx_hash: str | None,
+        gas_used: int | None = None,
+        block_number: int | None = None,
+        reason: str | None = None,
+    ) -> None:
+        async with self.ledger.session() as s:
+            row = await s.get(t.Payout, workflow_id)
+            if row is None:
+                raise PayoutNotFound(f"no payout row {workflow_id}")
+            row.state, row.final_tx_hash = state, final_tx_hash
+            row.gas_used, row.block_number = gas_used, block_number
+            if reason is not None:
+                row.reason = reason
+
+    async def recent(self, limit: int = 100, state: PayoutState | None = None) -> list[PayoutRecord]:
+        query = select(t.Payout).order_by(t.Payout.created_at.desc()).limit(limit)
+        if state is not None:
+            query = query.where(t.Payout.state == state)
+        async with self.ledger.session() as s:
+            return [_record(r) for r in (await s.scalars(query)).all()]
+
+    async def exposure(self, user: str, since: datetime, wallet: str, exclude: str) -> Exposure:
+        """What caps and the pool must still cover, not counting `exclude`, in one query."""
+        in_flight = (PayoutState.SENDING, PayoutState.CONFIRMING_TX)
+        query = select(
+            t.Payout.user_address, t.Payout.amount_wei, t.Payout.state, t.Payout.wallet, t.Payout.created_at,
+            t.Payout.raw_tx.is_not(None),
+        ).where(
+            t.Payout.state.in_([str(s) for s in COMMITTED_STATES]),
+            t.Payout.workflow_id != exclude,
+            or_(t.Payout.created_at >= since, t.Payout.state.in_([str(s) for s in in_flight])),
+        )  # fmt: skip
+        async with self.ledger.session() as s:
+            rows = (await s.execute(query)).all()
+        exp = Exposure()
+        for row_user, amount, state, row_wallet, created, signed in rows:
+            wei = int(amount or 0)
+            if _aware(created) >= since:
+                exp.all_today += wei
+                exp.user_today += wei if row_user == user else 0
+            if state in in_flight and signed and row_wallet == wallet:
+                exp.in_flight += wei
+        return exp
+
+    # -- the nonce lane ------------------------------------------------------------------------
+
+    async def allocate_and_store(
+        self,
+        workflow_id: str,
+        chain_id: int,
+        wallet: str,
+        chain_pending: int | None,
+        sign: Callable[[int], SignedTx],
+    ) -> SignedTx:
+        """Take the lane's next nonce, sign with it and store the raw tx, in one transaction.
+
+        `chain_pending` (the node's pending nonce) is given when the ledger may be behind the
+        chain (a new lane, a nonce taken by someone else): the nonce is then at least that."""
+        async with self.ledger.session() as s:
+            lane = await s.scalar(
+                select(t.WalletNonce)
+                .where(t.WalletNonce.chain_id == chain_id, t.WalletNonce.address == wallet)
+                .with_for_update()
+            )
+            if lane is None:
+                lane = t.WalletNonce(chain_id=chain_id, address=wallet, next_nonce=chain_pending or 0)
+                s.add(lane)
+            nonce = max(lane.next_nonce, chain_pending or 0)
+            signed = sign(nonce)
+            row = await s.get(t.Payout, workflow_id)
+            if row is None:
+                raise PayoutNotFound(f"no payout row {workflow_id}")
+            row.wallet, row.nonce, row.raw_tx = wallet, nonce, signed.raw_tx
+            row.tx_hashes = [*(row.tx_hashes or []), signed.tx_hash]
+            row.state = PayoutState.SENDING
+            lane.next_nonce = nonce + 1
+            return signed
+
+    async def store_replacement(self, workflow_id: str, signed: SignedTx) -> None:
+        """A same-nonce replacement (fee bump): it becomes the tx to rebroadcast; keep every hash."""
+        async with self.ledger.session() as s:
+            row = await s.get(t.Payout, workflow_id)
+            if row is None:
+                raise PayoutNotFound(f"no payout row {workflow_id}")
+            row.raw_tx = signed.raw_tx
+            row.tx_hashes = [*(row.tx_hashes or []), signed.tx_hash]
+
+    async def next_nonce(self, chain_id: int, wallet: str) -> int | None:
+        async with self.ledger.session() as s:
+            lane = await s.get(t.WalletNonce, (chain_id, wallet))
+            return None if lane is None else lane.next_nonce
+
+    async def advance_next_nonce(self, chain_id: int, wallet: str, at_least: int) -> None:
+        async with self.ledger.session() as s:
+            lane = await s.get(t.WalletNonce, (chain_id, wallet))
+            if lane is None:
+                s.add(t.WalletNonce(chain_id=chain_id, address=wallet, next_nonce=at_least))
+            elif lane.next_nonce < at_least:
+                lane.next_nonce = at_least
+
+    async def stored_from_nonce(self, chain_id: int, wallet: str, nonce: int) -> list[PayoutRecord]:
+        """Rows holding a signed tx with a nonce >= `nonce` (candidates to rebroadcast)."""
+        query = (
+            select(t.Payout)
+            .where(
+                t.Payout.chain_id == chain_id,
+                t.Payout.wallet == wallet,
+                t.Payout.nonce >= nonce,
+                t.Payout.raw_tx.is_not(None),
+            )
+            .order_by(t.Payout.nonce)
+        )
+        async with self.ledger.session() as s:
+            return [_record(r) for r in (await s.scalars(query)).all()]
+
+    # -- cursor and audit ----------------------------------------------------------------------
+
+    async def load_cursor(self, name: str) -> ChainCursor | None:
+        async with self.ledger.session() as s:
+            row = await s.get(t.ChainCursor, name)
+            if row is None:
+                return None
+            return ChainCursor(block_number=row.block_number, block_hash=row.block_hash or None)
+
+    async def save_cursor(self, name: str, chain_id: int, cursor: ChainCursor) -> None:
+        async with self.ledger.session() as s:
+            row = await s.get(t.ChainCursor, name)
+            if row is None:
+                row = t.ChainCursor(name=name, chain_id=chain_id, block_number=0, block_hash="")
+                s.add(row)
+            row.block_number, row.block_hash = cursor.block_number, cursor.block_hash or ""
+
+    async def count(self) -> int:
+        async with self.ledger.session() as s:
+            return int(await s.scalar(select(func.count()).select_from(t.Payout)) or 0)
+
+    async def audit(self, actor: str, action: str, target: str, detail: dict[str, object]) -> None:
+        await self.ledger.record_audit(
+            AuditEntry(at=datetime.now(UTC), actor=actor, action=action, target=target, detail=detail)
+        )

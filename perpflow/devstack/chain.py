@@ -1,0 +1,173 @@
+"""The payout half of ``perpflow dev``: anvil, the LeverageGuard set-up, wallet worker, watcher, demo.
+
+``chain_setup_units`` go before the orchestrator (it serves payout activities only when
+``payouts.yaml`` exists); ``chain_service_units`` after it. Keys are generated once into the
+state dir's secrets store (0600) and referenced as ``secrets:NAME``; only the wallet worker and
+the demo reporter resolve them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from eth_account import Account
+
+from perpflow.chain.anvil import AnvilConfig, find_anvil, free_port, port_is_free, probe_chain_id
+from perpflow.devstack.supervisor import Service, Step, Unit
+from perpflow.secrets import read_store, write_store
+from perpflow.settings import Settings
+
+if TYPE_CHECKING:
+    from perpflow.devstack.stack import DevOptions
+
+log = logging.getLogger("perpflow.dev")
+
+ANVIL_PORT = 8545
+WALLET_SECRET, REPORTER_SECRET = "payout_wallet", "payout_reporter"
+DEMO_FILE = "payout-demo.json"
+ETH = 10**18
+POOL_WEI = 50 * ETH
+DEV_BALANCE_WEI = 1_000 * ETH
+# Interval mining in the demo: confirmations then take real (short) time, as on a real chain.
+BLOCK_TIME_S = 1.0
+
+
+def anvil_available() -> bool:
+    try:
+        find_anvil()
+    except Exception as exc:  # no npm ci yet: the rest of the stack still runs
+        log.warning("payouts disabled: %s", exc)
+        return False
+    return True
+
+
+def anvil_config(settings: Settings, opts: DevOptions) -> AnvilConfig:
+    # 8545 when free (wallets and tools expect it); another port when something holds it.
+    port = ANVIL_PORT if port_is_free(opts.host, ANVIL_PORT) else free_port(opts.host)
+    state = settings.state_dir.resolve() / "anvil-state.json"
+    return AnvilConfig(host=opts.host, port=port, state_file=state, block_time_s=BLOCK_TIME_S)
+
+
+def chain_setup_units(settings: Settings, opts: DevOptions) -> list[Unit]:
+    if not anvil_available():
+        return []
+    cfg = anvil_config(settings, opts)
+    url = f"http://{cfg.host}:{cfg.port}"
+
+    async def ready() -> bool:
+        return probe_chain_id(url) is not None
+
+    anvil = Service(name="anvil", command=cfg.argv(find_anvil()), ready=ready, ports=[("rpc", cfg.port)])
+
+    async def setup() -> None:
+        await set_up_guard(settings, url, f"ws://{cfg.host}:{cfg.port}")
+
+    return [anvil, Step("payout contract", setup)]
+
+
+def chain_service_units(settings: Settings, opts: DevOptions) -> list[Unit]:
+    from perpflow.devstack.stack import child_env
+
+    if not anvil_available():
+        return []
+    env = child_env(settings, opts)
+
+    async def wallet_ready() -> bool:
+        from perpflow import names
+
+        data = yaml.safe_load((settings.state_dir / "payouts.yaml").read_text())
+        queue = names.wallet_queue(data["chain"]["chain_id"], data["wallet"]["address"])
+        return await activity_pollers(opts.temporal_address, settings.temporal_namespace, queue)
+
+    def python(module: str) -> list[str]:
+        return [sys.executable, "-m", module]
+
+    return [
+        Service(name="wallet", command=python("workers.wallet"), ready=wallet_ready, env=env),
+        Service(name="watcher", command=python("workers.chain_watcher"), env=env),
+        Service(name="liquidator", command=python("workers.demo_liquidator"), env=env),
+    ]
+
+
+async def activity_pollers(address: str, namespace: str, queue: str) -> bool:
+    """The wallet worker serves activities only: ask for the queue's activity pollers."""
+    from temporalio.api.enums.v1 import TaskQueueType
+    from temporalio.api.taskqueue.v1 import TaskQueue
+    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+    from temporalio.client import Client
+
+    client = await Client.connect(address, namespace=namespace)
+    resp = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=namespace,
+            task_queue=TaskQueue(name=queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+        )
+    )
+    return len(resp.pollers) > 0
+
+
+async def set_up_guard(settings: Settings, url: str, ws_url: str) -> None:
+    """Keys, guard, pool, whitelist and payouts.yaml; an existing guard (state file) is reused."""
+    from perpflow.chain import admin
+    from perpflow.chain.client import ChainClient
+    from perpflow.chain.wallet import HotWallet
+    from perpflow.secrets import resolve
+
+    state = settings.state_dir
+    _ensure_keys(state)
+    owner = HotWallet(resolve(f"secrets:{WALLET_SECRET}", state))
+    reporter = HotWallet(resolve(f"secrets:{REPORTER_SECRET}", state))
+    demo = _demo_state(state)
+    async with ChainClient(url) as client:
+        if demo.get("guard") and await client.w3.eth.get_code(demo["guard"]) not in (b"", "0x"):
+            log.info("payout guard reused address=%s", demo["guard"])
+            guard = client.with_guard(demo["guard"])
+        else:
+            for wallet in (owner, reporter):
+                await client.rpc("anvil_setBalance", [wallet.address, hex(DEV_BALANCE_WEI)])
+            demo["start_block"] = await client.head_number() + 1
+            guard = await admin.deploy(client, owner)
+            await admin.fund(guard, owner, POOL_WEI)
+            await admin.set_reporter(guard, owner, reporter.address)
+            for user in demo["users"]:
+                await admin.whitelist(guard, owner, user)
+            demo["guard"] = guard.guard_address
+            log.info("payout guard deployed address=%s users=%d", guard.guard_address, len(demo["users"]))
+        chain_id = await client.chain_id()
+    (state / DEMO_FILE).write_text(json.dumps(demo, indent=1))
+    chain = {"chain_id": chain_id, "rpc_url": url, "ws_url": ws_url}
+    _write_config(
+        state, {**chain, "guard_address": demo["guard"], "start_block": demo["start_block"]}, owner.address
+    )
+
+
+def _ensure_keys(state: Path) -> None:
+    store = read_store(state / "secrets.json")
+    missing = [name for name in (WALLET_SECRET, REPORTER_SECRET) if name not in store]
+    if missing:
+        write_store(state / "secrets.json", {name: Account.create().key.to_0x_hex() for name in missing})
+
+
+def _demo_state(state: Path) -> dict[str, Any]:
+    path = state / DEMO_FILE
+    if path.is_file():
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
+    return {"users": [Account.create().address for _ in range(4)]}
+
+
+def _write_config(state: Path, chain: dict[str, Any], wallet: str) -> None:
+    config = {
+        "chain": chain,
+        "wallet": {"address": wallet, "key": f"secrets:{WALLET_SECRET}"},
+        "rules": {"approval_threshold_eth": str(Decimal("0.015")), "approval_timeout_s": 120},
+        "timing": {"confirmations": 2, "tx_confirmations": 2, "stuck_after_s": 15},
+    }
+    (state / "payouts.yaml").write_text(yaml.safe_dump(config, sort_keys=False))

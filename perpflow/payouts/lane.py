@@ -1,0 +1,177 @@
+"""The wallet's nonce lane: allocate, sign once, store, broadcast; bump fees with the same nonce.
+
+Runs only in the wallet worker (the one process holding the key), one activity at a time on the
+wallet's task queue. ``send`` returns right after the broadcast: receipts are awaited elsewhere,
+so the next payout's nonce goes out without waiting (pipelining).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+
+from eth_account.typed_transactions.typed_transaction import TypedTransaction
+from hexbytes import HexBytes
+
+from perpflow.chain.client import ChainClient
+from perpflow.chain.errors import AlreadyImported, NonceTooLow, ReplacementUnderpriced
+from perpflow.chain.fees import bump_fees
+from perpflow.chain.models import Eip1559Fees, SignedTx, TxState, UnsignedTx, liquidation_id
+from perpflow.chain.wallet import HotWallet
+from perpflow.db.payouts import PayoutRepository
+from perpflow.payouts.faults import crash_point
+from perpflow.payouts.models import PayoutRecord, SendOutcome, SendRequest, SendResult
+from perpflow.payouts.rules import cap_violation
+
+log = logging.getLogger(__name__)
+
+# Answers to a rebroadcast that mean "the node already has this nonce": the tracker then looks
+# up every stored hash, which is the only reliable way to learn what happened.
+DOUBT = (NonceTooLow, AlreadyImported, ReplacementUnderpriced)
+FEES_TTL_S = 1.0
+
+
+class PayoutIneligible(Exception):
+    """A business reason not to pay (cap, pool, whitelist). Non-retryable by name."""
+
+
+class PayoutStateError(Exception):
+    """The ledger row cannot be sent (no amount, final already). Non-retryable by name."""
+
+
+def stored_signed(rec: PayoutRecord) -> SignedTx:
+    """The stored raw tx as a SignedTx (fees decoded from the bytes: nothing else to trust)."""
+    if rec.raw_tx is None or rec.nonce is None or rec.wallet is None or not rec.tx_hashes:
+        raise PayoutStateError(f"payout {rec.workflow_id} has no stored transaction")
+    fields = TypedTransaction.from_bytes(HexBytes(rec.raw_tx)).as_dict()
+    fees = Eip1559Fees(
+        max_fee_per_gas=int(fields["maxFeePerGas"]),
+        max_priority_fee_per_gas=int(fields["maxPriorityFeePerGas"]),
+    )
+    return SignedTx(
+        tx_hash=rec.tx_hashes[-1], raw_tx=rec.raw_tx, sender=rec.wallet, nonce=rec.nonce, fees=fees
+    )
+
+
+def day_start(now: datetime) -> datetime:
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+class WalletLane:
+    def __init__(self, chain: ChainClient, wallet: HotWallet, repo: PayoutRepository, chain_id: int) -> None:
+        self.chain, self.wallet, self.repo, self.chain_id = chain, wallet, repo, chain_id
+        self._reconciled = False
+        self._fees: tuple[float, Eip1559Fees] | None = None
+
+    async def send(self, req: SendRequest) -> SendResult:
+        if not self._reconciled:  # once per process, before the first nonce is taken
+            await self.reconcile()
+        rec = await self.repo.get(req.workflow_id)
+        if rec.raw_tx is not None and not req.new_nonce:
+            signed = stored_signed(rec)  # a retry: never a second nonce, the same bytes again
+        else:
+            if await self.chain.paid(_lid(rec)):
+                log.info("payout already paid on-chain workflow_id=%s", rec.workflow_id)
+                return SendResult(outcome=SendOutcome.ALREADY_PAID)
+            await self._check_limits(rec, req)
+            signed = await self._allocate_sign_store(rec, chain_pending=req.new_nonce)
+            crash_point("after_store")
+        await self.broadcast(signed)
+        crash_point("after_broadcast")
+        return SendResult(outcome=SendOutcome.SENT, tx_hash=signed.tx_hash, nonce=signed.nonce)
+
+    async def bump(self, req: SendRequest) -> SendResult:
+        """Replace the stuck tx: same nonce, fees >= 2x (and >= what the node asks for now)."""
+        rec = await self.repo.get(req.workflow_id)
+        old = stored_signed(rec)
+        if await self.chain.paid(_lid(rec)):
+            return SendResult(outcome=SendOutcome.ALREADY_PAID)
+        fees = bump_fees(old.fees, await self.chain.suggest_fees())
+        signed = self.wallet.sign(self._payout_tx(rec, old.nonce, fees))
+        await self.repo.store_replacement(rec.workflow_id, signed)
+        log.info(
+            "fee bump workflow_id=%s nonce=%s old_tx=%s new_tx=%s max_fee=%s",
+            rec.workflow_id, old.nonce, old.tx_hash, signed.tx_hash, fees.max_fee_per_gas,
+        )  # fmt: skip
+        await self.broadcast(signed)
+        return SendResult(outcome=SendOutcome.SENT, tx_hash=signed.tx_hash, nonce=signed.nonce)
+
+    async def broadcast(self, signed: SignedTx) -> None:
+        """Send the stored bytes; a duplicate or stale answer is settled by the receipt lookup."""
+        try:
+            await self.chain.send_raw(signed)
+        except DOUBT as exc:
+            log.info(
+                "broadcast in doubt tx=%s nonce=%s: %s", signed.tx_hash, signed.nonce, type(exc).__name__
+            )
+
+    async def reconcile(self) -> int:
+        """At lane start: rebroadcast stored txs the node lost (restart, rollback) and move the
+        ledger's next nonce past anything the chain already used. Returns the rebroadcast count."""
+        address = self.wallet.address
+        latest = await self.chain.latest_nonce(address)
+        resent = 0
+        for rec in await self.repo.stored_from_nonce(self.chain_id, address, latest):
+            signed = stored_signed(rec)
+            if await self.chain.tx_state(signed.tx_hash) is TxState.UNKNOWN:
+                await self.broadcast(signed)
+                resent += 1
+        await self.repo.advance_next_nonce(self.chain_id, address, await self.chain.pending_nonce(address))
+        self._reconciled = True
+        log.info("lane reconciled wallet=%s latest_nonce=%s rebroadcast=%s", address, latest, resent)
+        return resent
+
+    async def _check_limits(self, rec: PayoutRecord, req: SendRequest) -> None:
+        # Checked again here, in the one-slot lane, because concurrent workflows' earlier checks
+        # could each pass alone: this is the atomic one (per hot wallet).
+        amount = rec.amount_wei or 0
+        exp = await self.repo.exposure(
+            rec.user_address, day_start(datetime.now(UTC)), self.wallet.address, exclude=rec.workflow_id
+        )
+        violation = cap_violation(amount, exp.user_today, exp.all_today, req.policy)
+        if violation is not None:
+            raise PayoutIneligible(violation)
+        available = await self.chain.pool_balance() - exp.in_flight
+        if available < amount:
+            raise PayoutIneligible(f"pool balance {available} wei (after in-flight) below {amount} wei")
+
+    async def _allocate_sign_store(self, rec: PayoutRecord, *, chain_pending: bool) -> SignedTx:
+        if rec.amount_wei is None or rec.state.final:
+            raise PayoutStateError(f"payout {rec.workflow_id} is {rec.state} without a sendable amount")
+        fees = await self._current_fees()
+        # The ledger's counter leads (reconciled at start); ask the node only when a nonce was
+        # taken behind our back, so the steady state costs no extra round trip.
+        pending = await self.chain.pending_nonce(self.wallet.address) if chain_pending else None
+        signed = await self.repo.allocate_and_store(
+            rec.workflow_id,
+            self.chain_id,
+            self.wallet.address,
+            pending,
+            lambda nonce: self.wallet.sign(self._payout_tx(rec, nonce, fees)),
+        )
+        log.info(
+            "signed and stored workflow_id=%s nonce=%s tx=%s", rec.workflow_id, signed.nonce, signed.tx_hash
+        )
+        return signed
+
+    async def _current_fees(self) -> Eip1559Fees:
+        # 2x base fee + tip stays valid for ~6 full blocks; one look per second is plenty.
+        now = time.monotonic()
+        if self._fees is None or now - self._fees[0] > FEES_TTL_S:
+            self._fees = (now, await self.chain.suggest_fees())
+        return self._fees[1]
+
+    def _payout_tx(self, rec: PayoutRecord, nonce: int, fees: Eip1559Fees) -> UnsignedTx:
+        return self.chain.build_payout_tx(
+            chain_id=self.chain_id,
+            user=rec.user_address,
+            amount_wei=rec.amount_wei or 0,
+            liquidation_id=_lid(rec),
+            nonce=nonce,
+            fees=fees,
+        )
+
+
+def _lid(rec: PayoutRecord) -> str:
+    return liquidation_id(rec.event_tx_hash, rec.event_log_index)

@@ -1,0 +1,106 @@
+"""ChainWatcher: PositionLiquidated logs -> one LiquidationPayoutWorkflow each, cursor after.
+
+A Temporal *client* (not a worker). The follower delivers at least once (restart, reorg rewind);
+the workflow id is the event's business key and the start refuses a second run, so a replayed
+event is a no-op. The cursor is persisted only after every start of its batch succeeded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator
+from typing import cast
+
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from perpflow import names
+from perpflow.chain.client import ChainClient
+from perpflow.chain.follower import FollowerConfig, LogBatch, LogFollower
+from perpflow.chain.models import PositionLiquidated
+from perpflow.db.payouts import PayoutRepository
+from perpflow.payouts.models import PayoutInput, PayoutPolicy
+
+log = logging.getLogger(__name__)
+
+WORKFLOW_TYPE = "LiquidationPayoutWorkflow"
+# Starts in flight at once: enough to keep the dev server busy, bounded for a burst of thousands.
+START_CONCURRENCY = 16
+
+
+def cursor_name(chain_id: int, guard_address: str) -> str:
+    return f"payouts-{chain_id}-{guard_address.lower()}"
+
+
+class ChainWatcher:
+    def __init__(
+        self,
+        client: Client,
+        chain: ChainClient,
+        repo: PayoutRepository,
+        policy: PayoutPolicy,
+        *,
+        follower_config: FollowerConfig,
+        task_queue: str = names.ORCHESTRATOR_QUEUE,
+    ) -> None:
+        self.client, self.chain, self.repo, self.policy = client, chain, repo, policy
+        self.follower_config, self.task_queue = follower_config, task_queue
+        self.name = cursor_name(policy.chain_id, policy.guard_address)
+        self.started = 0  # new workflows (duplicates not counted)
+        self._gate = asyncio.Semaphore(START_CONCURRENCY)
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Follow until `stop` is set (or forever); transport errors are retried by the follower."""
+        cursor = await self.repo.load_cursor(self.name)
+        follower = LogFollower(self.chain, cursor, self.follower_config)
+        log.info("watcher starting cursor=%s guard=%s", cursor, self.policy.guard_address)
+        follow = asyncio.create_task(self._follow(follower))
+        waiter = asyncio.create_task((stop or asyncio.Event()).wait())
+        try:
+            done, _ = await asyncio.wait({follow, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            if follow in done:
+                follow.result()  # re-raise what killed the follower
+        finally:
+            for task in (follow, waiter):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _follow(self, follower: LogFollower) -> None:
+        batches_gen = cast(AsyncGenerator[LogBatch, None], follower.run())
+        async with contextlib.aclosing(batches_gen) as batches:
+            async for batch in batches:
+                await self.handle(batch)
+
+    async def handle(self, batch: LogBatch) -> None:
+        if batch.reorg is not None:
+            log.warning("watcher rewound reason=%s to=%s", batch.reorg.reason, batch.cursor.block_number)
+        await asyncio.gather(*(self.start(ev) for ev in batch.events))
+        await self.repo.save_cursor(self.name, self.policy.chain_id, batch.cursor)
+        if batch.events:
+            log.info("watcher batch events=%d cursor=%s", len(batch.events), batch.cursor.block_number)
+
+    async def start(self, event: PositionLiquidated) -> bool:
+        """Start the event's workflow; False if it exists (running or finished): a no-op."""
+        workflow_id = names.payout_id(self.policy.chain_id, event.tx_hash, event.log_index)
+        async with self._gate:
+            try:
+                await self.client.start_workflow(
+                    WORKFLOW_TYPE,
+                    PayoutInput(event=event, policy=self.policy),
+                    id=workflow_id,
+                    task_queue=self.task_queue,
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                )
+            except WorkflowAlreadyStartedError:
+                log.info("payout already started workflow_id=%s", workflow_id)
+                return False
+        self.started += 1
+        log.info(
+            "payout started workflow_id=%s block=%s user=%s", workflow_id, event.block_number, event.user
+        )
+        return True

@@ -1,0 +1,34 @@
+"""LiquidationPayoutWorkflow on a real dev server, real anvil and a real ledger."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from tests.plugins.chain import ETH, ChainEnv
+from tests.plugins.payouts import Payouts, PayoutState, open_payouts
+
+
+@pytest.fixture
+async def payouts(
+    chain: ChainEnv, temporal_env: WorkflowEnvironment, sqlite_url: str
+) -> AsyncIterator[Payouts]:
+    async with open_payouts(chain, temporal_env, sqlite_url) as env:
+        yield env
+
+
+async def test_one_event_pays_the_tiered_amount_once_and_records_the_tx(payouts: Payouts) -> None:
+    await payouts.start_workers()
+    user = payouts.users[0]
+    before = await payouts.balance(user)
+    ev = await payouts.liquidate(user, leverage_ratio=1250)  # 12.5x -> top tier
+    status = await payouts.run_to_end(ev)
+    assert status.state is PayoutState.DONE, status
+    assert await payouts.balance(user) - before == 2 * ETH // 100
+    rec = await payouts.record(ev)
+    assert rec.state is PayoutState.DONE
+    assert rec.final_tx_hash == status.final_tx_hash == rec.tx_hashes[-1]
+    assert rec.gas_used and rec.block_number and rec.nonce is not None
+    assert await payouts.guard.paid(ev.liquidation_id)

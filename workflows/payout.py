@@ -1,0 +1,221 @@
+"""LiquidationPayoutWorkflow: one PositionLiquidated event -> at most one payout, ever.
+
+confirmations and canonical check -> eligibility and tiered amount -> approval gate above the
+threshold -> the wallet's nonce lane (sign once, store, broadcast) -> receipt and its
+confirmations, rebroadcast when lost, fee bump when stuck -> DONE. The on-chain ``paid[id]``
+mapping is the last guard against a second payout.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from perpflow.names import CYCLE_STATE, KIND, Kind, wallet_queue
+    from perpflow.payouts import models as m
+    from perpflow.payouts.rules import needs_approval, tier_amount_wei
+    from workflows.options import CHAIN_TX, PAYOUT_LOCAL
+    from workflows.validation import FAIL_ON_INVALID_INPUT
+
+S = m.PayoutState
+
+
+@workflow.defn(name="LiquidationPayoutWorkflow", failure_exception_types=FAIL_ON_INVALID_INPUT)
+class LiquidationPayoutWorkflow:
+    @workflow.init
+    def __init__(self, inp: m.PayoutInput) -> None:
+        self._inp = inp
+        self._status = m.PayoutStatus(
+            workflow_id=workflow.info().workflow_id,
+            state=S.CONFIRMING,
+            user=inp.event.user,
+            leverage=inp.event.leverage,
+        )
+        self._decision: tuple[bool, m.ApprovalDecision] | None = None
+
+    @workflow.run
+    async def run(self, inp: m.PayoutInput) -> m.PayoutStatus:
+        workflow.upsert_search_attributes([KIND.value_set(Kind.PAYOUT), CYCLE_STATE.value_set(S.CONFIRMING)])
+        amount = tier_amount_wei(inp.event.leverage, inp.policy)
+        self._status.amount_wei = amount
+        check = await self._confirm_and_check(amount)
+        if check.outcome is m.CheckOutcome.REORGED:
+            await self._move(S.REORGED, reason=check.reason)
+        elif check.outcome is m.CheckOutcome.INELIGIBLE:
+            await self._move(S.INELIGIBLE, reason=check.reason)
+        elif check.outcome is m.CheckOutcome.ALREADY_PAID:
+            await self._move(S.DONE, reason="already paid on-chain", final_tx_hash=check.paid_tx_hash)
+        elif await self._approved(amount):
+            await self._send_and_confirm()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._status
+
+    @workflow.query
+    def status(self) -> m.PayoutStatus:
+        return self._status
+
+    # -- operator updates ------------------------------------------------------------------
+
+    @workflow.update
+    async def approve(self, decision: m.ApprovalDecision) -> m.PayoutStatus:
+        self._decision = (True, decision)
+        await workflow.wait_condition(lambda: self._status.state is not S.AWAITING_APPROVAL)
+        return self._status
+
+    @approve.validator
+    def _validate_approve(self, decision: m.ApprovalDecision) -> None:
+        self._require_pending_decision()
+
+    @workflow.update
+    async def reject(self, decision: m.ApprovalDecision) -> m.PayoutStatus:
+        self._decision = (False, decision)
+        await workflow.wait_condition(lambda: self._status.state is not S.AWAITING_APPROVAL)
+        return self._status
+
+    @reject.validator
+    def _validate_reject(self, decision: m.ApprovalDecision) -> None:
+        self._require_pending_decision()
+
+    def _require_pending_decision(self) -> None:
+        if self._status.state is not S.AWAITING_APPROVAL or self._decision is not None:
+            raise ValueError(
+                f"payout {self._status.workflow_id} is {self._status.state}, not awaiting approval"
+            )
+
+    # -- steps -----------------------------------------------------------------------------
+
+    async def _confirm_and_check(self, amount: int) -> m.CheckEventResult:
+        inp, alerted = self._inp, False
+        req = m.CheckEventRequest(
+            workflow_id=self._status.workflow_id, event=inp.event, policy=inp.policy, amount_wei=amount
+        )
+        while True:
+            check: m.CheckEventResult = await self._local(m.CHECK_EVENT, req, m.CheckEventResult)
+            if check.outcome is m.CheckOutcome.PENDING:
+                continue  # the activity already waited; ask again for more confirmations
+            if check.outcome is not m.CheckOutcome.POOL_LOW:
+                if check.outcome is not m.CheckOutcome.REORGED:
+                    # check_event wrote CHECKING and the amount with its answer: one step less.
+                    await self._move(S.CHECKING, amount_wei=amount, record=False)
+                return check
+            if not alerted:  # an empty pool is an operator's job: wait for funds, do not drop
+                await self._notify("alert", check.reason or "payout pool too low")
+                alerted = True
+            await workflow.sleep(timedelta(seconds=inp.policy.pool_recheck_s))
+
+    async def _approved(self, amount: int) -> bool:
+        if not needs_approval(amount, self._inp.policy):
+            await self._move(S.SENDING, record=False)  # the lane writes SENDING with the stored tx
+            return True
+        self._status.needs_approval = True
+        await self._move(S.AWAITING_APPROVAL)
+        try:
+            await workflow.wait_condition(
+                lambda: self._decision is not None,
+                timeout=timedelta(seconds=self._inp.policy.approval_timeout_s),
+            )
+        except TimeoutError:
+            self._status.escalated = True
+            await self._notify("escalation", f"payout of {amount} wei awaits approval")
+            await workflow.wait_condition(lambda: self._decision is not None)
+        assert self._decision is not None
+        approved, decision = self._decision
+        self._status.decided_by = decision.by
+        reason = (
+            None
+            if approved
+            else f"rejected by {decision.by}" + (f": {decision.note}" if decision.note else "")
+        )
+        await self._move(S.SENDING if approved else S.REJECTED, reason=reason, decided_by=decision.by)
+        return approved
+
+    async def _send_and_confirm(self) -> None:
+        sent = await self._lane(m.SEND_PAYOUT, new_nonce=False)
+        if sent is None:
+            return
+        if sent.outcome is m.SendOutcome.ALREADY_PAID:
+            check = await self._confirm_and_check(self._status.amount_wei or 0)
+            await self._move(S.DONE, reason="already paid on-chain", final_tx_hash=check.paid_tx_hash)
+            return
+        await self._move(S.CONFIRMING_TX, record=False)  # written by the tracker's first look
+        last_send = workflow.now()
+        req = m.AwaitTxRequest(workflow_id=self._status.workflow_id, policy=self._inp.policy)
+        while True:
+            result: m.AwaitTxResult = await self._local(m.AWAIT_TX, req, m.AwaitTxResult)
+            if result.outcome is m.TxOutcome.CONFIRMED:
+                await self._move(S.DONE, reason=result.reason, final_tx_hash=result.tx_hash, record=False)
+                return
+            if result.outcome is m.TxOutcome.REVERTED:
+                await self._move(S.FAILED, reason=result.reason, record=False)
+                await self._notify("alert", result.reason or "payout reverted")
+                return
+            stuck = workflow.now() - last_send >= timedelta(seconds=self._inp.policy.stuck_after_s)
+            if result.outcome is m.TxOutcome.NONCE_TAKEN or stuck:
+                activity = m.SEND_PAYOUT if result.outcome is m.TxOutcome.NONCE_TAKEN else m.BUMP_PAYOUT
+                again = await self._lane(activity, new_nonce=activity == m.SEND_PAYOUT)
+                if again is None:
+                    return
+                last_send = workflow.now()
+
+    async def _lane(self, activity: str, *, new_nonce: bool) -> m.SendResult | None:
+        """One call into the wallet's nonce lane; a business refusal ends the payout."""
+        policy = self._inp.policy
+        try:
+            result: m.SendResult = await workflow.execute_activity(
+                activity,
+                m.SendRequest(workflow_id=self._status.workflow_id, policy=policy, new_nonce=new_nonce),
+                task_queue=wallet_queue(policy.chain_id, policy.wallet_address),
+                result_type=m.SendResult,
+                **CHAIN_TX,
+            )
+        except ActivityError as exc:
+            cause = exc.cause
+            if not isinstance(cause, ApplicationError) or cause.type not in (
+                "PayoutIneligible",
+                "PayoutStateError",
+            ):
+                raise
+            final = S.INELIGIBLE if cause.type == "PayoutIneligible" else S.FAILED
+            await self._move(final, reason=cause.message)
+            return None
+        if result.tx_hash is not None and result.tx_hash not in self._status.tx_hashes:
+            self._status.tx_hashes.append(result.tx_hash)
+        return result
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    async def _move(
+        self,
+        state: m.PayoutState,
+        *,
+        reason: str | None = None,
+        decided_by: str | None = None,
+        amount_wei: int | None = None,
+        final_tx_hash: str | None = None,
+        record: bool = True,
+    ) -> None:
+        old = self._status.state
+        if state is not old:
+            m.check_transition(old, state)
+        self._status.state, self._status.reason = state, reason or self._status.reason
+        if final_tx_hash is not None:
+            self._status.final_tx_hash = final_tx_hash
+        workflow.upsert_search_attributes([CYCLE_STATE.value_set(state)])
+        workflow.logger.info("payout %s %s -> %s %s", self._status.workflow_id, old, state, reason or "")
+        if record:  # the tracker already wrote DONE/FAILED with the receipt's gas and block
+            req = m.RecordStateRequest(
+                workflow_id=self._status.workflow_id, state=state, reason=reason, decided_by=decided_by,
+                amount_wei=amount_wei, final_tx_hash=final_tx_hash,
+            )  # fmt: skip
+            await self._local(m.RECORD_STATE, req, None)
+
+    async def _notify(self, kind: str, message: str) -> None:
+        notice = m.Notice(workflow_id=self._status.workflow_id, kind=kind, message=message)
+        await self._local(m.NOTIFY, notice, None)
+
+    async def _local(self, activity: str, arg: Any, result_type: type | None) -> Any:
+        return await workflow.execute_local_activity(activity, arg, result_type=result_type, **PAYOUT_LOCAL)
