@@ -89,6 +89,7 @@ class HedgeCycleWorkflow:
         self.reason = ""
         self.hedges = 0
         self.poll: asyncio.Task[OrderAck] | None = None
+        self.poll_coi = 0
 
     # -- the business process ------------------------------------------------------------------
 
@@ -167,7 +168,11 @@ class HedgeCycleWorkflow:
         """Whichever comes first: a fill signal (fast path) or the polling activity (safety net)."""
         coi = ref.client_order_index
         assert coi is not None
+        if self.poll is not None and self.poll_coi != coi:
+            self.poll.cancel()  # a poll of an earlier (now final) quote
+            self.poll = None
         if self.poll is None or self.poll.done():
+            self.poll_coi = coi
             req = AwaitFill(
                 order=ref,
                 known_filled=self.tally.orders[coi].size,

@@ -30,7 +30,7 @@ class CycleState(StrEnum):
 
 S = CycleState
 TRANSITIONS: dict[CycleState, frozenset[CycleState]] = {
-    S.QUOTING: frozenset({S.HEDGING, S.QUOTING, S.STOPPED, S.UNWINDING, S.CLOSING, S.HOLDING}),
+    S.QUOTING: frozenset({S.HEDGING, S.HOLDING, S.DONE, S.STOPPED, S.UNWINDING}),
     S.HEDGING: frozenset({S.QUOTING, S.HOLDING, S.UNWINDING, S.CLOSING}),
     S.HOLDING: frozenset({S.CLOSING}),
     S.CLOSING: frozenset({S.DONE, S.FAILED}),

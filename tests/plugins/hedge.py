@@ -50,12 +50,25 @@ class HedgeRig:
         return LegAccount(account_index=account.account_index, api_key_index=account.api_key_index)
 
     def cycle(self, side: Side, **params: Any) -> HedgeCycleInput:
-        defaults: dict[str, Any] = {"size": Decimal("0.05"), "maker_timeout_s": 20, "max_requotes": 2, "hold_s": 1,
-                                    "close_mode": "market", "poll_s": 0.5, "hedge_deadline_s": 15}  # fmt: skip
+        defaults: dict[str, Any] = {
+            "size": Decimal("0.05"),
+            "maker_timeout_s": 20,
+            "max_requotes": 2,
+            "hold_s": 1,
+            "close_mode": "market",
+            "poll_s": 0.5,
+            "hedge_deadline_s": 15,
+        }
         return HedgeCycleInput(
-            fleet="test", pair=f"p{self.maker.account_index}", seq=0, market="ETH", maker=self.leg(self.maker),
-            taker=self.leg(self.taker), maker_side=side, params=CycleParams(**{**defaults, **params}),
-        )  # fmt: skip
+            fleet="test",
+            pair=f"p{self.maker.account_index}",
+            seq=0,
+            market="ETH",
+            maker=self.leg(self.maker),
+            taker=self.leg(self.taker),
+            maker_side=side,
+            params=CycleParams(**{**defaults, **params}),
+        )
 
     async def start(self, inp: HedgeCycleInput) -> WorkflowHandle[Any, Any]:
         wid = names.hedge_cycle_id(inp.fleet, f"{inp.pair}-{uuid.uuid4().hex[:8]}", inp.seq)
@@ -67,8 +80,13 @@ class HedgeRig:
         result: CycleStatus = await handle.query("status", result_type=CycleStatus)
         return result
 
-    async def until(self, handle: WorkflowHandle[Any, Any], check: Callable[[CycleStatus], bool], what: str,
-                    timeout: float = 30) -> CycleStatus:  # fmt: skip
+    async def until(
+        self,
+        handle: WorkflowHandle[Any, Any],
+        check: Callable[[CycleStatus], bool],
+        what: str,
+        timeout: float = 30,
+    ) -> CycleStatus:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             status = await self.status(handle)
@@ -96,10 +114,14 @@ def signer_workers(client: Client, venue: LighterVenue, account: SimAccount, led
     acts = OrderActivities(venue, Orders(ledger), RiskStates(ledger), RiskLimits())
     key = ("lighter", account.account_index, account.api_key_index)
     return [
-        Worker(client, task_queue=names.signer_queue(*key), activities=acts.send_activities(),
-               max_concurrent_activities=1),
+        Worker(
+            client,
+            task_queue=names.signer_queue(*key),
+            activities=acts.send_activities(),
+            max_concurrent_activities=1,
+        ),
         Worker(client, task_queue=names.signer_read_queue(*key), activities=acts.read_activities()),
-    ]  # fmt: skip
+    ]
 
 
 @pytest.fixture
@@ -116,11 +138,15 @@ async def hedge_rig(
     hedge = HedgeActivities(HedgeCycles(pg_ledger), Notifier(pg_ledger))
     async with AsyncExitStack() as stack:
         workers = [
-            Worker(client, task_queue=queue, workflows=[HedgeCycleWorkflow],
-                   activities=[market.get_book_top, market.get_market, *hedge.all()]),
+            Worker(
+                client,
+                task_queue=queue,
+                workflows=[HedgeCycleWorkflow],
+                activities=[market.get_book_top, market.get_market, *hedge.all()],
+            ),
             *signer_workers(client, maker_venue, maker, pg_ledger),
             *signer_workers(client, taker_venue, taker, pg_ledger),
-        ]  # fmt: skip
+        ]
         for w in workers:
             await stack.enter_async_context(w)
         yield HedgeRig(client, queue, sim, maker, taker, maker_venue, taker_venue, public)
@@ -129,3 +155,24 @@ async def hedge_rig(
 
 
 Step = Callable[[], Awaitable[None]]
+
+
+async def sell_into_bid(sim: SimHandle, size: Decimal, price: Decimal) -> None:
+    """A third account sells ``size`` at ``price`` (IOC): it fills whoever queues there first."""
+    from perpflow.venues.types import OrderKind, OrderSpec, TimeInForce
+
+    seller = await new_account(sim)
+    venue = venue_for(sim, seller)
+    try:
+        spec = OrderSpec(
+            market="ETH",
+            client_order_index=1,
+            side=Side.SELL,
+            kind=OrderKind.LIMIT,
+            tif=TimeInForce.IOC,
+            size=size,
+            price=price,
+        )
+        await venue.submit(await venue.sign_order(spec))
+    finally:
+        await venue.close()
