@@ -95,6 +95,10 @@ class HedgeCycleWorkflow:
 
     @workflow.run
     async def run(self, inp: HedgeCycleInput) -> CycleResult:
+        workflow.upsert_search_attributes([
+            names.KIND.value_set(names.Kind.HEDGE_CYCLE), names.VENUE.value_set(inp.venue),
+            names.ACCOUNT.value_set(str(inp.maker.account_index)), names.MARKET.value_set(inp.market),
+        ])  # fmt: skip
         self.market = await self._read("get_market", MarketQuery(market=inp.market), MarketInfo)
         await self._enter(CycleState.QUOTING)
         try:

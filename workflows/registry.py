@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from workflows.health import HealthCheckWorkflow
 from workflows.hedge_cycle import HedgeCycleWorkflow
+from workflows.hedge_fleet import HedgeFleetWorkflow
 from workflows.payout import LiquidationPayoutWorkflow
 
-ALL_WORKFLOWS: list[type] = [HealthCheckWorkflow, HedgeCycleWorkflow, LiquidationPayoutWorkflow]
+ALL_WORKFLOWS: list[type] = [
+    HealthCheckWorkflow,
+    HedgeCycleWorkflow,
+    HedgeFleetWorkflow,
+    LiquidationPayoutWorkflow,
+]

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -17,44 +11,8 @@ from perpflow.venues.config import ProxyConfig, VenueAccount, assign_proxies
 from perpflow.venues.errors import TransportError
 from perpflow.venues.lighter.client import Proxy
 from perpflow.venues.types import OrderKind, OrderSpec, Side, TimeInForce
-from tests.helpers import free_port
 from tests.plugins.sim import SimHandle
-from tests.plugins.venues import SimAccount, best, venue_for
-
-
-@dataclass
-class ProxyServer:
-    port: int
-    log: Path
-    proc: subprocess.Popen[bytes]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def connections_to(self, port: int) -> int:
-        return sum(f"-> 127.0.0.1:{port}" in line for line in self.log.read_text().splitlines())
-
-
-@pytest.fixture
-def proxy_server(tmp_path: Path) -> Iterator[ProxyServer]:
-    """pproxy, a standalone HTTP proxy, requiring basic auth on every request (``--auth 0``:
-    it otherwise trusts an IP for 30 days after one good login) and logging every connection."""
-    port, log = free_port(), tmp_path / "proxy.log"
-    with log.open("wb") as out:
-        listen = f"http://127.0.0.1:{port}#trader:s3cret"
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "pproxy"), "-l", listen, "--auth", "0", "-v"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 10
-    while "Serving on" not in log.read_text():
-        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-        time.sleep(0.05)
-    yield ProxyServer(port, log, proc)
-    proc.kill()
-    proc.wait()
+from tests.plugins.venues import ProxyServer, SimAccount, best, venue_for
 
 
 def sim_port(sim: SimHandle) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -24,10 +24,11 @@ from perpflow.db.hedge import HedgeCycles
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
 from perpflow.db.risk import RiskStates
+from perpflow.hedge.fleet import PairSpec
 from perpflow.hedge.models import CycleParams, CycleResult, CycleStatus, HedgeCycleInput, LegAccount
 from perpflow.notify import Notifier
 from perpflow.risk import RiskLimits
-from perpflow.venues.lighter.client import LighterVenue
+from perpflow.venues.lighter.client import LighterVenue, Proxy
 from perpflow.venues.types import Side
 from tests.plugins.sim import SimHandle
 from tests.plugins.venues import SimAccount, best, new_account, venue_for
@@ -176,3 +177,55 @@ async def sell_into_bid(sim: SimHandle, size: Decimal, price: Decimal) -> None:
         await venue.submit(await venue.sign_order(spec))
     finally:
         await venue.close()
+
+
+@dataclass
+class FleetRig:
+    client: Client
+    queue: str
+    sim: SimHandle
+    accounts: list[SimAccount]
+    venues: list[LighterVenue]
+    public: LighterVenue
+
+    def pairs(self) -> list[PairSpec]:
+        legs = [
+            LegAccount(account_index=a.account_index, api_key_index=a.api_key_index) for a in self.accounts
+        ]
+        return [
+            PairSpec(name=f"pair{i}", maker=legs[2 * i], taker=legs[2 * i + 1]) for i in range(len(legs) // 2)
+        ]
+
+    async def flat(self) -> bool:
+        states = await asyncio.gather(*(v.account() for v in self.venues))
+        return all(s.position("ETH").size == 0 for s in states)
+
+
+@asynccontextmanager
+async def fleet_rig(
+    env: WorkflowEnvironment, sim: SimHandle, ledger: Ledger, pairs: int, proxy: Proxy | None = None
+) -> AsyncIterator[FleetRig]:
+    from workflows.hedge_cycle import HedgeCycleWorkflow
+    from workflows.hedge_fleet import HedgeFleetWorkflow
+
+    client, queue = env.client, f"fleet-{uuid.uuid4()}"
+    accounts = [await new_account(sim) for _ in range(2 * pairs)]
+    venues = [venue_for(sim, a, proxy=proxy) for a in accounts]
+    public = LighterVenue(sim.url, 0)
+    market, hedge = MarketActivities(public), HedgeActivities(HedgeCycles(ledger), Notifier(ledger))
+    async with AsyncExitStack() as stack:
+        workers = [
+            Worker(
+                client,
+                task_queue=queue,
+                workflows=[HedgeCycleWorkflow, HedgeFleetWorkflow],
+                activities=[market.get_book_top, market.get_market, *hedge.all()],
+            )
+        ]
+        for account, venue in zip(accounts, venues, strict=True):
+            workers += signer_workers(client, venue, account, ledger)
+        for w in workers:
+            await stack.enter_async_context(w)
+        yield FleetRig(client, queue, sim, accounts, venues, public)
+    for v in (*venues, public):
+        await v.close()
