@@ -17,6 +17,7 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
 from perpflow import names
+from perpflow.cli_hedge import hedge_app
 from perpflow.cli_payouts import payouts_app
 from perpflow.config import describe_errors
 from perpflow.errors import PerpflowError
@@ -32,6 +33,7 @@ db_app = typer.Typer(no_args_is_help=True, help="The ledger database.")
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(history_app, name="history")
 app.add_typer(db_app, name="db")
+app.add_typer(hedge_app, name="hedge")
 app.add_typer(payouts_app, name="payouts")
 app.command("sim", help="Run the simulated venue: Lighter protocol, matching engine, admin API.")(sim_command)
 # Piped output (scripts, grep, files) gets whole ids instead of 80-column ellipses.

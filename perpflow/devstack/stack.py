@@ -133,4 +133,10 @@ def units(settings: Settings, opts: DevOptions) -> list[Unit]:
         market_data_service(
             settings, child_env(settings, opts), signer_config_path(settings), opts.metrics_port
         ),
+        # Last: the demo hedge fleet, started once every worker polls, printing its status table.
+        Service(
+            name="demo-fleet",
+            command=[sys.executable, "-m", "workers.demo_fleet"],
+            env=child_env(settings, opts),
+        ),
     ]
