@@ -4,11 +4,13 @@ serving the hedge workflows with the orchestrator's activities, all on a real de
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -229,3 +231,10 @@ async def fleet_rig(
         yield FleetRig(client, queue, sim, accounts, venues, public)
     for v in (*venues, public):
         await v.close()
+
+
+async def record_history(handle: WorkflowHandle[Any, Any], name: str) -> None:
+    """With PERPFLOW_RECORD_HISTORIES set, keep this run's history for tests/replay."""
+    if os.environ.get("PERPFLOW_RECORD_HISTORIES"):
+        text = (await handle.fetch_history()).to_json()
+        (Path(__file__).parents[1] / "replay" / "histories" / f"{name}.json").write_text(text + "\n")

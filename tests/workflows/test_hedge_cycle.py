@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from perpflow.hedge.models import Adjust, CycleParams, CycleResult, CycleState
 from perpflow.venues.types import Side
-from tests.plugins.hedge import ETH, HedgeRig, sell_into_bid
+from tests.plugins.hedge import ETH, HedgeRig, record_history, sell_into_bid
 from tests.plugins.venues import best
 
 
@@ -28,6 +28,7 @@ async def test_full_cycle_hedges_holds_closes_and_ends_flat(hedge_rig: HedgeRig,
     assert result.maker_filled == result.hedged == Decimal("0.05")
     assert await hedge_rig.positions() == (0, 0)
     assert result.open_exposure == {}
+    await record_history(handle, f"hedge_cycle_completed_{side.value}")
 
 
 async def test_partial_fills_are_each_hedged(hedge_rig: HedgeRig) -> None:
@@ -70,6 +71,7 @@ async def test_rejected_hedge_unwinds_the_maker_leg(hedge_rig: HedgeRig) -> None
     assert "refused" in result.reason
     assert (result.maker_filled, result.hedged) == (Decimal("0.05"), 0)
     assert await hedge_rig.positions() == (0, 0)
+    await record_history(handle, "hedge_cycle_unwound")
 
 
 async def test_venue_down_during_the_hedge_recovers_before_the_deadline(hedge_rig: HedgeRig) -> None:
@@ -113,6 +115,7 @@ async def test_hold_closes_on_stop_loss_and_take_profit(
     assert result.state is CycleState.DONE
     assert result.reason.startswith(word), result.reason
     assert await hedge_rig.positions() == (0, 0)
+    await record_history(handle, f"hedge_cycle_{word}")
 
 
 def temporal_cli(env: WorkflowEnvironment, *args: str) -> subprocess.CompletedProcess[str]:
