@@ -14,6 +14,7 @@ from temporalio import activity
 
 from perpflow.db.ledger import Ledger
 from perpflow.db.payouts import PayoutRepository
+from perpflow.notify import Alert, Notifier, Severity
 from perpflow.payouts import models as m
 from perpflow.payouts.config import maybe_payouts_config
 from perpflow.payouts.runtime import chain_client
@@ -24,8 +25,8 @@ log = logging.getLogger(__name__)
 
 
 class PayoutActivities:
-    def __init__(self, tracker: PayoutTracker, repo: PayoutRepository) -> None:
-        self._tracker, self._repo = tracker, repo
+    def __init__(self, tracker: PayoutTracker, repo: PayoutRepository, notifier: Notifier) -> None:
+        self._tracker, self._repo, self._notifier = tracker, repo, notifier
 
     @activity.defn(name=m.CHECK_EVENT)
     async def check_event(self, req: m.CheckEventRequest) -> m.CheckEventResult:
@@ -51,11 +52,14 @@ class PayoutActivities:
 
     @activity.defn(name=m.NOTIFY)
     async def notify(self, notice: m.Notice) -> None:
-        # The notification channel of the embedded stack is the log plus the audit table; a
-        # chat/email channel plugs in here without touching the workflow.
-        log.warning("payout %s workflow_id=%s: %s", notice.kind, notice.workflow_id, notice.message)
-        await self._repo.audit(
-            "perpflow", f"payout.{notice.kind}", notice.workflow_id, {"message": notice.message}
+        severity = Severity.WARNING if notice.kind == "escalation" else Severity.CRITICAL
+        await self._notifier.send(
+            Alert(
+                severity=severity,
+                source=notice.workflow_id,
+                title=f"payout {notice.kind}",
+                detail=notice.message,
+            )
         )
 
     def all(self) -> list[Callable[..., Any]]:
@@ -71,4 +75,5 @@ def orchestrator_payout_activities(settings: Settings, ledger: Ledger) -> list[C
         log.info("no payout config: payout activities not served")
         return []
     repo = PayoutRepository(ledger)
-    return PayoutActivities(PayoutTracker(chain_client(cfg), repo), repo).all()
+    notifier = Notifier(ledger, settings.alert_webhook_url)
+    return PayoutActivities(PayoutTracker(chain_client(cfg), repo), repo, notifier).all()

@@ -34,6 +34,8 @@ from temporalio.testing import WorkflowEnvironment
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.test_payout_harness import Payouts, make_policy  # noqa: E402
+
 from perpflow import names  # noqa: E402
 from perpflow.chain import admin  # noqa: E402
 from perpflow.chain.anvil import AnvilConfig, AnvilNode, free_port  # noqa: E402
@@ -44,9 +46,9 @@ from perpflow.db import tables as t  # noqa: E402
 from perpflow.db.ledger import Ledger  # noqa: E402
 from perpflow.db.migrate import upgrade  # noqa: E402
 from perpflow.db.payouts import PayoutRepository  # noqa: E402
+from perpflow.devstack.stack import dynamic_config_args  # noqa: E402
 from perpflow.payouts.models import PayoutState  # noqa: E402
 from tests.plugins.chain import ETH, new_wallet  # noqa: E402
-from tests.test_payout_harness import Payouts, make_policy  # noqa: E402
 
 N = int(os.environ.get("BENCH_PAYOUTS", "200"))
 USERS = 20
@@ -209,7 +211,7 @@ async def main() -> None:
         data_converter=pydantic_data_converter,
         search_attributes=list(names.SEARCH_ATTRIBUTES),
         dev_server_log_level="error",
-        dev_server_extra_args=["--log-level", "error"],
+        dev_server_extra_args=["--log-level", "error", *dynamic_config_args()],
     )
     client = ChainClient(anvil.http_url, poll_interval_s=0.005)
     ledger = Ledger(url)

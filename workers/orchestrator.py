@@ -11,7 +11,7 @@ from activities.health import HealthActivities, ledger_probe, venue_probe
 from activities.hedge import HedgeActivities
 from activities.market import MarketActivities
 from activities.payouts import orchestrator_payout_activities
-from activities.watches import WatchActivities
+from activities.watches import WatchActivities, market_data_probe
 from perpflow.db.hedge import HedgeCycles
 from perpflow.db.ledger import Ledger
 from perpflow.models import Component
@@ -35,7 +35,7 @@ async def main() -> None:
         if settings.lighter_url:
             # Public reads only: no key here. Orders go through the signer queues.
             venue = LighterVenue(settings.lighter_url, 0)
-            probes[Component.VENUE] = [venue_probe(venue)]
+            probes[Component.VENUE] = [venue_probe(venue), market_data_probe(settings.state_dir)]
             market = MarketActivities(venue)
             market_activities += [market.get_book_top, market.get_market]
         health = HealthActivities(probes)

@@ -30,6 +30,7 @@ from perpflow.chain.models import PositionLiquidated, UnsignedTx
 from perpflow.chain.wallet import HotWallet
 from perpflow.db.ledger import Ledger
 from perpflow.db.payouts import PayoutRepository
+from perpflow.notify import Notifier
 from perpflow.payouts.lane import WalletLane
 from perpflow.payouts.models import PayoutInput, PayoutPolicy, PayoutRecord, PayoutState, PayoutStatus, Tier
 from perpflow.payouts.tracker import PayoutTracker
@@ -131,7 +132,7 @@ class Payouts:
         return await asyncio.wait_for(handle.result(), 60)  # type: ignore[no-any-return]
 
     def orchestrator_worker(self) -> Worker:
-        acts = PayoutActivities(PayoutTracker(self.guard, self.repo), self.repo)
+        acts = PayoutActivities(PayoutTracker(self.guard, self.repo), self.repo, Notifier(self.repo.ledger))
         return Worker(
             self.client,
             task_queue=self.task_queue,

@@ -1,0 +1,199 @@
+"""Chaos: a fleet runs >= 20 hedge cycles while its orchestrator and signer processes are
+SIGKILLed at random (seeded) points and restarted. Every cycle must end DONE or UNWOUND,
+no intent may have two orders on the venue, and every account must end flat."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import select
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from perpflow import names
+from perpflow.db import tables as t
+from perpflow.db.ledger import Ledger
+from perpflow.devstack.stack import dynamic_config_args
+from perpflow.hedge.fleet import FleetInput, FleetMode, FleetResult, PairSpec
+from perpflow.hedge.models import CycleParams, CycleResult, CycleState, LegAccount
+from perpflow.venues.lighter.client import LighterVenue
+from tests.plugins.sim import SimHandle
+from tests.plugins.venues import SimAccount, best, new_account, venue_for
+
+ROOT = Path(__file__).parents[2]
+BIN = Path(sys.executable).parent
+CYCLES_PER_PAIR = 10
+PAIRS = 2
+
+
+class Proc:
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path) -> None:
+        self.name, self.argv, self.env, self.log = name, argv, env, log
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.kills = 0
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                self.argv, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+            self.kills += 1
+
+
+@pytest.fixture
+async def chaos_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A server of its own: the real orchestrator polls the fixed orchestrator queue."""
+    env = await WorkflowEnvironment.start_local(
+        namespace="perpflow",
+        dev_server_existing_path=str(BIN / "temporal"),
+        data_converter=pydantic_data_converter,
+        search_attributes=list(names.SEARCH_ATTRIBUTES),
+        dev_server_log_level="error",
+        dev_server_extra_args=dynamic_config_args(),
+    )
+    yield env
+    await env.shutdown()
+
+
+async def wiggle(sim: SimHandle, public: LighterVenue, stop: asyncio.Event, rng: random.Random) -> None:
+    """Move the price a few ticks at a time so resting quotes keep filling, both ways."""
+    while not stop.is_set():
+        bid, ask = await best(public)
+        mid = (bid + ask) / 2
+        await sim.admin.set_price(0, (mid + Decimal(rng.choice([-4, -3, 3, 4]))).quantize(Decimal("0.01")))
+        await asyncio.sleep(0.7)
+
+
+async def chaos(procs: list[Proc], stop: asyncio.Event, rng: random.Random) -> None:
+    while not stop.is_set():
+        await asyncio.sleep(rng.uniform(8, 14))
+        victim = rng.choice(procs)
+        victim.kill()
+        await asyncio.sleep(rng.uniform(0.2, 1.5))
+        victim.start()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+async def test_fleet_survives_sigkills_of_orchestrator_and_signer(
+    chaos_env: WorkflowEnvironment, sim: SimHandle, postgres_url: str, pg_ledger: Ledger, tmp_path: Path
+) -> None:
+    rng = random.Random(20261121)
+    accounts: list[SimAccount] = [await new_account(sim) for _ in range(2 * PAIRS)]
+    config = tmp_path / "signer.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "lighter": {"url": sim.url},
+                "accounts": [
+                    {
+                        "name": f"c{i}",
+                        "account_index": a.account_index,
+                        "api_key_index": a.api_key_index,
+                        "api_key": f"env:CHAOS_KEY_{i}",
+                        "tier": "premium",
+                    }
+                    for i, a in enumerate(accounts)
+                ],
+            }
+        )
+    )
+    env = {
+        **os.environ,
+        "PERPFLOW_TEMPORAL_ADDRESS": chaos_env.client.service_client.config.target_host,
+        "PERPFLOW_TEMPORAL_NAMESPACE": "perpflow",
+        "PERPFLOW_STATE_DIR": str(tmp_path),
+        "DATABASE_URL": postgres_url,
+        "PERPFLOW_LIGHTER_URL": sim.url,
+        "NO_PROXY": "127.0.0.1,localhost",
+        **{f"CHAOS_KEY_{i}": a.private_key.get_secret_value() for i, a in enumerate(accounts)},
+    }
+    procs = [
+        Proc(
+            "orchestrator", [sys.executable, "-m", "workers.orchestrator"], env, tmp_path / "orchestrator.log"
+        ),
+        Proc("signer", [sys.executable, "-m", "workers.signer", str(config)], env, tmp_path / "signer.log"),
+    ]
+    for p in procs:
+        p.start()
+    legs = [LegAccount(account_index=a.account_index, api_key_index=a.api_key_index) for a in accounts]
+    fleet = FleetInput(
+        name=f"chaos{uuid.uuid4().hex[:6]}",
+        market="ETH",
+        pause_between_s=0,
+        max_cycles_per_pair=CYCLES_PER_PAIR,
+        pairs=[PairSpec(name=f"p{i}", maker=legs[2 * i], taker=legs[2 * i + 1]) for i in range(PAIRS)],
+        cycle=CycleParams(
+            size=Decimal("0.05"),
+            maker_timeout_s=8,
+            max_requotes=3,
+            hold_s=1,
+            close_mode="market",
+            poll_s=0.5,
+            hedge_deadline_s=40,
+        ),
+    )
+    public, stop = LighterVenue(sim.url, 0), asyncio.Event()
+    venues = [venue_for(sim, a) for a in accounts]
+    background = [
+        asyncio.create_task(wiggle(sim, public, stop, rng)),
+        asyncio.create_task(chaos(procs, stop, rng)),
+    ]
+    try:
+        handle = await chaos_env.client.start_workflow(
+            "HedgeFleetWorkflow",
+            fleet,
+            id=names.hedge_fleet_id(fleet.name),
+            task_queue=names.ORCHESTRATOR_QUEUE,
+            result_type=FleetResult,
+        )
+        result: FleetResult = await asyncio.wait_for(handle.result(), timeout=540)
+        stop.set()
+        await asyncio.gather(*background)
+        assert result.mode is FleetMode.COMPLETED, result
+        assert result.cycles == PAIRS * CYCLES_PER_PAIR
+        assert sum(p.kills for p in procs) >= 3
+        for pair in range(PAIRS):
+            for seq in range(CYCLES_PER_PAIR):
+                cycle = chaos_env.client.get_workflow_handle(
+                    names.hedge_cycle_id(fleet.name, f"p{pair}", seq)
+                )
+                ended = CycleResult.model_validate(await cycle.result())
+                assert ended.state in (CycleState.DONE, CycleState.UNWOUND), ended
+        async with pg_ledger.session() as s:
+            intents = (
+                await s.execute(
+                    select(t.Order.client_order_index, t.Order.account_index).where(
+                        t.Order.workflow_id.like("hedge-chaos%")
+                    )
+                )
+            ).all()
+        by_account = {v.account_index: v for v in venues}
+        for coi, account_index in intents:
+            assert len(await by_account[account_index].orders_by_client_index(coi)) <= 1, coi
+        states = await asyncio.gather(*(v.account() for v in venues))
+        assert all(s.position("ETH").size == 0 for s in states), [s.position("ETH") for s in states]
+    finally:
+        stop.set()
+        for task in background:
+            task.cancel()
+        for p in procs:
+            p.kill()
+        for v in (*venues, public):
+            await v.close()
