@@ -34,7 +34,7 @@ from temporalio.testing import WorkflowEnvironment
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.test_payout_harness import Payouts, make_policy  # noqa: E402
+from tests.plugins.payouts import Payouts, make_policy  # noqa: E402
 
 from perpflow import names  # noqa: E402
 from perpflow.chain import admin  # noqa: E402
