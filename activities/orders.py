@@ -103,7 +103,6 @@ class OrderActivities:
                 seen = await self._look_for_earlier_send(record)
                 if seen is not None:
                     return seen
-            await self._risk_check(intent)
             return await self._send(record)
 
     async def _look_for_earlier_send(self, record: OrderRecord) -> OrderAck | None:
@@ -146,7 +145,9 @@ class OrderActivities:
             price=intent.price,
             reduce_only=intent.reduce_only,
         )
-        signed = await self.venue.sign_order(spec)
+        # The risk check's I/O overlaps the signature (CPU): a hedge is on the venue sooner. A
+        # denied order's signed tx is dropped unsent; nonces only advance on a successful send.
+        _, signed = await asyncio.gather(self._risk_check(intent), self.venue.sign_order(spec))
         await self.orders.mark_submitting(
             intent.key, api_key_index=signed.api_key_index, nonce=signed.nonce, tx_hash=signed.tx_hash
         )

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from pydantic import AwareDatetime
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from perpflow.db import tables as t
@@ -143,8 +143,10 @@ class Orders:
 
     async def _update(self, key: str, **values: object) -> None:
         async with self.ledger.session() as s:
-            row = await s.scalar(select(t.Order).where(t.Order.idempotency_key == key))
-            if row is None:
-                raise PerpflowError(f"no order intent {key}")
-            for name, value in values.items():
-                setattr(row, name, value)
+            done = await s.execute(
+                update(t.Order)
+                .where(t.Order.idempotency_key == key)
+                .values(**values, updated_at=datetime.now(UTC))
+            )
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            raise PerpflowError(f"no order intent {key}")
