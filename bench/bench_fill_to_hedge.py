@@ -25,20 +25,17 @@ import lighter
 from pydantic import SecretStr
 from temporalio import workflow
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from activities.orders import OrderActivities
-from bench.harness import BIN, pct, sim_process, summary
+from bench.harness import pct, sim_process, summary
 from perpflow import names
 from perpflow.db.ledger import Ledger
 from perpflow.db.migrate import upgrade
 from perpflow.db.orders import Orders
 from perpflow.db.risk import RiskStates
-from perpflow.devstack.stack import dynamic_config_args
 from perpflow.marketdata.config import MarketDataConfig
 from perpflow.marketdata.service import MarketDataService
 from perpflow.models import AccountRef, Model
@@ -48,6 +45,7 @@ from perpflow.signals import ORDER_FILLED, OrderFilled
 from perpflow.sim.admin_client import SimAdmin
 from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.types import OrderKind, OrderSpec, Side, TimeInForce
+from tests.helpers import local_temporal
 from workflows.options import ORDER
 
 HEDGES = int(os.environ.get("BENCH_HEDGES", "40"))
@@ -239,14 +237,7 @@ async def main() -> None:
     with sim_process() as url, tempfile.TemporaryDirectory() as tmp:
         ledger_url = f"sqlite:///{tmp}/ledger.db"
         upgrade(ledger_url)
-        env = await WorkflowEnvironment.start_local(
-            namespace="perpflow",
-            dev_server_existing_path=str(BIN / "temporal"),
-            data_converter=pydantic_data_converter,
-            search_attributes=list(names.SEARCH_ATTRIBUTES),
-            dev_server_log_level="error",
-            dev_server_extra_args=dynamic_config_args(),
-        )
+        env = await local_temporal()
         ledger = Ledger(ledger_url)
         async with SimAdmin(url) as admin, aiohttp.ClientSession(trust_env=False) as http:
             maker, taker = await new_venue(admin, url), await new_venue(admin, url)

@@ -21,11 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import lighter
-from harness import BIN, pct, sim_process, summary
+from harness import pct, sim_process, summary
 from pydantic import SecretStr
 from temporalio import workflow
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
@@ -35,12 +34,12 @@ from perpflow.db.ledger import Ledger
 from perpflow.db.migrate import upgrade
 from perpflow.db.orders import Orders
 from perpflow.db.risk import RiskStates
-from perpflow.devstack.stack import dynamic_config_args
 from perpflow.orders import OrderAck, OrderIntent
 from perpflow.risk import RiskLimits
 from perpflow.sim.admin_client import SimAdmin
 from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.types import Side, TimeInForce
+from tests.helpers import local_temporal
 from workflows.options import ORDER
 
 N = 200
@@ -167,18 +166,13 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, sim_process() as url:
         ledger_url = f"sqlite:///{Path(tmp) / 'ledger.db'}"
         upgrade(ledger_url)
-        env = await WorkflowEnvironment.start_local(
-            namespace="perpflow",
-            dev_server_existing_path=str(BIN / "temporal"),
-            data_converter=pydantic_data_converter,
+        env = await local_temporal(
             dev_server_database_filename=str(Path(tmp) / "temporal.db"),
-            dev_server_log_level="error",
             dev_server_extra_args=[
                 "--sqlite-pragma",
                 "journal_mode=WAL",
                 "--sqlite-pragma",
                 "synchronous=NORMAL",
-                *dynamic_config_args(),
             ],
         )
         admin = SimAdmin(url)

@@ -28,13 +28,10 @@ from pathlib import Path
 import psycopg
 import yaml
 from sqlalchemy import func, select
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-from tests.plugins.payouts import Payouts, make_policy  # noqa: E402
 
 from perpflow import names  # noqa: E402
 from perpflow.chain import admin  # noqa: E402
@@ -46,9 +43,10 @@ from perpflow.db import tables as t  # noqa: E402
 from perpflow.db.ledger import Ledger  # noqa: E402
 from perpflow.db.migrate import upgrade  # noqa: E402
 from perpflow.db.payouts import PayoutRepository  # noqa: E402
-from perpflow.devstack.stack import dynamic_config_args  # noqa: E402
 from perpflow.payouts.models import PayoutState  # noqa: E402
+from tests.helpers import local_temporal  # noqa: E402
 from tests.plugins.chain import ETH, new_wallet  # noqa: E402
+from tests.plugins.payouts import Payouts, make_policy  # noqa: E402
 
 N = int(os.environ.get("BENCH_PAYOUTS", "200"))
 USERS = 20
@@ -205,14 +203,7 @@ async def main() -> None:
     url, admin_url = ledger_url(tmp)
     upgrade(url)
     anvil = AnvilNode(AnvilConfig(port=free_port())).start()
-    env = await WorkflowEnvironment.start_local(
-        namespace="perpflow",
-        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-        data_converter=pydantic_data_converter,
-        search_attributes=list(names.SEARCH_ATTRIBUTES),
-        dev_server_log_level="error",
-        dev_server_extra_args=["--log-level", "error", *dynamic_config_args()],
-    )
+    env = await local_temporal()
     client = ChainClient(anvil.http_url, poll_interval_s=0.005)
     ledger = Ledger(url)
     try:

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import statistics
-import subprocess
 import sys
-import time
-import urllib.request
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))  # benches run as scripts from bench/; the tests' launchers live at the root
+
+from tests.plugins.sim import start_sim, stop_sim  # noqa: E402
 
 
 def free_port() -> int:
@@ -25,42 +25,13 @@ def free_port() -> int:
 
 @contextmanager
 def sim_process(*extra: str) -> Iterator[str]:
-    """``perpflow sim`` on a free port with manual prices; yields its base URL."""
-    os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "perpflow.sim",
-            "--port",
-            str(port),
-            "--price-path",
-            "manual",
-            "--seed",
-            "1",
-            *extra,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
+    """``perpflow sim`` on a free port with manual prices (the tests' launcher); yields its URL."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sim = start_sim(Path(tmp), *extra)
         try:
-            with urllib.request.urlopen(url + "/_sim/health", timeout=1):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("the simulated venue did not start") from None
-            time.sleep(0.05)
-    try:
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+            yield sim.url
+        finally:
+            stop_sim(sim.proc)
 
 
 def pct(values: list[float], q: float) -> float:

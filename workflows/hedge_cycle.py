@@ -20,7 +20,6 @@ with workflow.unsafe.imports_passed_through():
 
     from perpflow import names
     from perpflow.hedge import pricing
-    from perpflow.hedge.commands import OperatorCommand, parse_command
     from perpflow.hedge.models import (
         TRANSITIONS,
         Adjust,
@@ -32,7 +31,6 @@ with workflow.unsafe.imports_passed_through():
         HedgeCycleInput,
         Leg,
         LegAccount,
-        RejectedCommand,
     )
     from perpflow.hedge.tally import Role, Tally
     from perpflow.notify import Alert, Severity
@@ -49,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from perpflow.signals import ORDER_FILLED, PRICE_CROSSED, OrderFilled
     from perpflow.venues.types import MarketInfo, OrderKind, Side, TimeInForce
+    from workflows.commands import CommandLog
     from workflows.options import LEDGER, ORDER, VENUE_READ
     from workflows.validation import FAIL_ON_INVALID_INPUT
 
@@ -83,7 +82,7 @@ class HedgeCycleWorkflow:
         self.tally = Tally()
         self.unmatched: list[OrderFilled] = []  # fills signalled before their order was tracked
         self.orders: list[str] = []
-        self.rejected: list[RejectedCommand] = []
+        self.commands = CommandLog("cycle")
         self.market: MarketInfo | None = None
         self.last_mark: Decimal | None = None
         self.reason = ""
@@ -529,7 +528,7 @@ class HedgeCycleWorkflow:
         try:
             fill = OrderFilled.model_validate(payload)
         except ValidationError as exc:
-            self._reject(ORDER_FILLED, payload, exc)
+            self.commands.reject(ORDER_FILLED, payload, exc)
             return
         self._count(fill)
 
@@ -539,41 +538,23 @@ class HedgeCycleWorkflow:
 
     @workflow.signal
     def pause(self, payload: Any = None) -> None:
-        if self._command("pause", payload):
+        if self.commands.accept("pause", payload):
             self.paused = True
 
     @workflow.signal
     def resume(self, payload: Any = None) -> None:
-        if self._command("resume", payload):
+        if self.commands.accept("resume", payload):
             self.paused = False
 
     @workflow.signal
     def flatten(self, payload: Any = None) -> None:
-        if self._command("flatten", payload):
+        if self.commands.accept("flatten", payload):
             self.flatten_requested = True
 
     @workflow.signal
     def stop(self, payload: Any = None) -> None:
-        if self._command("stop", payload):
+        if self.commands.accept("stop", payload):
             self.stop_requested = True
-
-    def _command(self, name: str, payload: Any) -> OperatorCommand | None:
-        try:
-            cmd = parse_command(payload)
-        except (ValidationError, ValueError) as exc:
-            self._reject(name, payload, exc)
-            return None
-        workflow.logger.info("cycle %s command %s by %s", workflow.info().workflow_id, name, cmd.by)
-        return cmd
-
-    def _reject(self, name: str, payload: Any, exc: Exception) -> None:
-        error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        self.rejected.append(
-            RejectedCommand(name=name, payload=repr(payload)[:500], error=error, at=workflow.now())
-        )
-        workflow.logger.warning(
-            "cycle %s rejected %s %r: %s", workflow.info().workflow_id, name, payload, error
-        )
 
     @workflow.update
     def adjust(self, change: Adjust) -> CycleParams:
@@ -609,7 +590,7 @@ class HedgeCycleWorkflow:
             last_mark=self.last_mark,
             realized_pnl=self._realized(),
             reason=self.reason,
-            rejected_commands=self.rejected,
+            rejected_commands=self.commands.rejected,
         )
 
 

@@ -11,14 +11,12 @@ from temporalio import workflow
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import ValidationError
-
     from perpflow import names
-    from perpflow.hedge.commands import parse_command
     from perpflow.hedge.fleet import FleetInput, FleetMode, FleetResult, FleetStatus, PairSpec, PairStatus
-    from perpflow.hedge.models import CycleResult, CycleState, HedgeCycleInput, RejectedCommand
+    from perpflow.hedge.models import CycleResult, CycleState, HedgeCycleInput
     from perpflow.notify import Alert, Severity
     from perpflow.venues.types import Side
+    from workflows.commands import CommandLog
     from workflows.hedge_cycle import HedgeCycleWorkflow
     from workflows.options import LEDGER
     from workflows.validation import FAIL_ON_INVALID_INPUT
@@ -35,7 +33,7 @@ class HedgeFleetWorkflow:
         self.pairs = {p.name: PairStatus(name=p.name) for p in inp.pairs}
         self.paused = self.carry.mode is FleetMode.PAUSED
         self.run_cycles = 0
-        self.rejected: list[RejectedCommand] = []
+        self.commands = CommandLog("fleet")
 
     @workflow.run  # noqa: RET503 - the last line, continue_as_new, raises
     async def run(self, inp: FleetInput) -> FleetResult:
@@ -152,38 +150,25 @@ class HedgeFleetWorkflow:
 
     # -- operator commands ---------------------------------------------------------------------
 
-    def _command(self, name: str, payload: Any) -> bool:
-        try:
-            cmd = parse_command(payload)
-        except (ValidationError, ValueError) as exc:
-            error = str(exc).splitlines()[0]
-            self.rejected.append(
-                RejectedCommand(name=name, payload=repr(payload)[:500], error=error, at=workflow.now())
-            )
-            workflow.logger.warning("fleet %s rejected %s %r: %s", self.inp.name, name, payload, error)
-            return False
-        workflow.logger.info("fleet %s command %s by %s", self.inp.name, name, cmd.by)
-        return True
-
     @workflow.signal
     def pause(self, payload: Any = None) -> None:
-        if self._command("pause", payload):
+        if self.commands.accept("pause", payload):
             self.paused = True
 
     @workflow.signal
     def resume(self, payload: Any = None) -> None:
-        if self._command("resume", payload):
+        if self.commands.accept("resume", payload):
             self.paused = False
 
     @workflow.signal
     async def stop(self, payload: Any = None) -> None:
-        if self._command("stop", payload) and self.carry.mode not in ENDING:
+        if self.commands.accept("stop", payload) and self.carry.mode not in ENDING:
             self.carry.mode = FleetMode.STOPPING
 
     @workflow.signal
     async def kill(self, payload: Any = None) -> None:
         """Flatten every open cycle, then halt."""
-        if not self._command("kill", payload):
+        if not self.commands.accept("kill", payload):
             return
         self.carry.mode = FleetMode.HALTED
         for status in self.pairs.values():
@@ -202,5 +187,5 @@ class HedgeFleetWorkflow:
             day_realized=self.carry.day_realized,
             total_realized=self.carry.total_realized,
             cycles=self.carry.cycles,
-            rejected_commands=self.rejected,
+            rejected_commands=self.commands.rejected,
         )

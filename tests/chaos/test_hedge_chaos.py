@@ -18,16 +18,15 @@ from pathlib import Path
 import pytest
 import yaml
 from sqlalchemy import select
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from perpflow import names
 from perpflow.db import tables as t
 from perpflow.db.ledger import Ledger
-from perpflow.devstack.stack import dynamic_config_args
 from perpflow.hedge.fleet import FleetInput, FleetMode, FleetResult, PairSpec
 from perpflow.hedge.models import CycleParams, CycleResult, CycleState, LegAccount
 from perpflow.venues.lighter.client import LighterVenue
+from tests.helpers import local_temporal
 from tests.plugins.sim import SimHandle
 from tests.plugins.venues import SimAccount, best, new_account, venue_for
 
@@ -59,14 +58,7 @@ class Proc:
 @pytest.fixture
 async def chaos_env() -> AsyncIterator[WorkflowEnvironment]:
     """A server of its own: the real orchestrator polls the fixed orchestrator queue."""
-    env = await WorkflowEnvironment.start_local(
-        namespace="perpflow",
-        dev_server_existing_path=str(BIN / "temporal"),
-        data_converter=pydantic_data_converter,
-        search_attributes=list(names.SEARCH_ATTRIBUTES),
-        dev_server_log_level="error",
-        dev_server_extra_args=dynamic_config_args(),
-    )
+    env = await local_temporal()
     yield env
     await env.shutdown()
 

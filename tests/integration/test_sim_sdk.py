@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import lighter
 import pytest
 
-from tests.plugins.sim import SimHandle, Trader, new_trader
+from tests.plugins.sim import SimHandle, Trader
 
 ETH = 0
 SC = lighter.SignerClient
-
-
-@pytest.fixture
-async def fresh(sim: SimHandle) -> AsyncIterator[SimHandle]:
-    await sim.admin.reset()
-    yield sim
-    await sim.admin.clear_faults()
-
-
-@pytest.fixture
-async def trader(fresh: SimHandle) -> AsyncIterator[Trader]:
-    t = await new_trader(fresh)
-    yield t
-    await t.client.close()  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-async def api(fresh: SimHandle) -> AsyncIterator[lighter.ApiClient]:
-    client = lighter.ApiClient(configuration=lighter.Configuration(host=fresh.url))
-    yield client
-    await client.close()
 
 
 async def book(api: lighter.ApiClient, market: int = ETH, limit: int = 20) -> lighter.OrderBookOrders:

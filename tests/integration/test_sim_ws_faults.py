@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -12,31 +12,10 @@ import aiohttp
 import lighter
 import pytest
 
-from tests.plugins.sim import SimHandle, Trader, new_trader
+from tests.plugins.sim import SimHandle, Trader
 
 ETH = 0
 SC = lighter.SignerClient
-
-
-@pytest.fixture
-async def fresh(sim: SimHandle) -> AsyncIterator[SimHandle]:
-    await sim.admin.reset()
-    yield sim
-    await sim.admin.clear_faults()
-
-
-@pytest.fixture
-async def trader(fresh: SimHandle) -> AsyncIterator[Trader]:
-    t = await new_trader(fresh)
-    yield t
-    await t.client.close()  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-async def api(fresh: SimHandle) -> AsyncIterator[lighter.ApiClient]:
-    client = lighter.ApiClient(configuration=lighter.Configuration(host=fresh.url))
-    yield client
-    await client.close()
 
 
 async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:

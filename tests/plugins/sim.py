@@ -132,3 +132,27 @@ async def new_trader(sim: SimHandle, collateral: str = "100000", api_key_index: 
         url=sim.url, account_index=account_index, api_private_keys={api_key_index: private_key}
     )
     return Trader(account_index, api_key_index, private_key, client)
+
+
+@pytest.fixture
+async def fresh(sim: SimHandle) -> AsyncIterator[SimHandle]:
+    """The sim reset to its start (accounts, orders, prices, faults) for tests that need that."""
+    await sim.admin.reset()
+    yield sim
+    await sim.admin.clear_faults()
+
+
+@pytest.fixture
+async def trader(fresh: SimHandle) -> AsyncIterator[Trader]:
+    t = await new_trader(fresh)
+    yield t
+    await t.client.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+async def api(fresh: SimHandle) -> AsyncIterator[object]:
+    import lighter
+
+    client = lighter.ApiClient(configuration=lighter.Configuration(host=fresh.url))
+    yield client
+    await client.close()

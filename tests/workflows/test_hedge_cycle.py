@@ -15,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from perpflow.hedge.models import Adjust, CycleParams, CycleResult, CycleState
 from perpflow.venues.types import Side
 from tests.plugins.hedge import ETH, HedgeRig, record_history, sell_into_bid
+from tests.plugins.sim import SimHandle
 from tests.plugins.venues import best
 
 
@@ -31,7 +32,8 @@ async def test_full_cycle_hedges_holds_closes_and_ends_flat(hedge_rig: HedgeRig,
     await record_history(handle, f"hedge_cycle_completed_{side.value}")
 
 
-async def test_partial_fills_are_each_hedged(hedge_rig: HedgeRig) -> None:
+async def test_partial_fills_are_each_hedged(fresh: SimHandle, hedge_rig: HedgeRig) -> None:
+    """``fresh`` first: no other test's resting bid may share our price level."""
     handle = await hedge_rig.start(hedge_rig.cycle(Side.BUY, size=Decimal("0.05"), maker_timeout_s=30))
     await hedge_rig.quoting(handle)
     book = await hedge_rig.public.book("ETH", 1)

@@ -94,7 +94,10 @@ async def test_an_approval_timeout_escalates_and_the_payout_still_waits(payouts:
     await eventually(escalated, 20, "escalation")
     assert (await status(handle)).state is PayoutState.AWAITING_APPROVAL
     audit = await payouts.ledger.audit_log(limit=50)
-    assert any(a.action == "payout.escalation" and a.target == handle.id for a in audit)
+    assert any(
+        a.action == "alert.warning" and a.target == handle.id and a.detail["title"] == "payout escalation"
+        for a in audit
+    )
     await handle.execute_update("approve", ApprovalDecision(by="carol"))
     assert (await asyncio.wait_for(handle.result(), 30)).state is PayoutState.DONE
 
