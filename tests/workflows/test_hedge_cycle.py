@@ -189,3 +189,33 @@ async def test_adjust_is_validated_before_it_reaches_history(hedge_rig: HedgeRig
     await handle.signal("stop")
     await handle.signal("flatten")
     assert (await handle.result()).state is CycleState.STOPPED
+
+
+async def test_a_fill_racing_the_cancel_is_still_hedged(hedge_rig: HedgeRig) -> None:
+    handle = await hedge_rig.start(hedge_rig.cycle(Side.BUY, maker_timeout_s=2, max_requotes=0, poll_s=30))
+    await hedge_rig.quoting(handle)
+    # Hold the cancel's own order lookups, then fill the order while the cancel is under way.
+    await hedge_rig.sim.admin.inject_fault("latency", count=2, path="/api/v1/accountOrders", latency_ms=2500)
+
+    async def cancel_scheduled() -> bool:
+        async for event in handle.fetch_history_events():
+            attrs = event.activity_task_scheduled_event_attributes
+            if (
+                event.HasField("activity_task_scheduled_event_attributes")
+                and attrs.activity_type.name == "cancel_order"
+            ):
+                return True
+        return False
+
+    deadline = asyncio.get_running_loop().time() + 20
+    while not await cancel_scheduled():
+        assert asyncio.get_running_loop().time() < deadline, "the cancel was never scheduled"
+        await asyncio.sleep(0.1)
+    await hedge_rig.move_through(Side.BUY)
+    result: CycleResult = await handle.result()
+    assert (result.state, result.maker_filled, result.hedged) == (
+        CycleState.DONE,
+        Decimal("0.05"),
+        Decimal("0.05"),
+    )
+    assert await hedge_rig.positions() == (0, 0)
