@@ -11,8 +11,6 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
-from rich.table import Table
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
@@ -20,6 +18,7 @@ from perpflow import names
 from perpflow.cli_hedge import hedge_app
 from perpflow.cli_payouts import payouts_app
 from perpflow.config import describe_errors
+from perpflow.console import console, err, new_table
 from perpflow.errors import PerpflowError
 from perpflow.models import HealthCheckInput, HealthReport
 from perpflow.settings import Settings, load_settings
@@ -36,16 +35,6 @@ app.add_typer(db_app, name="db")
 app.add_typer(hedge_app, name="hedge")
 app.add_typer(payouts_app, name="payouts")
 app.command("sim", help="Run the simulated venue: Lighter protocol, matching engine, admin API.")(sim_command)
-# Piped output (scripts, grep, files) gets whole ids instead of 80-column ellipses.
-console = Console(width=None if sys.stdout.isatty() else 240)
-err = Console(stderr=True, soft_wrap=True)
-
-
-def _table(title: str, *columns: str) -> Table:
-    table = Table(title=title)
-    for col in columns:
-        table.add_column(col, overflow="fold")
-    return table
 
 
 async def _client(settings: Settings) -> Client:
@@ -82,7 +71,7 @@ def dev(
 def doctor(timeout: Annotated[float, typer.Option(help="Seconds to wait for the report.")] = 30) -> None:
     """Run HealthCheckWorkflow through the orchestrator and print its report."""
     report = asyncio.run(_doctor(load_settings(), timeout))
-    table = _table("perpflow health", "component", "name", "healthy", "detail", "ms")
+    table = new_table("perpflow health", "component", "name", "healthy", "detail", "ms")
     for c in report.components:
         table.add_row(
             c.component,
@@ -128,7 +117,7 @@ def workflows_list(
     if query:
         clauses.append(f"({query})")
     rows = asyncio.run(_list(load_settings(), " AND ".join(clauses), limit))
-    table = _table(
+    table = new_table(
         f"workflows ({len(rows)})", "workflow id", "type", "status", "started", "kind", "market", "state"
     )
     for row in rows:
@@ -183,7 +172,7 @@ def history_replay(files: list[Path]) -> None:
     if missing:
         raise PerpflowError(f"no such file: {', '.join(missing)}")
     outcomes = asyncio.run(replay_files(files, ALL_WORKFLOWS))
-    table = _table("replay", "file", "workflow", "result")
+    table = new_table("replay", "file", "workflow", "result")
     for o in outcomes:
         table.add_row(str(o.path), o.workflow_type, "[green]ok[/]" if o.ok else f"[red]FAILED[/] {o.error}")
     console.print(table)

@@ -7,13 +7,13 @@ import getpass
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
 from perpflow import names
 from perpflow.config import load_yaml
+from perpflow.console import console
 from perpflow.db.ledger import Ledger
 from perpflow.hedge.config import FleetConfig
 from perpflow.hedge.fleet import FleetInput, FleetStatus
@@ -22,7 +22,6 @@ from perpflow.settings import load_settings
 from perpflow.temporal_client import connect
 
 hedge_app = typer.Typer(no_args_is_help=True, help="Hedge fleets: start, status, pause, resume, stop, kill.")
-console = Console()
 
 
 async def fleet_input(config: FleetConfig) -> FleetInput:

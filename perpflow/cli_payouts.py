@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from temporalio.client import Client, WorkflowUpdateFailedError
 
+from perpflow.console import console
 from perpflow.db.ledger import Ledger
 from perpflow.db.payouts import PayoutRepository
 from perpflow.errors import PerpflowError
@@ -19,7 +18,6 @@ from perpflow.settings import Settings, load_settings
 from perpflow.temporal_client import connect
 
 payouts_app = typer.Typer(no_args_is_help=True, help="Liquidation payouts (ledger view, approvals).")
-console = Console(width=None if sys.stdout.isatty() else 240)
 
 ById = Annotated[str, typer.Argument(help="The payout's workflow id (see `perpflow payouts list`).")]
 By = Annotated[str, typer.Option("--by", help="Operator name recorded with the decision.")]
