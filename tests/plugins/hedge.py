@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -237,4 +238,7 @@ async def record_history(handle: WorkflowHandle[Any, Any], name: str) -> None:
     """With PERPFLOW_RECORD_HISTORIES set, keep this run's history for tests/replay."""
     if os.environ.get("PERPFLOW_RECORD_HISTORIES"):
         text = (await handle.fetch_history()).to_json()
+        # Failure stack traces name this machine's paths; replay never reads them.
+        for local in (f"{Path(__file__).parents[2]}/", f"{sys.base_prefix}/"):
+            text = text.replace(local, "")
         (Path(__file__).parents[1] / "replay" / "histories" / f"{name}.json").write_text(text + "\n")
