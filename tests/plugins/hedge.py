@@ -7,7 +7,7 @@ import asyncio
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -156,9 +156,6 @@ async def hedge_rig(
         yield HedgeRig(client, queue, sim, maker, taker, maker_venue, taker_venue, public)
     for v in (maker_venue, taker_venue, public):
         await v.close()
-
-
-Step = Callable[[], Awaitable[None]]
 
 
 async def sell_into_bid(sim: SimHandle, size: Decimal, price: Decimal) -> None:
