@@ -33,21 +33,22 @@ async def test_full_cycle_hedges_holds_closes_and_ends_flat(hedge_rig: HedgeRig,
 
 
 async def test_partial_fills_are_each_hedged(fresh: SimHandle, hedge_rig: HedgeRig) -> None:
-    """``fresh`` first: no other test's resting bid may share our price level."""
+    """``fresh``: no other test's resting bid shares our price level."""
     handle = await hedge_rig.start(hedge_rig.cycle(Side.BUY, size=Decimal("0.05"), maker_timeout_s=30))
     await hedge_rig.quoting(handle)
-    book = await hedge_rig.public.book("ETH", 1)
-    level = book.bids[0]
-    # Our post-only bid queues behind the market maker at the best bid: sell its size and ours in parts.
-    await sell_into_bid(hedge_rig.sim, level.size - Decimal("0.05") + Decimal("0.02"), level.price)
-    await hedge_rig.until(handle, lambda s: s.hedged == Decimal("0.02"), "the first hedge")
-    await sell_into_bid(hedge_rig.sim, Decimal("0.03"), level.price)
+    price = (await hedge_rig.public.book("ETH", 1)).bids[0].price
+    # Re-quote the market maker at the same reference: its bids now queue behind ours, so a
+    # sale at our price fills our order first, in the parts we choose.
+    reference = (await fresh.admin.state())["markets"][str(ETH)]["price"]
+    await fresh.admin.set_price(ETH, reference)
+    await sell_into_bid(hedge_rig.sim, Decimal("0.02"), price)
+    first = await hedge_rig.until(handle, lambda s: s.hedged > 0, "the first hedge")
+    assert first.hedged <= first.maker_filled  # never ahead of the fills it covers
+    if first.maker_filled < Decimal("0.05"):
+        await sell_into_bid(hedge_rig.sim, Decimal("0.05") - first.maker_filled, price)
     result: CycleResult = await handle.result()
-    assert (result.state, result.maker_filled, result.hedged) == (
-        CycleState.DONE,
-        Decimal("0.05"),
-        Decimal("0.05"),
-    )
+    assert result.state is CycleState.DONE
+    assert result.maker_filled == result.hedged == Decimal("0.05")
     status = await hedge_rig.status(handle)
     # Each increment the cycle saw was hedged by its own order, and nothing twice.
     assert len([o for o in status.orders if "/hedge-" in o]) >= 2
