@@ -179,22 +179,32 @@ class OrderActivities:
             self._check_account(ref.account_index)
             return await self._current(ref)
 
-    async def _current(self, ref: OrderRef) -> OrderAck:
-        record = None
-        if ref.client_order_index is not None:
-            record = await self.orders.by_client_index(
-                self.venue.name, ref.account_index, ref.client_order_index
-            )
-        found = None
-        if ref.client_order_index is not None:
-            found = await self.venue.order_by_client_index(ref.market, ref.client_order_index)
+    async def _lookup(self, ref: OrderRef) -> tuple[OrderRecord | None, VenueOrder | None]:
+        """The ledger's record and the venue's order, read together."""
+        coi = ref.client_order_index
+        if coi is None:
+            return None, None
+        record, found = await asyncio.gather(
+            self.orders.by_client_index(self.venue.name, ref.account_index, coi),
+            self.venue.order_by_client_index(ref.market, coi),
+        )
+        return record, found
+
+    def _ack(self, ref: OrderRef, record: OrderRecord | None, found: VenueOrder | None) -> OrderAck:
         if record is not None:
-            if found is not None:
-                await self.orders.mark_seen(record.intent.key, found)
             return ack(record, found, sent_now=False)
         if found is None:
             raise OrderNotFound(f"no order {ref.index} on {ref.market} for account {ref.account_index}")
         return OrderAck.of(found)
+
+    async def _seen(self, record: OrderRecord | None, found: VenueOrder | None) -> None:
+        if record is not None and found is not None:
+            await self.orders.mark_seen(record.intent.key, found)
+
+    async def _current(self, ref: OrderRef) -> OrderAck:
+        record, found = await self._lookup(ref)
+        await self._seen(record, found)
+        return self._ack(ref, record, found)
 
     @activity.defn(name="cancel_order")
     async def cancel_order(self, ref: OrderRef) -> OrderAck:
@@ -263,12 +273,14 @@ class OrderActivities:
             self._check_account(req.order.account_index)
             deadline = time.monotonic() + req.timeout_s
             while True:
-                current = await self._current(req.order)
+                record, found = await self._lookup(req.order)
+                current = self._ack(req.order, record, found)
                 if (
                     current.filled_size > req.known_filled
                     or current.status.final
                     or time.monotonic() >= deadline
                 ):
+                    await self._seen(record, found)  # once per answer, not once per poll
                     return current
                 activity.heartbeat(str(current.filled_size))
                 await asyncio.sleep(min(req.poll_s, max(0.0, deadline - time.monotonic())))

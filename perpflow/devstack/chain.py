@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 from eth_account import Account
+from temporalio.api.enums.v1 import TaskQueueType
 
 from perpflow.chain.anvil import AnvilConfig, find_anvil, free_port, port_is_free, probe_chain_id
+from perpflow.devstack.probes import queue_has_pollers
 from perpflow.devstack.supervisor import Service, Step, Unit
 from perpflow.secrets import read_store, write_store
 from perpflow.settings import Settings
@@ -83,7 +85,9 @@ def chain_service_units(settings: Settings, opts: DevOptions) -> list[Unit]:
 
         data = yaml.safe_load((settings.state_dir / "payouts.yaml").read_text())
         queue = names.wallet_queue(data["chain"]["chain_id"], data["wallet"]["address"])
-        return await activity_pollers(opts.temporal_address, settings.temporal_namespace, queue)
+        return await queue_has_pollers(
+            opts.temporal_address, settings.temporal_namespace, queue, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
+        )
 
     def python(module: str) -> list[str]:
         return [sys.executable, "-m", module]
@@ -93,24 +97,6 @@ def chain_service_units(settings: Settings, opts: DevOptions) -> list[Unit]:
         Service(name="watcher", command=python("workers.chain_watcher"), env=env),
         Service(name="liquidator", command=python("workers.demo_liquidator"), env=env),
     ]
-
-
-async def activity_pollers(address: str, namespace: str, queue: str) -> bool:
-    """The wallet worker serves activities only: ask for the queue's activity pollers."""
-    from temporalio.api.enums.v1 import TaskQueueType
-    from temporalio.api.taskqueue.v1 import TaskQueue
-    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-    from temporalio.client import Client
-
-    client = await Client.connect(address, namespace=namespace)
-    resp = await client.workflow_service.describe_task_queue(
-        DescribeTaskQueueRequest(
-            namespace=namespace,
-            task_queue=TaskQueue(name=queue),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-        )
-    )
-    return len(resp.pollers) > 0
 
 
 async def set_up_guard(settings: Settings, url: str, ws_url: str) -> None:

@@ -15,8 +15,19 @@ async def queue_has_pollers(
     kind: TaskQueueType.ValueType = TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
 ) -> bool:
     """Whether a worker polls ``queue`` (signer and wallet workers poll activity tasks only)."""
-    client = await Client.connect(address, namespace=namespace)
+    client = await temporal_client(address, namespace)
     resp = await client.workflow_service.describe_task_queue(
         DescribeTaskQueueRequest(namespace=namespace, task_queue=TaskQueue(name=queue), task_queue_type=kind)
     )
     return len(resp.pollers) > 0
+
+
+_clients: dict[tuple[str, str], Client] = {}
+
+
+async def temporal_client(address: str, namespace: str) -> Client:
+    """One connection per server for all readiness polls (they run every 0.1 s while starting)."""
+    key = (address, namespace)
+    if key not in _clients:
+        _clients[key] = await Client.connect(address, namespace=namespace)
+    return _clients[key]

@@ -13,12 +13,11 @@ from pathlib import Path
 
 import aiohttp
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
-from temporalio.client import Client
 
 from perpflow import names
 from perpflow.db.migrate import upgrade
 from perpflow.devstack.chain import chain_service_units, chain_setup_units
-from perpflow.devstack.probes import queue_has_pollers
+from perpflow.devstack.probes import queue_has_pollers, temporal_client
 from perpflow.devstack.supervisor import Service, Step, Unit
 from perpflow.devstack.venue import signer_config_path, venue_units
 from perpflow.marketdata.devstack import METRICS_PORT, market_data_service
@@ -91,7 +90,7 @@ def temporal_service(settings: Settings, opts: DevOptions) -> Service:
         command += ["--search-attribute", f"{key.name}=Keyword"]
 
     async def ready() -> bool:
-        client = await Client.connect(opts.temporal_address, namespace=settings.temporal_namespace)
+        client = await temporal_client(opts.temporal_address, settings.temporal_namespace)
         await client.workflow_service.describe_namespace(
             DescribeNamespaceRequest(namespace=settings.temporal_namespace)
         )

@@ -1,6 +1,6 @@
 """Crash points for chaos tests: SIGKILL this process once at a named step of the wallet lane.
 
-``PERPFLOW_FAULT_KILL=after_store:/tmp/marker`` kills the worker right after the signed tx is
+``PERPFLOW_FAULT_KILL=after_store:<marker file>`` kills the worker right after the signed tx is
 stored (before the broadcast) unless the marker file exists; the marker is created first, so
 the restarted worker runs through. Unset (production): a no-op.
 """

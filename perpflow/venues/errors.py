@@ -41,7 +41,3 @@ class Unrepresentable(InvalidOrder):
 
 class AuthError(VenueError):
     """The venue refused our credentials."""
-
-
-# Failures that no retry can fix: activity presets list them as non-retryable.
-NON_RETRYABLE = ("InsufficientMargin", "InvalidOrder", "Unrepresentable", "RiskRejected", "AuthError")
