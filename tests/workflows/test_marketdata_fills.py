@@ -1,5 +1,5 @@
 """Fills from the sim's account stream reach their workflows: live, across a websocket outage,
-and across a market-data worker restart, each fill once."""
+across a Temporal outage and across a market-data worker restart, each fill once."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RetryConfig
 from temporalio.testing import WorkflowEnvironment
 
 from perpflow.db.ledger import Ledger
@@ -19,6 +21,11 @@ from perpflow.marketdata.service import MarketDataService
 from tests.plugins.marketdata import Maker, eventually, md_config, recorded, recorder, running
 from tests.plugins.sim import SimHandle
 from tests.plugins.venues import new_account, venue_for
+from tests.tcp_proxy import cuttable_proxy
+
+# The SDK retries an unreachable server for ~10 s before it raises; give up within a second so
+# the service's own retry loop, the one that must never drop a fill, is what the test exercises.
+GIVE_UP_FAST = RetryConfig(initial_interval_millis=100, max_interval_millis=300, max_elapsed_time_millis=1000)
 
 
 @pytest.fixture
@@ -97,6 +104,36 @@ async def test_worker_restart_loses_no_fill_and_signals_none_twice(
         rec = await recorded(wf)
         assert len(rec.fills) == 2
         assert rec.raw_fills == 2  # the first fill was not signalled again after the restart
+
+
+async def test_fills_seen_while_temporal_is_unreachable_are_retried_until_delivered(
+    sim: SimHandle, temporal_env: WorkflowEnvironment, pg_ledger: Ledger, maker: Maker, tmp_path: Path
+) -> None:
+    server = temporal_env.client.service_client.config.target_host
+    async with recorder(temporal_env.client) as wf, cuttable_proxy(server) as link:
+        client = await Client.connect(
+            link.address,
+            namespace=temporal_env.client.namespace,
+            data_converter=pydantic_data_converter,
+            retry_config=GIVE_UP_FAST,
+        )
+        async with running(md_config(sim, tmp_path), client, pg_ledger) as svc:
+            await account_stream_up(svc, maker)
+            await link.cut()  # the live connection is reset, new ones are refused
+            await maker.fill_one(wf.id, "maker-unreachable")
+            await eventually(lambda: _retried(svc, 2), "the fill's signal to fail twice")
+            assert (await recorded(wf)).fills == {}
+            await link.open()
+            await fills_of(wf, 1)
+            await eventually(lambda: _idle(svc), "signals settled")
+        (fill_id,) = (await recorded(wf)).fills
+        venue_fills, _ = await maker.venue.fills("ETH")
+        assert [f.fill_id for f in venue_fills] == [fill_id]
+
+
+async def _retried(svc: MarketDataService, times: int) -> bool:
+    failed = svc.metrics.registry.get_sample_value("perpflow_md_signal_retries_total", {"kind": "fill"})
+    return (failed or 0) >= times
 
 
 async def _idle(svc: MarketDataService) -> bool:
