@@ -9,10 +9,15 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from importlib.metadata import version
 
 from temporalio.worker import Worker
 
 log = logging.getLogger("perpflow.worker")
+
+# Named, not derived: the SDK's default hashes the code of every loaded module (web3 brings
+# thousands), which costs seconds of CPU at every worker start.
+BUILD_ID = f"perpflow-{version('perpflow')}"
 
 
 def configure_logging(level: str | None = None) -> None:

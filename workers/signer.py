@@ -22,7 +22,7 @@ from perpflow.settings import Settings, load_settings
 from perpflow.temporal_client import connect
 from perpflow.venues.config import SignerConfig, VenueAccount
 from perpflow.venues.lighter.client import LighterVenue
-from workers.common import main_entry, run_workers, stop_event
+from workers.common import BUILD_ID, main_entry, run_workers, stop_event
 
 
 def build_venue(config: SignerConfig, account: VenueAccount, settings: Settings) -> LighterVenue:
@@ -67,12 +67,16 @@ async def main() -> None:
             workers += [
                 Worker(
                     client,
+                    build_id=BUILD_ID,
                     task_queue=names.signer_queue(*key),
                     activities=activities.send_activities(),
                     max_concurrent_activities=1,
                 ),
                 Worker(
-                    client, task_queue=names.signer_read_queue(*key), activities=activities.read_activities()
+                    client,
+                    build_id=BUILD_ID,
+                    task_queue=names.signer_read_queue(*key),
+                    activities=activities.read_activities(),
                 ),
             ]
         await run_workers(workers, stop)

@@ -20,7 +20,7 @@ from perpflow.payouts.lane import WalletLane
 from perpflow.payouts.runtime import chain_client, check_owner, load_wallet
 from perpflow.settings import load_settings
 from perpflow.temporal_client import connect
-from workers.common import main_entry, run_workers, stop_event
+from workers.common import BUILD_ID, main_entry, run_workers, stop_event
 
 log = logging.getLogger("perpflow.wallet")
 
@@ -39,6 +39,7 @@ async def main() -> None:
         client = await connect(settings)
         worker = Worker(
             client,
+            build_id=BUILD_ID,
             task_queue=names.wallet_queue(cfg.chain.chain_id, wallet.address),
             activities=WalletActivities(lane).all(),
             max_concurrent_activities=1,  # the nonce lane
