@@ -11,19 +11,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
-from eth_typing import HexStr
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
+from eth_utils.address import to_checksum_address
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.contract import AsyncContract
-from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Exception, Web3RPCError
+from web3.exceptions import ContractLogicError, Web3Exception, Web3RPCError
 from web3.providers.rpc.utils import ExceptionRetryConfiguration
 
-from perpflow.chain.artifact import PAYOUT_EXECUTED, POSITION_LIQUIDATED, event_topic, load_artifact
+from perpflow.chain.artifact import (
+    PAYOUT_EXECUTED,
+    POSITION_LIQUIDATED,
+    event_topic,
+    load_artifact,
+    selector_of,
+)
 from perpflow.chain.decode import (
+    abi_value,
     classify_send_error,
     decode_guard_logs,
     decode_payout_executed,
@@ -39,6 +49,7 @@ from perpflow.chain.errors import (
     ReceiptTimeout,
 )
 from perpflow.chain.fees import DEFAULT_TIP_WEI, fees_for_base
+from perpflow.chain.jsonrpc import JsonRpc, RpcError
 from perpflow.chain.models import (
     Eip1559Fees,
     PayoutExecuted,
@@ -60,6 +71,17 @@ log = logging.getLogger(__name__)
 PAYOUT_GAS_LIMIT = 150_000
 # Many providers cap eth_getLogs at a few thousand blocks per request.
 DEFAULT_LOG_CHUNK = 2_000
+
+
+@functools.cache
+def _output_types(fn: str) -> list[str]:
+    return [o["type"] for o in load_artifact().entry("function", fn)["outputs"]]
+
+
+@functools.cache
+def _function_abi(fn: str) -> tuple[str, list[str]]:
+    entry = load_artifact().entry("function", fn)
+    return selector_of(entry), [i["type"] for i in entry["inputs"]]
 
 
 @contextlib.contextmanager
@@ -91,9 +113,11 @@ class ChainClient:
         http_retries: int = 2,
         poll_interval_s: float = 0.05,
         w3: AsyncWeb3[Any] | None = None,
+        transport: JsonRpc | None = None,
     ) -> None:
         self.rpc_url = rpc_url
         self.poll_interval_s = poll_interval_s
+        self._rpc = transport or JsonRpc(rpc_url, timeout_s=request_timeout_s, retries=http_retries)
         self._w3: AsyncWeb3[Any] = w3 or AsyncWeb3(
             AsyncHTTPProvider(
                 rpc_url,
@@ -120,7 +144,13 @@ class ChainClient:
 
     def with_guard(self, guard_address: str) -> ChainClient:
         """A client for another guard address sharing this connection (e.g. right after deploy)."""
-        return ChainClient(self.rpc_url, guard_address, poll_interval_s=self.poll_interval_s, w3=self._w3)
+        return ChainClient(
+            self.rpc_url,
+            guard_address,
+            poll_interval_s=self.poll_interval_s,
+            w3=self._w3,
+            transport=self._rpc,
+        )
 
     @property
     def guard(self) -> AsyncContract:
@@ -135,6 +165,7 @@ class ChainClient:
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self._w3.provider.disconnect()
+        await self._rpc.close()
 
     async def __aenter__(self) -> ChainClient:
         return self
@@ -143,66 +174,65 @@ class ChainClient:
         await self.close()
 
     async def rpc(self, method: str, params: list[Any]) -> Any:
-        """Raw JSON-RPC (anvil_*/evm_* control methods in dev and tests)."""
-        with _transport(method):
-            response = await self._w3.provider.make_request(method, params)  # type: ignore[arg-type]
-        if "error" in response:
-            message = str(response["error"])
-            raise ChainError(f"{method} failed: {message}")
-        return response.get("result")
+        """Raw JSON-RPC (anvil_*/evm_* control methods in dev and tests): posted once."""
+        try:
+            return await self._rpc.call(method, params, idempotent=False)
+        except RpcError as exc:
+            raise ChainError(f"{method} failed: {exc.message}") from None
+
+    async def _read(self, method: str, params: list[Any]) -> Any:
+        """A read; a JSON-RPC error here is the node's trouble (retryable), not ours."""
+        try:
+            return await self._rpc.call(method, params)
+        except RpcError as exc:
+            raise ChainTransportError(str(exc)) from None
 
     # -- chain reads ------------------------------------------------------------------------
 
     async def chain_id(self) -> int:
         if self._chain_id is None:
-            with _transport("eth_chainId"):
-                self._chain_id = int(await self._w3.eth.chain_id)
+            self._chain_id = int(await self._read("eth_chainId", []), 16)
         return self._chain_id
 
     async def head_number(self) -> int:
-        with _transport("eth_blockNumber"):
-            return int(await self._w3.eth.block_number)
+        return int(await self._read("eth_blockNumber", []), 16)
 
     async def block_hash(self, number: int) -> str | None:
         """Hash of the canonical block at `number`, None if the chain is not that high (any more)."""
-        with _transport("eth_getBlockByNumber"):
-            block = await self._w3.provider.make_request("eth_getBlockByNumber", [hex(number), False])  # type: ignore[arg-type]
-        result = block.get("result")
-        return to_hex(result["hash"]) if result else None
+        block = await self._read("eth_getBlockByNumber", [hex(number), False])
+        return to_hex(block["hash"]) if block else None
 
     async def base_fee(self) -> int:
-        with _transport("eth_getBlockByNumber"):
-            block = await self._w3.eth.get_block("latest")
-        return int(block.get("baseFeePerGas", 0))
+        block = await self._read("eth_getBlockByNumber", ["latest", False])
+        return int(block.get("baseFeePerGas", "0x0"), 16)
 
     async def suggest_fees(self, tip_wei: int | None = None) -> Eip1559Fees:
         return fees_for_base(await self.base_fee(), DEFAULT_TIP_WEI if tip_wei is None else tip_wei)
 
     async def balance(self, address: str) -> int:
-        with _transport("eth_getBalance"):
-            return int(await self._w3.eth.get_balance(AsyncWeb3.to_checksum_address(address)))
+        return int(await self._read("eth_getBalance", [address, "latest"]), 16)
 
     async def pending_nonce(self, address: str) -> int:
         """Next nonce counting pool txs; use latest_nonce to see what is actually mined."""
-        with _transport("eth_getTransactionCount"):
-            return int(
-                await self._w3.eth.get_transaction_count(AsyncWeb3.to_checksum_address(address), "pending")
-            )
+        return int(await self._read("eth_getTransactionCount", [address, "pending"]), 16)
 
     async def latest_nonce(self, address: str) -> int:
-        with _transport("eth_getTransactionCount"):
-            return int(
-                await self._w3.eth.get_transaction_count(AsyncWeb3.to_checksum_address(address), "latest")
-            )
+        return int(await self._read("eth_getTransactionCount", [address, "latest"]), 16)
 
     # -- guard reads ------------------------------------------------------------------------
 
     async def _call_guard(self, fn: str, *args: Any) -> Any:
+        """eth_call of a one-output view function, encoded and decoded here (no web3 round)."""
+        call = {"to": self.guard_address, "data": self.encode_guard_call(fn, *args)}
         try:
-            with _transport(fn):
-                return await self.guard.functions[fn](*args).call()
-        except ContractLogicError as exc:
-            raise ContractRevert(decode_revert(exc.data if isinstance(exc.data, str) else None)) from None
+            result = await self._rpc.call("eth_call", [call, "latest"])
+        except RpcError as exc:
+            if exc.data is None and "revert" not in exc.message.lower():
+                raise ChainTransportError(str(exc)) from None
+            raise ContractRevert(decode_revert(exc.data)) from None
+        (kind,) = _output_types(fn)
+        (value,) = abi_decode([kind], bytes.fromhex(result.removeprefix("0x")))
+        return abi_value(kind, value)
 
     async def paid(self, liquidation_id: str) -> bool:
         return bool(await self._call_guard("paid", bytes.fromhex(liquidation_id.removeprefix("0x"))))
@@ -262,8 +292,11 @@ class ChainClient:
 
     # -- building, signing, sending ---------------------------------------------------------
 
-    def encode_guard_call(self, fn: str, *args: Any) -> str:
-        return to_hex(self.guard.encode_abi(fn, args=list(args)))
+    @staticmethod
+    def encode_guard_call(fn: str, *args: Any) -> str:
+        """Calldata for a guard function (selector + ABI-encoded arguments, no web3 round)."""
+        selector, types = _function_abi(fn)
+        return selector + abi_encode(types, args).hex()
 
     def build_payout_tx(
         self,
@@ -305,11 +338,11 @@ class ChainClient:
         """Broadcasts the stored raw bytes. Safe to repeat: a duplicate is reported as
         AlreadyImported (pending) or NonceTooLow (mined): look the stored hash up then."""
         try:
-            with _transport("eth_sendRawTransaction"):
-                tx_hash = to_hex(await self._w3.eth.send_raw_transaction(HexStr(signed.raw_tx)))
-        except Web3RPCError as exc:
-            message, code = _rpc_error(exc)
-            error = classify_send_error(message, code)
+            tx_hash = to_hex(
+                await self._rpc.call("eth_sendRawTransaction", [signed.raw_tx], idempotent=False)
+            )
+        except RpcError as exc:
+            error = classify_send_error(exc.message, exc.code)
             log.info(
                 "send rejected tx=%s nonce=%s error=%s", signed.tx_hash, signed.nonce, type(error).__name__
             )
@@ -323,25 +356,23 @@ class ChainClient:
 
     async def receipt(self, tx_hash: str) -> TxReceipt | None:
         """The receipt, or None while the tx is pending or unknown to the node."""
-        try:
-            with _transport("eth_getTransactionReceipt"):
-                raw = await self._w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-        except TransactionNotFound:
+        raw = await self._read("eth_getTransactionReceipt", [tx_hash])
+        if raw is None:
             return None
-        except Web3RPCError as exc:
-            raise ChainTransportError(f"eth_getTransactionReceipt: {_rpc_error(exc)[0]}") from exc
         guard = self._guard.address if self._guard is not None else None
         liquidations, payouts = decode_guard_logs(list(raw["logs"]), guard)
         return TxReceipt(
             tx_hash=to_hex(raw["transactionHash"]),
-            succeeded=raw["status"] == 1,
-            block_number=raw["blockNumber"],
+            succeeded=int(raw["status"], 16) == 1,
+            block_number=int(raw["blockNumber"], 16),
             block_hash=to_hex(raw["blockHash"]),
-            sender=raw["from"],
-            to=raw.get("to"),
-            contract_address=raw.get("contractAddress"),
-            gas_used=raw["gasUsed"],
-            effective_gas_price=raw.get("effectiveGasPrice", 0),
+            sender=to_checksum_address(raw["from"]),
+            to=to_checksum_address(raw["to"]) if raw.get("to") else None,
+            contract_address=(
+                to_checksum_address(raw["contractAddress"]) if raw.get("contractAddress") else None
+            ),
+            gas_used=int(raw["gasUsed"], 16),
+            effective_gas_price=int(raw.get("effectiveGasPrice", "0x0"), 16),
             liquidations=liquidations,
             payouts=payouts,
         )
@@ -349,10 +380,7 @@ class ChainClient:
     async def tx_state(self, tx_hash: str) -> TxState:
         if await self.receipt(tx_hash) is not None:
             return TxState.MINED
-        try:
-            with _transport("eth_getTransactionByHash"):
-                await self._w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
-        except TransactionNotFound:
+        if await self._read("eth_getTransactionByHash", [tx_hash]) is None:
             return TxState.UNKNOWN
         return TxState.PENDING
 

@@ -37,7 +37,12 @@ def to_hex(value: Any) -> str:
     return text if text.startswith("0x") else "0x" + text
 
 
-def _abi_value(abi_type: str, value: Any) -> str | int | bool:
+def as_int(value: Any) -> int:
+    """A quantity as web3 formats it (int) or as the node sends it (0x-hex)."""
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
+def abi_value(abi_type: str, value: Any) -> str | int | bool:
     if abi_type == "address":
         return str(to_checksum_address(value))
     if isinstance(value, bytes):
@@ -55,19 +60,19 @@ def _decode_event_args(entry: Mapping[str, Any], log: Mapping[str, Any]) -> dict
         raise ValueError(f"{entry['name']} log has {len(topics)} indexed topics, ABI says {len(indexed)}")
     args: dict[str, Any] = {}
     for inp, topic in zip(indexed, topics, strict=True):
-        args[inp["name"]] = _abi_value(inp["type"], abi_decode([inp["type"]], topic)[0])
+        args[inp["name"]] = abi_value(inp["type"], abi_decode([inp["type"]], topic)[0])
     values = abi_decode([i["type"] for i in plain], bytes.fromhex(to_hex(log["data"])[2:]))
     for inp, value in zip(plain, values, strict=True):
-        args[inp["name"]] = _abi_value(inp["type"], value)
+        args[inp["name"]] = abi_value(inp["type"], value)
     return args
 
 
 def _log_ref(log: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "address": log["address"],
+        "address": to_checksum_address(log["address"]),
         "tx_hash": to_hex(log["transactionHash"]),
-        "log_index": int(log["logIndex"]),
-        "block_number": int(log["blockNumber"]),
+        "log_index": as_int(log["logIndex"]),
+        "block_number": as_int(log["blockNumber"]),
         "block_hash": to_hex(log["blockHash"]),
     }
 
@@ -119,7 +124,7 @@ def decode_revert(data: str | bytes | None) -> RevertReason:
         entry = error_by_selector().get(selector)
         if entry is not None:
             types = [i["type"] for i in entry["inputs"]]
-            values = tuple(_abi_value(t, v) for t, v in zip(types, abi_decode(types, body), strict=True))
+            values = tuple(abi_value(t, v) for t, v in zip(types, abi_decode(types, body), strict=True))
             return RevertReason(kind=RevertKind.CUSTOM, name=entry["name"], args=values, data=hexdata)
     except Exception:  # malformed args: keep the raw data rather than fail the lookup
         return RevertReason(kind=RevertKind.UNKNOWN, data=hexdata)
