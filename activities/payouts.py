@@ -1,4 +1,4 @@
-"""Orchestrator-side payout activities (run as local activities next to the workflow).
+"""Orchestrator-side payout activities (waits as activities, writes as local activities).
 
 Thin shims over ``PayoutTracker`` and ``PayoutRepository``: chain reads, ledger writes and
 notifications. Nothing here holds a key; sends go through ``activities/wallet.py``.

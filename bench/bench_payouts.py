@@ -2,12 +2,13 @@
 baseline that sends the same 200 payouts directly with web3 (run by ``make bench``).
 
 Everything on this machine, laid out as in production: anvil (automine), the Temporal dev server
-(in memory), a SQLite ledger, the orchestrator worker in this process, the wallet worker and the
-chain watcher as their own processes. perpflow's figure runs from the first liquidation sent to
-the last payout confirmed in the ledger; the latency of one payout is its ledger DONE time minus
-its liquidation's send time. Baselines (on fresh guards, same users, same liquidation ids): web3
-pipelined (local nonce counter, sign and send all, then wait for every receipt) and web3
-sequential (send, wait for the receipt, next).
+(in memory), a Postgres ledger (SQLite when none is reachable), and the orchestrator, wallet and
+chain-watcher workers as their own processes, started and polling before the clock runs. This
+process only sends the liquidations and watches the ledger. perpflow's figure runs from the
+first liquidation sent to the last payout confirmed in the ledger; the latency of one payout is
+its ledger DONE time minus its liquidation's send time. Baselines (on fresh guards, same users,
+same liquidation ids): web3 pipelined (local nonce counter, sign and send all, then wait for every
+receipt) and web3 sequential (send, wait for the receipt, next).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import sys
 import tempfile
 import time
 import uuid
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ from pathlib import Path
 import psycopg
 import yaml
 from sqlalchemy import func, select
+from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.testing import WorkflowEnvironment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,14 +44,17 @@ from perpflow.db import tables as t  # noqa: E402
 from perpflow.db.ledger import Ledger  # noqa: E402
 from perpflow.db.migrate import upgrade  # noqa: E402
 from perpflow.db.payouts import PayoutRepository  # noqa: E402
+from perpflow.devstack.probes import queue_has_pollers  # noqa: E402
 from perpflow.payouts.models import PayoutState  # noqa: E402
+from perpflow.payouts.watcher import cursor_name  # noqa: E402
 from tests.helpers import local_temporal  # noqa: E402
 from tests.plugins.chain import ETH, new_wallet  # noqa: E402
-from tests.plugins.payouts import Payouts, make_policy  # noqa: E402
 
 N = int(os.environ.get("BENCH_PAYOUTS", "200"))
 USERS = 20
 KEY_ENV = "PERPFLOW_BENCH_WALLET_KEY"
+WORKERS = ("workers.orchestrator", "workers.wallet", "workers.chain_watcher")
+ACTIVITY = TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
 
 
 @dataclass
@@ -128,6 +132,29 @@ async def done_count(ledger: Ledger, wallet: str) -> int:
         return int(await s.scalar(query) or 0)
 
 
+async def ready(
+    env: WorkflowEnvironment, repo: PayoutRepository, guard: ChainClient, chain_id: int, wallet: str
+) -> None:
+    """Every process up (pollers on both queues, the watcher's cursor past an empty block) before
+    the clock runs."""
+    await guard.rpc("evm_mine", [])
+    target, namespace = env.client.service_client.config.target_host, env.client.namespace
+    checks = [
+        lambda: queue_has_pollers(target, namespace, names.ORCHESTRATOR_QUEUE),
+        lambda: queue_has_pollers(target, namespace, names.wallet_queue(chain_id, wallet), ACTIVITY),
+        lambda: _has_cursor(repo, cursor_name(chain_id, guard.guard_address)),
+    ]
+    deadline = time.monotonic() + 60
+    for check in checks:
+        while not await check():
+            assert time.monotonic() < deadline, "bench processes did not come up; see their logs"
+            await asyncio.sleep(0.1)
+
+
+async def _has_cursor(repo: PayoutRepository, name: str) -> bool:
+    return await repo.load_cursor(name) is not None
+
+
 async def run_perpflow(
     env: WorkflowEnvironment, client: ChainClient, ledger: Ledger, anvil: AnvilNode, *, tmp: Path, url: str
 ) -> tuple[Result, list[str], list[str]]:
@@ -137,7 +164,6 @@ async def run_perpflow(
     await client.rpc("anvil_setBalance", [reporter.address, hex(100 * ETH)])
     await admin.set_reporter(guard, owner, reporter.address)
     chain_id = await guard.chain_id()
-    policy = make_policy(guard.guard_address, owner.address, chain_id, stuck_after_s=30, check_max_wait_s=5)
     config = tmp / "payouts.yaml"
     config.write_text(yaml.safe_dump({
         "chain": {"chain_id": chain_id, "rpc_url": anvil.http_url, "ws_url": anvil.ws_url,
@@ -147,31 +173,25 @@ async def run_perpflow(
         "timing": {"confirmations": 1, "tx_confirmations": 1, "stuck_after_s": 30},
     }))  # fmt: skip
     penv = process_env(env, tmp, url, config, owner._key.get_secret_value())
-    payouts = Payouts(
-        chain=None, guard=guard, owner=owner, reporter=reporter, users=users, ledger=ledger,  # type: ignore[arg-type]
-        repo=PayoutRepository(ledger), client=env.client, task_queue=names.ORCHESTRATOR_QUEUE, policy=policy,
-    )  # fmt: skip
-    procs = [spawn("workers.wallet", penv, tmp / "wallet.log")]
-    async with AsyncExitStack() as stack:
-        await stack.enter_async_context(payouts.orchestrator_worker())
-        procs.append(spawn("workers.chain_watcher", penv, tmp / "watcher.log"))
-        await asyncio.sleep(4)  # both processes import web3 and connect (~2 s each)
-        calls = [("liquidate", (users[i % USERS], 300 + 100 * (i % 12), ETH)) for i in range(N)]
-        signed = await sign_all(guard, reporter, calls)
-        sent_at: dict[str, datetime] = {}
-        started = time.perf_counter()
-        for tx in signed:
-            await guard.send_raw(tx)
-            sent_at[tx.tx_hash] = datetime.now(UTC)
-        while True:  # polling the ledger is the measurement: DONE is written there
-            if await done_count(ledger, owner.address) >= N:
-                break
-            await asyncio.sleep(0.1)
-        total = time.perf_counter() - started
+    repo = PayoutRepository(ledger)
+    procs = [spawn(module, penv, tmp / f"{module.split('.')[1]}.log") for module in WORKERS]
+    await ready(env, repo, guard, chain_id, owner.address)
+    calls = [("liquidate", (users[i % USERS], 300 + 100 * (i % 12), ETH)) for i in range(N)]
+    signed = await sign_all(guard, reporter, calls)
+    sent_at: dict[str, datetime] = {}
+    started = time.perf_counter()
+    for tx in signed:
+        await guard.send_raw(tx)
+        sent_at[tx.tx_hash] = datetime.now(UTC)
+    while True:  # polling the ledger is the measurement: DONE is written there
+        if await done_count(ledger, owner.address) >= N:
+            break
+        await asyncio.sleep(0.05)
+    total = time.perf_counter() - started
     for proc in procs:
         proc.terminate()
         proc.wait(15)
-    rows = [r for r in await payouts.repo.recent(10 * N) if r.wallet == owner.address]
+    rows = [r for r in await repo.recent(10 * N) if r.wallet == owner.address]
     nonces = sorted(r.nonce or 0 for r in rows)
     assert nonces == list(range(nonces[0], nonces[0] + N)), "nonce gap"
     latencies = sorted((r.updated_at - sent_at[r.event_tx_hash]).total_seconds() for r in rows)

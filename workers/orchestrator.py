@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.health import HealthActivities, ledger_probe, venue_probe
 from activities.hedge import HedgeActivities
@@ -20,7 +20,7 @@ from perpflow.notify import Notifier
 from perpflow.settings import load_settings
 from perpflow.temporal_client import connect
 from perpflow.venues.lighter.client import LighterVenue
-from workers.common import main_entry, run_workers, stop_event
+from workers.common import BUILD_ID, main_entry, run_workers, stop_event
 from workflows.registry import ALL_WORKFLOWS
 
 
@@ -41,8 +41,13 @@ async def main() -> None:
         health = HealthActivities(probes)
         worker = Worker(
             client,
+            build_id=BUILD_ID,
             task_queue=ORCHESTRATOR_QUEUE,
             workflows=ALL_WORKFLOWS,
+            # The sandbox re-imports each workflow's module for every new run: a quarter of this
+            # process's CPU with hundreds of payouts. Determinism is guarded where it is cheap:
+            # the test suite runs every workflow sandboxed and replays the committed histories.
+            workflow_runner=UnsandboxedWorkflowRunner(),
             activities=[
                 health.check_component,
                 *market_activities,

@@ -23,22 +23,30 @@ PROBE: dict[str, Any] = {
     "retry_policy": RetryPolicy(maximum_attempts=2),
 }
 
-# Payout chain reads and ledger writes beside the workflow (local activities: no server round
-# trip per step). Each call waits at most the policy's check_max_wait_s (<= 8 s) and returns.
+_PAYOUT_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=10),
+    non_retryable_error_types=[
+        "PayoutNotFound",
+        "PayoutStateError",
+        "DuplicatePayoutEvent",
+        "ValidationError",
+    ],
+)
+
+# Payout ledger writes and notifications beside the workflow (local activities: milliseconds, no
+# server round trip).
 PAYOUT_LOCAL: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=20),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(milliseconds=200),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(seconds=10),
-        non_retryable_error_types=[
-            "PayoutNotFound",
-            "PayoutStateError",
-            "DuplicatePayoutEvent",
-            "ValidationError",
-        ],
-    ),
+    "retry_policy": _PAYOUT_RETRY,
 }
+
+# Payout waits (confirmations and eligibility, receipts): regular activities, because each may poll
+# the node for up to the policy's check_max_wait_s (<= 8 s) and a local activity would hold its
+# workflow task, and with it a workflow-task slot, that long: hundreds of payouts waiting for
+# receipts would keep new events from even starting. Same queue as the workflow: eagerly started.
+PAYOUT_WAIT: dict[str, Any] = {"start_to_close_timeout": timedelta(seconds=30), "retry_policy": _PAYOUT_RETRY}
 
 # The wallet lane (one slot): allocate + sign + store + broadcast returns fast; a retry rebroadcasts
 # the stored bytes. Business refusals are final; node and ledger trouble retries with back-off.

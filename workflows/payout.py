@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from perpflow.names import CYCLE_STATE, KIND, Kind, wallet_queue
     from perpflow.payouts import models as m
     from perpflow.payouts.rules import needs_approval, tier_amount_wei
-    from workflows.options import CHAIN_TX, PAYOUT_LOCAL
+    from workflows.options import CHAIN_TX, PAYOUT_LOCAL, PAYOUT_WAIT
     from workflows.validation import FAIL_ON_INVALID_INPUT
 
 S = m.PayoutState
@@ -94,7 +94,7 @@ class LiquidationPayoutWorkflow:
             workflow_id=self._status.workflow_id, event=inp.event, policy=inp.policy, amount_wei=amount
         )
         while True:
-            check: m.CheckEventResult = await self._local(m.CHECK_EVENT, req, m.CheckEventResult)
+            check: m.CheckEventResult = await self._wait(m.CHECK_EVENT, req, m.CheckEventResult)
             if check.outcome is m.CheckOutcome.PENDING:
                 continue  # the activity already waited; ask again for more confirmations
             if check.outcome is not m.CheckOutcome.POOL_LOW:
@@ -145,7 +145,7 @@ class LiquidationPayoutWorkflow:
         last_send = workflow.now()
         req = m.AwaitTxRequest(workflow_id=self._status.workflow_id, policy=self._inp.policy)
         while True:
-            result: m.AwaitTxResult = await self._local(m.AWAIT_TX, req, m.AwaitTxResult)
+            result: m.AwaitTxResult = await self._wait(m.AWAIT_TX, req, m.AwaitTxResult)
             if result.outcome is m.TxOutcome.CONFIRMED:
                 await self._move(S.DONE, reason=result.reason, final_tx_hash=result.tx_hash, record=False)
                 return
@@ -219,3 +219,6 @@ class LiquidationPayoutWorkflow:
 
     async def _local(self, activity: str, arg: Any, result_type: type | None) -> Any:
         return await workflow.execute_local_activity(activity, arg, result_type=result_type, **PAYOUT_LOCAL)
+
+    async def _wait(self, activity: str, arg: Any, result_type: type) -> Any:
+        return await workflow.execute_activity(activity, arg, result_type=result_type, **PAYOUT_WAIT)

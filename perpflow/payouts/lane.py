@@ -7,6 +7,7 @@ so the next payout's nonce goes out without waiting (pipelining).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from perpflow.chain.errors import AlreadyImported, NonceTooLow, ReplacementUnder
 from perpflow.chain.fees import bump_fees
 from perpflow.chain.models import Eip1559Fees, SignedTx, TxState, UnsignedTx, liquidation_id
 from perpflow.chain.wallet import HotWallet
-from perpflow.db.payouts import PayoutRepository
+from perpflow.db.payouts import Exposure, PayoutRepository
 from perpflow.payouts.faults import crash_point
 from perpflow.payouts.models import PayoutRecord, SendOutcome, SendRequest, SendResult
 from perpflow.payouts.rules import cap_violation
@@ -71,10 +72,18 @@ class WalletLane:
         if rec.raw_tx is not None and not req.new_nonce:
             signed = stored_signed(rec)  # a retry: never a second nonce, the same bytes again
         else:
-            if await self.chain.paid(_lid(rec)):
+            # Three independent reads at once: the lane is serial, its latency is the throughput.
+            paid, exp, pool = await asyncio.gather(
+                self.chain.paid(_lid(rec)),
+                self.repo.exposure(
+                    rec.user_address, day_start(datetime.now(UTC)), self.wallet.address, rec.workflow_id
+                ),
+                self.chain.pool_balance(),
+            )
+            if paid:
                 log.info("payout already paid on-chain workflow_id=%s", rec.workflow_id)
                 return SendResult(outcome=SendOutcome.ALREADY_PAID)
-            await self._check_limits(rec, req)
+            _check_limits(rec, req, exp, pool)
             signed = await self._allocate_sign_store(rec, chain_pending=req.new_nonce)
             crash_point("after_store")
         await self.broadcast(signed)
@@ -122,20 +131,6 @@ class WalletLane:
         log.info("lane reconciled wallet=%s latest_nonce=%s rebroadcast=%s", address, latest, resent)
         return resent
 
-    async def _check_limits(self, rec: PayoutRecord, req: SendRequest) -> None:
-        # Checked again here, in the one-slot lane, because concurrent workflows' earlier checks
-        # could each pass alone: this is the atomic one (per hot wallet).
-        amount = rec.amount_wei or 0
-        exp = await self.repo.exposure(
-            rec.user_address, day_start(datetime.now(UTC)), self.wallet.address, exclude=rec.workflow_id
-        )
-        violation = cap_violation(amount, exp.user_today, exp.all_today, req.policy)
-        if violation is not None:
-            raise PayoutIneligible(violation)
-        available = await self.chain.pool_balance() - exp.in_flight
-        if available < amount:
-            raise PayoutIneligible(f"pool balance {available} wei (after in-flight) below {amount} wei")
-
     async def _allocate_sign_store(self, rec: PayoutRecord, *, chain_pending: bool) -> SignedTx:
         if rec.amount_wei is None or rec.state.final:
             raise PayoutStateError(f"payout {rec.workflow_id} is {rec.state} without a sendable amount")
@@ -170,6 +165,19 @@ class WalletLane:
             liquidation_id=_lid(rec),
             nonce=nonce,
             fees=fees,
+        )
+
+
+def _check_limits(rec: PayoutRecord, req: SendRequest, exp: Exposure, pool: int) -> None:
+    # Checked again here, in the one-slot lane, because concurrent workflows' earlier checks
+    # could each pass alone: this is the atomic one (per hot wallet).
+    amount = rec.amount_wei or 0
+    violation = cap_violation(amount, exp.user_today, exp.all_today, req.policy)
+    if violation is not None:
+        raise PayoutIneligible(violation)
+    if pool - exp.in_flight < amount:
+        raise PayoutIneligible(
+            f"pool balance {pool - exp.in_flight} wei (after in-flight) below {amount} wei"
         )
 
 

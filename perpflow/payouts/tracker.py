@@ -1,8 +1,8 @@
 """The orchestrator side of a payout: event confirmations and eligibility, then the receipt.
 
 Both waits poll the node with a growing interval for at most ``check_max_wait_s`` and then hand
-control back to the workflow (they run as local activities, so they stay below the workflow task
-timeout); the workflow decides what a still-pending answer means (wait more, fee bump).
+control back to the workflow, which decides what a still-pending answer means (wait more, fee
+bump).
 """
 
 from __future__ import annotations
@@ -112,10 +112,12 @@ class PayoutTracker:
 
     async def await_tx(self, req: AwaitTxRequest) -> AwaitTxResult:
         poll = Poller(req.policy.check_max_wait_s)
+        # Read once: only the workflow changes the row's hashes (bump, new nonce), and it does
+        # that between waits, never during one.
+        rec = await self.repo.get(req.workflow_id)
+        if rec.state is PayoutState.SENDING:  # broadcast: the lane returned
+            await self.repo.set_state(rec.workflow_id, PayoutState.CONFIRMING_TX)
         while True:
-            rec = await self.repo.get(req.workflow_id)
-            if rec.state is PayoutState.SENDING:  # broadcast: the lane returned
-                await self.repo.set_state(rec.workflow_id, PayoutState.CONFIRMING_TX)
             result = await self._look_up(rec, req)
             if result is not None or not await poll.again():
                 return result or AwaitTxResult(outcome=TxOutcome.PENDING)
