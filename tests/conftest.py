@@ -93,26 +93,32 @@ def ledger_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue(f"{request.param}_url"))
 
 
-async def _emptied_after(url: str) -> AsyncIterator[Ledger]:
+async def _emptied(url: str) -> AsyncIterator[Ledger]:
+    """Empty before (tests that share the session's database directly leave rows) and after."""
     ledger = Ledger(url)
+    await _delete_all(ledger)
     yield ledger
+    await _delete_all(ledger)
+    await ledger.close()
+
+
+async def _delete_all(ledger: Ledger) -> None:
     async with ledger.session() as s:
         for table in reversed(Base.metadata.sorted_tables):
             await s.execute(table.delete())
-    await ledger.close()
 
 
 @pytest.fixture
 async def ledger(ledger_url: str) -> AsyncIterator[Ledger]:
     """A ledger on a migrated database (each backend in turn), emptied after each test."""
-    async for ledger in _emptied_after(ledger_url):
+    async for ledger in _emptied(ledger_url):
         yield ledger
 
 
 @pytest.fixture
 async def pg_ledger(postgres_url: str) -> AsyncIterator[Ledger]:
     """The production backend only, for tests whose subject is not the ledger itself."""
-    async for ledger in _emptied_after(postgres_url):
+    async for ledger in _emptied(postgres_url):
         yield ledger
 
 

@@ -57,6 +57,7 @@ async def test_anvil_reorg_is_detected_and_rescanned(chain: ChainEnv) -> None:
     old_cursor = follower.cursor
     # Replace the last 2 blocks: the first one's tx is re-included (same hash, new block); the
     # last one's is dropped (re-including it alone would leave a nonce gap).
+    await chain.rpc("evm_increaseTime", 5)  # else a same-second rebuild can repeat a block hash
     await chain.rpc("anvil_reorg", 2, [[kept[1].raw_tx, 0]])
     batches = await _drain(follower)
     reorg = batches[0].reorg
