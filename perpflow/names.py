@@ -75,8 +75,11 @@ def grid_session_id(name: str) -> str:
     return f"grid-{_part(name)}"
 
 
-def payout_id(chain_id: int, tx_hash: str, log_index: int) -> str:
-    return f"payout-{chain_id}-{tx_hash.lower()}-{log_index}"
+def payout_id(chain_id: int, tx_hash: str, log_index: int, reincluded_in: str | None = None) -> str:
+    """An event's payout; a reorg that re-included the event in another block adds that block's
+    hash (12 hex digits), so the new inclusion is its own workflow."""
+    base = f"payout-{chain_id}-{tx_hash.lower()}-{log_index}"
+    return base if reincluded_in is None else f"{base}-{reincluded_in.lower().removeprefix('0x')[:12]}"
 
 
 def order_key(workflow_id: str, step: str) -> str:

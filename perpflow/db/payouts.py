@@ -15,7 +15,8 @@ from decimal import Decimal
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from perpflow.chain.models import ChainCursor, SignedTx
+from perpflow import names
+from perpflow.chain.models import ChainCursor, PositionLiquidated, SignedTx
 from perpflow.db import tables as t
 from perpflow.db.ledger import Ledger
 from perpflow.models import AuditEntry
@@ -75,6 +76,27 @@ class PayoutRepository:
 
     # -- payout rows ---------------------------------------------------------------------------
 
+    async def claim_inclusion(self, chain_id: int, event: PositionLiquidated, at: datetime) -> str:
+        """The workflow id for this inclusion of `event`, recorded before its workflow starts.
+
+        The event's own id the first time; the same id when the event is delivered again from
+        the same block (a replay after a restart); an id qualified by the new block's hash when
+        a reorg re-included the event in another block (the first workflow ends REORGED)."""
+        query = select(t.Payout.workflow_id, t.Payout.event_block_hash).where(
+            t.Payout.chain_id == chain_id,
+            t.Payout.event_tx_hash == event.tx_hash,
+            t.Payout.event_log_index == event.log_index,
+        )
+        async with self.ledger.session() as s:
+            seen = (await s.execute(query)).all()
+        for workflow_id, block_hash in seen:
+            if block_hash in (event.block_hash, None):  # None: a row older than the column
+                return str(workflow_id)
+        again = event.block_hash if seen else None
+        workflow_id = names.payout_id(chain_id, event.tx_hash, event.log_index, reincluded_in=again)
+        await self.record_detected(NewPayout(workflow_id=workflow_id, chain_id=chain_id, event=event, at=at))
+        return workflow_id
+
     async def record_detected(self, new: NewPayout) -> PayoutRecord:
         """Insert the row for a detected event once; later calls return it unchanged."""
         ev = new.event
@@ -87,6 +109,7 @@ class PayoutRepository:
                     event_tx_hash=ev.tx_hash,
                     event_log_index=ev.log_index,
                     event_block_number=ev.block_number,
+                    event_block_hash=ev.block_hash,
                     user_address=ev.user,
                     leverage_ratio=ev.leverage_ratio,
                     liquidation_amount=Decimal(ev.liquidation_amount_wei),
@@ -100,7 +123,7 @@ class PayoutRepository:
                     await s.flush()
                 except IntegrityError:
                     raise DuplicatePayoutEvent(
-                        f"event {ev.tx_hash}/{ev.log_index} already has a payout row"
+                        f"event {ev.tx_hash}/{ev.log_index} in block {ev.block_hash} already has a payout row"
                     ) from None
             return _record(row)
 

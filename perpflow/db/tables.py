@@ -132,13 +132,24 @@ class GridSession(Base):
 
 class Payout(Base):
     __tablename__ = "payouts"
-    __table_args__ = (UniqueConstraint("chain_id", "event_tx_hash", "event_log_index"),)
+    # One row per inclusion of an event: a reorg that re-includes it in another block is a new
+    # payout workflow (the old one ends REORGED); NULL for rows older than the column.
+    __table_args__ = (
+        UniqueConstraint(
+            "chain_id",
+            "event_tx_hash",
+            "event_log_index",
+            "event_block_hash",
+            name="uq_payouts_event_inclusion",
+        ),
+    )
 
     workflow_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     chain_id: Mapped[int] = mapped_column(BigInteger)
     event_tx_hash: Mapped[str] = mapped_column(String(66))
     event_log_index: Mapped[int]
     event_block_number: Mapped[int] = mapped_column(BigInteger)
+    event_block_hash: Mapped[str | None] = mapped_column(String(66))
     user_address: Mapped[str] = mapped_column(String(42), index=True)
     leverage_ratio: Mapped[int] = mapped_column(BigInteger)
     liquidation_amount: Mapped[Decimal] = mapped_column(Wei())

@@ -1,8 +1,10 @@
 """ChainWatcher: PositionLiquidated logs -> one LiquidationPayoutWorkflow each, cursor after.
 
 A Temporal *client* (not a worker). The follower delivers at least once (restart, reorg rewind);
-the workflow id is the event's business key and the start refuses a second run, so a replayed
-event is a no-op. The cursor is persisted only after every start of its batch succeeded.
+the workflow id is the event's business key (recorded in the ledger with the event's block hash
+before the start) and the start refuses a second run, so a replayed event is a no-op, while a
+reorg that re-included the event in another block starts that inclusion's own workflow. The
+cursor is persisted only after every start of its batch succeeded.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator
+from datetime import UTC, datetime
 from typing import cast
 
 from temporalio.client import Client
@@ -85,8 +88,8 @@ class ChainWatcher:
 
     async def start(self, event: PositionLiquidated) -> bool:
         """Start the event's workflow; False if it exists (running or finished): a no-op."""
-        workflow_id = names.payout_id(self.policy.chain_id, event.tx_hash, event.log_index)
         async with self._gate:
+            workflow_id = await self.repo.claim_inclusion(self.policy.chain_id, event, datetime.now(UTC))
             try:
                 await self.client.start_workflow(
                     WORKFLOW_TYPE,

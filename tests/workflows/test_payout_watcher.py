@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from perpflow import names
+from perpflow.chain.models import UnsignedTx
 from perpflow.payouts.models import PayoutRecord
 from perpflow.payouts.watcher import ChainWatcher
 from tests.plugins.chain import ChainEnv
@@ -96,3 +98,60 @@ async def test_a_watcher_restarted_mid_burst_misses_none_and_starts_none_twice(p
     stop.set()
     await task
     assert third.started == 0
+
+
+async def test_an_event_reincluded_by_a_reorg_is_paid_once_under_its_own_id(
+    chain: ChainEnv, temporal_env: WorkflowEnvironment, sqlite_url: str
+) -> None:
+    async with open_payouts(chain, temporal_env, sqlite_url, confirmations=3) as payouts:
+        user = payouts.users[0]
+        before = await payouts.balance(user)
+        await payouts.start_workers()
+        task, stop = await run_watcher(payouts.watcher())
+        try:
+            [tx_hash] = await payouts.burst(1, [user])
+            first_id = names.payout_id(payouts.policy.chain_id, tx_hash, 0)
+            await eventually(lambda: _has_row(payouts, first_id), 20, "first inclusion's row")
+            # The liquidation's block is replaced by one holding the same tx and a transfer (so
+            # another hash): the event is re-included, its first inclusion is gone.
+            raw = await payouts.chain.rpc("eth_getRawTransactionByHash", tx_hash)
+            await payouts.chain.rpc("anvil_reorg", 1, [[raw, 0], [await _a_transfer(payouts), 0]])
+            await payouts.chain.mine(3)
+            rows = await _settled_rows_of(payouts, tx_hash)
+        finally:
+            stop.set()
+            await task
+    by_id = {r.workflow_id: r for r in rows}
+    assert by_id.pop(first_id).state is PayoutState.REORGED
+    [(second_id, second)] = by_id.items()
+    receipt = await payouts.guard.receipt(tx_hash)
+    assert receipt is not None
+    assert second_id == names.payout_id(payouts.policy.chain_id, tx_hash, 0, reincluded_in=receipt.block_hash)
+    assert second.state is PayoutState.DONE and len(second.tx_hashes) == 1
+    assert await payouts.balance(user) - before == second.amount_wei  # paid once, by the second
+
+
+async def _a_transfer(payouts: Payouts) -> str:
+    sender = await payouts.chain.funded_wallet()
+    tx = UnsignedTx(
+        chain_id=payouts.policy.chain_id,
+        nonce=0,
+        to=payouts.users[1],
+        value=1,
+        gas=21_000,
+        fees=await payouts.guard.suggest_fees(),
+    )
+    return sender.sign(tx).raw_tx
+
+
+async def _has_row(payouts: Payouts, workflow_id: str) -> bool:
+    return any(r.workflow_id == workflow_id for r in await payouts.repo.recent(limit=10_000))
+
+
+async def _settled_rows_of(payouts: Payouts, tx_hash: str) -> list[PayoutRecord]:
+    async def settled() -> bool:
+        rows = [r for r in await payouts.repo.recent(limit=10_000) if r.event_tx_hash == tx_hash]
+        return len(rows) == 2 and all(r.state.final for r in rows)
+
+    await eventually(settled, 60, "both inclusions settled")
+    return [r for r in await payouts.repo.recent(limit=10_000) if r.event_tx_hash == tx_hash]
