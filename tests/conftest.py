@@ -25,7 +25,13 @@ from perpflow.db.migrate import upgrade
 from perpflow.db.tables import Base
 from tests.helpers import local_temporal
 
-pytest_plugins = ["tests.plugins.chain", "tests.plugins.sim", "tests.plugins.venues", "tests.plugins.hedge"]
+pytest_plugins = [
+    "tests.plugins.chain",
+    "tests.plugins.sim",
+    "tests.plugins.venues",
+    "tests.plugins.hedge",
+    "tests.plugins.marketdata",
+]
 
 BIN = Path(sys.executable).parent
 NAMESPACE = "perpflow"

@@ -26,7 +26,6 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from perpflow.db.ledger import Ledger
-from perpflow.db.orders import Orders
 from perpflow.hedge.models import CycleResult, CycleState
 from perpflow.marketdata.models import StreamState, WorkerStatus
 from perpflow.marketdata.status import read_status, status_path
@@ -34,9 +33,8 @@ from perpflow.models import AccountRef
 from perpflow.signals import ORDER_FILLED
 from perpflow.venues.types import Side
 from tests.plugins.hedge import HedgeRig
-from tests.plugins.marketdata import Maker, eventually, recorded, recorder
+from tests.plugins.marketdata import Maker, eventually, fills_of, recorded, recorder
 from tests.plugins.sim import SimHandle
-from tests.plugins.venues import new_account, venue_for
 from tests.tcp_proxy import CuttableProxy, cuttable_proxy
 
 ROOT = Path(__file__).parents[2]
@@ -145,23 +143,6 @@ def worker(
     w.kill()
 
 
-@pytest.fixture
-async def maker(sim: SimHandle, pg_ledger: Ledger) -> AsyncIterator[Maker]:
-    account = await new_account(sim)
-    venue = venue_for(sim, account)
-    m = Maker(account, venue, Orders(pg_ledger), sim)
-    await m.register(pg_ledger)
-    yield m
-    await venue.close()
-
-
-async def fills_at(handle: WorkflowHandle[Any, Any], count: int) -> None:
-    async def enough() -> bool:
-        return len((await recorded(handle)).fills) >= count
-
-    await eventually(enough, f"{count} fill(s) at the workflow", WAIT_S)
-
-
 async def venue_fills(maker: Maker, count: int) -> set[str]:
     """The maker's fills as the venue tells them: what the workflow must end up with."""
     made: set[str] = set()
@@ -187,7 +168,7 @@ async def test_market_data_worker_sigkilled_and_restarted_loses_no_fill_and_coun
         worker.start()
         await worker.streaming(maker.account.account_index)
         await maker.fill_one(wf.id, "maker-before")
-        await fills_at(wf, 1)
+        await fills_of(wf, 1, WAIT_S)
         if killed == "mid-signal":
             await link.cut()  # the worker sees the next fill but cannot hand it over
             await maker.fill_one(wf.id, "maker-in-flight")
@@ -198,7 +179,7 @@ async def test_market_data_worker_sigkilled_and_restarted_loses_no_fill_and_coun
         worker.start()
 
         made = await venue_fills(maker, 3 if killed == "mid-signal" else 2)
-        await fills_at(wf, len(made))
+        await fills_of(wf, len(made), WAIT_S)
         await worker.settled(made)
         rec = await recorded(wf)
         assert set(rec.fills) == made

@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from temporalio import workflow
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
@@ -29,7 +30,7 @@ from perpflow.signals import ORDER_FILLED, PRICE_CROSSED, OrderFilled, PriceCros
 from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.types import Book, OrderSpec, Side, TimeInForce
 from tests.plugins.sim import SimHandle
-from tests.plugins.venues import SimAccount
+from tests.plugins.venues import SimAccount, new_account, venue_for
 
 WAIT_S = 20.0
 
@@ -76,6 +77,24 @@ class RecorderWorkflow:
     @workflow.query
     def recorded(self) -> Recorded:
         return Recorded(fills=self.fills, raw_fills=self.raw_fills, crossings=self.crossings)
+
+
+@pytest.fixture
+async def maker(sim: SimHandle, pg_ledger: Ledger) -> AsyncIterator[Maker]:
+    """A fresh sim account whose fills the tests make happen (registered in the ledger)."""
+    account = await new_account(sim)
+    venue = venue_for(sim, account)
+    m = Maker(account, venue, Orders(pg_ledger), sim)
+    await m.register(pg_ledger)
+    yield m
+    await venue.close()
+
+
+async def fills_of(handle: WorkflowHandle[Any, Any], count: int, timeout: float = WAIT_S) -> None:
+    async def enough() -> bool:
+        return len((await recorded(handle)).fills) >= count
+
+    await eventually(enough, f"{count} fill(s) at the workflow", timeout)
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = WAIT_S) -> None:

@@ -4,45 +4,23 @@ across a Temporal outage and across a market-data worker restart, each fill once
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import pytest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RetryConfig
 from temporalio.testing import WorkflowEnvironment
 
 from perpflow.db.ledger import Ledger
-from perpflow.db.orders import Orders
 from perpflow.marketdata.models import StreamState
 from perpflow.marketdata.service import MarketDataService
-from tests.plugins.marketdata import Maker, eventually, md_config, recorded, recorder, running
+from tests.plugins.marketdata import Maker, eventually, fills_of, md_config, recorded, recorder, running
 from tests.plugins.sim import SimHandle
-from tests.plugins.venues import new_account, venue_for
 from tests.tcp_proxy import cuttable_proxy
 
 # The SDK retries an unreachable server for ~10 s before it raises; give up within a second so
 # the service's own retry loop, the one that must never drop a fill, is what the test exercises.
 GIVE_UP_FAST = RetryConfig(initial_interval_millis=100, max_interval_millis=300, max_elapsed_time_millis=1000)
-
-
-@pytest.fixture
-async def maker(sim: SimHandle, pg_ledger: Ledger) -> AsyncIterator[Maker]:
-    account = await new_account(sim)
-    venue = venue_for(sim, account)
-    m = Maker(account, venue, Orders(pg_ledger), sim)
-    await m.register(pg_ledger)
-    yield m
-    await venue.close()
-
-
-async def fills_of(handle: WorkflowHandle[Any, Any], count: int) -> None:
-    async def enough() -> bool:
-        return len((await recorded(handle)).fills) >= count
-
-    await eventually(enough, f"{count} fill(s) at the workflow")
 
 
 async def account_stream_up(svc: MarketDataService, maker: Maker) -> None:
