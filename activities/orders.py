@@ -98,12 +98,19 @@ class OrderActivities:
     async def place_order(self, intent: OrderIntent) -> OrderAck:
         with typed_failures():
             self._check_account(intent.account_index)
-            record = await self.orders.claim(intent)
-            if record.submitted_at is not None:
-                seen = await self._look_for_earlier_send(record)
-                if seen is not None:
-                    return seen
-            return await self._send(record)
+            # The risk check's reads (risk states, the venue's position) overlap the claim and the
+            # signature, so a hedge reaches the venue sooner; nothing is sent before its verdict.
+            risk = asyncio.ensure_future(self._risk_check(intent))
+            try:
+                record = await self.orders.claim(intent)
+                if record.submitted_at is not None:
+                    seen = await self._look_for_earlier_send(record)
+                    if seen is not None:
+                        return seen
+                return await self._send(record, risk)
+            finally:
+                risk.cancel()
+                await asyncio.gather(risk, return_exceptions=True)
 
     async def _look_for_earlier_send(self, record: OrderRecord) -> OrderAck | None:
         """An earlier attempt sent this intent: return what the venue holds, if anything."""
@@ -133,7 +140,7 @@ class OrderActivities:
             state=state,
         )
 
-    async def _send(self, record: OrderRecord) -> OrderAck:
+    async def _send(self, record: OrderRecord, risk: asyncio.Future[None]) -> OrderAck:
         intent = record.intent
         spec = OrderSpec(
             market=intent.market,
@@ -145,9 +152,8 @@ class OrderActivities:
             price=intent.price,
             reduce_only=intent.reduce_only,
         )
-        # The risk check's I/O overlaps the signature (CPU): a hedge is on the venue sooner. A
-        # denied order's signed tx is dropped unsent; nonces only advance on a successful send.
-        _, signed = await asyncio.gather(self._risk_check(intent), self.venue.sign_order(spec))
+        # A denied order's signed tx is dropped unsent; nonces only advance on a successful send.
+        _, signed = await asyncio.gather(risk, self.venue.sign_order(spec))
         await self.orders.mark_submitting(
             intent.key, api_key_index=signed.api_key_index, nonce=signed.nonce, tx_hash=signed.tx_hash
         )
