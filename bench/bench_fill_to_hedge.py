@@ -3,7 +3,9 @@
 perpflow path: sim account_all -> market-data service -> order_filled signal -> hedge workflow
 -> place_order on B's signer queue -> lighter-sdk sendTx. Baseline, same run: a plain asyncio
 loop on the same account stream that signs and sends the hedge itself. Both read the two
-trades' sim timestamps (one clock, millisecond resolution).
+trades' sim timestamps (one clock, millisecond resolution). Also printed: Temporal's share
+alone on the same dev server (signal -> no-op workflow -> no-op activity on another queue), the
+floor under any overhead of a signal-driven hedge. The ledger is Postgres when one is reachable.
   BENCH_HEDGES (default 40 per path)
 """
 
@@ -14,6 +16,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -23,17 +26,16 @@ from typing import Any
 import aiohttp
 import lighter
 from pydantic import SecretStr
-from temporalio import workflow
+from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from activities.orders import OrderActivities
-from bench.harness import pct, sim_process, summary
+from bench.harness import backend, bench_ledger, pct, sim_process, summary
 from perpflow import names
 from perpflow.db.ledger import Ledger
-from perpflow.db.migrate import upgrade
 from perpflow.db.orders import Orders
 from perpflow.db.risk import RiskStates
 from perpflow.marketdata.config import MarketDataConfig
@@ -102,6 +104,55 @@ class HedgeWorkflow:
     @workflow.signal
     def finish(self) -> None:
         self.stop = True
+
+
+@workflow.defn(name="BenchFloorWorkflow")
+class FloorWorkflow:
+    """Temporal's share alone: each signal -> one no-op activity on another task queue."""
+
+    def __init__(self) -> None:
+        self.todo: list[float] = []
+
+    @workflow.run
+    async def run(self, queue: str) -> None:
+        while True:
+            await workflow.wait_condition(lambda: bool(self.todo))
+            sent_at = self.todo.pop(0)
+            if sent_at < 0:
+                return
+            await workflow.execute_activity("bench_noop", sent_at, task_queue=queue, **ORDER)
+
+    @workflow.signal
+    def go(self, sent_at: float) -> None:
+        self.todo.append(sent_at)
+
+
+async def temporal_floor(client: Client) -> list[float]:
+    """signal sent -> activity started, same path as a hedge minus our code (no-op both ends)."""
+    started: asyncio.Queue[tuple[float, float]] = asyncio.Queue()
+
+    @activity.defn(name="bench_noop")
+    async def noop(sent_at: float) -> None:
+        started.put_nowait((sent_at, time.perf_counter()))
+
+    act_queue, wf_queue = f"bench-noop-{uuid.uuid4()}", f"bench-floor-{uuid.uuid4()}"
+    runner = UnsandboxedWorkflowRunner()
+    async with (
+        Worker(client, task_queue=act_queue, activities=[noop]),
+        Worker(client, task_queue=wf_queue, workflows=[FloorWorkflow], workflow_runner=runner),
+    ):
+        handle = await client.start_workflow(
+            FloorWorkflow.run, act_queue, id=f"bench-floor-{uuid.uuid4()}", task_queue=wf_queue
+        )
+        samples = []
+        for _ in range(HEDGES + 5):
+            await handle.signal(FloorWorkflow.go, time.perf_counter())
+            sent_at, at = await asyncio.wait_for(started.get(), 10)
+            samples.append((at - sent_at) * 1000)
+            await asyncio.sleep(0.05)
+        await handle.signal(FloorWorkflow.go, -1.0)
+        await handle.result()
+    return samples[5:]  # the first ones warm the sticky queue
 
 
 async def new_venue(admin: SimAdmin, url: str) -> LighterVenue:
@@ -234,9 +285,7 @@ async def run_baseline(rig: Rig, http: aiohttp.ClientSession) -> list[float]:
 
 
 async def main() -> None:
-    with sim_process() as url, tempfile.TemporaryDirectory() as tmp:
-        ledger_url = f"sqlite:///{tmp}/ledger.db"
-        upgrade(ledger_url)
+    with sim_process() as url, tempfile.TemporaryDirectory() as tmp, bench_ledger(Path(tmp)) as ledger_url:
         env = await local_temporal()
         ledger = Ledger(ledger_url)
         async with SimAdmin(url) as admin, aiohttp.ClientSession(trust_env=False) as http:
@@ -246,12 +295,16 @@ async def main() -> None:
             await asyncio.sleep(0.2)
             base = await run_baseline(rig, http)
             flow = await run_perpflow(rig, env.client, ledger, Path(tmp))
+            floor = await temporal_floor(env.client)
             watcher.cancel()
             for v in (maker, taker):
                 await v.close()
         await ledger.close()
         await env.shutdown()
-    print(f"fill -> hedge accepted, sim clock (ms resolution), {HEDGES} hedges per path")
+    print(
+        f"fill -> hedge accepted, sim clock (ms resolution), {HEDGES} hedges per path, "
+        f"{backend(ledger_url)} ledger"
+    )
     print(summary("baseline: direct asyncio script", base))
     print(summary("perpflow: md -> signal -> wf -> signer", flow))
     for q in (50, 95, 99):
@@ -259,6 +312,7 @@ async def main() -> None:
         target = {50: 15, 95: None, 99: 50}[q]
         note = "" if target is None else f" (target <= {target} ms: {'met' if over <= target else 'NOT met'})"
         print(f"overhead p{q}: {over:6.1f} ms{note}")
+    print(summary("Temporal alone: signal -> no-op wf -> no-op activity on another queue", floor))
 
 
 if __name__ == "__main__":

@@ -20,12 +20,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import yaml
 from sqlalchemy import func, select
 from temporalio.api.enums.v1 import TaskQueueType
@@ -34,6 +32,7 @@ from temporalio.testing import WorkflowEnvironment
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import backend, bench_ledger  # noqa: E402
 from perpflow import names  # noqa: E402
 from perpflow.chain import admin  # noqa: E402
 from perpflow.chain.anvil import AnvilConfig, AnvilNode, free_port  # noqa: E402
@@ -42,7 +41,6 @@ from perpflow.chain.models import SignedTx, UnsignedTx, liquidation_id  # noqa: 
 from perpflow.chain.wallet import HotWallet  # noqa: E402
 from perpflow.db import tables as t  # noqa: E402
 from perpflow.db.ledger import Ledger  # noqa: E402
-from perpflow.db.migrate import upgrade  # noqa: E402
 from perpflow.db.payouts import PayoutRepository  # noqa: E402
 from perpflow.devstack.probes import queue_has_pollers  # noqa: E402
 from perpflow.payouts.models import PayoutState  # noqa: E402
@@ -199,45 +197,24 @@ async def run_perpflow(
     return result, [liquidation_id(tx.tx_hash, 0) for tx in signed], users
 
 
-def ledger_url(tmp: Path) -> tuple[str, str | None]:
-    """A fresh Postgres database when one is reachable (the production ledger: writers do not
-    queue behind one file lock), else a SQLite file. Returns (url, admin url to drop it)."""
-    admin_url = os.environ.get("PERPFLOW_TEST_PG", "postgresql://127.0.0.1:5432/test")
-    name = f"perpflow_bench_{uuid.uuid4().hex[:10]}"
-    try:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.Error:
-        return f"sqlite:///{tmp / 'ledger.db'}", None
-    return admin_url.rsplit("/", 1)[0] + f"/{name}", admin_url
-
-
-def drop(url: str, admin_url: str | None) -> None:
-    if admin_url is not None:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-
-
 async def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-payouts-"))
-    url, admin_url = ledger_url(tmp)
-    upgrade(url)
-    anvil = AnvilNode(AnvilConfig(port=free_port())).start()
-    env = await local_temporal()
-    client = ChainClient(anvil.http_url, poll_interval_s=0.005)
-    ledger = Ledger(url)
-    try:
-        ours, ids, users = await run_perpflow(env, client, ledger, anvil, tmp=tmp, url=url)
-        pipelined = await baseline(client, users, ids, pipelined=True)
-        sequential = await baseline(client, users, ids, pipelined=False)
-    finally:
-        await ledger.close()
-        await client.close()
-        await env.shutdown()
-        anvil.stop(graceful=False)
-        drop(url, admin_url)
-    backend = "postgres" if admin_url else "sqlite"
-    print(f"liquidation payouts: {N} events, anvil automine, 1 confirmation, {backend} ledger, logs in {tmp}")
+    with bench_ledger(tmp) as url:
+        anvil = AnvilNode(AnvilConfig(port=free_port())).start()
+        env = await local_temporal()
+        client = ChainClient(anvil.http_url, poll_interval_s=0.005)
+        ledger = Ledger(url)
+        try:
+            ours, ids, users = await run_perpflow(env, client, ledger, anvil, tmp=tmp, url=url)
+            pipelined = await baseline(client, users, ids, pipelined=True)
+            sequential = await baseline(client, users, ids, pipelined=False)
+        finally:
+            await ledger.close()
+            await client.close()
+            await env.shutdown()
+            anvil.stop(graceful=False)
+    where = f"anvil automine, 1 confirmation, {backend(url)} ledger, logs in {tmp}"
+    print(f"liquidation payouts: {N} events, {where}")
     print(
         f"  perpflow         total {ours.total:6.2f} s {N / ours.total:6.1f}/s   "
         f"event -> confirmed payout p50 {ours.p50 * 1000:5.0f} ms  p99 {ours.p99 * 1000:5.0f} ms"

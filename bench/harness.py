@@ -1,19 +1,24 @@
-"""What the benchmarks share: free ports, a simulated venue subprocess, percentiles."""
+"""What the benchmarks share: free ports, a simulated venue subprocess, a ledger, percentiles."""
 
 from __future__ import annotations
 
+import os
 import socket
 import statistics
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))  # benches run as scripts from bench/; the tests' launchers live at the root
 
+from perpflow.db.migrate import upgrade  # noqa: E402
 from tests.plugins.sim import start_sim, stop_sim  # noqa: E402
 
 
@@ -32,6 +37,33 @@ def sim_process(*extra: str) -> Iterator[str]:
             yield sim.url
         finally:
             stop_sim(sim.proc)
+
+
+@contextmanager
+def bench_ledger(tmp: Path) -> Iterator[str]:
+    """A migrated ledger URL: a fresh Postgres database when one is reachable (the production
+    ledger), else a SQLite file in `tmp`. The database is dropped afterwards."""
+    admin_url = os.environ.get("PERPFLOW_TEST_PG", "postgresql://127.0.0.1:5432/test")
+    name = f"perpflow_bench_{uuid.uuid4().hex[:10]}"
+    try:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error:
+        url = f"sqlite:///{tmp / 'ledger.db'}"
+        upgrade(url)
+        yield url
+        return
+    try:
+        url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+        upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def backend(url: str) -> str:
+    return url.split(":", 1)[0]
 
 
 def pct(values: list[float], q: float) -> float:
