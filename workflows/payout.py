@@ -22,6 +22,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.validation import FAIL_ON_INVALID_INPUT
 
 S = m.PayoutState
+# The confirmation and receipt waits became regular activities (they were local ones).
+WAITS_AS_ACTIVITIES = "payout-waits-as-activities"
 
 
 @workflow.defn(name="LiquidationPayoutWorkflow", failure_exception_types=FAIL_ON_INVALID_INPUT)
@@ -221,4 +223,6 @@ class LiquidationPayoutWorkflow:
         return await workflow.execute_local_activity(activity, arg, result_type=result_type, **PAYOUT_LOCAL)
 
     async def _wait(self, activity: str, arg: Any, result_type: type) -> Any:
+        if not workflow.patched(WAITS_AS_ACTIVITIES):  # a payout begun before the change replays
+            return await self._local(activity, arg, result_type)
         return await workflow.execute_activity(activity, arg, result_type=result_type, **PAYOUT_WAIT)

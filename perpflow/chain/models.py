@@ -18,6 +18,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 _HASH_RE = re.compile(r"^0x[0-9a-f]{64}$")
 _HEX_RE = re.compile(r"^0x([0-9a-f]{2})*$")
 
+# eth-hash picks its keccak backend on first use, by importing it. Pick it now: the first use can
+# otherwise be a workflow payload's address check inside Temporal's sandbox (a replay), which
+# refuses that import.
+keccak(b"")
+
 # leverageRatio is reported scaled by 100 (see LeverageGuard.liquidate): 1250 means 12.50x.
 LEVERAGE_RATIO_SCALE = 100
 
