@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -20,6 +21,9 @@ from perpflow.models import Model
 log = logging.getLogger(__name__)
 
 MAX_IN_FLIGHT = 64
+# A connection that silently drops packets would otherwise hold a signal until HTTP/2 keepalive
+# gives up (tens of seconds) before the retry.
+SIGNAL_RPC_TIMEOUT = timedelta(seconds=5)
 
 
 @dataclass
@@ -62,8 +66,9 @@ class Signaller:
         backoff = Backoff(*self._retry)
         async with self._gate:
             while True:
+                handle = self.client.get_workflow_handle(d.workflow_id)
                 try:
-                    await self.client.get_workflow_handle(d.workflow_id).signal(d.signal, d.payload)
+                    await handle.signal(d.signal, d.payload, rpc_timeout=SIGNAL_RPC_TIMEOUT)
                     break
                 except RPCError as exc:
                     if exc.status is RPCStatusCode.NOT_FOUND:
@@ -71,18 +76,21 @@ class Signaller:
                             "signal %s %s dropped: workflow %s not running", d.signal, d.key, d.workflow_id
                         )
                         break
-                    if self._on_retry is not None:
-                        self._on_retry(d)
-                    delay = backoff.next_delay()
-                    log.warning(
-                        "signal %s %s to %s failed (%s); retry in %.1f s",
-                        d.signal,
-                        d.key,
-                        d.workflow_id,
-                        exc.status.name if exc.status else exc,
-                        delay,
-                    )
-                    await asyncio.sleep(delay)
+                    reason = exc.status.name if exc.status else str(exc)
+                except Exception as exc:  # anything else: retried too, the fact must not be lost
+                    reason = f"{type(exc).__name__}: {exc}"
+                if self._on_retry is not None:
+                    self._on_retry(d)
+                delay = backoff.next_delay()
+                log.warning(
+                    "signal %s %s to %s failed (%s); retry in %.1f s",
+                    d.signal,
+                    d.key,
+                    d.workflow_id,
+                    reason,
+                    delay,
+                )
+                await asyncio.sleep(delay)
         if self._on_sent is not None:
             self._on_sent(d, time.perf_counter() - d.seen_at)
         if d.on_done is not None:
