@@ -46,6 +46,7 @@ from perpflow.venues.lighter import constants as c
 from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.types import OrderSpec, OrderStatus, VenueOrder
 
+HEARTBEAT_EVERY_S = 2.0
 _FINAL = (InsufficientMargin, InvalidOrder, RiskRejected, AuthError, IntentConflict)
 
 
@@ -288,8 +289,8 @@ class OrderActivities:
                 ):
                     await self._seen(record, found)  # once per answer, not once per poll
                     return current
-                activity.heartbeat(str(current.filled_size))
-                await asyncio.sleep(min(req.poll_s, max(0.0, deadline - time.monotonic())))
+                pause = min(req.poll_s, max(0.0, deadline - time.monotonic()))
+                await _heartbeating_sleep(pause, str(current.filled_size))
 
     def send_activities(self) -> list[Callable[..., object]]:
         """The ones that spend nonces: served from the key's one-slot queue."""
@@ -301,3 +302,12 @@ class OrderActivities:
 
     def all(self) -> list[Callable[..., object]]:
         return self.send_activities() + self.read_activities()
+
+
+async def _heartbeating_sleep(seconds: float, details: str) -> None:
+    """Sleep, heartbeating every HEARTBEAT_EVERY_S: a slow poll (poll_s up to 60 s) must not look
+    like a dead worker to a heartbeat timeout of a few seconds."""
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        activity.heartbeat(details)
+        await asyncio.sleep(min(left, HEARTBEAT_EVERY_S))

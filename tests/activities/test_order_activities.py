@@ -13,7 +13,7 @@ from activities.orders import OrderActivities
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
 from perpflow.db.risk import RiskStates
-from perpflow.orders import AccountQuery, CancelAll, FillsQuery, Modify, OrderIntent, OrderRef
+from perpflow.orders import AccountQuery, AwaitFill, CancelAll, FillsQuery, Modify, OrderIntent, OrderRef
 from perpflow.risk import GLOBAL_SCOPE, RiskLimits, TradingState, account_scope
 from perpflow.venues.errors import InvalidNonce, TransportError
 from perpflow.venues.lighter.client import LighterVenue
@@ -229,3 +229,21 @@ async def test_a_signer_refuses_another_accounts_order(
             order_activities.place_order, intent(sim_account, account_index=sim_account.account_index + 1)
         )
     assert exc.value.type == "InvalidOrder"
+
+
+async def test_await_fill_heartbeats_through_a_poll_longer_than_the_heartbeat_timeout(
+    order_activities: OrderActivities, sim_account: SimAccount, venue: LighterVenue
+) -> None:
+    bid, _ = await best(venue)
+    placed = await env.run(order_activities.place_order, intent(sim_account, price=bid - 10))
+    ref = OrderRef(
+        account_index=sim_account.account_index, market="ETH", client_order_index=placed.client_order_index
+    )
+    beats: list[object] = []
+    watched = ActivityEnvironment()
+    watched.on_heartbeat = lambda *details: beats.append(details)
+    # One poll of 5 s (the workflow allows up to 60 s against a 10 s heartbeat timeout).
+    unfilled = await watched.run(order_activities.await_fill, AwaitFill(order=ref, timeout_s=5, poll_s=5))
+    assert unfilled.filled_size == 0
+    assert len(beats) >= 3  # every 2 s, not once per poll
+    await env.run(order_activities.cancel_order, ref)
