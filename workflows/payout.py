@@ -22,7 +22,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.validation import FAIL_ON_INVALID_INPUT
 
 S = m.PayoutState
-# The confirmation and receipt waits became regular activities (they were local ones).
+WaitRequest = m.CheckEventRequest | m.AwaitTxRequest
+# Payouts begun before this patch wait in local activities and upsert every state; after it they
+# look once locally, wait in regular activities, get their search attributes from the watcher's
+# start and skip the transient CHECKING upsert (fewer workflow tasks and history events each).
 WAITS_AS_ACTIVITIES = "payout-waits-as-activities"
 
 
@@ -38,10 +41,15 @@ class LiquidationPayoutWorkflow:
             leverage=inp.event.leverage,
         )
         self._decision: tuple[bool, m.ApprovalDecision] | None = None
+        self._new_waits = False
 
     @workflow.run
     async def run(self, inp: m.PayoutInput) -> m.PayoutStatus:
-        workflow.upsert_search_attributes([KIND.value_set(Kind.PAYOUT), CYCLE_STATE.value_set(S.CONFIRMING)])
+        self._new_waits = workflow.patched(WAITS_AS_ACTIVITIES)
+        if not self._new_waits or workflow.info().typed_search_attributes.get(KIND) is None:
+            workflow.upsert_search_attributes(
+                [KIND.value_set(Kind.PAYOUT), CYCLE_STATE.value_set(S.CONFIRMING)]
+            )
         amount = tier_amount_wei(inp.event.leverage, inp.policy)
         self._status.amount_wei = amount
         check = await self._confirm_and_check(amount)
@@ -95,14 +103,17 @@ class LiquidationPayoutWorkflow:
         req = m.CheckEventRequest(
             workflow_id=self._status.workflow_id, event=inp.event, policy=inp.policy, amount_wei=amount
         )
+        look_first = True
         while True:
-            check: m.CheckEventResult = await self._wait(m.CHECK_EVENT, req, m.CheckEventResult)
-            if check.outcome is m.CheckOutcome.PENDING:
+            check: m.CheckEventResult = await self._wait(m.CHECK_EVENT, req, look_first)
+            look_first = False
+            if check.pending:
                 continue  # the activity already waited; ask again for more confirmations
             if check.outcome is not m.CheckOutcome.POOL_LOW:
                 if check.outcome is not m.CheckOutcome.REORGED:
-                    # check_event wrote CHECKING and the amount with its answer: one step less.
-                    await self._move(S.CHECKING, amount_wei=amount, record=False)
+                    # check_event wrote CHECKING and the amount with its answer: one step less. No
+                    # upsert: the next state follows in this same workflow task.
+                    await self._move(S.CHECKING, amount_wei=amount, record=False, upsert=not self._new_waits)
                 return check
             if not alerted:  # an empty pool is an operator's job: wait for funds, do not drop
                 await self._notify("alert", check.reason or "payout pool too low")
@@ -146,8 +157,10 @@ class LiquidationPayoutWorkflow:
         await self._move(S.CONFIRMING_TX, record=False)  # written by the tracker's first look
         last_send = workflow.now()
         req = m.AwaitTxRequest(workflow_id=self._status.workflow_id, policy=self._inp.policy)
+        look_first = True
         while True:
-            result: m.AwaitTxResult = await self._wait(m.AWAIT_TX, req, m.AwaitTxResult)
+            result: m.AwaitTxResult = await self._wait(m.AWAIT_TX, req, look_first)
+            look_first = False
             if result.outcome is m.TxOutcome.CONFIRMED:
                 await self._move(S.DONE, reason=result.reason, final_tx_hash=result.tx_hash, record=False)
                 return
@@ -199,6 +212,7 @@ class LiquidationPayoutWorkflow:
         amount_wei: int | None = None,
         final_tx_hash: str | None = None,
         record: bool = True,
+        upsert: bool = True,
     ) -> None:
         old = self._status.state
         if state is not old:
@@ -206,7 +220,8 @@ class LiquidationPayoutWorkflow:
         self._status.state, self._status.reason = state, reason or self._status.reason
         if final_tx_hash is not None:
             self._status.final_tx_hash = final_tx_hash
-        workflow.upsert_search_attributes([CYCLE_STATE.value_set(state)])
+        if upsert:
+            workflow.upsert_search_attributes([CYCLE_STATE.value_set(state)])
         workflow.logger.info("payout %s %s -> %s %s", self._status.workflow_id, old, state, reason or "")
         if record:  # the tracker already wrote DONE/FAILED with the receipt's gas and block
             req = m.RecordStateRequest(
@@ -222,7 +237,15 @@ class LiquidationPayoutWorkflow:
     async def _local(self, activity: str, arg: Any, result_type: type | None) -> Any:
         return await workflow.execute_local_activity(activity, arg, result_type=result_type, **PAYOUT_LOCAL)
 
-    async def _wait(self, activity: str, arg: Any, result_type: type) -> Any:
-        if not workflow.patched(WAITS_AS_ACTIVITIES):  # a payout begun before the change replays
-            return await self._local(activity, arg, result_type)
-        return await workflow.execute_activity(activity, arg, result_type=result_type, **PAYOUT_WAIT)
+    async def _wait(self, activity: str, req: WaitRequest, look_first: bool) -> Any:
+        """The answer of a confirmation or receipt check. First one look beside the workflow (a
+        local activity: on a fast chain the answer is already there); if that is still pending,
+        the waiting activity, which polls up to check_max_wait_s without holding a workflow task."""
+        result_type = m.CheckEventResult if activity == m.CHECK_EVENT else m.AwaitTxResult
+        if not self._new_waits:  # a payout begun before the patch replays as it ran
+            return await self._local(activity, req, result_type)
+        if look_first:
+            first = await self._local(activity, req.model_copy(update={"wait": False}), result_type)
+            if not first.pending:
+                return first
+        return await workflow.execute_activity(activity, req, result_type=result_type, **PAYOUT_WAIT)

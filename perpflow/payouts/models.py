@@ -147,6 +147,7 @@ class CheckEventRequest(Model):
     event: PositionLiquidated
     policy: PayoutPolicy
     amount_wei: int = Field(gt=0)
+    wait: bool = True  # False: look once and answer (PENDING if not yet)
 
 
 class CheckEventResult(Model):
@@ -154,6 +155,10 @@ class CheckEventResult(Model):
     confirmations: int = 0
     reason: str | None = None
     paid_tx_hash: Hash32 | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.outcome is CheckOutcome.PENDING
 
 
 class RecordStateRequest(Model):
@@ -192,12 +197,17 @@ class TxOutcome(StrEnum):
 class AwaitTxRequest(Model):
     workflow_id: str
     policy: PayoutPolicy
+    wait: bool = True  # False: look once and answer (PENDING if not yet)
 
 
 class AwaitTxResult(Model):
     outcome: TxOutcome
     tx_hash: Hash32 | None = None
     reason: str | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.outcome is TxOutcome.PENDING
 
 
 class Notice(Model):

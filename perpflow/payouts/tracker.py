@@ -61,7 +61,7 @@ class PayoutTracker:
         await self.repo.record_detected(
             NewPayout(workflow_id=req.workflow_id, chain_id=policy.chain_id, event=ev, at=datetime.now(UTC))
         )
-        poll = Poller(policy.check_max_wait_s)
+        poll = Poller(policy.check_max_wait_s if req.wait else 0)
         while True:
             head = await self.chain.head_number()
             if await self.chain.block_hash(ev.block_number) != ev.block_hash:
@@ -111,7 +111,7 @@ class PayoutTracker:
     # -- receipt -----------------------------------------------------------------------------
 
     async def await_tx(self, req: AwaitTxRequest) -> AwaitTxResult:
-        poll = Poller(req.policy.check_max_wait_s)
+        poll = Poller(req.policy.check_max_wait_s if req.wait else 0)
         # Read once: only the workflow changes the row's hashes (bump, new nonce), and it does
         # that between waits, never during one.
         rec = await self.repo.get(req.workflow_id)

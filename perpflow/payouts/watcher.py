@@ -17,7 +17,12 @@ from datetime import UTC, datetime
 from typing import cast
 
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from perpflow import names
@@ -25,11 +30,17 @@ from perpflow.chain.client import ChainClient
 from perpflow.chain.follower import FollowerConfig, LogBatch, LogFollower
 from perpflow.chain.models import PositionLiquidated
 from perpflow.db.payouts import PayoutRepository
-from perpflow.payouts.models import PayoutInput, PayoutPolicy
+from perpflow.payouts.models import PayoutInput, PayoutPolicy, PayoutState
 
 log = logging.getLogger(__name__)
 
 WORKFLOW_TYPE = "LiquidationPayoutWorkflow"
+START_ATTRIBUTES = TypedSearchAttributes(
+    [
+        SearchAttributePair(names.KIND, names.Kind.PAYOUT),
+        SearchAttributePair(names.CYCLE_STATE, PayoutState.CONFIRMING),
+    ]
+)
 # Starts in flight at once: enough to keep the dev server busy, bounded for a burst of thousands.
 START_CONCURRENCY = 16
 
@@ -98,6 +109,7 @@ class ChainWatcher:
                     task_queue=self.task_queue,
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    search_attributes=START_ATTRIBUTES,  # listed in the UI from the first moment
                 )
             except WorkflowAlreadyStartedError:
                 log.info("payout already started workflow_id=%s", workflow_id)
