@@ -27,8 +27,27 @@ class BookMessage(NamedTuple):
     asks: list[Level]
 
 
+# Wire text -> Decimal. A book's prices and sizes repeat from update to update, and a dict lookup
+# costs half of parsing a Decimal (Decimals are immutable: sharing them is safe). Bounded.
+_DECIMALS: dict[str, Decimal] = {}
+_DECIMALS_MAX = 100_000
+
+
 def levels(raw: list[dict[str, str]] | None) -> list[Level]:
-    return [(Decimal(lv["price"]), Decimal(lv["size"])) for lv in raw or ()]
+    known = _DECIMALS
+    if len(known) > _DECIMALS_MAX:
+        known.clear()
+    out: list[Level] = []
+    for lv in raw or ():
+        price, size = lv["price"], lv["size"]
+        p = known.get(price)
+        if p is None:
+            p = known[price] = Decimal(price)
+        q = known.get(size)
+        if q is None:
+            q = known[size] = Decimal(size)
+        out.append((p, q))
+    return out
 
 
 def channel(msg: Msg) -> tuple[str, str]:
