@@ -7,14 +7,21 @@ from typing import Any
 
 from temporalio.common import RetryPolicy
 
+
+def _doubling(first_ms: int, cap_s: int, *final: str) -> RetryPolicy:
+    """Retries from `first_ms` apart, doubling up to `cap_s`; the `final` error types never retry."""
+    return RetryPolicy(
+        initial_interval=timedelta(milliseconds=first_ms),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=cap_s),
+        non_retryable_error_types=list(final),
+    )
+
+
 # Ledger reads and writes: short, retried quickly; a database outage heals by itself.
 LEDGER: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=15),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(milliseconds=200),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(seconds=10),
-    ),
+    "retry_policy": _doubling(200, 10),
 }
 
 # Health probes report a failure as data; retrying would only hide the latency being measured.
@@ -23,16 +30,8 @@ PROBE: dict[str, Any] = {
     "retry_policy": RetryPolicy(maximum_attempts=2),
 }
 
-_PAYOUT_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=200),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=10),
-    non_retryable_error_types=[
-        "PayoutNotFound",
-        "PayoutStateError",
-        "DuplicatePayoutEvent",
-        "ValidationError",
-    ],
+_PAYOUT_RETRY = _doubling(
+    200, 10, "PayoutNotFound", "PayoutStateError", "DuplicatePayoutEvent", "ValidationError"
 )
 
 # Payout ledger writes and notifications beside the workflow (local activities: milliseconds, no
@@ -54,16 +53,8 @@ CHAIN_TX: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=30),
     # A send takes milliseconds; a lane worker that died mid-send is retried after this.
     "heartbeat_timeout": timedelta(seconds=5),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(milliseconds=500),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(seconds=15),
-        non_retryable_error_types=[
-            "PayoutIneligible",
-            "PayoutStateError",
-            "PayoutNotFound",
-            "ChainConfigError",
-        ],
+    "retry_policy": _doubling(
+        500, 15, "PayoutIneligible", "PayoutStateError", "PayoutNotFound", "ChainConfigError"
     ),
 }
 
@@ -72,24 +63,14 @@ CHAIN_TX: dict[str, Any] = {
 # under a second, so a signer that died mid-order is given up on (and retried) after 10 s.
 ORDER: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=10),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(milliseconds=250),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(seconds=5),
-        non_retryable_error_types=[
-            "InsufficientMargin", "InvalidOrder", "Unrepresentable", "RiskRejected", "AuthError",
-            "IntentConflict", "OrderNotFound",
-        ],
+    "retry_policy": _doubling(
+        250, 5, "InsufficientMargin", "InvalidOrder", "Unrepresentable", "RiskRejected", "AuthError",
+        "IntentConflict", "OrderNotFound",
     ),
 }  # fmt: skip
 
 # Reads of the venue (books, orders, positions): cheap to repeat.
 VENUE_READ: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=15),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(milliseconds=250),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(seconds=5),
-        non_retryable_error_types=["InvalidOrder", "AuthError", "OrderNotFound"],
-    ),
+    "retry_policy": _doubling(250, 5, "InvalidOrder", "AuthError", "OrderNotFound"),
 }

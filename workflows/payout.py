@@ -105,7 +105,7 @@ class LiquidationPayoutWorkflow:
         )
         look_first = True
         while True:
-            check: m.CheckEventResult = await self._wait(m.CHECK_EVENT, req, look_first)
+            check: m.CheckEventResult = await self._wait(m.CHECK_EVENT, req, m.CheckEventResult, look_first)
             look_first = False
             if check.pending:
                 continue  # the activity already waited; ask again for more confirmations
@@ -159,7 +159,7 @@ class LiquidationPayoutWorkflow:
         req = m.AwaitTxRequest(workflow_id=self._status.workflow_id, policy=self._inp.policy)
         look_first = True
         while True:
-            result: m.AwaitTxResult = await self._wait(m.AWAIT_TX, req, look_first)
+            result: m.AwaitTxResult = await self._wait(m.AWAIT_TX, req, m.AwaitTxResult, look_first)
             look_first = False
             if result.outcome is m.TxOutcome.CONFIRMED:
                 await self._move(S.DONE, reason=result.reason, final_tx_hash=result.tx_hash, record=False)
@@ -237,11 +237,10 @@ class LiquidationPayoutWorkflow:
     async def _local(self, activity: str, arg: Any, result_type: type | None) -> Any:
         return await workflow.execute_local_activity(activity, arg, result_type=result_type, **PAYOUT_LOCAL)
 
-    async def _wait(self, activity: str, req: WaitRequest, look_first: bool) -> Any:
+    async def _wait(self, activity: str, req: WaitRequest, result_type: type, look_first: bool) -> Any:
         """The answer of a confirmation or receipt check. First one look beside the workflow (a
         local activity: on a fast chain the answer is already there); if that is still pending,
         the waiting activity, which polls up to check_max_wait_s without holding a workflow task."""
-        result_type = m.CheckEventResult if activity == m.CHECK_EVENT else m.AwaitTxResult
         if not self._new_waits:  # a payout begun before the patch replays as it ran
             return await self._local(activity, req, result_type)
         if look_first:

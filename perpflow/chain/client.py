@@ -74,14 +74,10 @@ DEFAULT_LOG_CHUNK = 2_000
 
 
 @functools.cache
-def _output_types(fn: str) -> list[str]:
-    return [o["type"] for o in load_artifact().entry("function", fn)["outputs"]]
-
-
-@functools.cache
-def _function_abi(fn: str) -> tuple[str, list[str]]:
+def _function_abi(fn: str) -> tuple[str, list[str], list[str]]:
+    """A guard function's selector, input types and output types."""
     entry = load_artifact().entry("function", fn)
-    return selector_of(entry), [i["type"] for i in entry["inputs"]]
+    return selector_of(entry), [i["type"] for i in entry["inputs"]], [o["type"] for o in entry["outputs"]]
 
 
 @contextlib.contextmanager
@@ -230,7 +226,7 @@ class ChainClient:
             if exc.data is None and "revert" not in exc.message.lower():
                 raise ChainTransportError(str(exc)) from None
             raise ContractRevert(decode_revert(exc.data)) from None
-        (kind,) = _output_types(fn)
+        _, _, (kind,) = _function_abi(fn)
         (value,) = abi_decode([kind], bytes.fromhex(result.removeprefix("0x")))
         return abi_value(kind, value)
 
@@ -295,7 +291,7 @@ class ChainClient:
     @staticmethod
     def encode_guard_call(fn: str, *args: Any) -> str:
         """Calldata for a guard function (selector + ABI-encoded arguments, no web3 round)."""
-        selector, types = _function_abi(fn)
+        selector, types, _ = _function_abi(fn)
         return selector + abi_encode(types, args).hex()
 
     def build_payout_tx(

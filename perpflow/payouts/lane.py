@@ -175,10 +175,9 @@ def _check_limits(rec: PayoutRecord, req: SendRequest, exp: Exposure, pool: int)
     violation = cap_violation(amount, exp.user_today, exp.all_today, req.policy)
     if violation is not None:
         raise PayoutIneligible(violation)
-    if pool - exp.in_flight < amount:
-        raise PayoutIneligible(
-            f"pool balance {pool - exp.in_flight} wei (after in-flight) below {amount} wei"
-        )
+    available = pool - exp.in_flight
+    if available < amount:
+        raise PayoutIneligible(f"pool balance {available} wei (after in-flight) below {amount} wei")
 
 
 def _lid(rec: PayoutRecord) -> str:
