@@ -28,6 +28,9 @@ class Alert(Model):
     source: str  # the workflow id (or process) raising it
     title: str
     detail: str = ""
+    # Deduplication key: one alert per key, ever (e.g. one per orphan). None: the alert activity
+    # derives one from its workflow and activity id, so a retried activity never alerts twice.
+    key: str | None = None
 
 
 _LEVELS = {Severity.INFO: logging.INFO, Severity.WARNING: logging.WARNING, Severity.CRITICAL: logging.ERROR}

@@ -93,3 +93,4 @@ class FleetResult(Model):
     cycles: int
     total_realized: Decimal
     failed_pairs: list[str]
+    reason: str = ""  # why it ended: stopped by whom, killed, loss limit, a pair failed
