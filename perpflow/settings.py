@@ -6,17 +6,41 @@ name is an error rather than a silently ignored default.
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Collection, Mapping
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from perpflow.errors import ConfigError
+
 DEFAULT_STATE_DIR = Path(".perpflow")
+ENV_PREFIX = "PERPFLOW_"
+
+# PERPFLOW_* variables that are not settings: each is read directly by the code named beside it,
+# so Settings lets them pass while any other unknown PERPFLOW_* name (a typo) is an error.
+READ_ELSEWHERE = frozenset({
+    "PERPFLOW_LOG_LEVEL",  # workers/common.py: the workers' log level
+    "PERPFLOW_DEBUG",  # perpflow/cli.py main(): show the traceback instead of one line
+    "PERPFLOW_PAYOUTS_CONFIG",  # perpflow/payouts/config.py: the payout YAML's path
+    "PERPFLOW_FAULT_KILL",  # perpflow/payouts/faults.py: chaos tests' crash points
+    "PERPFLOW_ANVIL",  # perpflow/chain/anvil.py: the anvil binary
+    "PERPFLOW_WALLET_KEY",  # perpflow/chain/wallet.py; config/payouts.example.yaml's env: reference
+    "PERPFLOW_TEST_PG",  # tests/conftest.py, bench/harness.py: the Postgres admin URL
+    "PERPFLOW_RECORD_HISTORIES",  # tests/plugins/hedge.py: write replay histories
+    "PERPFLOW_TEST_KEY",  # tests/unit/test_chain_wallet.py: HotWallet.from_env
+    "PERPFLOW_TEST_WALLET_KEY",  # tests/chaos/test_payout_chaos.py: the wallet worker's env: key
+    "PERPFLOW_BENCH_WALLET_KEY",  # bench/bench_payouts.py: the wallet worker's env: key
+    "PERPFLOW_APT_UPDATED",  # scripts/system.sh: apt-get update ran once
+})  # fmt: skip
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="PERPFLOW_",
+        env_prefix=ENV_PREFIX,
         env_file=".env",
         extra="forbid",
         secrets_dir=None,
@@ -39,6 +63,14 @@ class Settings(BaseSettings):
     # The one variable without our prefix: DATABASE_URL is the convention every tool knows.
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_unknown_env(cls, data: Any) -> Any:
+        """``extra="forbid"`` catches a typo in ``.env`` only; the process environment's are here."""
+        settings = {ENV_PREFIX + n.upper() for n, f in cls.model_fields.items() if f.validation_alias is None}
+        check_env_names(os.environ, settings | READ_ELSEWHERE)
+        return data
+
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:
         if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
@@ -55,6 +87,23 @@ class Settings(BaseSettings):
     @property
     def secrets_file(self) -> Path:
         return self.state_dir / "secrets.json"
+
+
+def check_env_names(environ: Mapping[str, str], valid: Collection[str]) -> None:
+    """Raise naming every ``PERPFLOW_*`` variable not in ``valid``, each with the valid name it is
+    probably a typo of ("did you mean ...?"). Names compare upper-cased, as pydantic-settings reads
+    them."""
+    unknown = sorted(n for n in environ if n.upper().startswith(ENV_PREFIX) and n.upper() not in valid)
+    if not unknown:
+        return
+    # Matched without the prefix, which every name shares and would make any two look alike.
+    suffixes = sorted(v.removeprefix(ENV_PREFIX) for v in valid)
+    described = []
+    for name in unknown:
+        close = difflib.get_close_matches(name.upper().removeprefix(ENV_PREFIX), suffixes, n=1)
+        described.append(f"{name} (did you mean {ENV_PREFIX}{close[0]}?)" if close else name)
+    plural = "s" if len(unknown) > 1 else ""
+    raise ConfigError(f"invalid settings: unknown environment variable{plural} {', '.join(described)}")
 
 
 def load_settings() -> Settings:

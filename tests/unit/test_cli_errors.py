@@ -41,3 +41,15 @@ def test_bad_settings_are_one_line(monkeypatch_env: dict[str, str]) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("error: invalid settings:")
     assert "Traceback" not in result.stderr
+
+
+def test_a_misspelled_environment_variable_is_one_line_naming_the_valid_one(
+    monkeypatch_env: dict[str, str],
+) -> None:
+    env = {**monkeypatch_env, "PERPFLOW_TEMPORAL_ADRESS": "127.0.0.1:7233"}
+    result = run("doctor", env=env)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: invalid settings: unknown environment variable PERPFLOW_TEMPORAL_ADRESS "
+        "(did you mean PERPFLOW_TEMPORAL_ADDRESS?)"
+    )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -8,7 +9,11 @@ from pydantic import Field, ValidationError
 
 from perpflow.config import ConfigModel, load_yaml
 from perpflow.errors import ConfigError
-from perpflow.settings import Settings
+from perpflow.settings import READ_ELSEWHERE, Settings
+
+ROOT = Path(__file__).parents[2]
+# Files that name wrong PERPFLOW_* variables on purpose, to see them refused.
+DELIBERATE_TYPOS = {Path(__file__), ROOT / "tests/unit/test_cli_errors.py"}
 
 
 class Leg(ConfigModel):
@@ -38,6 +43,55 @@ def test_settings_default_ledger_is_a_sqlite_file_in_the_state_dir(tmp_path: Pat
 def test_settings_reject_an_unknown_key() -> None:
     with pytest.raises(ValidationError, match="temporal_adress"):
         Settings(temporal_adress="x")  # type: ignore[call-arg]
+
+
+def test_an_unknown_perpflow_variable_in_the_environment_is_an_error_naming_the_close_valid_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PERPFLOW_TEMPORAL_ADRESS", "temporal:7233")
+    with pytest.raises(ConfigError) as exc:
+        Settings()
+    assert str(exc.value) == (
+        "invalid settings: unknown environment variable PERPFLOW_TEMPORAL_ADRESS "
+        "(did you mean PERPFLOW_TEMPORAL_ADDRESS?)"
+    )
+
+
+def test_every_unknown_variable_is_named_lower_case_too_and_a_suggestion_only_when_one_is_close(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("perpflow_state_dri", "/tmp/x")
+    monkeypatch.setenv("PERPFLOW_ZZZ", "1")
+    with pytest.raises(ConfigError) as exc:
+        Settings()
+    assert str(exc.value) == (
+        "invalid settings: unknown environment variables PERPFLOW_ZZZ, "
+        "perpflow_state_dri (did you mean PERPFLOW_STATE_DIR?)"
+    )
+
+
+def test_perpflow_variables_read_outside_settings_are_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in READ_ELSEWHERE:
+        monkeypatch.setenv(name, "1")
+    monkeypatch.setenv("PERPFLOW_TEMPORAL_ADDRESS", "temporal:7233")
+    assert Settings().temporal_address == "temporal:7233"
+
+
+def test_every_perpflow_variable_the_repository_names_is_a_setting_or_allowed() -> None:
+    settings = {f"PERPFLOW_{name.upper()}" for name in Settings.model_fields}
+    roots = [
+        ROOT / d for d in ("perpflow", "workers", "workflows", "activities", "tests", "bench", "scripts")
+    ]
+    files = [f for r in roots for f in r.rglob("*") if f.suffix in {".py", ".sh", ".yml", ".yaml"}]
+    files += [ROOT / n for n in ("Makefile", "Dockerfile", "docker-compose.yml", ".ci/run")]
+    files += list((ROOT / "config").glob("*.yaml"))
+    named = {
+        (name, str(f.relative_to(ROOT)))
+        for f in files
+        if f.is_file() and f not in DELIBERATE_TYPOS
+        for name in re.findall(r"PERPFLOW_[A-Z0-9_]*[A-Z0-9]", f.read_text(errors="replace"))
+    }
+    assert [(n, f) for n, f in sorted(named) if n not in settings | READ_ELSEWHERE] == []
 
 
 def test_settings_keep_the_api_key_secret() -> None:
