@@ -70,14 +70,14 @@ async def _recent(settings: Settings, state: PayoutState | None, limit: int) -> 
 def payouts_approve(workflow_id: ById, by: By, note: Note = None) -> None:
     """Approve a payout that awaits approval (sends it through the wallet lane)."""
     status = asyncio.run(_decide(load_settings(), workflow_id, "approve", ApprovalDecision(by=by, note=note)))
-    console.print(f"{workflow_id}: approved by {by}, now {status.state}")
+    console.print(f"{workflow_id}: {status.reason or f'approved by {by}'}, now {status.state}")
 
 
 @payouts_app.command("reject")
 def payouts_reject(workflow_id: ById, by: By, note: Note = None) -> None:
     """Reject a payout that awaits approval (nothing is sent)."""
     status = asyncio.run(_decide(load_settings(), workflow_id, "reject", ApprovalDecision(by=by, note=note)))
-    console.print(f"{workflow_id}: rejected by {by}, now {status.state}")
+    console.print(f"{workflow_id}: {status.reason or f'rejected by {by}'}, now {status.state}")
 
 
 async def _decide(

@@ -137,12 +137,10 @@ class LiquidationPayoutWorkflow:
             await workflow.wait_condition(lambda: self._decision is not None)
         assert self._decision is not None
         approved, decision = self._decision
-        self._status.decided_by = decision.by
-        reason = (
-            None
-            if approved
-            else f"rejected by {decision.by}" + (f": {decision.note}" if decision.note else "")
-        )
+        self._status.decided_by, self._status.decision_note = decision.by, decision.note
+        # The note travels as the reason, the way decided_by reaches the ledger row and the audit.
+        verb = "approved" if approved else "rejected"
+        reason = f"{verb} by {decision.by}" + (f": {decision.note}" if decision.note else "")
         await self._move(S.SENDING if approved else S.REJECTED, reason=reason, decided_by=decision.by)
         return approved
 

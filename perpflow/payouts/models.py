@@ -125,6 +125,7 @@ class PayoutStatus(Model):
     needs_approval: bool = False
     escalated: bool = False
     decided_by: str | None = None
+    decision_note: str | None = None  # the approver's or rejecter's --note
     tx_hashes: list[Hash32] = Field(default_factory=list)
     final_tx_hash: Hash32 | None = None
     reason: str | None = None
