@@ -7,9 +7,10 @@ from typing import Any
 
 from temporalio import activity
 
+from perpflow.alerts.models import Alert, activity_key
 from perpflow.db.hedge import HedgeCycles
 from perpflow.hedge.models import CycleRecord
-from perpflow.notify import Alert, Notifier
+from perpflow.notify import Notifier
 
 
 class HedgeActivities:
@@ -23,6 +24,13 @@ class HedgeActivities:
 
     @activity.defn(name="send_alert")
     async def send_alert(self, alert: Alert) -> None:
+        """Records the alert for the delivery loop and returns: a channel that is down never fails
+        it, and a retry of it (same activity, same key) records nothing twice."""
+        if alert.key is None:
+            info = activity.info()
+            alert = alert.model_copy(
+                update={"key": activity_key(info.workflow_id, info.workflow_run_id, info.activity_id)}
+            )
         await self.notifier.send(alert)
 
     def all(self) -> list[Callable[..., Any]]:

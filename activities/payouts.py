@@ -12,9 +12,10 @@ from typing import Any
 
 from temporalio import activity
 
+from perpflow.alerts.models import Alert, Severity, activity_key
 from perpflow.db.ledger import Ledger
 from perpflow.db.payouts import PayoutRepository
-from perpflow.notify import Alert, Notifier, Severity
+from perpflow.notify import Notifier
 from perpflow.payouts import models as m
 from perpflow.payouts.config import maybe_payouts_config
 from perpflow.payouts.runtime import chain_client
@@ -52,13 +53,15 @@ class PayoutActivities:
 
     @activity.defn(name=m.NOTIFY)
     async def notify(self, notice: m.Notice) -> None:
-        severity = Severity.WARNING if notice.kind == "escalation" else Severity.CRITICAL
+        """Into the alert outbox, once per local activity however often it is retried."""
+        info = activity.info()
         await self._notifier.send(
             Alert(
-                severity=severity,
+                severity=Severity.WARNING if notice.kind == "escalation" else Severity.CRITICAL,
                 source=notice.workflow_id,
                 title=f"payout {notice.kind}",
                 detail=notice.message,
+                key=activity_key(info.workflow_id, info.workflow_run_id, info.activity_id),
             )
         )
 
@@ -66,7 +69,9 @@ class PayoutActivities:
         return [self.check_event, self.await_tx, self.record_state, self.notify]
 
 
-def orchestrator_payout_activities(settings: Settings, ledger: Ledger) -> list[Callable[..., Any]]:
+def orchestrator_payout_activities(
+    settings: Settings, ledger: Ledger, notifier: Notifier
+) -> list[Callable[..., Any]]:
     """The payout activities the orchestrator serves, or none when no payout config exists.
 
     The chain client lives as long as the worker process (closed by process exit)."""
@@ -75,5 +80,4 @@ def orchestrator_payout_activities(settings: Settings, ledger: Ledger) -> list[C
         log.info("no payout config: payout activities not served")
         return []
     repo = PayoutRepository(ledger)
-    notifier = Notifier(ledger, settings.alert_webhook_url)
     return PayoutActivities(PayoutTracker(chain_client(cfg), repo), repo, notifier).all()

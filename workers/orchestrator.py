@@ -1,4 +1,5 @@
-"""Orchestrator worker: every workflow, plus the ledger, risk and notification activities."""
+"""Orchestrator worker: every workflow, the ledger, risk and notification activities, and the
+alert delivery loop beside them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from activities.hedge import HedgeActivities
 from activities.market import MarketActivities
 from activities.payouts import orchestrator_payout_activities
 from activities.watches import WatchActivities, market_data_probe
+from perpflow.alerts.channels import channels_from
+from perpflow.alerts.delivery import AlertDelivery
+from perpflow.db.alerts import AlertOutbox
 from perpflow.db.hedge import HedgeCycles
 from perpflow.db.ledger import Ledger
 from perpflow.models import Component
@@ -39,6 +43,9 @@ async def main() -> None:
             market = MarketActivities(venue)
             market_activities += [market.get_book_top, market.get_market]
         health = HealthActivities(probes)
+        # Activities only record alerts; this loop delivers them, woken by each new one.
+        delivery = AlertDelivery(AlertOutbox(ledger), channels_from(settings))
+        notifier = Notifier(ledger, on_enqueued=delivery.wake)
         worker = Worker(
             client,
             build_id=BUILD_ID,
@@ -51,12 +58,14 @@ async def main() -> None:
             activities=[
                 health.check_component,
                 *market_activities,
-                *orchestrator_payout_activities(settings, ledger),
+                *orchestrator_payout_activities(settings, ledger, notifier),
                 *WatchActivities(ledger).all(),
-                *HedgeActivities(HedgeCycles(ledger), Notifier(ledger, settings.alert_webhook_url)).all(),
+                *HedgeActivities(HedgeCycles(ledger), notifier).all(),
             ],
         )
-        await run_workers([worker], stop)
+        # Outside the worker: alerts raised by activities finishing at shutdown still go out.
+        async with delivery.running():
+            await run_workers([worker], stop)
     finally:
         await ledger.close()
 

@@ -233,3 +233,28 @@ class Audit(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class AlertOutbox(Base):
+    """Alerts waiting for (or done with) delivery to the channels beyond the log and the audit.
+
+    Written with the alert's audit row in one transaction; a key is alerted once, ever."""
+
+    __tablename__ = "alert_outbox"
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_alert_outbox_key"),
+        Index("ix_alert_outbox_due", "delivered_at", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Unbounded text: an alert too long for a column would be an alert never recorded.
+    key: Mapped[str]
+    severity: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str]
+    title: Mapped[str]
+    detail: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+    last_error: Mapped[str | None]

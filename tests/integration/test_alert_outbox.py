@@ -1,0 +1,231 @@
+"""The alert outbox on both ledgers: one record per key, delivery retried apart from the sender."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import pytest
+from aiohttp import web
+from alembic import command
+from sqlalchemy import inspect
+
+from perpflow.alerts.channels import WebhookChannel
+from perpflow.alerts.delivery import AlertDelivery, retry_delay
+from perpflow.alerts.models import Alert, OutboxEntry, Severity
+from perpflow.db.alerts import AlertOutbox
+from perpflow.db.engine import sync_engine
+from perpflow.db.ledger import Ledger
+from perpflow.db.migrate import alembic_config, current_revision, upgrade
+from perpflow.notify import Notifier
+from tests.plugins.marketdata import eventually
+
+# Short back-off so the tests retry within a second; the real schedule is checked on its own.
+FAST: dict[str, Any] = {"first_retry_s": 0.1, "max_retry_s": 0.4}
+# Much longer than any test: only a wake (or a due retry) makes the loop deliver in time.
+NO_POLL = 60.0
+
+
+@dataclass
+class Webhook:
+    """A local receiver answering ``answer`` to every POST; it keeps each body and its answer."""
+
+    answer: int
+    url: str = ""
+    posts: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+    def accepted(self) -> list[dict[str, Any]]:
+        return [body for status, body in self.posts if status < 300]
+
+
+@asynccontextmanager
+async def webhook(answer: int) -> AsyncIterator[Webhook]:
+    hook = Webhook(answer)
+
+    async def receive(request: web.Request) -> web.Response:
+        hook.posts.append((hook.answer, await request.json()))
+        return web.Response(status=hook.answer)
+
+    app = web.Application()
+    app.router.add_post("/hooks/secret-token", receive)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    hook.url = f"http://{host}:{port}/hooks/secret-token"
+    try:
+        yield hook
+    finally:
+        await runner.cleanup()
+
+
+def alert(key: str | None = "orphan-lighter-7-42", **fields: Any) -> Alert:
+    base: dict[str, Any] = {
+        "severity": Severity.CRITICAL,
+        "source": "reconcile-lighter-7",
+        "title": "orphan order",
+        "detail": "coi 42",
+    }
+    return Alert(**{**base, **fields}, key=key)
+
+
+async def entry(outbox: AlertOutbox, key: str) -> OutboxEntry:
+    found = await outbox.get(key)
+    assert found is not None, key
+    return found
+
+
+async def test_the_same_key_sent_twice_is_one_audit_row_and_one_outbox_row(ledger: Ledger) -> None:
+    notifier = Notifier(ledger)
+    assert await notifier.send(alert()) is True
+    assert await notifier.send(alert(detail="a retry's newer text")) is False
+    audit = [a for a in await ledger.audit_log() if a.action == "alert.critical"]
+    assert len(audit) == 1
+    assert audit[0].detail == {"title": "orphan order", "detail": "coi 42", "key": "orphan-lighter-7-42"}
+    rows = await notifier.outbox.entries()
+    assert [(r.alert.key, r.alert.detail, r.delivered_at) for r in rows] == [
+        ("orphan-lighter-7-42", "coi 42", None)
+    ]
+
+
+async def test_concurrent_sends_of_one_key_record_it_once(ledger: Ledger) -> None:
+    notifiers = [Notifier(Ledger(ledger.url)) for _ in range(4)]
+    try:
+        fresh = await asyncio.gather(*(n.send(alert()) for n in notifiers))
+    finally:
+        for n in notifiers:
+            await n.outbox.ledger.close()
+    assert sorted(fresh) == [False, False, False, True]
+    assert len([a for a in await ledger.audit_log() if a.action == "alert.critical"]) == 1
+    assert len(await AlertOutbox(ledger).entries()) == 1
+
+
+async def test_a_down_webhook_is_retried_until_it_returns_then_posted_once(ledger: Ledger) -> None:
+    async with webhook(answer=503) as hook:
+        delivery = AlertDelivery(AlertOutbox(ledger), [WebhookChannel(hook.url)], poll_s=NO_POLL, **FAST)
+        notifier = Notifier(ledger, on_enqueued=delivery.wake)
+        async with delivery.running():
+            assert await notifier.send(alert())
+
+            async def failed_twice() -> bool:
+                return (await entry(delivery.outbox, "orphan-lighter-7-42")).attempts >= 2
+
+            await eventually(failed_twice, "two failed attempts")
+            down = await entry(delivery.outbox, "orphan-lighter-7-42")
+            assert down.delivered_at is None
+            assert down.last_error == "webhook answered HTTP 503 Service Unavailable"
+            assert hook.accepted() == []
+
+            hook.answer = 200
+
+            async def delivered() -> bool:
+                return (await entry(delivery.outbox, "orphan-lighter-7-42")).delivered_at is not None
+
+            await eventually(delivered, "delivery once the webhook is back")
+        assert hook.accepted() == [
+            {
+                "severity": "critical",
+                "source": "reconcile-lighter-7",
+                "title": "orphan order",
+                "detail": "coi 42",
+                "key": "orphan-lighter-7-42",
+            }
+        ]
+        assert len([status for status, _ in hook.posts if status == 503]) >= 2
+
+
+async def test_an_unreachable_webhook_error_names_no_url(ledger: Ledger) -> None:
+    async with webhook(answer=200) as hook:
+        url = hook.url
+    delivery = AlertDelivery(AlertOutbox(ledger), [WebhookChannel(url)], poll_s=NO_POLL, **FAST)
+    async with delivery.running():
+        await Notifier(ledger, on_enqueued=delivery.wake).send(alert())
+
+        async def failed() -> bool:
+            return (await entry(delivery.outbox, "orphan-lighter-7-42")).last_error is not None
+
+        await eventually(failed, "a failed attempt")
+    error = (await entry(delivery.outbox, "orphan-lighter-7-42")).last_error
+    assert error is not None
+    assert error.startswith("webhook unreachable")
+    assert "secret-token" not in error
+
+
+async def test_without_a_webhook_an_alert_is_delivered_at_once(ledger: Ledger) -> None:
+    delivery = AlertDelivery(AlertOutbox(ledger), [], poll_s=NO_POLL)
+    async with delivery.running():
+        await Notifier(ledger, on_enqueued=delivery.wake).send(alert())
+
+        async def delivered() -> bool:
+            return (await entry(delivery.outbox, "orphan-lighter-7-42")).delivered_at is not None
+
+        await eventually(delivered, "delivery by the wake alone", timeout=5)
+    done = await entry(delivery.outbox, "orphan-lighter-7-42")
+    assert (done.attempts, done.last_error) == (1, None)
+
+
+async def test_two_delivery_loops_post_each_alert_once(ledger: Ledger) -> None:
+    keys = [f"alert-{i}" for i in range(30)]
+    async with webhook(answer=200) as hook:
+        ledgers = [Ledger(ledger.url), Ledger(ledger.url)]
+        loops = [
+            AlertDelivery(AlertOutbox(other), [WebhookChannel(hook.url)], poll_s=0.02, batch=5)
+            for other in ledgers
+        ]
+        try:
+            async with loops[0].running(), loops[1].running():
+                notifier = Notifier(ledger)
+                for key in keys:
+                    await notifier.send(alert(key=key))
+
+                async def all_delivered() -> bool:
+                    return all(e.delivered_at is not None for e in await notifier.outbox.entries())
+
+                await eventually(all_delivered, "every alert delivered")
+        finally:
+            for other in ledgers:
+                await other.close()
+        assert sorted(body["key"] for body in hook.accepted()) == sorted(keys)
+
+
+def test_retries_back_off_from_1_s_doubling_to_60_s() -> None:
+    assert [retry_delay(n) for n in range(1, 9)] == [1, 2, 4, 8, 16, 32, 60, 60]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """A database no migration has touched yet, on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    base = str(request.getfixturevalue("postgres_url"))
+    name = f"perpflow_outbox_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _tables(url: str) -> set[str]:
+    engine = sync_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_migration_0006_upgrades_and_downgrades(empty_database: str) -> None:
+    upgrade(empty_database, "0006")
+    assert "alert_outbox" in _tables(empty_database)
+    command.downgrade(alembic_config(empty_database), "0005")
+    assert (current_revision(empty_database), "alert_outbox" in _tables(empty_database)) == ("0005", False)
+    upgrade(empty_database, "0006")
+    assert (current_revision(empty_database), "alert_outbox" in _tables(empty_database)) == ("0006", True)
