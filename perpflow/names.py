@@ -63,8 +63,14 @@ def health_check_id(at: datetime) -> str:
     return f"health-{at.strftime('%Y%m%dT%H%M%S%fZ')}"
 
 
-def hedge_cycle_id(fleet: str, pair: str, seq: int) -> str:
-    return f"hedge-{_part(fleet)}-{_part(pair)}-{seq}"
+def hedge_cycle_id(fleet: str, epoch: str, pair: str, seq: int) -> str:
+    """A fleet run's epoch (when it first started) keeps a restarted fleet's cycle ids, order
+    keys and ledger rows apart from every earlier run's."""
+    return f"hedge-{_part(fleet)}-{_part(epoch)}-{_part(pair)}-{seq}"
+
+
+def fleet_epoch(started: datetime) -> str:
+    return started.strftime("%Y%m%dt%H%M%S")
 
 
 def hedge_fleet_id(name: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -9,13 +11,14 @@ with workflow.unsafe.imports_passed_through():
     from perpflow.models import Component, ComponentHealth, HealthCheckInput, HealthCheckRequest, HealthReport
     from perpflow.names import KIND, Kind
     from workflows.options import PROBE
-    from workflows.validation import FAIL_ON_INVALID_INPUT
+    from workflows.validation import FAIL_ON_INVALID_INPUT, parse_input
 
 
 @workflow.defn(name="HealthCheckWorkflow", failure_exception_types=FAIL_ON_INVALID_INPUT)
 class HealthCheckWorkflow:
     @workflow.run
-    async def run(self, inp: HealthCheckInput) -> HealthReport:
+    async def run(self, raw: Any = None) -> HealthReport:
+        inp = parse_input(HealthCheckInput, raw, Kind.HEALTH)
         workflow.upsert_search_attributes([KIND.value_set(Kind.HEALTH)])
         results: list[ComponentHealth] = []
         required = inp.components is not None

@@ -1,28 +1,35 @@
 """HedgeCycleWorkflow: a post-only maker leg on A, every fill increment hedged on B at once,
 a hold watched for stop-loss / take-profit, then both legs closed and verified flat.
 
-A hedge that cannot be placed unwinds A: never a silent naked leg.
+A hedge that cannot be placed unwinds A: never a silent naked leg. Every close, unwind, flatten
+and cancel acts on this cycle's own fills only, never on whatever else the accounts hold, and
+records and alerts run beside those orders, never before them. A Temporal cancel is a clean
+stop: resting orders cancelled, own legs closed, CANCELLED with the amounts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutType
+from temporalio.exceptions import TimeoutError as TemporalTimeout
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from perpflow import names
+    from perpflow.alerts.models import Alert, Severity
+    from perpflow.exposure import EXPOSURE_QUERY, Exposure, OwnedPosition
     from perpflow.hedge import pricing
     from perpflow.hedge.models import (
         TRANSITIONS,
         Adjust,
+        CycleCarry,
         CycleParams,
         CycleRecord,
         CycleResult,
@@ -33,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
         LegAccount,
     )
     from perpflow.hedge.tally import Role, Tally
-    from perpflow.notify import Alert, Severity
+    from perpflow.marketdata.models import DeactivateWatches, WatchKind, WatchSpec
     from perpflow.orders import (
         AccountQuery,
         AccountSnapshot,
@@ -45,40 +52,42 @@ with workflow.unsafe.imports_passed_through():
         OrderIntent,
         OrderRef,
     )
-    from perpflow.signals import ORDER_FILLED, PRICE_CROSSED, OrderFilled
+    from perpflow.signals import ORDER_FILLED, PRICE_CROSSED, Direction, OrderFilled
     from perpflow.venues.types import MarketInfo, OrderKind, Side, TimeInForce
-    from workflows.commands import CommandLog
-    from workflows.options import LEDGER, ORDER, VENUE_READ
-    from workflows.validation import FAIL_ON_INVALID_INPUT
+    from workflows.commands import CommandLog, RejectsUnknownSignals
+    from workflows.options import BESIDE, LEDGER, ORDER, SIGNER_PRESENT, VENUE_READ
+    from workflows.validation import FAIL_ON_INVALID_INPUT, parse_input
 
 # Each long poll for fills returns at least this often, so history stays small but a lost
 # signal is never waited on for longer.
 POLL_WINDOW_S = 30.0
 UNWIND_ATTEMPTS = 5
 UNWIND_BACKOFF_S = 30.0
+# A market close is final at once on the venue; these looks cover an order not yet indexed.
+FINAL_LOOKS = 3
+# A holding cycle continues as new past this many events (Temporal's hard limit is 51,200).
+HISTORY_LIMIT = 10_000
 # Ledger rows are written at these transitions; QUOTING <-> HEDGING flips would only slow hedges.
-RECORDED = frozenset({CycleState.QUOTING, CycleState.HOLDING, CycleState.CLOSING, CycleState.UNWINDING})
+RECORDED = frozenset(
+    {CycleState.QUOTING, CycleState.HOLDING, CycleState.CLOSING, CycleState.UNWINDING, CycleState.CANCELLING}
+)
 
 
 class HedgeImpossible(Exception):
     """The hedge could not be placed by its deadline (or was refused): unwind."""
 
 
-class CloseIncomplete(Exception):
-    """A leg is still open after closing: report the exposure, never exit silently."""
-
-
 @workflow.defn(name="HedgeCycleWorkflow", failure_exception_types=FAIL_ON_INVALID_INPUT)
-class HedgeCycleWorkflow:
-    @workflow.init
-    def __init__(self, inp: HedgeCycleInput) -> None:
-        self.inp = inp
-        self.params: CycleParams = inp.params
+class HedgeCycleWorkflow(RejectsUnknownSignals):
+    def __init__(self) -> None:
+        self.inp: HedgeCycleInput | None = None
+        self.params: CycleParams | None = None
         self.state = CycleState.QUOTING
         self.paused = False
         self.stop_requested = False
         self.flatten_requested = False
         self.wake = False
+        self.levels_stale = True  # stop-loss / take-profit watches need (re)registering
         self.tally = Tally()
         self.unmatched: list[OrderFilled] = []  # fills signalled before their order was tracked
         self.orders: list[str] = []
@@ -87,55 +96,99 @@ class HedgeCycleWorkflow:
         self.last_mark: Decimal | None = None
         self.reason = ""
         self.hedges = 0
+        self.hold_until: datetime | None = None
         self.poll: asyncio.Task[OrderAck] | None = None
         self.poll_coi = 0
+        # Order placements under way: a cancel waits for them, so no order is sent unseen.
+        self.inflight: dict[str, tuple[LegAccount, Role, Side, Decimal, asyncio.Task[OrderAck]]] = {}
+        self.recorder: asyncio.Task[None] | None = None  # ledger writes, one after the other
+        self.beside: list[asyncio.Task[Any]] = []  # alerts and watch changes
+        self.result: CycleResult | None = None
 
     # -- the business process ------------------------------------------------------------------
 
     @workflow.run
-    async def run(self, inp: HedgeCycleInput) -> CycleResult:
-        workflow.upsert_search_attributes([
-            names.KIND.value_set(names.Kind.HEDGE_CYCLE), names.VENUE.value_set(inp.venue),
-            names.ACCOUNT.value_set(str(inp.maker.account_index)), names.MARKET.value_set(inp.market),
-        ])  # fmt: skip
-        self.market = await self._read("get_market", MarketQuery(market=inp.market), MarketInfo)
-        await self._enter(CycleState.QUOTING)
+    async def run(self, raw: Any = None) -> CycleResult:
+        inp = parse_input(HedgeCycleInput, raw, names.Kind.HEDGE_CYCLE)
+        self.inp, self.params = inp, inp.params
+        if inp.carry is not None:
+            self._resume(inp.carry)
+        else:
+            workflow.upsert_search_attributes([
+                names.KIND.value_set(names.Kind.HEDGE_CYCLE), names.VENUE.value_set(inp.venue),
+                names.ACCOUNT.value_set(str(inp.maker.account_index)), names.MARKET.value_set(inp.market),
+            ])  # fmt: skip
         try:
-            await self._quote_and_hedge()
-        except HedgeImpossible as exc:
-            return await self._unwind(str(exc))
-        if self.tally.filled(Role.MAKER) == 0:
-            asked = self.stop_requested or self.flatten_requested
-            return await self._end(
-                CycleState.STOPPED if asked else CycleState.DONE, "the maker leg never filled"
-            )
+            return await self._cycle()
+        except asyncio.CancelledError:
+            return await self._cancelled()
+
+    async def _cycle(self) -> CycleResult:
+        if self.hold_until is None:  # a new cycle, not one continued while holding
+            try:
+                self.market = await self._read("get_market", MarketQuery(market=self._inp.market), MarketInfo)
+            except ActivityError as exc:
+                raise ApplicationError(_cause(exc), type="UnknownMarket", non_retryable=True) from None
+            await self._check_signers()
+            self._enter(CycleState.QUOTING)
+            try:
+                await self._quote_and_hedge()
+            except HedgeImpossible as exc:
+                return await self._unwind(str(exc))
+            if self.tally.filled(Role.MAKER) == 0:
+                asked = self.stop_requested or self.flatten_requested
+                return await self._end(
+                    CycleState.STOPPED if asked else CycleState.DONE, "the maker leg never filled"
+                )
+            self._enter(CycleState.HOLDING)
+            self.hold_until = workflow.now() + timedelta(seconds=self._params.hold_s)
         await self._hold()
-        try:
-            await self._close()
-        except CloseIncomplete as exc:
-            return await self._fail(str(exc))
-        return await self._end(CycleState.DONE, self.reason or "closed")
+        return await self._close()
+
+    async def _check_signers(self) -> None:
+        """A first read on each leg's queue: an unknown account or key fails now, by name."""
+        for leg in (self._inp.maker, self._inp.taker):
+            queue = self._read_queue(leg)
+            try:
+                await workflow.execute_activity(
+                    "get_position",
+                    AccountQuery(account_index=leg.account_index, market=self._inp.market),
+                    task_queue=queue,
+                    result_type=AccountSnapshot,
+                    schedule_to_start_timeout=SIGNER_PRESENT,
+                    **VENUE_READ,
+                )
+            except ActivityError as exc:
+                if _timed_out_waiting(exc):
+                    why = (
+                        f"no signer serves account {leg.account_index} API key {leg.api_key_index}: "
+                        f"nobody polled {queue} within {SIGNER_PRESENT.total_seconds():g} s "
+                        "(unknown account or key, or its signer is not running)"
+                    )
+                else:
+                    why = f"account {leg.account_index}: {_cause(exc)}"
+                raise ApplicationError(why, type="UnknownAccount", non_retryable=True) from None
 
     async def _quote_and_hedge(self) -> None:
-        for attempt in range(self.params.max_requotes + 1):
+        for attempt in range(self._params.max_requotes + 1):
             await workflow.wait_condition(lambda: not self.paused or self.flatten_requested)
-            remaining = self.params.size - self.tally.filled(Role.MAKER)
+            remaining = self._params.size - self.tally.filled(Role.MAKER)
             if self._should_stop_quoting(remaining):
                 break
             book = (
                 await self._read(
-                    "get_book_top", BookQuery(market=self.inp.market, depth=self.params.depth), BookSnapshot
+                    "get_book_top", BookQuery(market=self._inp.market, depth=self._params.depth), BookSnapshot
                 )
             ).book
-            price = pricing.maker_price(book, self.inp.maker_side, self.params.depth)
+            price = pricing.maker_price(book, self._inp.maker_side, self._params.depth)
             if price is None:
-                await workflow.sleep(self.params.poll_s)
+                await workflow.sleep(self._params.poll_s)
                 continue
             size = pricing.round_size_down(self._market, remaining)
             ack = await self._place(
-                self.inp.maker,
+                self._inp.maker,
                 f"maker-{attempt}",
-                side=self.inp.maker_side,
+                side=self._inp.maker_side,
                 kind=OrderKind.LIMIT,
                 tif=TimeInForce.POST_ONLY,
                 size=size,
@@ -150,12 +203,8 @@ class HedgeCycleWorkflow:
 
     async def _work_maker_order(self, ack: OrderAck) -> None:
         """Hedge each fill as it comes until the order is done or its timeout; then cancel it."""
-        deadline = workflow.time() + self.params.maker_timeout_s
-        ref = OrderRef(
-            account_index=self.inp.maker.account_index,
-            market=self.inp.market,
-            client_order_index=ack.client_order_index,
-        )
+        deadline = workflow.time() + self._params.maker_timeout_s
+        ref = self._ref(self._inp.maker, ack.client_order_index)
         while not self.tally.orders[ack.client_order_index].final:
             await self._hedge_outstanding(final=False)
             left = deadline - workflow.time()
@@ -164,7 +213,7 @@ class HedgeCycleWorkflow:
             await self._wait_for_fills(ref, left)
         if not self.tally.orders[ack.client_order_index].final:
             # A fill that races the cancel still shows in the cancel's final state.
-            self._apply(await self._send(self.inp.maker, "cancel_order", ref))
+            self._apply(await self._send(self._inp.maker, "cancel_order", ref))
         await self._hedge_outstanding(final=False)
 
     async def _wait_for_fills(self, ref: OrderRef, left: float) -> None:
@@ -180,12 +229,12 @@ class HedgeCycleWorkflow:
                 order=ref,
                 known_filled=self.tally.orders[coi].size,
                 timeout_s=min(left, POLL_WINDOW_S),
-                poll_s=self.params.poll_s,
+                poll_s=self._params.poll_s,
             )
             self.poll = workflow.start_activity(
                 "await_fill",
                 req,
-                task_queue=self._read_queue(self.inp.maker),
+                task_queue=self._read_queue(self._inp.maker),
                 result_type=OrderAck,
                 start_to_close_timeout=timedelta(seconds=req.timeout_s + 15),
                 heartbeat_timeout=timedelta(seconds=10),
@@ -206,17 +255,17 @@ class HedgeCycleWorkflow:
         deadline: float | None = None
         while (need := self._unhedged()) >= self._market.min_base_amount:
             if deadline is None:
-                deadline = workflow.time() + self.params.hedge_deadline_s
-                await self._enter(CycleState.HEDGING)
+                deadline = workflow.time() + self._params.hedge_deadline_s
+                self._enter(CycleState.HEDGING)
             left = deadline - workflow.time()
             if left <= 0:
-                raise HedgeImpossible(f"could not hedge {need} within {self.params.hedge_deadline_s:g} s")
+                raise HedgeImpossible(f"could not hedge {need} within {self._params.hedge_deadline_s:g} s")
             await self._hedge(need, left)
         if final and (residue := self._unhedged()) > 0:
             self.reason = f"{residue} filled below the minimum order size could not be hedged"
-            await self._alert(Severity.WARNING, "unhedgeable residue", self.reason)
+            self._alert(Severity.WARNING, "unhedgeable residue", self.reason)
         if self.state is CycleState.HEDGING:
-            await self._enter(CycleState.QUOTING)
+            self._enter(CycleState.QUOTING)
 
     def _unhedged(self) -> Decimal:
         return pricing.round_size_down(
@@ -226,11 +275,11 @@ class HedgeCycleWorkflow:
     async def _hedge(self, need: Decimal, left: float) -> None:
         reference = self.tally.avg_price(Role.MAKER)
         assert reference is not None
-        side = self.inp.maker_side.opposite
-        worst = pricing.worst_price(self._market, side, reference, self.params.max_slippage)
+        side = self._inp.maker_side.opposite
+        worst = pricing.worst_price(self._market, side, reference, self._params.max_slippage)
         try:
             ack = await self._place(
-                self.inp.taker,
+                self._inp.taker,
                 f"hedge-{self.hedges}",
                 side=side,
                 kind=OrderKind.MARKET,
@@ -247,56 +296,111 @@ class HedgeCycleWorkflow:
             # Nothing within the slippage bound: look again shortly, until the deadline.
             await workflow.sleep(min(1.0, left))
 
+    # -- holding -------------------------------------------------------------------------------
+
     async def _hold(self) -> None:
-        await self._enter(CycleState.HOLDING)
-        started = workflow.time()
+        """Until hold_s is over, a trigger or a flatten. The market-data worker signals a crossing
+        of a stop-loss / take-profit level at once; a slow look at the book is the safety net."""
+        assert self.hold_until is not None
         while not self.flatten_requested:
             mark = await self._mark()
             if trigger := self._trigger(mark):
                 self.reason = trigger
                 break
-            left = started + self.params.hold_s - workflow.time()
+            left = (self.hold_until - workflow.now()).total_seconds()
             if left <= 0:
                 break
+            if self.levels_stale:
+                self._watch_levels(mark)
+            if _history_full():
+                await self._continue_holding()
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
-                    lambda: self.flatten_requested or self.wake, timeout=min(self.params.poll_s, left)
+                    lambda: self.flatten_requested or self.wake,
+                    timeout=min(self._params.safety_poll_s, left),
                 )
             self.wake = False
 
     def _trigger(self, mark: Decimal) -> str | None:
         """Per leg: the two legs sit on separately margined accounts."""
-        pnls = [self.tally.floating_pnl(leg.account_index, mark) for leg in (self.inp.maker, self.inp.taker)]
-        sl, tp = self.params.stop_loss_usd, self.params.take_profit_usd
+        pnls = [self.tally.floating_pnl(leg.account_index, mark) for leg in self._legs]
+        sl, tp = self._params.stop_loss_usd, self._params.take_profit_usd
         if sl is not None and min(pnls) <= -sl:
             return f"stop-loss: a leg's floating PnL {min(pnls):.2f} reached -{sl} at {mark}"
         if tp is not None and max(pnls) >= tp:
             return f"take-profit: a leg's floating PnL {max(pnls):.2f} reached {tp} at {mark}"
         return None
 
-    async def _close(self) -> None:
-        await self._enter(CycleState.CLOSING)
-        if self.params.close_mode == "maker_then_market":
-            await self._close_as_maker()
-        for _ in range(2):  # a residue after the market close gets one more try
-            open_legs = await self._venue_positions()
-            if not open_legs:
-                return
-            for leg, size in open_legs.items():
-                await self._market_close(leg, size, f"close-market-{leg.account_index}-{len(self.orders)}")
-        if left := await self._venue_positions():
-            raise CloseIncomplete(f"still open after closing: {_exposure(left)}")
+    def _watch_levels(self, mark: Decimal) -> None:
+        """Ask the market-data worker to signal when the mark crosses a leg's SL or TP price."""
+        self.levels_stale = False
+        for leg in self._legs:
+            acct = leg.account_index
+            position = self.tally.position(acct)
+            cash = self.tally.cash(acct) - self.tally.fees(acct)
+            sl, tp = self._params.stop_loss_usd, self._params.take_profit_usd
+            for name, pnl in (("sl", None if sl is None else -sl), ("tp", tp)):
+                level = None if pnl is None else pricing.crossing_price(position, cash, pnl)
+                if level is None:
+                    continue
+                losing_down = (position > 0) == (name == "sl")
+                spec = WatchSpec(
+                    workflow_id=workflow.info().workflow_id,
+                    name=f"{name}-{acct}",
+                    kind=WatchKind.BAND,
+                    venue=self._inp.venue,
+                    market=self._inp.market,
+                    level=pricing.round_price(self._market, level),
+                    direction=Direction.DOWN if losing_down else Direction.UP,
+                    reference_price=mark,
+                )
+                self._beside("register_watch", spec)
+
+    async def _continue_holding(self) -> None:
+        await self._flush()
+        assert self.hold_until is not None
+        carry = CycleCarry(
+            params=self._params, market=self._market, tally=self.tally, orders=self.orders,
+            hedges=self.hedges, hold_until=self.hold_until, last_mark=self.last_mark,
+            reason=self.reason, paused=self.paused, stop_requested=self.stop_requested,
+            rejected_commands=self.commands.rejected,
+        )  # fmt: skip
+        workflow.logger.info("cycle %s continues as new while holding", workflow.info().workflow_id)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(self._inp.model_copy(update={"carry": carry}))
+
+    def _resume(self, carry: CycleCarry) -> None:
+        self.params, self.market, self.tally = carry.params, carry.market, carry.tally
+        self.orders, self.hedges, self.hold_until = carry.orders, carry.hedges, carry.hold_until
+        self.last_mark, self.reason = carry.last_mark, carry.reason
+        self.paused, self.stop_requested = carry.paused, carry.stop_requested
+        self.commands.rejected = carry.rejected_commands
+        self.state = CycleState.HOLDING
+        self.levels_stale = False  # the watches of the previous run stay registered
+
+    # -- closing: only what this cycle holds -------------------------------------------------
+
+    async def _close(self) -> CycleResult:
+        self._enter(CycleState.CLOSING)
+        try:
+            if self._params.close_mode == "maker_then_market":
+                await self._close_as_maker()
+            left = await self._flatten_own("close")
+        except ActivityError as exc:
+            return await self._fail(f"closing failed: {_cause(exc)}")
+        if left:
+            return await self._fail(f"still open after closing: {_exposure(left)}")
+        return await self._end(CycleState.DONE, self.reason or "closed")
 
     async def _close_as_maker(self) -> None:
         book = (
-            await self._read("get_book_top", BookQuery(market=self.inp.market, depth=1), BookSnapshot)
+            await self._read("get_book_top", BookQuery(market=self._inp.market, depth=1), BookSnapshot)
         ).book
-        acks = []
-        for leg, size in (await self._venue_positions()).items():
+        for leg, size in self._own_positions().items():
             side = Side.SELL if size > 0 else Side.BUY
             price = pricing.maker_price(book, side, 1)
             if price is not None:
-                ack = await self._place(
+                await self._place(
                     leg,
                     f"close-maker-{leg.account_index}",
                     side=side,
@@ -307,21 +411,26 @@ class HedgeCycleWorkflow:
                     role=Role.CLOSE,
                     reduce_only=True,
                 )
-                acks.append((leg, ack))
-        await workflow.sleep(self.params.close_maker_timeout_s)
-        for leg, ack in acks:
-            ref = OrderRef(
-                account_index=leg.account_index,
-                market=self.inp.market,
-                client_order_index=ack.client_order_index,
-            )
-            self._apply(await self._send(leg, "cancel_order", ref))
+        await workflow.sleep(self._params.close_maker_timeout_s)
+        # _flatten_own cancels what is still resting before it closes the rest at market.
+
+    async def _flatten_own(self, step: str) -> dict[LegAccount, Decimal]:
+        """Cancel this cycle's resting orders, then close its own size on each leg (reduce-only,
+        at market); what is still open afterwards, by the venue's final order states."""
+        await self._cancel_open_orders()
+        for _ in range(2):  # a residue after the market close gets one more try
+            own = self._own_positions()
+            if not own:
+                break
+            for leg, size in own.items():
+                await self._market_close(leg, size, f"{step}-{leg.account_index}-{len(self.orders)}")
+        return self._own_positions()
 
     async def _market_close(self, leg: LegAccount, size: Decimal, step: str) -> None:
         side = Side.SELL if size > 0 else Side.BUY
         mark = await self._mark()
-        worst = pricing.worst_price(self._market, side, mark, self.params.max_slippage)
-        await self._place(
+        worst = pricing.worst_price(self._market, side, mark, self._params.max_slippage)
+        ack = await self._place(
             leg,
             step,
             side=side,
@@ -332,51 +441,68 @@ class HedgeCycleWorkflow:
             role=Role.CLOSE,
             reduce_only=True,
         )
+        for _ in range(FINAL_LOOKS):
+            if self.tally.orders[ack.client_order_index].final:
+                return
+            self._apply(await self._send(leg, "cancel_order", self._ref(leg, ack.client_order_index)))
 
-    async def _venue_positions(self) -> dict[LegAccount, Decimal]:
-        """Each leg's position in this market as the venue reports it (the truth when closing)."""
-        out = {}
-        for leg in (self.inp.maker, self.inp.taker):
-            snap = await workflow.execute_activity(
-                "get_position",
-                AccountQuery(account_index=leg.account_index, market=self.inp.market),
-                task_queue=self._read_queue(leg),
-                result_type=AccountSnapshot,
-                **VENUE_READ,
-            )
-            size = snap.account.position(self.inp.market).size
-            if size != 0:
-                out[leg] = size
-        return out
+    async def _cancel_open_orders(self) -> None:
+        for coi in self.tally.open_orders():
+            leg = self._leg_of(self.tally.orders[coi].account_index)
+            self._apply(await self._send(leg, "cancel_order", self._ref(leg, coi)))
+
+    def _own_positions(self) -> dict[LegAccount, Decimal]:
+        return {leg: size for leg in self._legs if (size := self.tally.position(leg.account_index)) != 0}
 
     async def _unwind(self, why: str) -> CycleResult:
         self.reason = why
-        await self._enter(CycleState.UNWINDING)
-        await self._alert(Severity.WARNING, "hedge failed: unwinding", why)
+        self._enter(CycleState.UNWINDING)
+        self._alert(Severity.WARNING, "hedge failed: unwinding", why)
         for attempt in range(UNWIND_ATTEMPTS):
             try:
-                await self._cancel_open_orders()
-                for leg, size in (await self._venue_positions()).items():
-                    await self._market_close(leg, size, f"unwind-{leg.account_index}-{attempt}")
-                if not (left := await self._venue_positions()):
+                if not (left := await self._flatten_own("unwind")):
                     return await self._end(CycleState.UNWOUND, why)
                 problem = f"still open: {_exposure(left)}"
             except ActivityError as exc:
                 problem = _cause(exc)
-            await self._alert(Severity.CRITICAL, f"unwind attempt {attempt + 1} incomplete", problem)
+            self._alert(Severity.CRITICAL, f"unwind attempt {attempt + 1} incomplete", problem)
             await workflow.sleep(UNWIND_BACKOFF_S * (attempt + 1))
         return await self._fail(f"{why}; unwind failed")
 
-    async def _cancel_open_orders(self) -> None:
-        for coi, t in self.tally.orders.items():
-            if not t.final:
-                leg = self.inp.maker if t.account_index == self.inp.maker.account_index else self.inp.taker
-                ref = OrderRef(account_index=t.account_index, market=self.inp.market, client_order_index=coi)
-                self._apply(await self._send(leg, "cancel_order", ref))
+    async def _cancelled(self) -> CycleResult:
+        """A Temporal cancel: finish the sends under way, cancel what rests, close what this cycle
+        holds, and end CANCELLED (FAILED, alerted, if something stays open)."""
+        if self.result is not None:  # it had ended; the cancel came during the last ledger write
+            await self._flush()
+            return self.result
+        workflow.logger.info("cycle %s cancel requested in %s", workflow.info().workflow_id, self.state)
+        if self.poll is not None:
+            self.poll.cancel()
+        self.reason = f"cancelled in {self.state}"
+        self._enter(CycleState.CANCELLING)
+        for key, (leg, role, side, fee_rate, handle) in list(self.inflight.items()):
+            with contextlib.suppress(ActivityError):
+                self._track(key, leg, role, side, await handle, fee_rate=fee_rate)
+        try:
+            left = await self._flatten_own("cancel")
+            problem = f"still open: {_exposure(left)}" if left else ""
+        except ActivityError as exc:
+            problem = _cause(exc)
+        if problem:
+            result = await self._fail(f"{self.reason}; closing own legs failed: {problem}")
+            raise ApplicationError(result.reason, result, type="ExposureLeft", non_retryable=True)
+        result = await self._end(CycleState.CANCELLED, f"{self.reason}: {self._closed_summary()}")
+        workflow.set_current_details(f"CANCELLED: {result.reason}; realised {result.realized_pnl}")
+        raise asyncio.CancelledError(result.reason)
+
+    def _closed_summary(self) -> str:
+        parts = [f"maker filled {self.tally.filled(Role.MAKER)}", f"hedged {self.tally.filled(Role.HEDGE)}"]
+        parts.append(f"closed {self.tally.filled(Role.CLOSE)}")
+        return ", ".join(parts) + ", both legs flat"
 
     async def _fail(self, why: str) -> CycleResult:
-        await self._alert(Severity.CRITICAL, "cycle FAILED with open exposure", why)
-        return await self._end(CycleState.FAILED, why, exposure=await self._venue_positions())
+        self._alert(Severity.CRITICAL, "cycle FAILED with open exposure", why)
+        return await self._end(CycleState.FAILED, why, exposure=self._own_positions())
 
     # -- activities ------------------------------------------------------------------------------
 
@@ -398,9 +524,9 @@ class HedgeCycleWorkflow:
         intent = OrderIntent(
             key=names.order_key(wid, step),
             workflow_id=wid,
-            venue=self.inp.venue,
+            venue=self._inp.venue,
             account_index=leg.account_index,
-            market=self.inp.market,
+            market=self._inp.market,
             side=side,
             kind=kind,
             tif=tif,
@@ -411,14 +537,30 @@ class HedgeCycleWorkflow:
         options = dict(ORDER)
         if deadline_s is not None:
             options["schedule_to_close_timeout"] = timedelta(seconds=deadline_s)
-        ack: OrderAck = await workflow.execute_activity(
+        handle = workflow.start_activity(
             "place_order", intent, task_queue=self._send_queue(leg), result_type=OrderAck, **options
         )
-        self.orders.append(intent.key)
-        self.tally.track(ack.client_order_index, intent.key, role, leg.account_index, side)
+        # A resting post-only order pays the maker fee; anything that crosses pays the taker fee.
+        fee = self._market.maker_fee if tif is TimeInForce.POST_ONLY else self._market.taker_fee
+        self.inflight[intent.key] = (leg, role, side, fee / 100, handle)  # fees are in percent
+        try:
+            # Shielded: a Temporal cancel must not abandon a send under way (it would rest unseen).
+            ack: OrderAck = await asyncio.shield(handle)
+        except ActivityError:
+            del self.inflight[intent.key]
+            raise
+        del self.inflight[intent.key]
+        self._track(intent.key, leg, role, side, ack, fee_rate=fee / 100)
+        return ack
+
+    def _track(
+        self, key: str, leg: LegAccount, role: Role, side: Side, ack: OrderAck, *, fee_rate: Decimal
+    ) -> None:
+        if key not in self.orders:
+            self.orders.append(key)
+        self.tally.track(ack.client_order_index, key, role, leg.account_index, side, fee_rate=fee_rate)
         self._apply(ack)
         self._replay_unmatched()
-        return ack
 
     async def _send(self, leg: LegAccount, name: str, ref: OrderRef) -> OrderAck:
         ack: OrderAck = await workflow.execute_activity(
@@ -431,21 +573,51 @@ class HedgeCycleWorkflow:
 
     async def _mark(self) -> Decimal:
         book = (
-            await self._read("get_book_top", BookQuery(market=self.inp.market, depth=1), BookSnapshot)
+            await self._read("get_book_top", BookQuery(market=self._inp.market, depth=1), BookSnapshot)
         ).book
         self.last_mark = book.mid or self.last_mark or self.tally.avg_price(Role.MAKER)
         assert self.last_mark is not None
         return self.last_mark
 
-    async def _alert(self, severity: Severity, title: str, detail: str) -> None:
+    def _alert(self, severity: Severity, title: str, detail: str) -> None:
         alert = Alert(severity=severity, source=workflow.info().workflow_id, title=title, detail=detail)
-        await workflow.execute_activity("send_alert", alert, **LEDGER)
+        self._beside("send_alert", alert)
+
+    def _beside(self, activity: str, arg: Any) -> None:
+        """Bookkeeping that must not hold up the orders: a few attempts, awaited at the end."""
+        self.beside.append(workflow.start_activity(activity, arg, **BESIDE))
+
+    async def _flush(self) -> None:
+        """Wait for the ledger writes and alerts under way (a cancel does not interrupt them)."""
+        pending = [t for t in (self.recorder, *self.beside) if t is not None]
+        if pending:
+            await asyncio.shield(asyncio.gather(*pending, return_exceptions=True))
+
+    def _ref(self, leg: LegAccount, coi: int) -> OrderRef:
+        return OrderRef(account_index=leg.account_index, market=self._inp.market, client_order_index=coi)
+
+    def _leg_of(self, account_index: int) -> LegAccount:
+        return self._inp.maker if account_index == self._inp.maker.account_index else self._inp.taker
 
     def _send_queue(self, leg: LegAccount) -> str:
-        return names.signer_queue(self.inp.venue, leg.account_index, leg.api_key_index)
+        return names.signer_queue(self._inp.venue, leg.account_index, leg.api_key_index)
 
     def _read_queue(self, leg: LegAccount) -> str:
-        return names.signer_read_queue(self.inp.venue, leg.account_index, leg.api_key_index)
+        return names.signer_read_queue(self._inp.venue, leg.account_index, leg.api_key_index)
+
+    @property
+    def _inp(self) -> HedgeCycleInput:
+        assert self.inp is not None
+        return self.inp
+
+    @property
+    def _params(self) -> CycleParams:
+        assert self.params is not None
+        return self.params
+
+    @property
+    def _legs(self) -> tuple[LegAccount, LegAccount]:
+        return self._inp.maker, self._inp.taker
 
     @property
     def _market(self) -> MarketInfo:
@@ -470,7 +642,7 @@ class HedgeCycleWorkflow:
         if self.tally.signalled(fill.client_order_index, fill.fill_id, fill.size, fill.price, fill.fee):
             self.wake = True
 
-    async def _enter(self, state: CycleState) -> None:
+    def _enter(self, state: CycleState) -> None:
         if state is not self.state and state not in TRANSITIONS[self.state]:
             raise RuntimeError(f"illegal transition {self.state} -> {state}")
         if state is not self.state:
@@ -478,48 +650,48 @@ class HedgeCycleWorkflow:
         self.state = state
         workflow.upsert_search_attributes([names.CYCLE_STATE.value_set(state.value)])
         if state in RECORDED:
-            await self._record()
+            self._record()
 
-    async def _record(self, result: CycleResult | None = None) -> None:
-        wid = workflow.info().workflow_id
+    def _record(self, result: CycleResult | None = None) -> None:
+        """Ledger rows in order, beside the trading; the final one retries until it is written."""
+        inp = self._inp
         rec = CycleRecord(
-            workflow_id=wid,
-            fleet=self.inp.fleet,
-            pair=self.inp.pair,
-            seq=self.inp.seq,
-            venue=self.inp.venue,
-            market=self.inp.market,
-            maker_account=self.inp.maker.account_index,
-            taker_account=self.inp.taker.account_index,
-            state=self.state,
-            realized_pnl=self._realized(),
-            fees=self.tally.fees(),
-            result=result,
-        )
-        await workflow.execute_activity("record_cycle", rec, **LEDGER)
+            workflow_id=workflow.info().workflow_id, fleet=inp.fleet, pair=inp.pair, seq=inp.seq,
+            venue=inp.venue, market=inp.market, maker_account=inp.maker.account_index,
+            taker_account=inp.taker.account_index, state=self.state, realized_pnl=self.tally.realized(),
+            fees=self.tally.fees(), result=result,
+        )  # fmt: skip
+        previous = self.recorder
 
-    def _realized(self) -> Decimal:
-        return self.tally.cash(self.inp.maker.account_index) + self.tally.cash(self.inp.taker.account_index)
+        async def write() -> None:
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            await workflow.execute_activity("record_cycle", rec, **(BESIDE if result is None else LEDGER))
+
+        self.recorder = asyncio.ensure_future(write())
 
     async def _end(
         self, state: CycleState, reason: str, exposure: dict[LegAccount, Decimal] | None = None
     ) -> CycleResult:
         self.reason = reason
-        await self._enter(state)
+        self._enter(state)
         if self.poll is not None and not self.poll.done():
             self.poll.cancel()
-        result = CycleResult(
+        self.result = CycleResult(
             workflow_id=workflow.info().workflow_id,
             state=state,
             reason=reason,
             maker_filled=self.tally.filled(Role.MAKER),
             hedged=self.tally.filled(Role.HEDGE),
-            realized_pnl=self._realized() if not exposure else Decimal(0),
+            realized_pnl=self.tally.realized() if not exposure else Decimal(0),
             fees=self.tally.fees(),
             open_exposure={str(leg.account_index): size for leg, size in (exposure or {}).items()},
         )
-        await self._record(result)
-        return result
+        if self.hold_until is not None:
+            self._beside("deactivate_watches", DeactivateWatches(workflow_id=workflow.info().workflow_id))
+        self._record(self.result)
+        await self._flush()
+        return self.result
 
     # -- messages --------------------------------------------------------------------------------
 
@@ -558,7 +730,9 @@ class HedgeCycleWorkflow:
 
     @workflow.update
     def adjust(self, change: Adjust) -> CycleParams:
-        self.params = self.params.model_copy(update=change.model_dump(exclude_none=True))
+        self.params = self._params.model_copy(update=change.model_dump(exclude_none=True))
+        if change.stop_loss_usd is not None or change.take_profit_usd is not None:
+            self.levels_stale, self.wake = True, True
         workflow.logger.info(
             "cycle %s adjusted %s", workflow.info().workflow_id, change.model_dump(exclude_none=True)
         )
@@ -566,7 +740,7 @@ class HedgeCycleWorkflow:
 
     @adjust.validator
     def _validate_adjust(self, change: Adjust) -> None:
-        if self.state.final:
+        if self.inp is None or self.state.final:
             raise ValueError(f"the cycle has ended ({self.state})")
         if not change.model_dump(exclude_none=True):
             raise ValueError("nothing to adjust")
@@ -575,23 +749,47 @@ class HedgeCycleWorkflow:
 
     @workflow.query
     def status(self) -> CycleStatus:
-        maker, taker = self.inp.maker.account_index, self.inp.taker.account_index
+        inp = self._inp
+        maker, taker = inp.maker.account_index, inp.taker.account_index
         return CycleStatus(
             workflow_id=workflow.info().workflow_id,
             state=self.state,
             paused=self.paused,
             stop_requested=self.stop_requested,
-            params=self.params,
+            params=self._params,
             maker=Leg(account_index=maker, position=self.tally.position(maker), cash=self.tally.cash(maker)),
             taker=Leg(account_index=taker, position=self.tally.position(taker), cash=self.tally.cash(taker)),
             maker_filled=self.tally.filled(Role.MAKER),
             hedged=self.tally.filled(Role.HEDGE),
             orders=self.orders,
             last_mark=self.last_mark,
-            realized_pnl=self._realized(),
+            realized_pnl=self.tally.realized(),
+            fees=self.tally.fees(),
             reason=self.reason,
             rejected_commands=self.commands.rejected,
         )
+
+    @workflow.query(name=EXPOSURE_QUERY)
+    def exposure(self) -> Exposure:
+        """What this cycle owns on the venue, for the exposure reconciler."""
+        inp = self._inp
+        positions = [
+            OwnedPosition(venue=inp.venue, account_index=leg.account_index, market=inp.market, size=size)
+            for leg, size in self._own_positions().items()
+        ]
+        return Exposure(
+            workflow_id=workflow.info().workflow_id, positions=positions, open_orders=self.tally.open_orders()
+        )
+
+
+def _history_full() -> bool:
+    info = workflow.info()
+    return info.is_continue_as_new_suggested() or info.get_current_history_length() > HISTORY_LIMIT
+
+
+def _timed_out_waiting(exc: ActivityError) -> bool:
+    cause = exc.cause
+    return isinstance(cause, TemporalTimeout) and cause.type is TimeoutType.SCHEDULE_TO_START
 
 
 def _cause(exc: BaseException) -> str:

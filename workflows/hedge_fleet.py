@@ -1,55 +1,88 @@
-"""HedgeFleetWorkflow: cycle after cycle for many account pairs, one cycle per pair at a time."""
+"""HedgeFleetWorkflow: cycle after cycle for many account pairs, one cycle per pair at a time.
+
+Cycles are children with parent close policy REQUEST_CANCEL: if the fleet is terminated (or
+times out), Temporal asks each running cycle to cancel, and each cancels its orders and closes
+its own legs. A Temporal cancel of the fleet does the same and waits for them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import (
+    ApplicationError,
+    CancelledError,
+    ChildWorkflowError,
+    FailureError,
+    TerminatedError,
+)
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from perpflow import names
-    from perpflow.hedge.fleet import FleetInput, FleetMode, FleetResult, FleetStatus, PairSpec, PairStatus
+    from perpflow.alerts.models import Alert, Severity
+    from perpflow.hedge.fleet import (
+        FleetCarry,
+        FleetInput,
+        FleetMode,
+        FleetResult,
+        FleetStatus,
+        PairSpec,
+        PairStatus,
+    )
     from perpflow.hedge.models import CycleResult, CycleState, HedgeCycleInput
-    from perpflow.notify import Alert, Severity
     from perpflow.venues.types import Side
-    from workflows.commands import CommandLog
-    from workflows.hedge_cycle import HedgeCycleWorkflow
-    from workflows.options import LEDGER
-    from workflows.validation import FAIL_ON_INVALID_INPUT
+    from workflows.commands import CommandLog, RejectsUnknownSignals
+    from workflows.options import BESIDE
+    from workflows.validation import FAIL_ON_INVALID_INPUT, parse_input
 
 ENDING = frozenset({FleetMode.STOPPING, FleetMode.REDUCING, FleetMode.HALTED})
 
 
 @workflow.defn(name="HedgeFleetWorkflow", failure_exception_types=FAIL_ON_INVALID_INPUT)
-class HedgeFleetWorkflow:
-    @workflow.init
-    def __init__(self, inp: FleetInput) -> None:
-        self.inp = inp
-        self.carry = inp.carry.model_copy(deep=True)
-        self.pairs = {p.name: PairStatus(name=p.name) for p in inp.pairs}
-        self.paused = self.carry.mode is FleetMode.PAUSED
+class HedgeFleetWorkflow(RejectsUnknownSignals):
+    def __init__(self) -> None:
+        self.inp: FleetInput | None = None
+        self.carry = FleetCarry()
+        self.pairs: dict[str, PairStatus] = {}
+        self.paused = False
         self.run_cycles = 0
         self.commands = CommandLog("fleet")
 
     @workflow.run  # noqa: RET503 - the last line, continue_as_new, raises
-    async def run(self, inp: FleetInput) -> FleetResult:
-        workflow.upsert_search_attributes(
-            [
-                names.KIND.value_set(names.Kind.HEDGE_FLEET),
-                names.VENUE.value_set(inp.venue),
-                names.MARKET.value_set(inp.market),
-            ]
-        )
-        await asyncio.gather(*(self._pair_loop(p) for p in inp.pairs))
+    async def run(self, raw: Any = None) -> FleetResult:
+        inp = self.inp = parse_input(FleetInput, raw, names.Kind.HEDGE_FLEET)
+        self.carry = inp.carry.model_copy(deep=True)
+        self.carry.epoch = self.carry.epoch or names.fleet_epoch(workflow.now())
+        self.pairs = {p.name: PairStatus(name=p.name) for p in inp.pairs}
+        self.paused = self.paused or self.carry.mode is FleetMode.PAUSED
+        workflow.upsert_search_attributes([
+            names.KIND.value_set(names.Kind.HEDGE_FLEET), names.VENUE.value_set(inp.venue),
+            names.MARKET.value_set(inp.market),
+        ])  # fmt: skip
+        try:
+            await asyncio.gather(*(self._pair_loop(p) for p in inp.pairs))
+        except asyncio.CancelledError:
+            # Each running cycle was asked to cancel too; gather returned once all had ended.
+            self.carry.mode, self.carry.reason = FleetMode.CANCELLED, "cancelled (Temporal cancel)"
+            workflow.logger.info("fleet %s cancelled after %d cycles", inp.name, self.carry.cycles)
+            raise
+        finally:
+            await workflow.wait_condition(workflow.all_handlers_finished)
         if self.carry.mode in ENDING or (self.carry.mode is FleetMode.ACTIVE and self._all_done()):
             return self._finish()
-        await workflow.wait_condition(workflow.all_handlers_finished)
         carry = self.carry.model_copy(update={"mode": FleetMode.PAUSED if self.paused else self.carry.mode})
         workflow.continue_as_new(inp.model_copy(update={"carry": carry}))
+
+    @property
+    def _inp(self) -> FleetInput:
+        assert self.inp is not None
+        return self.inp
 
     async def _pair_loop(self, pair: PairSpec) -> None:
         while not self._pair_done(pair):
@@ -58,33 +91,41 @@ class HedgeFleetWorkflow:
                 return
             result = await self._one_cycle(pair)
             self._account(pair, result)
-            if self.inp.pause_between_s:
+            if self._inp.pause_between_s:
                 with contextlib.suppress(TimeoutError):
                     await workflow.wait_condition(
-                        lambda: self.carry.mode in ENDING, timeout=timedelta(seconds=self.inp.pause_between_s)
+                        lambda: self.carry.mode in ENDING,
+                        timeout=timedelta(seconds=self._inp.pause_between_s),
                     )
 
     async def _one_cycle(self, pair: PairSpec) -> CycleResult:
+        inp = self._inp
         seq = self.carry.seq.get(pair.name, 0)
         self.carry.seq[pair.name] = seq + 1
         side = pair.maker_side or (Side.BUY if seq % 2 == 0 else Side.SELL)
         cycle = HedgeCycleInput(
-            fleet=self.inp.name,
+            fleet=inp.name,
             pair=pair.name,
             seq=seq,
-            venue=self.inp.venue,
-            market=self.inp.market,
+            venue=inp.venue,
+            market=inp.market,
             maker=pair.maker,
             taker=pair.taker,
             maker_side=side,
-            params=self.inp.cycle,
+            params=inp.cycle,
         )
-        cycle_id = names.hedge_cycle_id(self.inp.name, pair.name, seq)
+        cycle_id = names.hedge_cycle_id(inp.name, self.carry.epoch, pair.name, seq)
         self.pairs[pair.name].running = cycle_id
-        # ABANDON: a cycle holding positions always runs to flat, whatever happens to its fleet.
-        result: CycleResult = await workflow.execute_child_workflow(
-            HedgeCycleWorkflow.run, cycle, id=cycle_id, parent_close_policy=ParentClosePolicy.ABANDON
-        )
+        try:
+            result: CycleResult = await workflow.execute_child_workflow(
+                "HedgeCycleWorkflow",
+                cycle,
+                id=cycle_id,
+                result_type=CycleResult,
+                parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+            )
+        except ChildWorkflowError as exc:
+            result = _ended_abnormally(cycle_id, exc)
         self.pairs[pair.name].running = None
         return result
 
@@ -101,7 +142,7 @@ class HedgeFleetWorkflow:
         self.carry.total_realized += result.realized_pnl
         workflow.logger.info(
             "fleet %s pair %s cycle %s %s pnl=%s day=%s",
-            self.inp.name,
+            self._inp.name,
             pair.name,
             result.workflow_id,
             result.state,
@@ -111,42 +152,50 @@ class HedgeFleetWorkflow:
         if result.state is CycleState.FAILED:
             self.carry.failed_pairs.append(pair.name)
             self._alert(Severity.CRITICAL, f"pair {pair.name} halted: cycle FAILED", result.reason)
-        limit = self.inp.daily_loss_limit_usd
+        limit = self._inp.daily_loss_limit_usd
         if limit is not None and self.carry.day_realized <= -limit and self.carry.mode not in ENDING:
             self.carry.mode = FleetMode.REDUCING
-            self._alert(Severity.WARNING, "daily loss limit reached: REDUCING", f"{self.carry.day_realized}")
+            self.carry.reason = f"daily loss limit {limit} reached: {self.carry.day_realized} (net of fees)"
+            self._alert(Severity.WARNING, "daily loss limit reached: REDUCING", self.carry.reason)
 
     def _pair_done(self, pair: PairSpec) -> bool:
-        limit = self.inp.max_cycles_per_pair
+        limit = self._inp.max_cycles_per_pair
         return pair.name in self.carry.failed_pairs or (
             limit is not None and self.carry.seq.get(pair.name, 0) >= limit
         )
 
     def _all_done(self) -> bool:
-        return all(self._pair_done(p) for p in self.inp.pairs)
+        return all(self._pair_done(p) for p in self._inp.pairs)
 
     def _run_full(self) -> bool:
-        return self.run_cycles >= self.inp.cycles_per_run or workflow.info().is_continue_as_new_suggested()
+        return self.run_cycles >= self._inp.cycles_per_run or workflow.info().is_continue_as_new_suggested()
 
     def _finish(self) -> FleetResult:
         ended = {FleetMode.STOPPING: FleetMode.STOPPED, FleetMode.REDUCING: FleetMode.HALTED}
         self.carry.mode = ended.get(self.carry.mode, self.carry.mode)
         if self.carry.mode is FleetMode.ACTIVE:
             self.carry.mode = FleetMode.COMPLETED
+            failed = ", ".join(self.carry.failed_pairs)
+            self.carry.reason = f"pairs failed: {failed}" if failed else "every pair ran its cycles"
         workflow.logger.info(
-            "fleet %s ends %s after %d cycles", self.inp.name, self.carry.mode, self.carry.cycles
+            "fleet %s ends %s after %d cycles: %s",
+            self._inp.name,
+            self.carry.mode,
+            self.carry.cycles,
+            self.carry.reason,
         )
         return FleetResult(
-            name=self.inp.name,
+            name=self._inp.name,
             mode=self.carry.mode,
             cycles=self.carry.cycles,
             total_realized=self.carry.total_realized,
             failed_pairs=self.carry.failed_pairs,
+            reason=self.carry.reason,
         )
 
     def _alert(self, severity: Severity, title: str, detail: str) -> None:
         alert = Alert(severity=severity, source=workflow.info().workflow_id, title=title, detail=detail)
-        workflow.start_activity("send_alert", alert, **LEDGER)
+        workflow.start_activity("send_alert", alert, **BESIDE)
 
     # -- operator commands ---------------------------------------------------------------------
 
@@ -161,27 +210,34 @@ class HedgeFleetWorkflow:
             self.paused = False
 
     @workflow.signal
-    async def stop(self, payload: Any = None) -> None:
-        if self.commands.accept("stop", payload) and self.carry.mode not in ENDING:
+    def stop(self, payload: Any = None) -> None:
+        cmd = self.commands.accept("stop", payload)
+        if cmd and self.carry.mode not in ENDING:
             self.carry.mode = FleetMode.STOPPING
+            self.carry.reason = f"stopped by {cmd.by}" + (f": {cmd.reason}" if cmd.reason else "")
 
     @workflow.signal
     async def kill(self, payload: Any = None) -> None:
         """Flatten every open cycle, then halt."""
-        if not self.commands.accept("kill", payload):
+        cmd = self.commands.accept("kill", payload)
+        if cmd is None:
             return
         self.carry.mode = FleetMode.HALTED
-        for status in self.pairs.values():
-            if status.running:
-                await workflow.get_external_workflow_handle(status.running).signal(
-                    "flatten", {"by": "fleet kill"}
-                )
+        self.carry.reason = f"killed by {cmd.by}" + (f": {cmd.reason}" if cmd.reason else "")
+        running = [s.running for s in self.pairs.values() if s.running]
+        for cycle_id in running:
+            try:
+                await workflow.get_external_workflow_handle(cycle_id).signal("flatten", {"by": "fleet kill"})
+            except FailureError as exc:  # it completed in the meantime: nothing left to flatten
+                workflow.logger.info("fleet kill: %s already ended (%s)", cycle_id, exc)
 
     @workflow.query
     def status(self) -> FleetStatus:
+        mode = self.carry.mode
         return FleetStatus(
-            name=self.inp.name,
-            mode=FleetMode.PAUSED if self.paused and self.carry.mode is FleetMode.ACTIVE else self.carry.mode,
+            name=self._inp.name,
+            mode=FleetMode.PAUSED if self.paused and mode is FleetMode.ACTIVE else mode,
+            reason=self.carry.reason,
             pairs=list(self.pairs.values()),
             day=self.carry.day,
             day_realized=self.carry.day_realized,
@@ -189,3 +245,22 @@ class HedgeFleetWorkflow:
             cycles=self.carry.cycles,
             rejected_commands=self.commands.rejected,
         )
+
+
+def _ended_abnormally(cycle_id: str, exc: ChildWorkflowError) -> CycleResult:
+    """A cycle cancelled, terminated or failed outright: what the fleet can know of it."""
+    cause = exc.cause
+    if isinstance(cause, ApplicationError) and cause.details:  # ExposureLeft carries the result
+        with contextlib.suppress(ValueError, TypeError):
+            return CycleResult.model_validate(cause.details[0])
+    if isinstance(cause, CancelledError):
+        state, reason = CycleState.CANCELLED, "cancelled by an operator"
+    elif isinstance(cause, TerminatedError):
+        state, reason = CycleState.FAILED, "terminated: the exposure reconciler handles what it left"
+    else:
+        state, reason = CycleState.FAILED, str(cause or exc)
+    zero = Decimal(0)  # what it realised is in its ledger row, not known here
+    return CycleResult(
+        workflow_id=cycle_id, state=state, reason=reason, maker_filled=zero, hedged=zero,
+        realized_pnl=zero, fees=zero,
+    )  # fmt: skip

@@ -24,6 +24,20 @@ LEDGER: dict[str, Any] = {
     "retry_policy": _doubling(200, 10),
 }
 
+# Records and alerts beside a risk-reducing path (hedge, close, unwind, cancel): a few quick
+# attempts, never waited on before the orders that reduce exposure. Alerts land in the ledger's
+# outbox, whose delivery retries on its own.
+BESIDE: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=10),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_attempts=5
+    ),
+}
+
+# A first read of each leg's signer queue: a queue nobody polls (an unknown account or API key,
+# a signer that is not running) fails the cycle within this time instead of waiting forever.
+SIGNER_PRESENT = timedelta(seconds=10)
+
 # Health probes report a failure as data; retrying would only hide the latency being measured.
 PROBE: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=30),

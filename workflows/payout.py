@@ -8,6 +8,8 @@ mapping is the last guard against a second payout.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from perpflow.payouts import models as m
     from perpflow.payouts.rules import needs_approval, tier_amount_wei
     from workflows.options import CHAIN_TX, PAYOUT_LOCAL, PAYOUT_WAIT
-    from workflows.validation import FAIL_ON_INVALID_INPUT
+    from workflows.validation import FAIL_ON_INVALID_INPUT, parse_input
 
 S = m.PayoutState
 WaitRequest = m.CheckEventRequest | m.AwaitTxRequest
@@ -31,25 +33,35 @@ WAITS_AS_ACTIVITIES = "payout-waits-as-activities"
 
 @workflow.defn(name="LiquidationPayoutWorkflow", failure_exception_types=FAIL_ON_INVALID_INPUT)
 class LiquidationPayoutWorkflow:
-    @workflow.init
-    def __init__(self, inp: m.PayoutInput) -> None:
-        self._inp = inp
-        self._status = m.PayoutStatus(
+    def __init__(self) -> None:
+        self._input: m.PayoutInput | None = None
+        self._current: m.PayoutStatus | None = None
+        self._decision: tuple[bool, m.ApprovalDecision] | None = None
+        self._new_waits = False
+        self._lane_call: asyncio.Task[m.SendResult] | None = None
+
+    @workflow.run
+    async def run(self, raw: Any = None) -> m.PayoutStatus:
+        inp = self._input = parse_input(m.PayoutInput, raw, Kind.PAYOUT)
+        self._current = m.PayoutStatus(
             workflow_id=workflow.info().workflow_id,
             state=S.CONFIRMING,
             user=inp.event.user,
             leverage=inp.event.leverage,
         )
-        self._decision: tuple[bool, m.ApprovalDecision] | None = None
-        self._new_waits = False
-
-    @workflow.run
-    async def run(self, inp: m.PayoutInput) -> m.PayoutStatus:
         self._new_waits = workflow.patched(WAITS_AS_ACTIVITIES)
         if not self._new_waits or workflow.info().typed_search_attributes.get(KIND) is None:
             workflow.upsert_search_attributes(
                 [KIND.value_set(Kind.PAYOUT), CYCLE_STATE.value_set(S.CONFIRMING)]
             )
+        try:
+            await self._pay(inp)
+        except asyncio.CancelledError:
+            await self._cancelled()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._status
+
+    async def _pay(self, inp: m.PayoutInput) -> None:
         amount = tier_amount_wei(inp.event.leverage, inp.policy)
         self._status.amount_wei = amount
         check = await self._confirm_and_check(amount)
@@ -61,8 +73,32 @@ class LiquidationPayoutWorkflow:
             await self._move(S.DONE, reason="already paid on-chain", final_tx_hash=check.paid_tx_hash)
         elif await self._approved(amount):
             await self._send_and_confirm()
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return self._status
+
+    async def _cancelled(self) -> None:
+        """A Temporal cancel. Before the wallet lane took it, nothing was sent and no nonce was
+        taken: end CANCELLED. After a broadcast a payout cannot be unsent: it is tracked to its
+        final receipt, and the workflow says so and completes."""
+        st = self._status
+        if self._lane_call is not None and not self._lane_call.done():
+            with contextlib.suppress(ActivityError):
+                self._sent_by(await self._lane_call)
+        if not st.tx_hashes:
+            await self._move(S.CANCELLED, reason=f"cancelled in {st.state}: nothing was sent")
+            raise asyncio.CancelledError(st.reason)
+        st.reason = "cancel requested after broadcast: a sent payout cannot be unsent; tracked to its receipt"
+        workflow.logger.warning("payout %s %s", st.workflow_id, st.reason)
+        if not st.state.final:
+            await self._track_receipt()
+
+    @property
+    def _inp(self) -> m.PayoutInput:
+        assert self._input is not None
+        return self._input
+
+    @property
+    def _status(self) -> m.PayoutStatus:
+        assert self._current is not None
+        return self._current
 
     @workflow.query
     def status(self) -> m.PayoutStatus:
@@ -152,6 +188,9 @@ class LiquidationPayoutWorkflow:
             check = await self._confirm_and_check(self._status.amount_wei or 0)
             await self._move(S.DONE, reason="already paid on-chain", final_tx_hash=check.paid_tx_hash)
             return
+        await self._track_receipt()
+
+    async def _track_receipt(self) -> None:
         await self._move(S.CONFIRMING_TX, record=False)  # written by the tracker's first look
         last_send = workflow.now()
         req = m.AwaitTxRequest(workflow_id=self._status.workflow_id, policy=self._inp.policy)
@@ -177,14 +216,16 @@ class LiquidationPayoutWorkflow:
     async def _lane(self, activity: str, *, new_nonce: bool) -> m.SendResult | None:
         """One call into the wallet's nonce lane; a business refusal ends the payout."""
         policy = self._inp.policy
+        self._lane_call = workflow.start_activity(
+            activity,
+            m.SendRequest(workflow_id=self._status.workflow_id, policy=policy, new_nonce=new_nonce),
+            task_queue=wallet_queue(policy.chain_id, policy.wallet_address),
+            result_type=m.SendResult,
+            **CHAIN_TX,
+        )
         try:
-            result: m.SendResult = await workflow.execute_activity(
-                activity,
-                m.SendRequest(workflow_id=self._status.workflow_id, policy=policy, new_nonce=new_nonce),
-                task_queue=wallet_queue(policy.chain_id, policy.wallet_address),
-                result_type=m.SendResult,
-                **CHAIN_TX,
-            )
+            # Shielded: a cancel waits for the lane, which may be broadcasting this very moment.
+            result: m.SendResult = await asyncio.shield(self._lane_call)
         except ActivityError as exc:
             cause = exc.cause
             if not isinstance(cause, ApplicationError) or cause.type not in (
@@ -195,9 +236,12 @@ class LiquidationPayoutWorkflow:
             final = S.INELIGIBLE if cause.type == "PayoutIneligible" else S.FAILED
             await self._move(final, reason=cause.message)
             return None
+        self._sent_by(result)
+        return result
+
+    def _sent_by(self, result: m.SendResult) -> None:
         if result.tx_hash is not None and result.tx_hash not in self._status.tx_hashes:
             self._status.tx_hashes.append(result.tx_hash)
-        return result
 
     # -- plumbing --------------------------------------------------------------------------
 

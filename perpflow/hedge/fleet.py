@@ -21,6 +21,7 @@ class FleetMode(StrEnum):
     HALTED = "HALTED"  # killed or loss limit: every cycle flattened / finished
     STOPPED = "STOPPED"
     COMPLETED = "COMPLETED"  # every pair ran its configured number of cycles
+    CANCELLED = "CANCELLED"  # a Temporal cancel: every running cycle cancelled cleanly
 
 
 class PairSpec(Model):
@@ -33,6 +34,7 @@ class PairSpec(Model):
 class FleetCarry(Model):
     """What a fleet carries across continue-as-new."""
 
+    epoch: str = ""  # when the fleet first started: part of every cycle id of this run
     seq: dict[str, int] = Field(default_factory=dict)
     day: str = ""
     day_realized: Decimal = Decimal(0)
@@ -40,6 +42,7 @@ class FleetCarry(Model):
     cycles: int = 0
     mode: FleetMode = FleetMode.ACTIVE
     failed_pairs: list[str] = Field(default_factory=list)
+    reason: str = ""
 
 
 class FleetInput(Model):
@@ -79,6 +82,7 @@ class PairStatus(Model):
 class FleetStatus(Model):
     name: str
     mode: FleetMode
+    reason: str = ""
     pairs: list[PairStatus]
     day: str
     day_realized: Decimal

@@ -8,8 +8,9 @@ from typing import Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
+from perpflow.hedge.tally import Tally
 from perpflow.models import Model
-from perpflow.venues.types import Side
+from perpflow.venues.types import MarketInfo, Side
 
 
 class CycleState(StrEnum):
@@ -22,24 +23,36 @@ class CycleState(StrEnum):
     UNWOUND = "UNWOUND"
     FAILED = "FAILED"
     STOPPED = "STOPPED"
+    CANCELLING = "CANCELLING"  # a Temporal cancel: own orders cancelled, own legs closing
+    CANCELLED = "CANCELLED"
 
     @property
     def final(self) -> bool:
-        return self in (CycleState.DONE, CycleState.UNWOUND, CycleState.FAILED, CycleState.STOPPED)
+        return self in _FINAL
 
 
 S = CycleState
+_FINAL = frozenset({S.DONE, S.UNWOUND, S.FAILED, S.STOPPED, S.CANCELLED})
 TRANSITIONS: dict[CycleState, frozenset[CycleState]] = {
-    S.QUOTING: frozenset({S.HEDGING, S.HOLDING, S.DONE, S.STOPPED, S.UNWINDING}),
-    S.HEDGING: frozenset({S.QUOTING, S.HOLDING, S.UNWINDING, S.CLOSING}),
-    S.HOLDING: frozenset({S.CLOSING}),
-    S.CLOSING: frozenset({S.DONE, S.FAILED}),
-    S.UNWINDING: frozenset({S.UNWOUND, S.FAILED}),
+    S.QUOTING: frozenset({S.HEDGING, S.HOLDING, S.DONE, S.STOPPED, S.UNWINDING, S.CANCELLING}),
+    S.HEDGING: frozenset({S.QUOTING, S.HOLDING, S.UNWINDING, S.CLOSING, S.CANCELLING}),
+    S.HOLDING: frozenset({S.CLOSING, S.CANCELLING}),
+    S.CLOSING: frozenset({S.DONE, S.FAILED, S.CANCELLING}),
+    S.UNWINDING: frozenset({S.UNWOUND, S.FAILED, S.CANCELLING}),
+    S.CANCELLING: frozenset({S.CANCELLED, S.FAILED}),
     S.DONE: frozenset(),
     S.UNWOUND: frozenset(),
     S.FAILED: frozenset(),
     S.STOPPED: frozenset(),
+    S.CANCELLED: frozenset(),
 }
+
+
+class RejectedCommand(Model):
+    name: str
+    payload: str
+    error: str
+    at: AwareDatetime
 
 
 class LegAccount(Model):
@@ -64,6 +77,10 @@ class CycleParams(Model):
     close_maker_timeout_s: float = Field(default=5, gt=0, le=3600)
     hedge_deadline_s: float = Field(default=30, gt=0, le=3600)
     poll_s: float = Field(default=2, ge=0.2, le=60)
+    # While holding, stop-loss / take-profit arrive as the market-data worker's price_crossed
+    # signals; this slow look at the book is only the safety net (and bounds history: a 7-day
+    # hold stays far below Temporal's event limit).
+    safety_poll_s: float = Field(default=600, ge=0.2, le=3600)
 
 
 class HedgeCycleInput(Model):
@@ -76,12 +93,29 @@ class HedgeCycleInput(Model):
     taker: LegAccount
     maker_side: Side
     params: CycleParams
+    carry: CycleCarry | None = None  # set by continue-as-new while holding
 
     @model_validator(mode="after")
     def _two_accounts(self) -> HedgeCycleInput:
         if self.maker.account_index == self.taker.account_index:
             raise ValueError("maker and taker must be different accounts")
         return self
+
+
+class CycleCarry(Model):
+    """What a holding cycle carries across continue-as-new: everything it knows."""
+
+    params: CycleParams
+    market: MarketInfo
+    tally: Tally
+    orders: list[str]
+    hedges: int
+    hold_until: AwareDatetime
+    last_mark: Decimal | None
+    reason: str
+    paused: bool
+    stop_requested: bool
+    rejected_commands: list[RejectedCommand]
 
 
 class Adjust(Model):
@@ -93,13 +127,6 @@ class Adjust(Model):
     hold_s: float | None = Field(default=None, ge=0, le=7 * 86400)
     stop_loss_usd: Decimal | None = Field(default=None, gt=0)
     take_profit_usd: Decimal | None = Field(default=None, gt=0)
-
-
-class RejectedCommand(Model):
-    name: str
-    payload: str
-    error: str
-    at: AwareDatetime
 
 
 class Leg(Model):
@@ -122,7 +149,8 @@ class CycleStatus(Model):
     hedged: Decimal
     orders: list[str]
     last_mark: Decimal | None = None
-    realized_pnl: Decimal = Decimal(0)
+    realized_pnl: Decimal = Decimal(0)  # net of fees
+    fees: Decimal = Decimal(0)
     reason: str = ""
     rejected_commands: list[RejectedCommand] = Field(default_factory=list)
 
@@ -133,7 +161,7 @@ class CycleResult(Model):
     reason: str
     maker_filled: Decimal
     hedged: Decimal
-    realized_pnl: Decimal
+    realized_pnl: Decimal  # net of fees
     fees: Decimal
     open_exposure: dict[str, Decimal] = Field(default_factory=dict)  # account index -> signed size left
 

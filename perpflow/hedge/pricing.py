@@ -26,5 +26,17 @@ def worst_price(market: MarketInfo, side: Side, reference: Decimal, slippage: De
     return (reference * (1 - slippage)).quantize(quantum(market), rounding=ROUND_CEILING)
 
 
+def round_price(market: MarketInfo, price: Decimal) -> Decimal:
+    return price.quantize(quantum(market))
+
+
 def round_size_down(market: MarketInfo, size: Decimal) -> Decimal:
     return size.quantize(Decimal(1).scaleb(-market.size_decimals), rounding=ROUND_FLOOR)
+
+
+def crossing_price(position: Decimal, cash: Decimal, pnl: Decimal) -> Decimal | None:
+    """The mark at which a leg's floating PnL (position * mark + cash) equals ``pnl``."""
+    if position == 0:
+        return None
+    price = (pnl - cash) / position
+    return price if price > 0 else None

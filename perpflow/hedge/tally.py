@@ -2,8 +2,9 @@
 
 Fill signals arrive one increment at a time (deduplicated by fill id); polling reports an
 order's cumulative fill. Each order keeps both tallies and trusts whichever has seen more,
-so a fill seen by both paths counts once. Positions and cash are derived, never accumulated.
-Pure and deterministic: used inside workflows.
+so a fill seen by both paths counts once. Positions, cash and fees are derived, never
+accumulated. Signals carry each fill's fee; a polled fill is charged the market's fee rate of
+its order type. Pure and deterministic: used inside workflows.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ class OrderTally(Model):
     polled_quote: Decimal = Decimal(0)
     signalled_size: Decimal = Decimal(0)
     signalled_quote: Decimal = Decimal(0)
-    fees: Decimal = Decimal(0)
+    signalled_fees: Decimal = Decimal(0)
+    fee_rate: Decimal = Decimal(0)  # fraction of notional charged to a polled fill
     fill_ids: list[str] = []
     final: bool = False
 
@@ -42,13 +44,23 @@ class OrderTally(Model):
     def quote(self) -> Decimal:
         return self.polled_quote if self.polled_size >= self.signalled_size else self.signalled_quote
 
+    @property
+    def fees(self) -> Decimal:
+        if self.polled_size > self.signalled_size:
+            return self.polled_quote * self.fee_rate
+        return self.signalled_fees
+
 
 class Tally(Model):
     orders: dict[int, OrderTally] = {}  # by client order index
 
-    def track(self, coi: int, key: str, role: Role, account_index: int, side: Side) -> OrderTally:
+    def track(
+        self, coi: int, key: str, role: Role, account_index: int, side: Side, *, fee_rate: Decimal
+    ) -> OrderTally:
         if coi not in self.orders:
-            self.orders[coi] = OrderTally(key=key, role=role, account_index=account_index, side=side)
+            self.orders[coi] = OrderTally(
+                key=key, role=role, account_index=account_index, side=side, fee_rate=fee_rate
+            )
         return self.orders[coi]
 
     def polled(self, coi: int, size: Decimal, quote: Decimal, final: bool) -> bool:
@@ -69,7 +81,7 @@ class Tally(Model):
         before = t.size
         t.signalled_size += size
         t.signalled_quote += size * price
-        t.fees += fee
+        t.signalled_fees += fee
         return t.size > before
 
     def filled(self, role: Role) -> Decimal:
@@ -88,8 +100,18 @@ class Tally(Model):
             Decimal(0),
         )
 
-    def fees(self) -> Decimal:
-        return sum((t.fees for t in self.orders.values()), Decimal(0))
+    def fees(self, account_index: int | None = None) -> Decimal:
+        return sum(
+            (t.fees for t in self.orders.values() if account_index in (None, t.account_index)),
+            Decimal(0),
+        )
+
+    def realized(self) -> Decimal:
+        """Quote flow of every fill, net of fees: the PnL once every position is closed."""
+        return sum((-t.side.sign * t.quote - t.fees for t in self.orders.values()), Decimal(0))
+
+    def open_orders(self) -> list[int]:
+        return [coi for coi, t in self.orders.items() if not t.final]
 
     def avg_price(self, role: Role) -> Decimal | None:
         size = self.filled(role)
@@ -97,4 +119,4 @@ class Tally(Model):
         return quote / size if size else None
 
     def floating_pnl(self, account_index: int, mark: Decimal) -> Decimal:
-        return self.position(account_index) * mark + self.cash(account_index)
+        return self.position(account_index) * mark + self.cash(account_index) - self.fees(account_index)

@@ -37,6 +37,7 @@ class PayoutState(StrEnum):
     INELIGIBLE = "INELIGIBLE"
     REJECTED = "REJECTED"
     FAILED = "FAILED"
+    CANCELLED = "CANCELLED"  # a Temporal cancel before the wallet lane sent anything
 
     @property
     def final(self) -> bool:
@@ -44,17 +45,27 @@ class PayoutState(StrEnum):
 
 
 FINAL_STATES = frozenset(
-    {PayoutState.DONE, PayoutState.REORGED, PayoutState.INELIGIBLE, PayoutState.REJECTED, PayoutState.FAILED}
+    {
+        PayoutState.DONE,
+        PayoutState.REORGED,
+        PayoutState.INELIGIBLE,
+        PayoutState.REJECTED,
+        PayoutState.FAILED,
+        PayoutState.CANCELLED,
+    }
 )
 # States in which the amount counts against caps and the pool: it is (or may be) on its way.
 COMMITTED_STATES = frozenset({PayoutState.SENDING, PayoutState.CONFIRMING_TX, PayoutState.DONE})
 
 _S = PayoutState
 TRANSITIONS: dict[PayoutState, frozenset[PayoutState]] = {
-    _S.CONFIRMING: frozenset({_S.CHECKING, _S.REORGED}),
-    _S.CHECKING: frozenset({_S.AWAITING_APPROVAL, _S.SENDING, _S.INELIGIBLE, _S.DONE, _S.REORGED}),
-    _S.AWAITING_APPROVAL: frozenset({_S.SENDING, _S.REJECTED}),
-    _S.SENDING: frozenset({_S.CONFIRMING_TX, _S.INELIGIBLE, _S.DONE, _S.FAILED}),
+    _S.CONFIRMING: frozenset({_S.CHECKING, _S.REORGED, _S.CANCELLED}),
+    _S.CHECKING: frozenset(
+        {_S.AWAITING_APPROVAL, _S.SENDING, _S.INELIGIBLE, _S.DONE, _S.REORGED, _S.CANCELLED}
+    ),
+    _S.AWAITING_APPROVAL: frozenset({_S.SENDING, _S.REJECTED, _S.CANCELLED}),
+    # SENDING -> CANCELLED only when the lane sent nothing (the workflow waits for it to say).
+    _S.SENDING: frozenset({_S.CONFIRMING_TX, _S.INELIGIBLE, _S.DONE, _S.FAILED, _S.CANCELLED}),
     _S.CONFIRMING_TX: frozenset({_S.SENDING, _S.DONE, _S.FAILED}),
 }
 

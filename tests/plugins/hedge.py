@@ -75,7 +75,7 @@ class HedgeRig:
         )
 
     async def start(self, inp: HedgeCycleInput) -> WorkflowHandle[Any, Any]:
-        wid = names.hedge_cycle_id(inp.fleet, f"{inp.pair}-{uuid.uuid4().hex[:8]}", inp.seq)
+        wid = names.hedge_cycle_id(inp.fleet, uuid.uuid4().hex[:8], inp.pair, inp.seq)
         return await self.client.start_workflow(
             "HedgeCycleWorkflow", inp, id=wid, task_queue=self.queue, result_type=CycleResult
         )
