@@ -17,6 +17,7 @@ from temporalio import workflow
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
@@ -73,11 +74,16 @@ async def fill_the_maker_quote(rig: FleetRig, fleet_id: str) -> None:
     cycle_id = await until(running_cycle, lambda c: c is not None, "a running cycle")
     cycle = rig.client.get_workflow_handle(str(cycle_id))
 
-    async def cycle_status() -> CycleStatus:
-        status: CycleStatus = await cycle.query("status", result_type=CycleStatus)
-        return status
+    async def cycle_orders() -> list[str]:
+        try:
+            status: CycleStatus = await cycle.query("status", result_type=CycleStatus)
+        except RPCError as exc:  # the fleet names its cycle a moment before the child starts
+            if exc.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            return []
+        return status.orders
 
-    await until(cycle_status, lambda s: any("/maker-" in o for o in s.orders), "the maker quote")
+    await until(cycle_orders, lambda orders: any("/maker-" in o for o in orders), "the maker quote")
     bid, _ = await best(rig.public)
     await rig.sim.admin.set_price(ETH, bid - 5)
 
