@@ -21,7 +21,7 @@ def _doubling(first_ms: int, cap_s: int, *final: str) -> RetryPolicy:
 # Ledger reads and writes: short, retried quickly; a database outage heals by itself.
 LEDGER: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=15),
-    "retry_policy": _doubling(200, 10),
+    "retry_policy": _doubling(200, 10, "CycleIdReused"),
 }
 
 # Records and alerts beside a risk-reducing path (hedge, close, unwind, cancel): a few quick
@@ -30,7 +30,10 @@ LEDGER: dict[str, Any] = {
 BESIDE: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=10),
     "retry_policy": RetryPolicy(
-        initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_attempts=5
+        initial_interval=timedelta(milliseconds=200),
+        backoff_coefficient=2.0,
+        maximum_attempts=5,
+        non_retryable_error_types=["CycleIdReused"],
     ),
 }
 

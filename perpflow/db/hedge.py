@@ -8,7 +8,12 @@ from sqlalchemy import select
 
 from perpflow.db import tables as t
 from perpflow.db.ledger import Ledger
+from perpflow.errors import PerpflowError
 from perpflow.hedge.models import CycleRecord, CycleResult, CycleState
+
+
+class CycleIdReused(PerpflowError):
+    """Two different cycles under one workflow id: a bug in id building, never retried."""
 
 
 class HedgeCycles:
@@ -16,6 +21,8 @@ class HedgeCycles:
         self.ledger = ledger
 
     async def save(self, rec: CycleRecord) -> None:
+        """Create or advance the cycle's row. A row that reached a final state is history: a late
+        or repeated write never changes it, and another cycle under the same id is an error."""
         async with self.ledger.session() as s:
             row = await s.get(t.HedgeCycle, rec.workflow_id)
             if row is None:
@@ -25,6 +32,12 @@ class HedgeCycles:
                     state=rec.state.value,
                 )  # fmt: skip
                 s.add(row)
+            elif (row.fleet, row.pair, row.seq) != (rec.fleet, rec.pair, rec.seq):
+                raise CycleIdReused(
+                    f"cycle id {rec.workflow_id} already names {row.fleet}/{row.pair}/{row.seq}"
+                )
+            elif CycleState(row.state).final:
+                return
             row.state = rec.state.value
             row.realized_pnl, row.fees = rec.realized_pnl, rec.fees
             if rec.result is not None:

@@ -10,8 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from perpflow.db import tables as t
+from perpflow.db.hedge import CycleIdReused, HedgeCycles
 from perpflow.db.ledger import Ledger
 from perpflow.db.migrate import current_revision, head_revision, upgrade
+from perpflow.hedge.models import CycleRecord, CycleState
 from perpflow.models import AccountRef, AuditEntry
 
 
@@ -70,3 +72,26 @@ async def test_an_intent_key_maps_to_one_order(ledger: Ledger) -> None:
     with pytest.raises(IntegrityError):
         async with ledger.session() as s:
             s.add(intent(2))
+
+
+def _cycle(state: CycleState, pnl: str, *, seq: int = 0) -> CycleRecord:
+    return CycleRecord(
+        workflow_id="hedge-f-20261130t120000-p1-0", fleet="f", pair="p1", seq=seq, venue="lighter",
+        market="ETH", maker_account=1, taker_account=2, state=state, realized_pnl=Decimal(pnl),
+    )  # fmt: skip
+
+
+async def test_a_final_cycle_row_is_never_overwritten(ledger: Ledger) -> None:
+    cycles = HedgeCycles(ledger)
+    await cycles.save(_cycle(CycleState.QUOTING, "0"))
+    await cycles.save(_cycle(CycleState.DONE, "-0.376"))
+    await cycles.save(_cycle(CycleState.CLOSING, "0"))  # a late write of an earlier state
+    [row] = await cycles.of_fleet("f")
+    assert (row.state, row.realized_pnl) == (CycleState.DONE, Decimal("-0.376"))
+
+
+async def test_another_cycle_under_a_used_id_is_refused(ledger: Ledger) -> None:
+    cycles = HedgeCycles(ledger)
+    await cycles.save(_cycle(CycleState.DONE, "1"))
+    with pytest.raises(CycleIdReused):
+        await cycles.save(_cycle(CycleState.QUOTING, "0", seq=5))
