@@ -15,6 +15,7 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
 from perpflow import names
+from perpflow.cli_accounts import accounts, reconcile_app
 from perpflow.cli_hedge import hedge_app
 from perpflow.cli_payouts import payouts_app
 from perpflow.config import describe_errors
@@ -34,6 +35,8 @@ app.add_typer(history_app, name="history")
 app.add_typer(db_app, name="db")
 app.add_typer(hedge_app, name="hedge")
 app.add_typer(payouts_app, name="payouts")
+app.add_typer(reconcile_app, name="reconcile")
+app.command("accounts")(accounts)
 app.command("sim", help="Run the simulated venue: Lighter protocol, matching engine, admin API.")(sim_command)
 
 

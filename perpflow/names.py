@@ -33,6 +33,7 @@ class Kind(StrEnum):
     HEDGE_FLEET = "hedge-fleet"
     GRID = "grid"
     PAYOUT = "payout"
+    RECONCILE = "reconcile"
 
 
 # Custom search attributes (DESIGN §8); the dev server registers exactly these.
@@ -91,3 +92,14 @@ def payout_id(chain_id: int, tx_hash: str, log_index: int, reincluded_in: str | 
 def order_key(workflow_id: str, step: str) -> str:
     """Idempotency key of one order intent: the same step of the same workflow is one order."""
     return f"{workflow_id}/{step}"
+
+
+def reconcile_schedule_id(venue: str) -> str:
+    """The exposure reconciler's Schedule of one venue; its runs' ids are this plus the time
+    Temporal appends to each scheduled start."""
+    return f"reconcile-{_part(venue)}"
+
+
+def reconcile_dry_run_id(venue: str, at: datetime) -> str:
+    """A look-only run (``perpflow accounts``) beside the scheduled ones."""
+    return f"reconcile-{_part(venue)}-look-{at.strftime('%Y%m%dT%H%M%S%fZ')}"

@@ -12,6 +12,7 @@ from activities.health import HealthActivities, ledger_probe, venue_probe
 from activities.hedge import HedgeActivities
 from activities.market import MarketActivities
 from activities.payouts import orchestrator_payout_activities
+from activities.reconcile import ReconcileActivities, orphans_probe
 from activities.watches import WatchActivities, market_data_probe
 from perpflow.alerts.channels import channels_from
 from perpflow.alerts.delivery import AlertDelivery
@@ -34,7 +35,7 @@ async def main() -> None:
     ledger = Ledger(settings.ledger_url)
     try:
         client = await connect(settings)
-        probes = {Component.LEDGER: [ledger_probe(ledger)]}
+        probes = {Component.LEDGER: [ledger_probe(ledger), orphans_probe(ledger)]}
         market_activities: list[Callable[..., Any]] = []
         if settings.lighter_url:
             # Public reads only: no key here. Orders go through the signer queues.
@@ -61,6 +62,7 @@ async def main() -> None:
                 *orchestrator_payout_activities(settings, ledger, notifier),
                 *WatchActivities(ledger).all(),
                 *HedgeActivities(HedgeCycles(ledger), notifier).all(),
+                *ReconcileActivities(client, ledger).all(),
             ],
         )
         # Outside the worker: alerts raised by activities finishing at shutdown still go out.

@@ -91,3 +91,35 @@ VENUE_READ: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=15),
     "retry_policy": _doubling(250, 5, "InvalidOrder", "AuthError", "OrderNotFound"),
 }
+
+
+# -- the exposure reconciler ------------------------------------------------------------------------
+# Its Schedule skips a run while the last one still runs, so one call that never returns would stop
+# every later run: each call gives up within seconds, the account is reported unread (or the action
+# failed) for this run, and the next period looks again.
+
+# Venue reads on a signer's read queue, and the owners look-up (ledger + Temporal).
+RECONCILE_READ: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=10),
+    "schedule_to_close_timeout": timedelta(seconds=20),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(milliseconds=250),
+        maximum_interval=timedelta(seconds=2),
+        maximum_attempts=4,
+        non_retryable_error_types=["InvalidOrder", "AuthError", "OrderNotFound"],
+    ),
+}
+
+# Its cancels and reduce-only closes on a signer queue: the ORDER preset's final error types, and a
+# bound. A close is sized from a fresh look each run, and an order still in flight defers the next
+# run's position judgement, so giving up here never doubles a close.
+RECONCILE_ACTION: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=10),
+    "schedule_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(milliseconds=250),
+        maximum_interval=timedelta(seconds=5),
+        maximum_attempts=5,
+        non_retryable_error_types=ORDER["retry_policy"].non_retryable_error_types,
+    ),
+}

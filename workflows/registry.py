@@ -6,10 +6,12 @@ from workflows.health import HealthCheckWorkflow
 from workflows.hedge_cycle import HedgeCycleWorkflow
 from workflows.hedge_fleet import HedgeFleetWorkflow
 from workflows.payout import LiquidationPayoutWorkflow
+from workflows.reconcile import ReconcileWorkflow
 
 ALL_WORKFLOWS: list[type] = [
     HealthCheckWorkflow,
     HedgeCycleWorkflow,
     HedgeFleetWorkflow,
     LiquidationPayoutWorkflow,
+    ReconcileWorkflow,
 ]

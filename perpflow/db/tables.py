@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from perpflow.db.types import Money, Wei
@@ -258,3 +258,38 @@ class AlertOutbox(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
     last_error: Mapped[str | None]
+
+
+# -- the exposure reconciler's orphans (perpflow/reconcile) ---------------------------------------
+
+
+class ReconcileOrphan(Base):
+    """One episode of an orphan (an open order or a position no live workflow owns): opened when
+    first confirmed, alerted once, resolved when gone; a later orphan of the same key is a new row."""
+
+    __tablename__ = "reconcile_orphans"
+    __table_args__ = (
+        Index("ux_reconcile_orphans_open_key", "key", unique=True,
+              postgresql_where=text("resolved_at IS NULL"), sqlite_where=text("resolved_at IS NULL")),
+        Index("ix_reconcile_orphans_venue_resolved", "venue", "resolved_at"),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(32))
+    venue: Mapped[str] = mapped_column(String(32))
+    account_name: Mapped[str] = mapped_column(String(100))
+    account_index: Mapped[int] = mapped_column(BigInteger)
+    market: Mapped[str] = mapped_column(String(32))
+    size: Mapped[Decimal] = mapped_column(Money())
+    client_order_index: Mapped[int | None] = mapped_column(BigInteger)
+    order_index: Mapped[int | None] = mapped_column(BigInteger)
+    owner_workflow_id: Mapped[str | None] = mapped_column(String(200))
+    owner_status: Mapped[str | None] = mapped_column(String(32))
+    opened_at: Mapped[datetime]
+    opened_by: Mapped[str] = mapped_column(String(200))
+    last_seen_at: Mapped[datetime]
+    alerted_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(200))

@@ -18,6 +18,7 @@ from perpflow import names
 from perpflow.db.migrate import upgrade
 from perpflow.devstack.chain import chain_service_units, chain_setup_units
 from perpflow.devstack.probes import queue_has_pollers, temporal_client
+from perpflow.devstack.reconcile import reconcile_schedule_step
 from perpflow.devstack.supervisor import Service, Step, Unit
 from perpflow.devstack.venue import signer_config_path, venue_units
 from perpflow.marketdata.devstack import METRICS_PORT, market_data_service
@@ -128,6 +129,7 @@ def units(settings: Settings, opts: DevOptions) -> list[Unit]:
         # anvil + guard set-up first: the orchestrator serves payouts only once payouts.yaml exists.
         *chain_setup_units(settings, opts),
         worker_service("orchestrator", "workers.orchestrator", names.ORCHESTRATOR_QUEUE, settings, opts),
+        reconcile_schedule_step(settings, opts.temporal_address),
         *chain_service_units(settings, opts),
         market_data_service(
             settings, child_env(settings, opts), signer_config_path(settings), opts.metrics_port

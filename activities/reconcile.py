@@ -1,0 +1,77 @@
+"""The exposure reconciler's activities on the orchestrator queue: managed accounts, owners (the
+ledger and Temporal), orphan episodes and the audit. Venue reads and actions run on signer queues."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from temporalio import activity
+from temporalio.client import Client
+
+from activities.health import Probe
+from perpflow.db.ledger import Ledger
+from perpflow.db.reconcile import Orphans
+from perpflow.errors import PerpflowError
+from perpflow.models import AuditEntry
+from perpflow.reconcile.models import (
+    AccountsQuery,
+    AlertedOrphans,
+    ManagedAccounts,
+    OrphanSync,
+    OrphanSyncResult,
+    Owners,
+    OwnersQuery,
+)
+from perpflow.reconcile.owners import OwnerFinder
+
+
+class ReconcileActivities:
+    def __init__(self, client: Client, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.finder = OwnerFinder(client, ledger)
+        self.orphans = Orphans(ledger)
+
+    @activity.defn(name="reconcile_accounts")
+    async def accounts(self, query: AccountsQuery) -> ManagedAccounts:
+        return ManagedAccounts(accounts=await self.ledger.accounts(query.venue))
+
+    @activity.defn(name="reconcile_owners")
+    async def owners(self, query: OwnersQuery) -> Owners:
+        return await self.finder.owners(query)
+
+    @activity.defn(name="sync_orphans")
+    async def sync_orphans(self, req: OrphanSync) -> OrphanSyncResult:
+        result = await self.orphans.sync(req)
+        opened, resolved = len(result.opened), len(result.resolved)
+        activity.logger.info("orphans synced venue=%s opened=%d resolved=%d", req.venue, opened, resolved)
+        return result
+
+    @activity.defn(name="mark_orphans_alerted")
+    async def mark_alerted(self, req: AlertedOrphans) -> None:
+        await self.orphans.mark_alerted(req)
+
+    @activity.defn(name="reconcile_audit")
+    async def audit(self, entry: AuditEntry) -> None:
+        await self.ledger.record_audit(entry)
+
+    def all(self) -> list[Callable[..., object]]:
+        return [self.accounts, self.owners, self.sync_orphans, self.mark_alerted, self.audit]
+
+
+class OpenOrphans(PerpflowError):
+    """Exposure no live workflow owns is on a venue (the reconciler's ledger says which)."""
+
+
+def orphans_probe(ledger: Ledger) -> Probe:
+    """For ``perpflow doctor``: unhealthy while the reconciler has open orphans, naming them."""
+    orphans = Orphans(ledger)
+
+    async def check() -> str:
+        found = await orphans.open()
+        if found:
+            names = "; ".join(f"{o.orphan.describe()} since {o.opened_at:%H:%M:%S}" for o in found[:5])
+            more = f" (and {len(found) - 5} more)" if len(found) > 5 else ""
+            raise OpenOrphans(f"{len(found)} open orphan(s): {names}{more}")
+        return "no open orphans"
+
+    return Probe(name="orphans", check=check)

@@ -1,0 +1,26 @@
+"""The embedded stack's exposure reconciler: its Schedule, created (or updated) at start."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from perpflow.devstack.supervisor import Step
+from perpflow.devstack.venue import DEMO_ACCOUNTS
+from perpflow.reconcile.models import Policy, ReconcileInput
+from perpflow.reconcile.schedule import ensure_schedule
+from perpflow.settings import Settings
+
+# The demo accounts are paper money on the sim: orphans there are closed, not only reported.
+DEMO_POLICY = Policy.FLATTEN
+
+
+def reconcile_schedule_step(settings: Settings, temporal_address: str) -> Step:
+    async def run() -> None:
+        client = await Client.connect(
+            temporal_address, namespace=settings.temporal_namespace, data_converter=pydantic_data_converter
+        )
+        inp = ReconcileInput(venue="lighter", policies=dict.fromkeys(DEMO_ACCOUNTS, DEMO_POLICY))
+        await ensure_schedule(client, inp)
+
+    return Step("reconcile schedule", run)

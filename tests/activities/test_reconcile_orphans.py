@@ -1,0 +1,97 @@
+"""The reconciler's ledger on both backends: one row per orphan episode, and the doctor probe."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from activities.health import HealthActivities
+from activities.reconcile import OpenOrphans, orphans_probe
+from perpflow.db.ledger import Ledger
+from perpflow.db.reconcile import Orphans
+from perpflow.models import Component, HealthCheckRequest
+from perpflow.reconcile.judge import order_key, position_key
+from perpflow.reconcile.models import (
+    AlertedOrphans,
+    Orphan,
+    OrphanKind,
+    OrphanReason,
+    OrphanSync,
+    OwnerStatus,
+)
+
+T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+POSITION = Orphan(
+    key=position_key("lighter", 7, "ETH"), kind=OrphanKind.POSITION, reason=OrphanReason.UNOWNED_POSITION,
+    venue="lighter", account="maker-1", account_index=7, market="ETH", size=Decimal("0.05"),
+)  # fmt: skip
+ORDER = Orphan(
+    key=order_key("lighter", 7, "ETH", 1_000_042), kind=OrphanKind.ORDER,
+    reason=OrphanReason.OWNER_TERMINATED, venue="lighter", account="maker-1", account_index=7, market="ETH",
+    size=Decimal("0.05"), client_order_index=1_000_042, order_index=99, owner="hedge-x-1",
+    owner_status=OwnerStatus.TERMINATED,
+)  # fmt: skip
+
+
+def sync(
+    at: datetime, *orphans: Orphan, judged: tuple[int, ...] = (7,), unsettled: tuple[str, ...] = ()
+) -> OrphanSync:
+    return OrphanSync(
+        venue="lighter", workflow_id=f"reconcile-lighter-{at:%H%M%S}", at=at, orphans=list(orphans),
+        judged_orders=list(judged), judged_positions=list(judged), unsettled=list(unsettled),
+    )  # fmt: skip
+
+
+async def test_an_orphan_seen_again_is_the_same_episode_and_alerted_once(ledger: Ledger) -> None:
+    orphans = Orphans(ledger)
+    first = await orphans.sync(sync(T0, POSITION, ORDER))
+    assert [o.orphan for o in first.opened] == [POSITION, ORDER]
+    assert {o.orphan.key for o in first.to_alert} == {POSITION.key, ORDER.key}
+    await orphans.mark_alerted(AlertedOrphans(ids=[o.id for o in first.to_alert], at=T0))
+    again = await orphans.sync(sync(T0 + timedelta(seconds=30), POSITION, ORDER))
+    assert (again.opened, again.to_alert, again.resolved) == ([], [], [])
+    assert [o.alerted_at for o in await orphans.open()] == [T0, T0]
+
+
+async def test_an_orphan_not_alerted_yet_is_offered_again_next_run(ledger: Ledger) -> None:
+    orphans = Orphans(ledger)
+    await orphans.sync(sync(T0, POSITION))
+    again = await orphans.sync(sync(T0 + timedelta(seconds=30), POSITION))
+    assert [o.orphan.key for o in again.to_alert] == [POSITION.key]
+
+
+async def test_a_gone_orphan_is_resolved_and_its_return_is_a_new_episode(ledger: Ledger) -> None:
+    orphans = Orphans(ledger)
+    [first] = (await orphans.sync(sync(T0, POSITION))).opened
+    gone = await orphans.sync(sync(T0 + timedelta(seconds=30)))
+    assert gone.resolved == [POSITION.key]
+    assert await orphans.open() == []
+    [back] = (await orphans.sync(sync(T0 + timedelta(seconds=60), POSITION))).opened
+    assert back.id != first.id
+    assert back.alert_key != first.alert_key
+
+
+async def test_an_orphan_of_an_account_not_judged_or_unsettled_stays_open(ledger: Ledger) -> None:
+    orphans = Orphans(ledger)
+    await orphans.sync(sync(T0, POSITION, ORDER))
+    unread = await orphans.sync(sync(T0 + timedelta(seconds=30), judged=()))
+    moving = await orphans.sync(sync(T0 + timedelta(seconds=60), ORDER, unsettled=(POSITION.key,)))
+    assert (unread.resolved, moving.resolved) == ([], [])
+    assert len(await orphans.open()) == 2
+
+
+async def test_the_doctor_probe_is_unhealthy_while_an_orphan_is_open_naming_it(ledger: Ledger) -> None:
+    probe = orphans_probe(ledger)
+    assert await probe.check() == "no open orphans"
+    await Orphans(ledger).sync(sync(T0, POSITION))
+    with pytest.raises(OpenOrphans, match=r"orphan position 0\.05 on maker-1"):
+        await probe.check()
+    health = HealthActivities({Component.LEDGER: [probe]})
+    report = await health.check_component(HealthCheckRequest(component=Component.LEDGER, timeout_seconds=5))
+    [check] = report.checks
+    assert (check.name, check.healthy) == ("orphans", False)
+    assert "maker-1" in check.detail
+    await Orphans(ledger).sync(sync(T0 + timedelta(seconds=30)))
+    assert await probe.check() == "no open orphans"

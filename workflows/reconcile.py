@@ -1,0 +1,366 @@
+"""ReconcileWorkflow: one run of the exposure reconciler over every managed account of a venue.
+
+Terminate runs no workflow code, so a terminated job can leave a resting order or a position that
+nothing owns. A Schedule starts this every period: it reads each account's open orders and
+positions, matches orders to their owners by client order index and positions to what live owners
+answer to ``exposure``, looks again after ``settle_s`` to let a live owner's fills reach its state,
+and then acts on what is still orphaned, per account policy, alerting once per orphan episode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from perpflow import names
+    from perpflow.alerts.models import Alert, Severity
+    from perpflow.exposure import EXPOSURE_QUERY, Exposure
+    from perpflow.hedge import pricing
+    from perpflow.models import AccountRef, AuditEntry
+    from perpflow.orders import (
+        AccountQuery,
+        AccountSnapshot,
+        BookQuery,
+        BookSnapshot,
+        MarketQuery,
+        OpenOrders,
+        OrderAck,
+        OrderIntent,
+        OrderRef,
+    )
+    from perpflow.reconcile.judge import confirm, flatten_size, judge
+    from perpflow.reconcile.models import (
+        AccountObservation,
+        AccountReport,
+        AccountsQuery,
+        ActionKind,
+        ActionOutcome,
+        AlertedOrphans,
+        Judgement,
+        ManagedAccounts,
+        OpenOrphan,
+        Orphan,
+        OrphanKind,
+        OrphanSync,
+        OrphanSyncResult,
+        Owners,
+        OwnersQuery,
+        Policy,
+        ReconcileInput,
+        ReconcileReport,
+    )
+    from perpflow.venues.types import MarketInfo, OrderKind, Side, TimeInForce
+    from workflows.options import LEDGER, RECONCILE_ACTION, RECONCILE_READ
+    from workflows.validation import FAIL_ON_INVALID_INPUT, parse_input
+
+
+@workflow.defn(name="ReconcileWorkflow", failure_exception_types=FAIL_ON_INVALID_INPUT)
+class ReconcileWorkflow:
+    def __init__(self) -> None:
+        self.inp = ReconcileInput()
+        self.reports: list[AccountReport] = []
+        self.unknown: list[str] = []
+
+    @workflow.run
+    async def run(self, raw: Any = None) -> ReconcileReport:
+        inp = self.inp = parse_input(ReconcileInput, raw, names.Kind.RECONCILE)
+        started = workflow.now()
+        workflow.upsert_search_attributes(
+            [names.KIND.value_set(names.Kind.RECONCILE), names.VENUE.value_set(inp.venue)]
+        )
+        await self._load_accounts()
+        self._log("observing %d account(s) dry_run=%s", len(self.reports), inp.dry_run)
+        await self._observe_and_confirm()
+        alerted: list[str] = []
+        resolved: list[str] = []
+        if not inp.dry_run:
+            await asyncio.gather(*(self._act_on(r) for r in self.reports if r.policy is not Policy.ALERT))
+            alerted, resolved = await self._record()
+        report = ReconcileReport(
+            workflow_id=workflow.info().workflow_id,
+            venue=inp.venue,
+            dry_run=inp.dry_run,
+            started_at=started,
+            finished_at=workflow.now(),
+            accounts=self.reports,
+            alerted=alerted,
+            resolved=resolved,
+            unknown_accounts=self.unknown,
+        )
+        self._log("done orphans=%d alerted=%d resolved=%d", len(report.orphans), len(alerted), len(resolved))
+        return report
+
+    @workflow.query(name=EXPOSURE_QUERY)
+    def exposure(self) -> Exposure:
+        """It owns nothing that outlives it: its closes are reduce-only IOC orders, never resting."""
+        return Exposure(workflow_id=workflow.info().workflow_id)
+
+    # -- observe and judge -------------------------------------------------------------------------
+
+    async def _load_accounts(self) -> None:
+        managed: ManagedAccounts = await workflow.execute_activity(
+            "reconcile_accounts",
+            AccountsQuery(venue=self.inp.venue),
+            result_type=ManagedAccounts,
+            **RECONCILE_READ,
+        )
+        known = {a.name for a in managed.accounts}
+        wanted = set(self.inp.accounts) if self.inp.accounts else known
+        self.unknown = sorted((wanted | set(self.inp.policies)) - known)
+        self.reports = [
+            AccountReport(account=a, policy=self.inp.policy_for(a.name))
+            for a in managed.accounts
+            if a.name in wanted
+        ]
+
+    async def _observe_and_confirm(self) -> None:
+        """Judge every account; look again at those with suspects and keep what held still."""
+        first = await asyncio.gather(*(self._observe(r.account) for r in self.reports))
+        for report, obs in zip(self.reports, first, strict=True):
+            _judge(report, obs)
+        suspects = [r for r in self.reports if r.judgement.orphans]
+        if not suspects:
+            return
+        count = sum(len(r.judgement.orphans) for r in suspects)
+        self._log("%d suspected orphan(s); looking again in %gs", count, self.inp.settle_s)
+        if self.inp.settle_s > 0:
+            await workflow.sleep(self.inp.settle_s)
+        second = await asyncio.gather(*(self._observe(r.account) for r in suspects))
+        for report, obs in zip(suspects, second, strict=True):
+            earlier = report.judgement.orphans
+            _judge(report, obs)
+            report.judgement.orphans, report.unsettled = confirm(earlier, report.judgement.orphans)
+            for orphan in report.judgement.orphans:
+                self._log("orphan confirmed: %s (%s)", orphan.describe(), orphan.reason)
+
+    async def _observe(self, account: AccountRef) -> AccountObservation:
+        """The venue first, then the owners: an owner that ends in between leaves an order that
+        is gone by the second look, never one judged owned that is not."""
+        if account.api_key_index is None:
+            return AccountObservation(account=account, error="no API key index: no signer queue to read")
+        queue = names.signer_read_queue(account.venue, account.account_index, account.api_key_index)
+        query = AccountQuery(account_index=account.account_index)
+        try:
+            orders, snap = await asyncio.gather(
+                workflow.execute_activity(
+                    "get_open_orders", query, task_queue=queue, result_type=OpenOrders, **RECONCILE_READ
+                ),
+                workflow.execute_activity(
+                    "get_position", query, task_queue=queue, result_type=AccountSnapshot, **RECONCILE_READ
+                ),
+            )
+            resting = [o for o in orders.orders if not o.status.final]
+            owners: Owners = await workflow.execute_activity(
+                "reconcile_owners",
+                OwnersQuery(
+                    venue=account.venue,
+                    account_index=account.account_index,
+                    client_order_indexes=[o.client_order_index for o in resting],
+                ),
+                result_type=Owners,
+                **RECONCILE_READ,
+            )
+        except ActivityError as exc:
+            workflow.logger.warning("reconcile could not read %s: %s", account.name, _cause(exc))
+            return AccountObservation(account=account, error=f"not read this run: {_cause(exc)}")
+        return AccountObservation(
+            account=account, orders=resting, positions=snap.account.positions, owners=owners
+        )
+
+    # -- act -----------------------------------------------------------------------------------------
+
+    async def _act_on(self, report: AccountReport) -> None:
+        """Orders first: a position is closed only if no orphan order moved it while cancelled."""
+        for orphan in report.judgement.orphans:
+            if orphan.kind is OrphanKind.ORDER:
+                outcome = await self._cancel(report, orphan)
+            elif not report.policy.flattens:
+                continue
+            elif any(a.filled_since_seen for a in report.actions):
+                outcome = _none(orphan, "an orphan order filled while cancelled: judged again next run")
+            else:
+                outcome = await self._flatten(report, orphan)
+            report.actions.append(outcome)
+            self._log("%s %s ok=%s: %s", outcome.action, orphan.key, outcome.ok, outcome.detail)
+            await self._audit(report, orphan, outcome)
+
+    async def _cancel(self, report: AccountReport, orphan: Orphan) -> ActionOutcome:
+        account = report.account
+        ref = OrderRef(
+            account_index=account.account_index,
+            market=orphan.market,
+            client_order_index=orphan.client_order_index,
+            order_index=orphan.order_index,
+        )
+        try:
+            ack: OrderAck = await workflow.execute_activity(
+                "cancel_order",
+                ref,
+                task_queue=_send_queue(account),
+                result_type=OrderAck,
+                **RECONCILE_ACTION,
+            )
+        except ActivityError as exc:
+            return ActionOutcome(
+                key=orphan.key, action=ActionKind.CANCEL_ORDER, ok=False, detail=f"failed: {_cause(exc)}"
+            )
+        views = [v for v in report.judgement.orders if v.client_order_index == orphan.client_order_index]
+        seen = views[0].filled_size if views else ack.filled_size
+        return ActionOutcome(
+            key=orphan.key,
+            action=ActionKind.CANCEL_ORDER,
+            ok=ack.status.final,
+            detail=f"now {ack.status}, {ack.remaining_size} left, {ack.filled_size} filled",
+            size=ack.remaining_size if ack.status.final else Decimal(0),
+            filled_since_seen=max(ack.filled_size - seen, Decimal(0)),
+        )
+
+    async def _flatten(self, report: AccountReport, orphan: Orphan) -> ActionOutcome:
+        """A reduce-only IOC of exactly the orphan (never more), its worst price off the book."""
+        account = report.account
+        venue = next((p.venue_size for p in report.judgement.positions if p.market == orphan.market), None)
+        try:
+            market: MarketInfo = await workflow.execute_activity(
+                "get_market", MarketQuery(market=orphan.market), result_type=MarketInfo, **RECONCILE_READ
+            )
+            size, why = flatten_size(orphan.size, venue or Decimal(0), market)
+            if not size:
+                return _none(orphan, why)
+            side = Side.SELL if orphan.size > 0 else Side.BUY
+            book = (
+                await workflow.execute_activity(
+                    "get_book_top",
+                    BookQuery(market=orphan.market, depth=1),
+                    result_type=BookSnapshot,
+                    **RECONCILE_READ,
+                )
+            ).book
+            reference = book.mid or (book.best_bid if side is Side.SELL else book.best_ask)
+            if reference is None:
+                return _none(orphan, f"no book on {orphan.market} to bound the close's price")
+            worst = pricing.worst_price(market, side, reference, self.inp.max_slippage)
+            intent = self._close_intent(account, orphan.market, side, size, worst)
+            ack: OrderAck = await workflow.execute_activity(
+                "place_order",
+                intent,
+                task_queue=_send_queue(account),
+                result_type=OrderAck,
+                **RECONCILE_ACTION,
+            )
+        except ActivityError as exc:
+            return ActionOutcome(key=orphan.key, action=ActionKind.FLATTEN, ok=False, detail=_cause(exc))
+        return ActionOutcome(
+            key=orphan.key,
+            action=ActionKind.FLATTEN,
+            ok=ack.filled_size == size,
+            detail=f"{side} {size} reduce-only IOC, worst {worst}: filled {ack.filled_size} (coi "
+            f"{ack.client_order_index})",
+            size=ack.filled_size,
+        )
+
+    def _close_intent(
+        self, account: AccountRef, market: str, side: Side, size: Decimal, worst: Decimal
+    ) -> OrderIntent:
+        wid = workflow.info().workflow_id
+        return OrderIntent(
+            key=names.order_key(wid, f"flatten-{account.account_index}-{market}"),
+            workflow_id=wid,
+            venue=account.venue,
+            account_index=account.account_index,
+            market=market,
+            side=side,
+            kind=OrderKind.MARKET,
+            tif=TimeInForce.IOC,
+            size=size,
+            price=worst,
+            reduce_only=True,
+        )
+
+    # -- ledger and alerts ---------------------------------------------------------------------------
+
+    async def _audit(self, report: AccountReport, orphan: Orphan, outcome: ActionOutcome) -> None:
+        entry = AuditEntry(
+            at=workflow.now(),
+            actor=workflow.info().workflow_id,
+            action=f"reconcile.{outcome.action}",
+            target=f"{orphan.venue}:{orphan.account_index}:{orphan.market}",
+            detail={
+                "orphan": orphan.key,
+                "reason": orphan.reason.value,
+                "policy": report.policy.value,
+                "ok": outcome.ok,
+                "size": str(outcome.size),
+                "detail": outcome.detail,
+            },
+        )
+        await workflow.execute_activity("reconcile_audit", entry, **LEDGER)
+
+    async def _record(self) -> tuple[list[str], list[str]]:
+        """Open and resolve orphan episodes, then alert each new one once."""
+        judged = [r for r in self.reports if not r.error]
+        sync = OrphanSync(
+            venue=self.inp.venue,
+            workflow_id=workflow.info().workflow_id,
+            at=workflow.now(),
+            orphans=[o for r in judged for o in r.judgement.orphans],
+            judged_orders=[r.account.account_index for r in judged],
+            judged_positions=[r.account.account_index for r in judged if not r.judgement.deferred],
+            unsettled=[k for r in self.reports for k in r.unsettled],
+        )
+        result: OrphanSyncResult = await workflow.execute_activity(
+            "sync_orphans", sync, result_type=OrphanSyncResult, **LEDGER
+        )
+        for row in result.to_alert:
+            await workflow.execute_activity("send_alert", self._alert(row), **LEDGER)
+        if result.to_alert:
+            done = AlertedOrphans(ids=[r.id for r in result.to_alert], at=workflow.now())
+            await workflow.execute_activity("mark_orphans_alerted", done, **LEDGER)
+        return [r.orphan.key for r in result.to_alert], result.resolved
+
+    def _alert(self, row: OpenOrphan) -> Alert:
+        orphan = row.orphan
+        report = next(r for r in self.reports if r.account.account_index == orphan.account_index)
+        done = [
+            f"{a.action} {'ok' if a.ok else 'FAILED'} ({a.detail})"
+            for a in report.actions
+            if a.key == orphan.key
+        ]
+        detail = f"{orphan.describe()} [{orphan.reason}]; policy {report.policy}: " + (
+            "; ".join(done) or "alerted only"
+        )
+        title = f"orphan {orphan.kind} on {orphan.account} {orphan.market}"
+        return Alert(
+            severity=Severity.CRITICAL,
+            source=workflow.info().workflow_id,
+            title=title,
+            detail=detail,
+            key=row.alert_key,
+        )
+
+    def _log(self, message: str, *args: object) -> None:
+        workflow.logger.info("reconcile %s " + message, workflow.info().workflow_id, *args)
+
+
+def _judge(report: AccountReport, obs: AccountObservation) -> None:
+    report.error = obs.error
+    report.judgement = judge(obs) if not obs.error else Judgement()
+
+
+def _none(orphan: Orphan, why: str) -> ActionOutcome:
+    return ActionOutcome(key=orphan.key, action=ActionKind.NONE, ok=False, detail=why)
+
+
+def _send_queue(account: AccountRef) -> str:
+    assert account.api_key_index is not None
+    return names.signer_queue(account.venue, account.account_index, account.api_key_index)
+
+
+def _cause(exc: BaseException) -> str:
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
