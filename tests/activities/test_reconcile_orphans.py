@@ -10,8 +10,10 @@ import pytest
 from activities.health import HealthActivities
 from activities.reconcile import OpenOrphans, orphans_probe
 from perpflow.db.ledger import Ledger
-from perpflow.db.reconcile import Orphans
+from perpflow.db.orders import Orders
+from perpflow.db.reconcile import OrderOwnership, Orphans
 from perpflow.models import Component, HealthCheckRequest
+from perpflow.orders import OrderIntent
 from perpflow.reconcile.judge import order_key, position_key
 from perpflow.reconcile.models import (
     AlertedOrphans,
@@ -21,6 +23,7 @@ from perpflow.reconcile.models import (
     OrphanSync,
     OwnerStatus,
 )
+from perpflow.venues.types import Side
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 POSITION = Orphan(
@@ -95,3 +98,22 @@ async def test_the_doctor_probe_is_unhealthy_while_an_orphan_is_open_naming_it(l
     assert "maker-1" in check.detail
     await Orphans(ledger).sync(sync(T0 + timedelta(seconds=30)))
     assert await probe.check() == "no open orphans"
+
+
+async def test_orders_sent_but_not_seen_settled_are_in_flight_for_a_while(ledger: Ledger) -> None:
+    intent = OrderIntent(
+        key="hedge-x-1/hedge-0", workflow_id="hedge-x-1", account_index=7, market="ETH", side=Side.SELL,
+        size=Decimal("0.05"), price=Decimal(2000),
+    )  # fmt: skip
+    record = await Orders(ledger).claim(intent)
+    ownership = OrderOwnership(ledger)
+    now = datetime.now(UTC)
+    assert await ownership.in_flight("lighter", 7, now - timedelta(minutes=2)) == {
+        "hedge-x-1": [record.client_order_index]
+    }
+    assert await ownership.in_flight("lighter", 7, now + timedelta(minutes=1)) == {}
+    assert await ownership.in_flight("lighter", 8, now - timedelta(minutes=2)) == {}
+    assert await ownership.owners_of("lighter", 7, [record.client_order_index, 5]) == {
+        record.client_order_index: "hedge-x-1"
+    }
+    assert await ownership.workflows_on("lighter", 7, {"hedge-x-1", "other"}) == {"hedge-x-1"}
