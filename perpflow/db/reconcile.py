@@ -68,19 +68,22 @@ class OrderOwnership:
                 found.update((await s.scalars(query)).all())
         return found
 
-    async def in_flight(self, venue: str, account_index: int, since: datetime) -> dict[str, list[int]]:
-        """Orders on the account sent (or being sent) since ``since`` and not yet seen settled."""
-        query = select(t.Order.workflow_id, t.Order.client_order_index).where(
+    async def in_flight(
+        self, venue: str, account_index: int, *, live: set[str], live_since: datetime, ended_since: datetime
+    ) -> dict[str, list[int]]:
+        """Orders on the account sent (or being sent) and not yet seen settled: a live owner's since
+        ``live_since``, any other's since ``ended_since`` (its last send is soon over or never)."""
+        query = select(t.Order.workflow_id, t.Order.client_order_index, t.Order.updated_at).where(
             t.Order.venue == venue,
             t.Order.account_index == account_index,
             t.Order.status.in_(IN_FLIGHT),
-            t.Order.updated_at >= since,
+            t.Order.updated_at >= min(live_since, ended_since),
         )
         async with self.ledger.session() as s:
             rows = (await s.execute(query)).all()
         out: dict[str, list[int]] = defaultdict(list)
-        for wid, coi in rows:
-            if coi is not None:
+        for wid, coi, at in rows:
+            if coi is not None and (wid in live or _aware(at) >= ended_since):
                 out[wid].append(coi)
         return dict(out)
 

@@ -20,9 +20,12 @@ from perpflow.db.reconcile import OrderOwnership
 from perpflow.exposure import EXPOSURE_QUERY, Exposure
 from perpflow.reconcile.models import LiveOwner, OrderOwner, Owners, OwnersQuery, OwnerStatus
 
-# An order still marked in flight this long after its last change has settled one way or the
-# other (the venue indexes an order within seconds); an older row must not defer judgement forever.
-IN_FLIGHT_HORIZON = timedelta(minutes=2)
+# How long an order row not yet seen settled defers the account's position judgement. A live
+# owner's send may be retrying (a signer down): its fill may be on the venue and not in its state
+# yet. An ended owner sends nothing more: its last attempt ends within the ORDER preset's 10 s and
+# the venue shows the order seconds later. An older row must not defer judgement forever.
+IN_FLIGHT_LIVE = timedelta(minutes=2)
+IN_FLIGHT_ENDED = timedelta(seconds=30)
 QUERY_TIMEOUT = timedelta(seconds=5)
 _PARALLEL = 16  # describe / query calls at once per account
 
@@ -47,8 +50,6 @@ class OwnerFinder:
     async def owners(self, q: OwnersQuery) -> Owners:
         by_coi = await self.ownership.owners_of(q.venue, q.account_index, q.client_order_indexes)
         candidates = await self.ownership.workflows_on(q.venue, q.account_index, await self._running())
-        since = datetime.now(UTC) - IN_FLIGHT_HORIZON
-        in_flight = await self.ownership.in_flight(q.venue, q.account_index, since)
         ids = sorted(set(by_coi.values()) | candidates)
         statuses = dict(zip(ids, await asyncio.gather(*(self._status(w) for w in ids)), strict=True))
         orders = [
@@ -60,6 +61,11 @@ class OwnerFinder:
             for coi in q.client_order_indexes
         ]
         live_ids = [w for w in sorted(candidates) if statuses[w] is OwnerStatus.RUNNING]
+        now = datetime.now(UTC)
+        in_flight = await self.ownership.in_flight(
+            q.venue, q.account_index, live=set(live_ids), live_since=now - IN_FLIGHT_LIVE,
+            ended_since=now - IN_FLIGHT_ENDED,
+        )  # fmt: skip
         answers = await asyncio.gather(*(self._exposure(w) for w in live_ids))
         live = [owner for owner in answers if owner is not None]
         return Owners(orders=orders, live=live, in_flight=in_flight)

@@ -108,11 +108,19 @@ async def test_orders_sent_but_not_seen_settled_are_in_flight_for_a_while(ledger
     record = await Orders(ledger).claim(intent)
     ownership = OrderOwnership(ledger)
     now = datetime.now(UTC)
-    assert await ownership.in_flight("lighter", 7, now - timedelta(minutes=2)) == {
-        "hedge-x-1": [record.client_order_index]
-    }
-    assert await ownership.in_flight("lighter", 7, now + timedelta(minutes=1)) == {}
-    assert await ownership.in_flight("lighter", 8, now - timedelta(minutes=2)) == {}
+
+    async def in_flight(account: int, *, live: set[str], ended_for: timedelta) -> dict[str, list[int]]:
+        since = now + timedelta(seconds=1) - ended_for
+        return await ownership.in_flight(
+            "lighter", account, live=live, live_since=now - timedelta(minutes=2), ended_since=since
+        )
+
+    coi = record.client_order_index
+    assert await in_flight(7, live=set(), ended_for=timedelta(seconds=30)) == {"hedge-x-1": [coi]}
+    # Too old for an ended owner, not for a live one.
+    assert await in_flight(7, live=set(), ended_for=timedelta(0)) == {}
+    assert await in_flight(7, live={"hedge-x-1"}, ended_for=timedelta(0)) == {"hedge-x-1": [coi]}
+    assert await in_flight(8, live={"hedge-x-1"}, ended_for=timedelta(seconds=30)) == {}
     assert await ownership.owners_of("lighter", 7, [record.client_order_index, 5]) == {
         record.client_order_index: "hedge-x-1"
     }
