@@ -22,6 +22,7 @@ from temporalio.worker import Worker
 from activities.hedge import HedgeActivities
 from activities.market import MarketActivities
 from activities.orders import OrderActivities
+from activities.watches import WatchActivities
 from perpflow import names
 from perpflow.db.hedge import HedgeCycles
 from perpflow.db.ledger import Ledger
@@ -146,7 +147,12 @@ async def hedge_rig(
                 client,
                 task_queue=queue,
                 workflows=[HedgeCycleWorkflow],
-                activities=[market.get_book_top, market.get_market, *hedge.all()],
+                activities=[
+                    market.get_book_top,
+                    market.get_market,
+                    *hedge.all(),
+                    *WatchActivities(pg_ledger).all(),
+                ],
             ),
             *signer_workers(client, maker_venue, maker, pg_ledger),
             *signer_workers(client, taker_venue, taker, pg_ledger),
@@ -219,7 +225,12 @@ async def fleet_rig(
                 client,
                 task_queue=queue,
                 workflows=[HedgeCycleWorkflow, HedgeFleetWorkflow],
-                activities=[market.get_book_top, market.get_market, *hedge.all()],
+                activities=[
+                    market.get_book_top,
+                    market.get_market,
+                    *hedge.all(),
+                    *WatchActivities(ledger).all(),
+                ],
             )
         ]
         for account, venue in zip(accounts, venues, strict=True):
