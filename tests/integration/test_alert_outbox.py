@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
-from aiohttp import web
 from alembic import command
 from sqlalchemy import inspect
 
@@ -23,45 +20,13 @@ from perpflow.db.engine import sync_engine
 from perpflow.db.ledger import Ledger
 from perpflow.db.migrate import alembic_config, current_revision, upgrade
 from perpflow.notify import Notifier
+from tests.plugins.alerts import webhook
 from tests.plugins.marketdata import eventually
 
 # Short back-off so the tests retry within a second; the real schedule is checked on its own.
 FAST: dict[str, Any] = {"first_retry_s": 0.1, "max_retry_s": 0.4}
 # Much longer than any test: only a wake (or a due retry) makes the loop deliver in time.
 NO_POLL = 60.0
-
-
-@dataclass
-class Webhook:
-    """A local receiver answering ``answer`` to every POST; it keeps each body and its answer."""
-
-    answer: int
-    url: str = ""
-    posts: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-
-    def accepted(self) -> list[dict[str, Any]]:
-        return [body for status, body in self.posts if status < 300]
-
-
-@asynccontextmanager
-async def webhook(answer: int) -> AsyncIterator[Webhook]:
-    hook = Webhook(answer)
-
-    async def receive(request: web.Request) -> web.Response:
-        hook.posts.append((hook.answer, await request.json()))
-        return web.Response(status=hook.answer)
-
-    app = web.Application()
-    app.router.add_post("/hooks/secret-token", receive)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    host, port = runner.addresses[0][:2]
-    hook.url = f"http://{host}:{port}/hooks/secret-token"
-    try:
-        yield hook
-    finally:
-        await runner.cleanup()
 
 
 def alert(key: str | None = "orphan-lighter-7-42", **fields: Any) -> Alert:

@@ -13,7 +13,8 @@ def test_signer_queue_is_one_per_venue_account_and_key() -> None:
 
 
 def test_workflow_ids_are_business_keys() -> None:
-    assert names.hedge_cycle_id("alpha", "20261130t120000", "a1-b1", 7) == "hedge-alpha-20261130t120000-a1-b1-7"
+    cycle = names.hedge_cycle_id("alpha", "20261130t120000", "a1-b1", 7)
+    assert cycle == "hedge-alpha-20261130t120000-a1-b1-7"
     assert names.hedge_fleet_id("Alpha") == "fleet-alpha"
     assert names.grid_session_id("eth-range") == "grid-eth-range"
     assert names.payout_id(31337, "0xABC", 2) == "payout-31337-0xabc-2"

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Any
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
 
 import pytest
-from aiohttp import web
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -25,43 +23,11 @@ from perpflow.hedge.models import CycleResult, CycleState
 from perpflow.notify import Notifier
 from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.types import Side
+from tests.plugins.alerts import Webhook, webhook
 from tests.plugins.hedge import HedgeRig, signer_workers
 from tests.plugins.marketdata import eventually
 from tests.plugins.sim import SimHandle
 from tests.plugins.venues import new_account, venue_for
-
-
-@dataclass
-class Webhook:
-    """A local receiver answering ``answer`` to every POST; it keeps each body and its answer."""
-
-    answer: int
-    url: str = ""
-    posts: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-
-    def accepted(self) -> list[dict[str, Any]]:
-        return [body for status, body in self.posts if status < 300]
-
-
-@asynccontextmanager
-async def webhook(answer: int) -> AsyncIterator[Webhook]:
-    hook = Webhook(answer)
-
-    async def receive(request: web.Request) -> web.Response:
-        hook.posts.append((hook.answer, await request.json()))
-        return web.Response(status=hook.answer)
-
-    app = web.Application()
-    app.router.add_post("/hook", receive)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    host, port = runner.addresses[0][:2]
-    hook.url = f"http://{host}:{port}/hook"
-    try:
-        yield hook
-    finally:
-        await runner.cleanup()
 
 
 @dataclass
