@@ -8,12 +8,14 @@ from typing import Any
 from temporalio.common import RetryPolicy
 
 
-def _doubling(first_ms: int, cap_s: int, *final: str) -> RetryPolicy:
-    """Retries from `first_ms` apart, doubling up to `cap_s`; the `final` error types never retry."""
+def _doubling(first_ms: int, cap_s: int, *final: str, attempts: int = 0) -> RetryPolicy:
+    """Retries from `first_ms` apart, doubling up to `cap_s`, `attempts` at most (0: no limit);
+    the `final` error types never retry."""
     return RetryPolicy(
         initial_interval=timedelta(milliseconds=first_ms),
         backoff_coefficient=2.0,
         maximum_interval=timedelta(seconds=cap_s),
+        maximum_attempts=attempts,
         non_retryable_error_types=list(final),
     )
 
@@ -29,12 +31,7 @@ LEDGER: dict[str, Any] = {
 # outbox, whose delivery retries on its own.
 BESIDE: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=10),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(milliseconds=200),
-        backoff_coefficient=2.0,
-        maximum_attempts=5,
-        non_retryable_error_types=["CycleIdReused"],
-    ),
+    "retry_policy": _doubling(200, 2, "CycleIdReused", attempts=5),
 }
 
 # A first read of each leg's signer queue: a queue nobody polls (an unknown account or API key,
@@ -102,12 +99,7 @@ VENUE_READ: dict[str, Any] = {
 RECONCILE_READ: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=10),
     "schedule_to_close_timeout": timedelta(seconds=20),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(milliseconds=250),
-        maximum_interval=timedelta(seconds=2),
-        maximum_attempts=4,
-        non_retryable_error_types=["InvalidOrder", "AuthError", "OrderNotFound"],
-    ),
+    "retry_policy": _doubling(250, 2, "InvalidOrder", "AuthError", "OrderNotFound", attempts=4),
 }
 
 # Its cancels and reduce-only closes on a signer queue: the ORDER preset's final error types, and a
@@ -116,10 +108,5 @@ RECONCILE_READ: dict[str, Any] = {
 RECONCILE_ACTION: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=10),
     "schedule_to_close_timeout": timedelta(seconds=30),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(milliseconds=250),
-        maximum_interval=timedelta(seconds=5),
-        maximum_attempts=5,
-        non_retryable_error_types=ORDER["retry_policy"].non_retryable_error_types,
-    ),
+    "retry_policy": _doubling(250, 5, *ORDER["retry_policy"].non_retryable_error_types, attempts=5),
 }
