@@ -238,6 +238,7 @@ class HedgeFleetWorkflow(RejectsUnknownSignals):
             name=self._inp.name,
             mode=FleetMode.PAUSED if self.paused and mode is FleetMode.ACTIVE else mode,
             reason=self.carry.reason,
+            epoch=self.carry.epoch,
             pairs=list(self.pairs.values()),
             day=self.carry.day,
             day_realized=self.carry.day_realized,

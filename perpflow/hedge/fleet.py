@@ -83,6 +83,7 @@ class FleetStatus(Model):
     name: str
     mode: FleetMode
     reason: str = ""
+    epoch: str = ""  # this run's part of every cycle id
     pairs: list[PairStatus]
     day: str
     day_realized: Decimal

@@ -23,7 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from perpflow import names
 from perpflow.db import tables as t
 from perpflow.db.ledger import Ledger
-from perpflow.hedge.fleet import FleetInput, FleetMode, FleetResult, PairSpec
+from perpflow.hedge.fleet import FleetInput, FleetMode, FleetResult, FleetStatus, PairSpec
 from perpflow.hedge.models import CycleParams, CycleResult, CycleState, LegAccount
 from perpflow.venues.lighter.client import LighterVenue
 from tests.helpers import local_temporal
@@ -161,10 +161,11 @@ async def test_fleet_survives_sigkills_of_orchestrator_and_signer(
         assert result.mode is FleetMode.COMPLETED, result
         assert result.cycles == PAIRS * CYCLES_PER_PAIR
         assert sum(p.kills for p in procs) >= 3
+        epoch = (await handle.query("status", result_type=FleetStatus)).epoch
         for pair in range(PAIRS):
             for seq in range(CYCLES_PER_PAIR):
                 cycle = chaos_env.client.get_workflow_handle(
-                    names.hedge_cycle_id(fleet.name, f"p{pair}", seq)
+                    names.hedge_cycle_id(fleet.name, epoch, f"p{pair}", seq)
                 )
                 ended = CycleResult.model_validate(await cycle.result())
                 assert ended.state in (CycleState.DONE, CycleState.UNWOUND), ended
