@@ -18,6 +18,15 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class RejectedCommand(Model):
+    """A signal a workflow could not take (malformed payload, unknown name), kept in its state."""
+
+    name: str
+    payload: str
+    error: str
+    at: AwareDatetime
+
+
 class Component(StrEnum):
     LEDGER = "ledger"
     VENUE = "venue"

@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
 
     from perpflow.config import describe_errors
     from perpflow.hedge.commands import OperatorCommand, parse_command
-    from perpflow.hedge.models import RejectedCommand
+    from perpflow.models import RejectedCommand
 
 
 class CommandLog:

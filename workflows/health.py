@@ -10,12 +10,18 @@ with workflow.unsafe.imports_passed_through():
     from activities.health import HealthActivities
     from perpflow.models import Component, ComponentHealth, HealthCheckInput, HealthCheckRequest, HealthReport
     from perpflow.names import KIND, Kind
+    from workflows.commands import CommandLog, RejectsUnknownSignals
     from workflows.options import PROBE
     from workflows.validation import FAIL_ON_INVALID_INPUT, parse_input
 
 
 @workflow.defn(name="HealthCheckWorkflow", failure_exception_types=FAIL_ON_INVALID_INPUT)
-class HealthCheckWorkflow:
+class HealthCheckWorkflow(RejectsUnknownSignals):
+    """Unknown signals are logged as rejected commands; it takes none."""
+
+    def __init__(self) -> None:
+        self.commands = CommandLog("health")
+
     @workflow.run
     async def run(self, raw: Any = None) -> HealthReport:
         inp = parse_input(HealthCheckInput, raw, Kind.HEALTH)

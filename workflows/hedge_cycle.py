@@ -55,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
     from perpflow.signals import ORDER_FILLED, PRICE_CROSSED, Direction, OrderFilled
     from perpflow.venues.types import MarketInfo, OrderKind, Side, TimeInForce
     from workflows.commands import CommandLog, RejectsUnknownSignals
+    from workflows.failures import root_cause
     from workflows.options import BESIDE, LEDGER, ORDER, SIGNER_PRESENT, VENUE_READ
     from workflows.validation import FAIL_ON_INVALID_INPUT, parse_input
 
@@ -128,7 +129,7 @@ class HedgeCycleWorkflow(RejectsUnknownSignals):
             try:
                 self.market = await self._read("get_market", MarketQuery(market=self._inp.market), MarketInfo)
             except ActivityError as exc:
-                raise ApplicationError(_cause(exc), type="UnknownMarket", non_retryable=True) from None
+                raise ApplicationError(root_cause(exc), type="UnknownMarket", non_retryable=True) from None
             await self._check_signers()
             self._enter(CycleState.QUOTING)
             try:
@@ -166,7 +167,7 @@ class HedgeCycleWorkflow(RejectsUnknownSignals):
                         "(unknown account or key, or its signer is not running)"
                     )
                 else:
-                    why = f"account {leg.account_index}: {_cause(exc)}"
+                    why = f"account {leg.account_index}: {root_cause(exc)}"
                 raise ApplicationError(why, type="UnknownAccount", non_retryable=True) from None
 
     async def _quote_and_hedge(self) -> None:
@@ -290,7 +291,7 @@ class HedgeCycleWorkflow(RejectsUnknownSignals):
                 deadline_s=left,
             )
         except ActivityError as exc:
-            raise HedgeImpossible(f"hedge of {need} refused: {_cause(exc)}") from None
+            raise HedgeImpossible(f"hedge of {need} refused: {root_cause(exc)}") from None
         self.hedges += 1
         if ack.filled_size == 0:
             # Nothing within the slippage bound: look again shortly, until the deadline.
@@ -387,7 +388,7 @@ class HedgeCycleWorkflow(RejectsUnknownSignals):
                 await self._close_as_maker()
             left = await self._flatten_own("close")
         except ActivityError as exc:
-            return await self._fail(f"closing failed: {_cause(exc)}")
+            return await self._fail(f"closing failed: {root_cause(exc)}")
         if left:
             return await self._fail(f"still open after closing: {_exposure(left)}")
         return await self._end(CycleState.DONE, self.reason or "closed")
@@ -464,7 +465,7 @@ class HedgeCycleWorkflow(RejectsUnknownSignals):
                     return await self._end(CycleState.UNWOUND, why)
                 problem = f"still open: {_exposure(left)}"
             except ActivityError as exc:
-                problem = _cause(exc)
+                problem = root_cause(exc)
             self._alert(Severity.CRITICAL, f"unwind attempt {attempt + 1} incomplete", problem)
             await workflow.sleep(UNWIND_BACKOFF_S * (attempt + 1))
         return await self._fail(f"{why}; unwind failed")
@@ -487,7 +488,7 @@ class HedgeCycleWorkflow(RejectsUnknownSignals):
             left = await self._flatten_own("cancel")
             problem = f"still open: {_exposure(left)}" if left else ""
         except ActivityError as exc:
-            problem = _cause(exc)
+            problem = root_cause(exc)
         if problem:
             result = await self._fail(f"{self.reason}; closing own legs failed: {problem}")
             raise ApplicationError(result.reason, result, type="ExposureLeft", non_retryable=True)
@@ -790,12 +791,6 @@ def _history_full() -> bool:
 def _timed_out_waiting(exc: ActivityError) -> bool:
     cause = exc.cause
     return isinstance(cause, TemporalTimeout) and cause.type is TimeoutType.SCHEDULE_TO_START
-
-
-def _cause(exc: BaseException) -> str:
-    while exc.__cause__ is not None:
-        exc = exc.__cause__
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def _exposure(positions: dict[LegAccount, Decimal]) -> str:

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from perpflow.names import CYCLE_STATE, KIND, Kind, wallet_queue
     from perpflow.payouts import models as m
     from perpflow.payouts.rules import needs_approval, tier_amount_wei
+    from workflows.commands import CommandLog, RejectsUnknownSignals
     from workflows.options import CHAIN_TX, PAYOUT_LOCAL, PAYOUT_WAIT
     from workflows.validation import FAIL_ON_INVALID_INPUT, parse_input
 
@@ -32,8 +33,9 @@ WAITS_AS_ACTIVITIES = "payout-waits-as-activities"
 
 
 @workflow.defn(name="LiquidationPayoutWorkflow", failure_exception_types=FAIL_ON_INVALID_INPUT)
-class LiquidationPayoutWorkflow:
+class LiquidationPayoutWorkflow(RejectsUnknownSignals):
     def __init__(self) -> None:
+        self.commands = CommandLog("payout")
         self._input: m.PayoutInput | None = None
         self._current: m.PayoutStatus | None = None
         self._decision: tuple[bool, m.ApprovalDecision] | None = None
@@ -48,6 +50,7 @@ class LiquidationPayoutWorkflow:
             state=S.CONFIRMING,
             user=inp.event.user,
             leverage=inp.event.leverage,
+            rejected_commands=self.commands.rejected,
         )
         self._new_waits = workflow.patched(WAITS_AS_ACTIVITIES)
         if not self._new_waits or workflow.info().typed_search_attributes.get(KIND) is None:

@@ -55,13 +55,16 @@ with workflow.unsafe.imports_passed_through():
         ReconcileReport,
     )
     from perpflow.venues.types import MarketInfo, OrderKind, Side, TimeInForce
+    from workflows.commands import CommandLog, RejectsUnknownSignals
+    from workflows.failures import root_cause
     from workflows.options import LEDGER, RECONCILE_ACTION, RECONCILE_READ
     from workflows.validation import FAIL_ON_INVALID_INPUT, parse_input
 
 
 @workflow.defn(name="ReconcileWorkflow", failure_exception_types=FAIL_ON_INVALID_INPUT)
-class ReconcileWorkflow:
+class ReconcileWorkflow(RejectsUnknownSignals):
     def __init__(self) -> None:
+        self.commands = CommandLog("reconcile")  # it takes no signals: any is logged as rejected
         self.inp = ReconcileInput()
         self.reports: list[AccountReport] = []
         self.unknown: list[str] = []
@@ -166,8 +169,8 @@ class ReconcileWorkflow:
                 **RECONCILE_READ,
             )
         except ActivityError as exc:
-            workflow.logger.warning("reconcile could not read %s: %s", account.name, _cause(exc))
-            return AccountObservation(account=account, error=f"not read this run: {_cause(exc)}")
+            workflow.logger.warning("reconcile could not read %s: %s", account.name, root_cause(exc))
+            return AccountObservation(account=account, error=f"not read this run: {root_cause(exc)}")
         return AccountObservation(
             account=account, orders=resting, positions=snap.account.positions, owners=owners
         )
@@ -207,7 +210,7 @@ class ReconcileWorkflow:
             )
         except ActivityError as exc:
             return ActionOutcome(
-                key=orphan.key, action=ActionKind.CANCEL_ORDER, ok=False, detail=f"failed: {_cause(exc)}"
+                key=orphan.key, action=ActionKind.CANCEL_ORDER, ok=False, detail=f"failed: {root_cause(exc)}"
             )
         views = [v for v in report.judgement.orders if v.client_order_index == orphan.client_order_index]
         seen = views[0].filled_size if views else ack.filled_size
@@ -253,7 +256,7 @@ class ReconcileWorkflow:
                 **RECONCILE_ACTION,
             )
         except ActivityError as exc:
-            return ActionOutcome(key=orphan.key, action=ActionKind.FLATTEN, ok=False, detail=_cause(exc))
+            return ActionOutcome(key=orphan.key, action=ActionKind.FLATTEN, ok=False, detail=root_cause(exc))
         return ActionOutcome(
             key=orphan.key,
             action=ActionKind.FLATTEN,
@@ -358,9 +361,3 @@ def _none(orphan: Orphan, why: str) -> ActionOutcome:
 def _send_queue(account: AccountRef) -> str:
     assert account.api_key_index is not None
     return names.signer_queue(account.venue, account.account_index, account.api_key_index)
-
-
-def _cause(exc: BaseException) -> str:
-    while exc.__cause__ is not None:
-        exc = exc.__cause__
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -8,8 +8,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from perpflow.hedge.models import CycleParams, CycleResult, LegAccount, RejectedCommand
-from perpflow.models import Model
+from perpflow.hedge.models import CycleParams, CycleResult, LegAccount
+from perpflow.models import Model, RejectedCommand
 from perpflow.venues.types import Side
 
 

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
 from perpflow.hedge.tally import Tally
-from perpflow.models import Model
+from perpflow.models import Model, RejectedCommand
 from perpflow.venues.types import MarketInfo, Side
 
 
@@ -46,13 +46,6 @@ TRANSITIONS: dict[CycleState, frozenset[CycleState]] = {
     S.STOPPED: frozenset(),
     S.CANCELLED: frozenset(),
 }
-
-
-class RejectedCommand(Model):
-    name: str
-    payload: str
-    error: str
-    at: AwareDatetime
 
 
 class LegAccount(Model):

@@ -13,7 +13,7 @@ from enum import StrEnum
 from pydantic import AwareDatetime, Field, field_validator
 
 from perpflow.chain.models import Address, Hash32, PositionLiquidated
-from perpflow.models import Model
+from perpflow.models import Model, RejectedCommand
 
 WEI_PER_ETH = 10**18
 
@@ -140,6 +140,7 @@ class PayoutStatus(Model):
     tx_hashes: list[Hash32] = Field(default_factory=list)
     final_tx_hash: Hash32 | None = None
     reason: str | None = None
+    rejected_commands: list[RejectedCommand] = Field(default_factory=list)  # unknown signals
 
 
 # -- activities --------------------------------------------------------------------------------
