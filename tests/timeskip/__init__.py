@@ -1,0 +1,1 @@
+"""Time-skipping workflow tests: real workflows, activities faked under their real names."""
