@@ -56,7 +56,7 @@ from perpflow.reconcile.models import (
 from perpflow.reconcile.schedule import ensure_schedule
 from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.types import OrderKind, OrderSpec, Side, TimeInForce
-from tests.plugins.hedge import HedgeRig
+from tests.plugins.hedge import HedgeRig, record_history
 from tests.plugins.sim import SimHandle
 from tests.plugins.venues import best
 from workflows.reconcile import ReconcileWorkflow
@@ -127,9 +127,10 @@ class Reconciler:
     maker: str
     taker: str
 
-    async def run(self, **fields: Any) -> ReconcileReport:
+    async def run(self, record: str | None = None, **fields: Any) -> ReconcileReport:
+        """One reconcile run; ``record`` names its history for tests/replay (when recording)."""
         inp = ReconcileInput.model_validate({"settle_s": SETTLE_S, **fields})
-        report: ReconcileReport = await self.client.execute_workflow(
+        handle = await self.client.start_workflow(
             "ReconcileWorkflow",
             inp,
             id=f"reconcile-test-{uuid.uuid4().hex[:8]}",
@@ -137,6 +138,9 @@ class Reconciler:
             result_type=ReconcileReport,
             execution_timeout=timedelta(seconds=60),
         )
+        report: ReconcileReport = await handle.result()
+        if record:
+            await record_history(handle, record)
         return report
 
     def of(self, report: ReconcileReport, name: str) -> AccountReport:
@@ -300,7 +304,7 @@ async def test_a_cycle_terminated_while_holding_leaves_both_legs_orphaned_and_fl
     await handle.terminate("operator pressed terminate")
     assert await rig.positions() == (Decimal("-0.05"), Decimal("0.05"))
 
-    report = await recon.run(default_policy=Policy.FLATTEN)
+    report = await recon.run("reconcile_flattened_orphans", default_policy=Policy.FLATTEN)
     assert sorted((o.account, o.size) for o in report.orphans) == [
         (recon.maker, Decimal("-0.05")), (recon.taker, Decimal("0.05")),
     ]  # fmt: skip
