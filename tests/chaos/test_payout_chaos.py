@@ -26,7 +26,7 @@ from perpflow.db.ledger import Ledger
 from perpflow.db.payouts import PayoutRepository
 from perpflow.payouts.config import CONFIG_ENV
 from perpflow.payouts.faults import FAULT_ENV
-from tests.plugins.chain import ETH, ChainEnv, new_wallet
+from tests.plugins.chain import ETH, ChainEnv, new_wallet, state_file_holds
 from tests.plugins.payouts import Payouts, PayoutState, eventually, make_policy, new_guard, open_payouts
 
 KEY_ENV = "PERPFLOW_TEST_WALLET_KEY"
@@ -164,7 +164,11 @@ async def test_anvil_restarted_from_its_state_file_and_everything_continues(
         pending = await payouts.liquidate_unmined(users[0])
         await client.rpc("evm_mine", [])  # the event mines; its payout is sent and stays pending
         await eventually(lambda: _pending_payout(payouts), 20, "a pending payout tx")
-        await asyncio.sleep(1.2)  # --state-interval 1: the state file holds the event's block
+        head = await client.head_number()
+        assert own_anvil.config.state_file is not None
+        async with asyncio.timeout(10):
+            while not state_file_holds(own_anvil.config.state_file, head):  # the event's block
+                await asyncio.sleep(0.05)
         own_anvil.stop(graceful=True)
         own_anvil.start()  # same port, same state file, automine on again
         await eventually(lambda: _done(payouts, 4), 60, "the pending payout after the restart")

@@ -176,7 +176,11 @@ async def test_signer_killed_mid_order_still_places_exactly_one(
         return record is not None and record.status == ledger_status
 
     await wait_for(held, f"the signer to be held with the order {ledger_status}")
-    await asyncio.sleep(0.3)  # the held request is in flight at the venue
+
+    async def in_flight() -> bool:  # the sim took the latency fault: the request is held there
+        return not any(f["kind"] == "latency" for f in (await sim.admin.state())["faults"])
+
+    await wait_for(in_flight, "the held request in flight at the venue")
     signer.kill()
     await sim.admin.clear_faults()
     signer.start()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from perpflow.chain.backoff import Backoff
 from perpflow.chain.client import ChainClient
 from perpflow.chain.errors import AnvilNotFound, AnvilPortInUse
 from perpflow.chain.heads import HeadWatcher
+from tests.plugins.chain import state_file_holds
 
 
 @pytest.fixture
@@ -48,7 +48,10 @@ async def test_state_file_survives_sigkill_with_state_interval(
         await client.rpc("anvil_mine", ["0x5"])
         head = await client.head_number()
         block_hash = await client.block_hash(head)
-    time.sleep(1.3)  # one --state-interval tick
+    assert config.state_file is not None
+    async with asyncio.timeout(10):
+        while not state_file_holds(config.state_file, head):  # the next --state-interval dump
+            await asyncio.sleep(0.05)
     node.stop(graceful=False)
     nodes.append(node.start())
     async with ChainClient(node.http_url) as client:

@@ -129,7 +129,9 @@ async def test_polling_fallback_when_websocket_is_unavailable(chain: ChainEnv) -
     )
     follower = LogFollower(chain.guard, ChainCursor(block_number=await chain.guard.head_number()), config)
     task = asyncio.create_task(_collect(follower, 4, timeout_s=10))
-    await asyncio.sleep(0.1)
+    async with asyncio.timeout(5):
+        while follower.heads._backoff.attempt < 1:  # running, and the socket refused once
+            await asyncio.sleep(0.01)
     signed = await chain.burst_liquidations(4, chain.users[0])
     events = await task
     assert [e.tx_hash for e in events] == [s.tx_hash for s in signed]

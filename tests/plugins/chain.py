@@ -7,8 +7,10 @@ Load with `pytest_plugins = ["tests.plugins.chain"]` (or `-p tests.plugins.chain
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from eth_account import Account
@@ -113,3 +115,12 @@ async def chain(chain_session: ChainEnv) -> AsyncIterator[ChainEnv]:
     await chain_session.set_automine(True)  # undo test-only mining changes
     await chain_session.rpc("anvil_dropAllTransactions")  # evm_revert leaves the pool alone
     assert await chain_session.rpc("evm_revert", snapshot) is True
+
+
+def state_file_holds(state_file: Path, block: int) -> bool:
+    """Anvil's --state file (rewritten every --state-interval) holds ``block``: a SIGKILL keeps it."""
+    try:
+        best = json.loads(state_file.read_text())["best_block_number"]
+    except (OSError, ValueError, KeyError):  # not written yet, or caught mid-write
+        return False
+    return (int(best, 16) if isinstance(best, str) else int(best)) >= block

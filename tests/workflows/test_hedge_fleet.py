@@ -24,6 +24,12 @@ FAST = CycleParams(
 )
 
 
+async def resting_makers(rig: FleetRig) -> int:
+    """Maker accounts (every pair's first) with a quote on the book."""
+    books = await asyncio.gather(*(v.open_orders("ETH") for v in rig.venues[0::2]))
+    return sum(1 for orders in books if orders)
+
+
 async def fill_makers(rig: FleetRig, handle_id: str, side: Side, count: int) -> None:
     """Once ``count`` maker quotes rest, move the price through them."""
     handle = rig.client.get_workflow_handle(handle_id)
@@ -34,7 +40,9 @@ async def fill_makers(rig: FleetRig, handle_id: str, side: Side, count: int) -> 
             break
         assert asyncio.get_running_loop().time() < deadline, status
         await asyncio.sleep(0.2)
-    await asyncio.sleep(1.5)  # the quotes are on the book
+    while await resting_makers(rig) < count:  # the quotes are on the book
+        assert asyncio.get_running_loop().time() < deadline, "the maker quotes never rested"
+        await asyncio.sleep(0.1)
     bid, ask = await best(rig.public)
     await rig.sim.admin.set_price(ETH, bid - 5 if side is Side.BUY else ask + 5)
 

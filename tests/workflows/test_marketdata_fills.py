@@ -3,7 +3,6 @@ across a Temporal outage and across a market-data worker restart, each fill once
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from temporalio.client import Client
@@ -74,8 +73,8 @@ async def test_worker_restart_loses_no_fill_and_signals_none_twice(
             await maker.fill_one(wf.id, "maker-before")
             await fills_of(wf, 1)
         # The worker is gone: this fill happens with nobody streaming.
-        await maker.fill_one(wf.id, "maker-while-down")
-        await asyncio.sleep(0.2)  # let the sim publish it to no one
+        coi = await maker.fill_one(wf.id, "maker-while-down")
+        await eventually(lambda: _filled(maker, coi), "the fill, published to no one")
         async with running(config, client, pg_ledger) as svc:
             await fills_of(wf, 2)
             await eventually(lambda: _idle(svc), "signals settled")
@@ -112,6 +111,11 @@ async def test_fills_seen_while_temporal_is_unreachable_are_retried_until_delive
 async def _retried(svc: MarketDataService, times: int) -> bool:
     failed = svc.metrics.registry.get_sample_value("perpflow_md_signal_retries_total", {"kind": "fill"})
     return (failed or 0) >= times
+
+
+async def _filled(maker: Maker, coi: int) -> bool:
+    order = await maker.venue.order_by_client_index("ETH", coi)
+    return order is not None and order.filled_size > 0
 
 
 async def _idle(svc: MarketDataService) -> bool:
