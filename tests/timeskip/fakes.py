@@ -1,5 +1,5 @@
-"""A venue, a ledger, alerts and a payout chain in memory, behind activities registered under the
-real names, so workflows run unchanged on the time-skipping server.
+"""A venue, the cycle ledger, alerts and price watches in memory, behind activities registered
+under the real names, so the hedge workflows run unchanged on the time-skipping server.
 
 Every call is recorded: tests assert which orders were placed (side, size, reduce-only), what was
 recorded and what was alerted. The test decides what happens on the venue: a post-only order
@@ -40,7 +40,6 @@ from perpflow.orders import (
     OrderIntent,
     OrderRef,
 )
-from perpflow.payouts import models as m
 from perpflow.venues.types import (
     AccountState,
     Book,
@@ -70,9 +69,8 @@ _account_numbers = itertools.count(1000, 10)
 def legs() -> tuple[LegAccount, LegAccount]:
     """A maker and a taker account no other test uses: their signer queues are this test's own."""
     first = next(_account_numbers)
-    return LegAccount(account_index=first, api_key_index=1), LegAccount(
-        account_index=first + 1, api_key_index=1
-    )
+    maker = LegAccount(account_index=first, api_key_index=1)
+    return maker, LegAccount(account_index=first + 1, api_key_index=1)
 
 
 def is_maker(intent: OrderIntent) -> bool:
@@ -196,14 +194,14 @@ class FakeVenue:
         return order.ack()
 
     def cancel(self, ref: OrderRef) -> OrderAck:
-        order = self._order(ref)
+        order = self.order(ref)
         if order.status is OrderStatus.OPEN:
             order.status = OrderStatus.CANCELED
             self._changed()
         return order.ack()
 
     async def await_fill(self, req: AwaitFill) -> OrderAck:
-        order = self._order(req.order)
+        order = self.order(req.order)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + min(req.timeout_s, AWAIT_FILL_CAP_S)
         while order.filled <= req.known_filled and not order.status.final:
@@ -259,7 +257,7 @@ class FakeVenue:
         order.quote += size * price
         self.positions[order.intent.account_index] += order.intent.side.sign * size
 
-    def _order(self, ref: OrderRef) -> FakeOrder:
+    def order(self, ref: OrderRef) -> FakeOrder:
         order = self.orders.get(ref.index)
         if order is None or order.intent.account_index != ref.account_index:
             raise ApplicationError(f"no order {ref.index}", type="OrderNotFound", non_retryable=True)
@@ -319,7 +317,7 @@ class FakeTrading:
     @activity.defn(name="get_order")
     async def get_order(self, ref: OrderRef) -> OrderAck:
         self.calls.append(("get_order", ref))
-        return self.venue._order(ref).ack()
+        return self.venue.order(ref).ack()
 
     @activity.defn(name="await_fill")
     async def await_fill(self, req: AwaitFill) -> OrderAck:
@@ -399,96 +397,4 @@ async def trading_workers(
                 (names.signer_read_queue(*key), fake.signer_read()),
             ):
                 await stack.enter_async_context(Worker(client, task_queue=q, activities=acts))
-        yield
-
-
-# -- payouts --------------------------------------------------------------------------------------
-
-TX_HASH = "0x" + "ab" * 32
-
-
-@dataclass
-class FakePayoutChain:
-    """Eligibility and the pool, the wallet lane and receipts, the payout ledger and notices."""
-
-    pool_ok: bool = True
-    event_confirmed: bool = True  # False: the event's confirmations are still to come
-    confirmed: bool = False  # the payout's receipt
-    calls: list[tuple[str, Any]] = field(default_factory=list)
-    states: list[m.PayoutState] = field(default_factory=list)
-    notices: list[m.Notice] = field(default_factory=list)
-    sends: list[m.SendRequest] = field(default_factory=list)
-    lane_gate: asyncio.Event | None = None  # set: the lane's send waits for it
-
-    @activity.defn(name=m.CHECK_EVENT)
-    async def check_event(self, req: m.CheckEventRequest) -> m.CheckEventResult:
-        self.calls.append((m.CHECK_EVENT, req))
-        if not self.event_confirmed:
-            await self._wait_for(lambda: self.event_confirmed, req.wait)
-            return m.CheckEventResult(outcome=m.CheckOutcome.PENDING, confirmations=0)
-        if not self.pool_ok:
-            return m.CheckEventResult(outcome=m.CheckOutcome.POOL_LOW, confirmations=5, reason="pool too low")
-        return m.CheckEventResult(outcome=m.CheckOutcome.ELIGIBLE, confirmations=5)
-
-    @activity.defn(name=m.AWAIT_TX)
-    async def await_tx(self, req: m.AwaitTxRequest) -> m.AwaitTxResult:
-        self.calls.append((m.AWAIT_TX, req))
-        await self._wait_for(lambda: self.confirmed, req.wait)
-        if self.confirmed:
-            return m.AwaitTxResult(outcome=m.TxOutcome.CONFIRMED, tx_hash=TX_HASH)
-        return m.AwaitTxResult(outcome=m.TxOutcome.PENDING, tx_hash=TX_HASH)
-
-    @activity.defn(name=m.RECORD_STATE)
-    async def record_state(self, req: m.RecordStateRequest) -> None:
-        self.calls.append((m.RECORD_STATE, req))
-        self.states.append(req.state)
-
-    @activity.defn(name=m.NOTIFY)
-    async def notify(self, notice: m.Notice) -> None:
-        self.calls.append((m.NOTIFY, notice))
-        self.notices.append(notice)
-
-    @activity.defn(name=m.SEND_PAYOUT)
-    async def send_payout(self, req: m.SendRequest) -> m.SendResult:
-        self.calls.append((m.SEND_PAYOUT, req))
-        if self.lane_gate is not None:
-            await self.lane_gate.wait()
-        self.sends.append(req)
-        return m.SendResult(outcome=m.SendOutcome.SENT, tx_hash=TX_HASH, nonce=len(self.sends) - 1)
-
-    @activity.defn(name=m.BUMP_PAYOUT)
-    async def bump_payout(self, req: m.SendRequest) -> m.SendResult:
-        self.calls.append((m.BUMP_PAYOUT, req))
-        return m.SendResult(outcome=m.SendOutcome.SENT, tx_hash=TX_HASH, nonce=len(self.sends) - 1)
-
-    def called(self, name: str) -> list[Any]:
-        return [arg for called, arg in self.calls if called == name]
-
-    @staticmethod
-    async def _wait_for(done: Callable[[], bool], wait: bool) -> None:
-        """A waiting call waits a little (real time), as the real one polls the node."""
-        deadline = asyncio.get_running_loop().time() + (AWAIT_FILL_CAP_S if wait else 0)
-        while not done() and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.02)
-
-
-@asynccontextmanager
-async def payout_workers(
-    client: Client, queue: str, chain: FakePayoutChain, policy: m.PayoutPolicy, workflows: Sequence[type]
-) -> AsyncIterator[None]:
-    """The workflow's queue (its local activities and waits too) and the wallet's lane queue."""
-    async with (
-        Worker(
-            client,
-            task_queue=queue,
-            workflows=list(workflows),
-            activities=[chain.check_event, chain.await_tx, chain.record_state, chain.notify],
-        ),
-        Worker(
-            client,
-            task_queue=names.wallet_queue(policy.chain_id, policy.wallet_address),
-            activities=[chain.send_payout, chain.bump_payout],
-            max_concurrent_activities=1,
-        ),
-    ):
         yield

@@ -20,6 +20,7 @@ from tests.timeskip.conftest import CycleRig, until
 from tests.timeskip.fakes import is_close, is_hedge, is_maker
 
 SIZE = Decimal("0.05")
+ZERO = Decimal(0)
 
 
 async def ends_cancelled(rig: CycleRig, handle: WorkflowHandle[Any, Any]) -> CycleResult:
@@ -54,7 +55,7 @@ async def test_cancel_while_quoting_cancels_the_resting_maker_order_and_places_n
     assert [o.key.rsplit("/", 1)[1] for o in cycle_rig.fake.venue.placed()] == ["maker-0"]
     assert [ref.client_order_index for ref in cycle_rig.fake.called("cancel_order")] == [coi]
     assert cycle_rig.fake.venue.resting() == []
-    assert (result.maker_filled, result.hedged, result.realized_pnl) == (0, 0, 0)
+    assert (result.maker_filled, result.hedged, result.realized_pnl) == (ZERO, ZERO, ZERO)
     assert result.open_exposure == {}
 
 
@@ -66,7 +67,7 @@ async def test_cancel_while_paused_before_quoting_places_no_order(cycle_rig: Cyc
     await handle.cancel()
     result = await ends_cancelled(cycle_rig, handle)
     assert cycle_rig.fake.called("place_order") == []
-    assert (result.maker_filled, result.hedged) == (0, 0)
+    assert (result.maker_filled, result.hedged) == (ZERO, ZERO)
 
 
 async def test_cancel_with_a_hedge_in_flight_waits_for_it_then_closes_both_partial_legs(
@@ -181,7 +182,7 @@ async def test_cancel_while_unwinding_closes_the_naked_maker_leg_and_ends_cancel
     venue.stop_refusing()
     await handle.cancel()
     result = await ends_cancelled(cycle_rig, handle)
-    assert (result.maker_filled, result.hedged) == (SIZE, 0)
+    assert (result.maker_filled, result.hedged) == (SIZE, ZERO)
     assert [(o.account_index, o.side, o.size) for o in venue.placed(lambda i: "/cancel-" in i.key)] == [
         (cycle_rig.maker.account_index, Side.SELL, SIZE)
     ]

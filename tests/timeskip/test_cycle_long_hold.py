@@ -11,9 +11,10 @@ from typing import Any
 from temporalio.client import WorkflowHandle
 
 from perpflow.hedge.models import CycleResult, CycleState
+from perpflow.marketdata.models import WatchSpec
 from perpflow.signals import PRICE_CROSSED, Direction, PriceCrossed
 from perpflow.venues.types import Side
-from tests.timeskip.conftest import CycleRig, history_lengths
+from tests.timeskip.conftest import CycleRig, history_lengths, until
 from tests.timeskip.fakes import MARKET, is_close
 from workflows.hedge_cycle import HISTORY_LIMIT
 
@@ -65,7 +66,10 @@ async def test_stop_loss_late_in_a_week_long_hold_closes_at_once_on_the_price_cr
     cycle_rig: CycleRig,
 ) -> None:
     handle = await holding_a_week(cycle_rig)
-    sl_watch = next(w for w in cycle_rig.fake.watches if w.name == f"sl-{cycle_rig.maker.account_index}")
+    sl_name = f"sl-{cycle_rig.maker.account_index}"
+    sl_watch: WatchSpec = await until(
+        lambda: next((w for w in cycle_rig.fake.watches if w.name == sl_name), None), "the stop-loss watch"
+    )
     assert (sl_watch.direction, sl_watch.level) == (Direction.DOWN, Decimal("1899.50"))
     await skip(cycle_rig, LATE_IN_THE_HOLD)
     assert len(await history_lengths(cycle_rig.client, handle.id, handle.result_run_id or "")) >= 2

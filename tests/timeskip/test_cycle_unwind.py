@@ -14,6 +14,7 @@ from tests.timeskip.fakes import is_close, is_hedge
 from workflows.hedge_cycle import UNWIND_ATTEMPTS
 
 SIZE = Decimal("0.05")
+ZERO = Decimal(0)
 
 
 def unwind_closes(rig: CycleRig) -> list[tuple[int, Side, Decimal, bool]]:
@@ -31,7 +32,7 @@ async def test_refused_hedge_unwinds_the_maker_fill_reduce_only_and_ends_unwound
     result: CycleResult = await handle.result()
     assert result.state is CycleState.UNWOUND, result
     assert "refused" in result.reason
-    assert (result.maker_filled, result.hedged, result.open_exposure) == (SIZE, 0, {})
+    assert (result.maker_filled, result.hedged, result.open_exposure) == (SIZE, ZERO, {})
     assert unwind_closes(cycle_rig) == [(maker, Side.SELL, SIZE, True)]
     assert venue.positions[maker] == 2
     assert [a.title for a in cycle_rig.fake.alerts] == ["hedge failed: unwinding"]

@@ -50,6 +50,12 @@ async def test_paused_fleet_starts_no_new_cycle_until_resumed(cycle_rig: CycleRi
     await until(paused, "the fleet PAUSED")
     cycle_rig.fake.venue.fill(coi)  # the running cycle goes on while paused
     assert (await cycle_rig.handle(first).result()).state is CycleState.DONE
+
+    async def first_counted() -> bool:
+        status = await cycle_rig.fleet_status(fleet)
+        return (status.cycles, status.pairs[0].running) == (1, None)
+
+    await until(first_counted, "the fleet counting the first cycle")
     await cycle_rig.env.sleep(timedelta(hours=6))  # time passes while paused
     status = await cycle_rig.fleet_status(fleet)
     assert (status.cycles, status.pairs[0].running) == (1, None)

@@ -19,7 +19,7 @@ from perpflow import names
 from perpflow.chain.models import PositionLiquidated
 from perpflow.payouts import models as m
 from tests.timeskip.conftest import terminate_running, until
-from tests.timeskip.fakes import FakePayoutChain, payout_workers
+from tests.timeskip.fake_payouts import FakePayoutChain, payout_workers
 from workflows.payout import LiquidationPayoutWorkflow
 
 S = m.PayoutState
