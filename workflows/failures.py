@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from temporalio import workflow
+from temporalio.exceptions import is_cancelled_exception
+
 
 def root_cause(exc: BaseException) -> str:
     """The first line of the innermost cause: what actually went wrong, for reasons and logs."""
     while exc.__cause__ is not None:
         exc = exc.__cause__
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def is_our_cancel(exc: BaseException) -> bool:
+    """This workflow's own cancellation, arrived while it awaited an activity or a child: the SDK
+    reports that as an ActivityError / ChildWorkflowError whose cause is a CancelledError."""
+    return workflow.cancellation_reason() is not None and is_cancelled_exception(exc)
+
+
+def passing_cancel(exc: BaseException) -> None:
+    """In an ``except ActivityError``: let the workflow's cancellation through to its clean-up
+    instead of handling it as the activity's failure."""
+    if is_our_cancel(exc):
+        raise asyncio.CancelledError(workflow.cancellation_reason()) from exc

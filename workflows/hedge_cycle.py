@@ -55,7 +55,7 @@ with workflow.unsafe.imports_passed_through():
     from perpflow.signals import ORDER_FILLED, PRICE_CROSSED, Direction, OrderFilled
     from perpflow.venues.types import MarketInfo, OrderKind, Side, TimeInForce
     from workflows.commands import CommandLog, RejectsUnknownSignals
-    from workflows.failures import root_cause
+    from workflows.failures import is_our_cancel, passing_cancel, root_cause
     from workflows.options import BESIDE, LEDGER, ORDER, SIGNER_PRESENT, VENUE_READ
     from workflows.validation import FAIL_ON_INVALID_INPUT, parse_input
 
@@ -121,7 +121,9 @@ class HedgeCycleWorkflow(RejectsUnknownSignals):
             ])  # fmt: skip
         try:
             return await self._cycle()
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, ActivityError) as exc:
+            if not isinstance(exc, asyncio.CancelledError) and not is_our_cancel(exc):
+                raise
             return await self._cancelled()
 
     async def _cycle(self) -> CycleResult:
@@ -129,6 +131,7 @@ class HedgeCycleWorkflow(RejectsUnknownSignals):
             try:
                 self.market = await self._read("get_market", MarketQuery(market=self._inp.market), MarketInfo)
             except ActivityError as exc:
+                passing_cancel(exc)
                 raise ApplicationError(root_cause(exc), type="UnknownMarket", non_retryable=True) from None
             await self._check_signers()
             self._enter(CycleState.QUOTING)
@@ -160,6 +163,7 @@ class HedgeCycleWorkflow(RejectsUnknownSignals):
                     **VENUE_READ,
                 )
             except ActivityError as exc:
+                passing_cancel(exc)
                 if _timed_out_waiting(exc):
                     why = (
                         f"no signer serves account {leg.account_index} API key {leg.api_key_index}: "
@@ -291,6 +295,7 @@ class HedgeCycleWorkflow(RejectsUnknownSignals):
                 deadline_s=left,
             )
         except ActivityError as exc:
+            passing_cancel(exc)
             raise HedgeImpossible(f"hedge of {need} refused: {root_cause(exc)}") from None
         self.hedges += 1
         if ack.filled_size == 0:
@@ -388,6 +393,7 @@ class HedgeCycleWorkflow(RejectsUnknownSignals):
                 await self._close_as_maker()
             left = await self._flatten_own("close")
         except ActivityError as exc:
+            passing_cancel(exc)
             return await self._fail(f"closing failed: {root_cause(exc)}")
         if left:
             return await self._fail(f"still open after closing: {_exposure(left)}")
@@ -465,6 +471,7 @@ class HedgeCycleWorkflow(RejectsUnknownSignals):
                     return await self._end(CycleState.UNWOUND, why)
                 problem = f"still open: {_exposure(left)}"
             except ActivityError as exc:
+                passing_cancel(exc)
                 problem = root_cause(exc)
             self._alert(Severity.CRITICAL, f"unwind attempt {attempt + 1} incomplete", problem)
             await workflow.sleep(UNWIND_BACKOFF_S * (attempt + 1))

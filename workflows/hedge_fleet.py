@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from perpflow.hedge.models import CycleResult, CycleState, HedgeCycleInput
     from perpflow.venues.types import Side
     from workflows.commands import CommandLog, RejectsUnknownSignals
+    from workflows.failures import passing_cancel
     from workflows.options import BESIDE
     from workflows.validation import FAIL_ON_INVALID_INPUT, parse_input
 
@@ -125,6 +126,7 @@ class HedgeFleetWorkflow(RejectsUnknownSignals):
                 parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
             )
         except ChildWorkflowError as exc:
+            passing_cancel(exc)  # the fleet's own cancel, which cancelled this cycle with it
             result = _ended_abnormally(cycle_id, exc)
         self.pairs[pair.name].running = None
         return result

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from perpflow.payouts import models as m
     from perpflow.payouts.rules import needs_approval, tier_amount_wei
     from workflows.commands import CommandLog, RejectsUnknownSignals
+    from workflows.failures import is_our_cancel
     from workflows.options import CHAIN_TX, PAYOUT_LOCAL, PAYOUT_WAIT
     from workflows.validation import FAIL_ON_INVALID_INPUT, parse_input
 
@@ -59,7 +60,9 @@ class LiquidationPayoutWorkflow(RejectsUnknownSignals):
             )
         try:
             await self._pay(inp)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, ActivityError) as exc:
+            if not isinstance(exc, asyncio.CancelledError) and not is_our_cancel(exc):
+                raise
             await self._cancelled()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status

@@ -36,14 +36,6 @@ POLICY = m.PayoutPolicy(
 )
 
 
-AWAIT_CANCELLED_BUG = (
-    "workflow bug: a Temporal cancel while an activity (the confirmations or receipt wait) is "
-    "awaited surfaces as ActivityError (cause CancelledError), which run()'s "
-    "`except asyncio.CancelledError` does not catch: the payout ends CANCELED at once without "
-    "_cancelled() (no tracking, no CANCELLED row, no reason)"
-)
-
-
 class PayoutRig:
     def __init__(self, env: WorkflowEnvironment, chain: FakePayoutChain, queue: str) -> None:
         self.env, self.chain, self.queue = env, chain, queue
@@ -129,7 +121,6 @@ async def test_cancel_before_sending_ends_cancelled_and_never_calls_the_wallet_l
     assert payout_rig.chain.called(m.SEND_PAYOUT) == []
 
 
-@pytest.mark.xfail(strict=True, reason=AWAIT_CANCELLED_BUG)
 async def test_cancel_while_confirmations_are_awaited_ends_cancelled_with_the_ledger_row_and_sends_nothing(
     payout_rig: PayoutRig,
 ) -> None:
@@ -145,7 +136,6 @@ async def test_cancel_while_confirmations_are_awaited_ends_cancelled_with_the_le
     assert payout_rig.chain.states[-1:] == [S.CANCELLED]
 
 
-@pytest.mark.xfail(strict=True, reason=AWAIT_CANCELLED_BUG)
 async def test_cancel_while_the_receipt_is_awaited_keeps_tracking_to_the_receipt_says_so_and_ends_done(
     payout_rig: PayoutRig,
 ) -> None:
