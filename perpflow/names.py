@@ -71,7 +71,8 @@ def hedge_cycle_id(fleet: str, epoch: str, pair: str, seq: int) -> str:
 
 
 def fleet_epoch(started: datetime) -> str:
-    return started.strftime("%Y%m%dt%H%M%S")
+    """To the millisecond: a fleet stopped and started again within one second still gets new ids."""
+    return started.strftime("%Y%m%dt%H%M%S%f")[:-3]
 
 
 def hedge_fleet_id(name: str) -> str:

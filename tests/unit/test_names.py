@@ -13,8 +13,9 @@ def test_signer_queue_is_one_per_venue_account_and_key() -> None:
 
 
 def test_workflow_ids_are_business_keys() -> None:
-    cycle = names.hedge_cycle_id("alpha", "20261130t120000", "a1-b1", 7)
-    assert cycle == "hedge-alpha-20261130t120000-a1-b1-7"
+    epoch = names.fleet_epoch(datetime(2026, 11, 30, 12, 4, 55, 123456, tzinfo=UTC))
+    cycle = names.hedge_cycle_id("alpha", epoch, "a1-b1", 7)
+    assert cycle == "hedge-alpha-20261130t120455123-a1-b1-7"
     assert names.hedge_fleet_id("Alpha") == "fleet-alpha"
     assert names.grid_session_id("eth-range") == "grid-eth-range"
     assert names.payout_id(31337, "0xABC", 2) == "payout-31337-0xabc-2"
