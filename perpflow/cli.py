@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import WorkflowFailureError
 from temporalio.service import RPCError
 
 from perpflow import names
@@ -24,7 +24,7 @@ from perpflow.errors import PerpflowError
 from perpflow.models import HealthCheckInput, HealthReport
 from perpflow.settings import Settings, load_settings
 from perpflow.sim.command import sim as sim_command
-from perpflow.temporal_client import connect
+from perpflow.temporal_client import reach
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 workflows_app = typer.Typer(no_args_is_help=True, help="Workflows in the perpflow namespace.")
@@ -38,16 +38,6 @@ app.add_typer(payouts_app, name="payouts")
 app.add_typer(reconcile_app, name="reconcile")
 app.command("accounts")(accounts)
 app.command("sim", help="Run the simulated venue: Lighter protocol, matching engine, admin API.")(sim_command)
-
-
-async def _client(settings: Settings) -> Client:
-    try:
-        return await connect(settings)
-    except RuntimeError as exc:
-        reason = "connection refused" if "Connection refused" in str(exc) else str(exc).splitlines()[0][:160]
-        raise PerpflowError(
-            f"cannot reach Temporal at {settings.temporal_address} ({reason}); is `perpflow dev` running?"
-        ) from None
 
 
 @app.command()
@@ -88,7 +78,7 @@ def doctor(timeout: Annotated[float, typer.Option(help="Seconds to wait for the 
 
 
 async def _doctor(settings: Settings, timeout: float) -> HealthReport:
-    client = await _client(settings)
+    client = await reach(settings)
     handle = await client.start_workflow(
         "HealthCheckWorkflow",
         HealthCheckInput(),
@@ -129,7 +119,7 @@ def workflows_list(
 
 
 async def _list(settings: Settings, query: str, limit: int) -> list[list[str]]:
-    client = await _client(settings)
+    client = await reach(settings)
     rows = []
     async for wf in client.list_workflows(query or None, limit=limit):
         attrs = wf.typed_search_attributes
@@ -155,7 +145,7 @@ def history_export(
     from perpflow.history import export_history
 
     async def run() -> str:
-        return await export_history(await _client(load_settings()), workflow_id, run_id)
+        return await export_history(await reach(load_settings()), workflow_id, run_id)
 
     text = asyncio.run(run())
     if out is None:

@@ -26,7 +26,7 @@ from perpflow.reconcile.judge import order_key, position_key
 from perpflow.reconcile.models import AccountReport, OpenOrphan, Policy, ReconcileInput, ReconcileReport
 from perpflow.reconcile.schedule import current_input, ensure_schedule, inputs_for
 from perpflow.settings import Settings, load_settings
-from perpflow.temporal_client import connect
+from perpflow.temporal_client import reach
 
 reconcile_app = typer.Typer(no_args_is_help=True, help="The exposure reconciler: schedules, orphans.")
 
@@ -47,7 +47,7 @@ def accounts(
 
     async def run() -> ReconcileReport:
         return await look(
-            await _client(load_settings()), venue, only=account or None, settle=settle, timeout=timeout
+            await reach(load_settings()), venue, only=account or None, settle=settle, timeout=timeout
         )
 
     report = asyncio.run(run())
@@ -189,7 +189,7 @@ async def _schedule(
     if not managed:
         raise PerpflowError("the ledger has no accounts to reconcile")
     inputs = inputs_for(managed, default=default, policies=policies, period_s=period, settle_s=settle)
-    client = await _client(settings)
+    client = await reach(settings)
     lines = []
     for inp in inputs:
         done = await ensure_schedule(client, inp)
@@ -221,12 +221,3 @@ async def _ledger_call(settings: Settings, call: Callable[[Ledger], Awaitable[T]
         return await call(ledger)
     finally:
         await ledger.close()
-
-
-async def _client(settings: Settings) -> Client:
-    try:
-        return await connect(settings)
-    except RuntimeError:
-        raise PerpflowError(
-            f"cannot reach Temporal at {settings.temporal_address}; is `perpflow dev` running?"
-        ) from None

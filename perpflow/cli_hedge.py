@@ -34,7 +34,7 @@ from perpflow.hedge.config import FleetConfig
 from perpflow.hedge.fleet import FleetInput, FleetResult, FleetStatus, PairStatus
 from perpflow.hedge.models import CycleStatus
 from perpflow.settings import load_settings
-from perpflow.temporal_client import connect
+from perpflow.temporal_client import reach
 
 hedge_app = typer.Typer(no_args_is_help=True, help="Hedge fleets: start, status, pause, resume, stop, kill.")
 
@@ -75,7 +75,7 @@ def start(config: Path) -> None:
 
     async def run() -> str:
         inp = await fleet_input(load_yaml(config, FleetConfig))
-        return await start_fleet(await connect(load_settings()), inp)
+        return await start_fleet(await reach(load_settings()), inp)
 
     console.print(f"started {asyncio.run(run())}")
 
@@ -237,7 +237,7 @@ def status(
     """Each fleet's mode and Temporal status; while running its pairs, cycle states, positions, PnL."""
 
     async def run() -> list[FleetReport]:
-        client = await connect(load_settings())
+        client = await reach(load_settings())
         if fleet:
             return [await fleet_report(client, names.hedge_fleet_id(fleet))]
         return await fleet_reports(client, datetime.now(UTC))
@@ -251,7 +251,7 @@ def status(
 
 def _signal(workflow_id: str, name: str) -> None:
     async def run() -> None:
-        client = await connect(load_settings())
+        client = await reach(load_settings())
         await client.get_workflow_handle(workflow_id).signal(name, {"by": getpass.getuser()})
 
     asyncio.run(run())

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 
 from perpflow.console import console
 from perpflow.db.ledger import Ledger
@@ -15,7 +15,7 @@ from perpflow.db.payouts import PayoutRepository
 from perpflow.errors import PerpflowError
 from perpflow.payouts.models import WEI_PER_ETH, ApprovalDecision, PayoutRecord, PayoutState, PayoutStatus
 from perpflow.settings import Settings, load_settings
-from perpflow.temporal_client import connect
+from perpflow.temporal_client import reach
 
 payouts_app = typer.Typer(no_args_is_help=True, help="Liquidation payouts (ledger view, approvals).")
 
@@ -83,7 +83,7 @@ def payouts_reject(workflow_id: ById, by: By, note: Note = None) -> None:
 async def _decide(
     settings: Settings, workflow_id: str, update: str, decision: ApprovalDecision
 ) -> PayoutStatus:
-    client = await _client(settings)
+    client = await reach(settings)
     handle = client.get_workflow_handle(workflow_id)
     try:
         status: PayoutStatus = await handle.execute_update(update, decision, result_type=PayoutStatus)
@@ -91,12 +91,3 @@ async def _decide(
         cause = exc.cause
         raise PerpflowError(f"{update} refused: {getattr(cause, 'message', None) or cause}") from None
     return status
-
-
-async def _client(settings: Settings) -> Client:
-    try:
-        return await connect(settings)
-    except RuntimeError:
-        raise PerpflowError(
-            f"cannot reach Temporal at {settings.temporal_address}; is `perpflow dev` running?"
-        ) from None

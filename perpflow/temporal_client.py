@@ -6,6 +6,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
+from perpflow.errors import PerpflowError
 from perpflow.settings import Settings
 
 
@@ -28,3 +29,14 @@ async def connect(settings: Settings) -> Client:
         tls=tls_config(settings),
         api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
     )
+
+
+async def reach(settings: Settings) -> Client:
+    """``connect`` for the CLI: an unreachable server is one line saying where and what to run."""
+    try:
+        return await connect(settings)
+    except RuntimeError as exc:
+        reason = "connection refused" if "Connection refused" in str(exc) else str(exc).splitlines()[0][:160]
+        raise PerpflowError(
+            f"cannot reach Temporal at {settings.temporal_address} ({reason}); is `perpflow dev` running?"
+        ) from None
