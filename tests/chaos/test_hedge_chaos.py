@@ -5,18 +5,13 @@ no intent may have two orders on the venue, and every account must end flat."""
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import yaml
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
@@ -27,32 +22,12 @@ from perpflow.hedge.fleet import FleetInput, FleetMode, FleetResult, FleetStatus
 from perpflow.hedge.models import CycleParams, CycleResult, CycleState, LegAccount
 from perpflow.venues.lighter.client import LighterVenue
 from tests.helpers import local_temporal
+from tests.plugins.chaos import kill_at_random, wiggle, worker_procs
 from tests.plugins.sim import SimHandle
-from tests.plugins.venues import SimAccount, best, new_account, venue_for
+from tests.plugins.venues import SimAccount, new_account, venue_for
 
-ROOT = Path(__file__).parents[2]
-BIN = Path(sys.executable).parent
 CYCLES_PER_PAIR = 10
 PAIRS = 2
-
-
-class Proc:
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path) -> None:
-        self.name, self.argv, self.env, self.log = name, argv, env, log
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.kills = 0
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                self.argv, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT
-            )
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-            self.kills += 1
 
 
 @pytest.fixture
@@ -63,24 +38,6 @@ async def chaos_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
-async def wiggle(sim: SimHandle, public: LighterVenue, stop: asyncio.Event, rng: random.Random) -> None:
-    """Move the price a few ticks at a time so resting quotes keep filling, both ways."""
-    while not stop.is_set():
-        bid, ask = await best(public)
-        mid = (bid + ask) / 2
-        await sim.admin.set_price(0, (mid + Decimal(rng.choice([-4, -3, 3, 4]))).quantize(Decimal("0.01")))
-        await asyncio.sleep(0.7)
-
-
-async def chaos(procs: list[Proc], stop: asyncio.Event, rng: random.Random) -> None:
-    while not stop.is_set():
-        await asyncio.sleep(rng.uniform(8, 14))
-        victim = rng.choice(procs)
-        victim.kill()
-        await asyncio.sleep(rng.uniform(0.2, 1.5))
-        victim.start()
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 async def test_fleet_survives_sigkills_of_orchestrator_and_signer(
@@ -88,41 +45,8 @@ async def test_fleet_survives_sigkills_of_orchestrator_and_signer(
 ) -> None:
     rng = random.Random(20261121)
     accounts: list[SimAccount] = [await new_account(sim) for _ in range(2 * PAIRS)]
-    config = tmp_path / "signer.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "lighter": {"url": sim.url},
-                "accounts": [
-                    {
-                        "name": f"c{i}",
-                        "account_index": a.account_index,
-                        "api_key_index": a.api_key_index,
-                        "api_key": f"env:CHAOS_KEY_{i}",
-                        "tier": "premium",
-                    }
-                    for i, a in enumerate(accounts)
-                ],
-            }
-        )
-    )
-    env = {
-        **os.environ,
-        "PERPFLOW_TEMPORAL_ADDRESS": chaos_env.client.service_client.config.target_host,
-        "PERPFLOW_TEMPORAL_NAMESPACE": "perpflow",
-        "PERPFLOW_STATE_DIR": str(tmp_path),
-        "DATABASE_URL": postgres_url,
-        "PERPFLOW_LIGHTER_URL": sim.url,
-        "NO_PROXY": "127.0.0.1,localhost",
-        **{f"CHAOS_KEY_{i}": a.private_key.get_secret_value() for i, a in enumerate(accounts)},
-    }
-    procs = [
-        Proc(
-            "orchestrator", [sys.executable, "-m", "workers.orchestrator"], env, tmp_path / "orchestrator.log"
-        ),
-        Proc("signer", [sys.executable, "-m", "workers.signer", str(config)], env, tmp_path / "signer.log"),
-    ]
-    for p in procs:
+    procs = worker_procs(chaos_env, sim, postgres_url, accounts, tmp_path)
+    for p in procs.all:
         p.start()
     legs = [LegAccount(account_index=a.account_index, api_key_index=a.api_key_index) for a in accounts]
     fleet = FleetInput(
@@ -145,7 +69,7 @@ async def test_fleet_survives_sigkills_of_orchestrator_and_signer(
     venues = [venue_for(sim, a) for a in accounts]
     background = [
         asyncio.create_task(wiggle(sim, public, stop, rng)),
-        asyncio.create_task(chaos(procs, stop, rng)),
+        asyncio.create_task(kill_at_random(procs.all, stop, rng)),
     ]
     try:
         handle = await chaos_env.client.start_workflow(
@@ -160,7 +84,7 @@ async def test_fleet_survives_sigkills_of_orchestrator_and_signer(
         await asyncio.gather(*background)
         assert result.mode is FleetMode.COMPLETED, result
         assert result.cycles == PAIRS * CYCLES_PER_PAIR
-        assert sum(p.kills for p in procs) >= 3
+        assert sum(p.kills for p in procs.all) >= 3
         epoch = (await handle.query("status", result_type=FleetStatus)).epoch
         for pair in range(PAIRS):
             for seq in range(CYCLES_PER_PAIR):
@@ -186,7 +110,7 @@ async def test_fleet_survives_sigkills_of_orchestrator_and_signer(
         stop.set()
         for task in background:
             task.cancel()
-        for p in procs:
+        for p in procs.all:
             p.kill()
         for v in (*venues, public):
             await v.close()

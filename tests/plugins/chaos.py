@@ -1,6 +1,6 @@
 """Helpers for chaos tests that run the real worker processes (no fixtures here): a process that is
-SIGKILLed and restarted at will, the signer's YAML and environment for fresh sim accounts, and a
-price wiggle that keeps resting quotes filling."""
+SIGKILLed and restarted at will (or at seeded random points), the signer's YAML and environment for
+fresh sim accounts, and a price wiggle that keeps resting quotes filling."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -115,3 +116,14 @@ async def wiggle(sim: SimHandle, public: LighterVenue, stop: asyncio.Event, rng:
         mid = (bid + ask) / 2
         await sim.admin.set_price(0, (mid + Decimal(rng.choice([-4, -3, 3, 4]))).quantize(Decimal("0.01")))
         await asyncio.sleep(0.7)
+
+
+async def kill_at_random(procs: Sequence[Proc], stop: asyncio.Event, rng: random.Random) -> None:
+    """Until ``stop``: every 8-14 s SIGKILL one of ``procs`` (drawn from ``rng``) and restart it
+    0.2-1.5 s later, without waiting for it to poll again."""
+    while not stop.is_set():
+        await asyncio.sleep(rng.uniform(8, 14))
+        victim = rng.choice(procs)
+        victim.kill()
+        await asyncio.sleep(rng.uniform(0.2, 1.5))
+        victim.start()
