@@ -12,9 +12,11 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from perpflow.db.ledger import Ledger
 from perpflow.hedge.models import Adjust, CycleParams, CycleResult, CycleState
 from perpflow.venues.types import Side
 from tests.plugins.hedge import ETH, HedgeRig, record_history, sell_into_bid
+from tests.plugins.marketdata import eventually, md_config, running
 from tests.plugins.sim import SimHandle
 from tests.plugins.venues import best
 
@@ -106,15 +108,29 @@ async def test_venue_down_past_the_deadline_unwinds(hedge_rig: HedgeRig) -> None
     ids=["stop-loss", "take-profit"],
 )
 async def test_hold_closes_on_stop_loss_and_take_profit(
-    hedge_rig: HedgeRig, move: Decimal, limit: dict[str, Decimal], word: str
+    hedge_rig: HedgeRig,
+    pg_ledger: Ledger,
+    tmp_path: Path,
+    move: Decimal,
+    limit: dict[str, Decimal],
+    word: str,
 ) -> None:
-    handle = await hedge_rig.start(hedge_rig.cycle(Side.BUY, hold_s=120, **limit))
-    await hedge_rig.quoting(handle)
-    await hedge_rig.move_through(Side.BUY)
-    await hedge_rig.until(handle, lambda s: s.state is CycleState.HOLDING, "holding")
-    bid, _ = await best(hedge_rig.public)
-    await hedge_rig.sim.admin.set_price(ETH, bid + move)
-    result: CycleResult = await handle.result()
+    """The market-data worker's price watch signals the crossing: with an hour's hold and the
+    safety poll ten minutes away, only that signal can close the cycle within the test."""
+    config = md_config(hedge_rig.sim, tmp_path)
+    async with running(config, hedge_rig.client, pg_ledger) as svc:
+        handle = await hedge_rig.start(hedge_rig.cycle(Side.BUY, hold_s=3600, **limit))
+        await hedge_rig.quoting(handle)
+        await hedge_rig.move_through(Side.BUY)
+        await hedge_rig.until(handle, lambda s: s.state is CycleState.HOLDING, "holding")
+
+        async def watched() -> bool:
+            return any(b.watch.spec.workflow_id == handle.id for b in svc.bands["ETH"].bands.values())
+
+        await eventually(watched, "the cycle's stop-loss / take-profit watch loaded")
+        bid, _ = await best(hedge_rig.public)
+        await hedge_rig.sim.admin.set_price(ETH, bid + move)
+        result: CycleResult = await handle.result()
     assert result.state is CycleState.DONE
     assert result.reason.startswith(word), result.reason
     assert await hedge_rig.positions() == (0, 0)
