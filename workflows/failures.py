@@ -16,8 +16,9 @@ def root_cause(exc: BaseException) -> str:
 
 
 def is_our_cancel(exc: BaseException) -> bool:
-    """This workflow's own cancellation, arrived while it awaited an activity or a child: the SDK
-    reports that as an ActivityError / ChildWorkflowError whose cause is a CancelledError."""
+    """This workflow's own cancellation (a server cancel request, not an eviction): as an
+    asyncio.CancelledError, or, arrived while an activity or a child was awaited, as the
+    ActivityError / ChildWorkflowError with a CancelledError cause that the SDK raises there."""
     return workflow.cancellation_reason() is not None and is_cancelled_exception(exc)
 
 

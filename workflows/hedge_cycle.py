@@ -122,7 +122,7 @@ class HedgeCycleWorkflow(RejectsUnknownSignals):
         try:
             return await self._cycle()
         except (asyncio.CancelledError, ActivityError) as exc:
-            if not isinstance(exc, asyncio.CancelledError) and not is_our_cancel(exc):
+            if not is_our_cancel(exc):
                 raise
             return await self._cancelled()
 

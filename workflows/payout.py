@@ -61,7 +61,7 @@ class LiquidationPayoutWorkflow(RejectsUnknownSignals):
         try:
             await self._pay(inp)
         except (asyncio.CancelledError, ActivityError) as exc:
-            if not isinstance(exc, asyncio.CancelledError) and not is_our_cancel(exc):
+            if not is_our_cancel(exc):
                 raise
             await self._cancelled()
         await workflow.wait_condition(workflow.all_handlers_finished)
