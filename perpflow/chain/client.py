@@ -60,7 +60,6 @@ from perpflow.chain.models import (
     TxState,
     UnsignedTx,
 )
-from perpflow.chain.wallet import HotWallet
 
 log = logging.getLogger(__name__)
 
@@ -325,10 +324,6 @@ class ChainClient:
                 return int(await self._w3.eth.estimate_gas(tx))  # type: ignore[arg-type]
         except ContractLogicError as exc:
             raise ContractRevert(decode_revert(exc.data if isinstance(exc.data, str) else None)) from None
-
-    @staticmethod
-    def sign(tx: UnsignedTx, wallet: HotWallet) -> SignedTx:
-        return wallet.sign(tx)
 
     async def send_raw(self, signed: SignedTx) -> str:
         """Broadcasts the stored raw bytes. Safe to repeat: a duplicate is reported as

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-
 from perpflow.db import tables as t
 from perpflow.db.ledger import Ledger
 from perpflow.errors import PerpflowError
-from perpflow.hedge.models import CycleRecord, CycleResult, CycleState
+from perpflow.hedge.models import CycleRecord, CycleState
 
 
 class CycleIdReused(PerpflowError):
@@ -44,27 +42,3 @@ class HedgeCycles:
                 row.result = rec.result.model_dump(mode="json")
             if rec.state.final and row.ended_at is None:
                 row.ended_at = datetime.now(UTC)
-
-    async def of_fleet(self, fleet: str, limit: int = 100) -> list[CycleRecord]:
-        query = (
-            select(t.HedgeCycle).where(t.HedgeCycle.fleet == fleet).order_by(t.HedgeCycle.started_at.desc())
-        )
-        async with self.ledger.session() as s:
-            rows = (await s.scalars(query.limit(limit))).all()
-        return [
-            CycleRecord(
-                workflow_id=r.workflow_id,
-                fleet=r.fleet,
-                pair=r.pair,
-                seq=r.seq,
-                venue=r.venue,
-                market=r.market,
-                maker_account=r.maker_account,
-                taker_account=r.taker_account,
-                state=CycleState(r.state),
-                realized_pnl=r.realized_pnl,
-                fees=r.fees,
-                result=CycleResult.model_validate(r.result) if r.result else None,
-            )
-            for r in rows
-        ]

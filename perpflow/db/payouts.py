@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from perpflow import names
@@ -247,11 +247,6 @@ class PayoutRepository:
             row.raw_tx = signed.raw_tx
             row.tx_hashes = [*(row.tx_hashes or []), signed.tx_hash]
 
-    async def next_nonce(self, chain_id: int, wallet: str) -> int | None:
-        async with self.ledger.session() as s:
-            lane = await s.get(t.WalletNonce, (chain_id, wallet))
-            return None if lane is None else lane.next_nonce
-
     async def advance_next_nonce(self, chain_id: int, wallet: str, at_least: int) -> None:
         async with self.ledger.session() as s:
             lane = await s.get(t.WalletNonce, (chain_id, wallet))
@@ -291,10 +286,6 @@ class PayoutRepository:
                 row = t.ChainCursor(name=name, chain_id=chain_id, block_number=0, block_hash="")
                 s.add(row)
             row.block_number, row.block_hash = cursor.block_number, cursor.block_hash or ""
-
-    async def count(self) -> int:
-        async with self.ledger.session() as s:
-            return int(await s.scalar(select(func.count()).select_from(t.Payout)) or 0)
 
     async def audit(self, actor: str, action: str, target: str, detail: dict[str, object]) -> None:
         await self.ledger.record_audit(

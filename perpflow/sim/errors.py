@@ -80,10 +80,6 @@ def too_many_requests() -> SimError:
     return SimError(23000, "Too Many Requests!", status=429)
 
 
-def not_found() -> SimError:
-    return SimError(29404, "not found")
-
-
 def internal_error(status: int = 500) -> SimError:
     return SimError(29500, "internal server error", status=status)
 

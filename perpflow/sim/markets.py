@@ -44,9 +44,6 @@ class MarketSpec:
     def to_ticks(self, price: Decimal) -> int:
         return int((price * (10**self.price_decimals)).to_integral_value())
 
-    def to_lots(self, size: Decimal) -> int:
-        return int((size * (10**self.size_decimals)).to_integral_value())
-
 
 def fixed(value: int, decimals: int) -> str:
     """``value / 10**decimals`` with exactly ``decimals`` digits (the SDK strips the dot)."""

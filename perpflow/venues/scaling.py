@@ -18,23 +18,12 @@ def to_ticks(value: Decimal, decimals: int, what: str, market: str) -> int:
     return int(scaled)
 
 
-def from_ticks(value: int, decimals: int) -> Decimal:
-    return Decimal(value).scaleb(-decimals)
-
-
 def base_amount(market: MarketInfo, size: Decimal) -> int:
     return to_ticks(size, market.size_decimals, "size", market.symbol)
 
 
 def price_ticks(market: MarketInfo, price: Decimal) -> int:
     return to_ticks(price, market.price_decimals, "price", market.symbol)
-
-
-def round_price(market: MarketInfo, price: Decimal, *, up: bool) -> Decimal:
-    """Snap a computed price (depth, slippage bound) onto the market's tick, in a safe direction."""
-    quantum = Decimal(1).scaleb(-market.price_decimals)
-    rounding = "ROUND_CEILING" if up else "ROUND_FLOOR"
-    return price.quantize(quantum, rounding=rounding)
 
 
 def check_minimums(market: MarketInfo, size: Decimal, price: Decimal) -> None:

@@ -86,7 +86,9 @@ async def test_a_final_cycle_row_is_never_overwritten(ledger: Ledger) -> None:
     await cycles.save(_cycle(CycleState.QUOTING, "0"))
     await cycles.save(_cycle(CycleState.DONE, "-0.376"))
     await cycles.save(_cycle(CycleState.CLOSING, "0"))  # a late write of an earlier state
-    [row] = await cycles.of_fleet("f")
+    async with ledger.session() as s:
+        row = await s.get(t.HedgeCycle, "hedge-f-20261130t120000-p1-0")
+    assert row is not None
     assert (row.state, row.realized_pnl) == (CycleState.DONE, Decimal("-0.376"))
 
 
