@@ -60,7 +60,7 @@ def test_an_unknown_perpflow_variable_in_the_environment_is_an_error_naming_the_
 def test_every_unknown_variable_is_named_lower_case_too_and_a_suggestion_only_when_one_is_close(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("perpflow_state_dri", "/tmp/x")
+    monkeypatch.setenv("perpflow_state_dri", "state")
     monkeypatch.setenv("PERPFLOW_ZZZ", "1")
     with pytest.raises(ConfigError) as exc:
         Settings()
