@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import is_cancelled_exception
+from temporalio.exceptions import ActivityError, ChildWorkflowError, is_cancelled_exception
+
+T = TypeVar("T")
 
 
 def root_cause(exc: BaseException) -> str:
@@ -15,15 +19,14 @@ def root_cause(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def is_our_cancel(exc: BaseException) -> bool:
-    """This workflow's own cancellation (a server cancel request, not an eviction): as an
-    asyncio.CancelledError, or, arrived while an activity or a child was awaited, as the
-    ActivityError / ChildWorkflowError with a CancelledError cause that the SDK raises there."""
-    return workflow.cancellation_reason() is not None and is_cancelled_exception(exc)
-
-
-def passing_cancel(exc: BaseException) -> None:
-    """In an ``except ActivityError``: let the workflow's cancellation through to its clean-up
-    instead of handling it as the activity's failure."""
-    if is_our_cancel(exc):
-        raise asyncio.CancelledError(workflow.cancellation_reason()) from exc
+async def unless_cancelled(call: Awaitable[T]) -> T:
+    """Await an activity or a child. The workflow's own cancellation arriving meanwhile is raised
+    as asyncio.CancelledError, so the workflow's clean-up takes it, instead of as the call's
+    failure (ActivityError / ChildWorkflowError with a CancelledError cause), which is how the
+    SDK raises it there."""
+    try:
+        return await call
+    except (ActivityError, ChildWorkflowError) as exc:
+        if workflow.cancellation_reason() is not None and is_cancelled_exception(exc):
+            raise asyncio.CancelledError(workflow.cancellation_reason()) from exc
+        raise

@@ -55,7 +55,7 @@ with workflow.unsafe.imports_passed_through():
     from perpflow.signals import ORDER_FILLED, PRICE_CROSSED, Direction, OrderFilled
     from perpflow.venues.types import MarketInfo, OrderKind, Side, TimeInForce
     from workflows.commands import CommandLog, RejectsUnknownSignals
-    from workflows.failures import is_our_cancel, passing_cancel, root_cause
+    from workflows.failures import root_cause, unless_cancelled
     from workflows.options import BESIDE, LEDGER, ORDER, SIGNER_PRESENT, VENUE_READ
     from workflows.validation import FAIL_ON_INVALID_INPUT, parse_input
 
@@ -121,9 +121,7 @@ class HedgeCycleWorkflow(RejectsUnknownSignals):
             ])  # fmt: skip
         try:
             return await self._cycle()
-        except (asyncio.CancelledError, ActivityError) as exc:
-            if not is_our_cancel(exc):
-                raise
+        except asyncio.CancelledError:
             return await self._cancelled()
 
     async def _cycle(self) -> CycleResult:
@@ -131,7 +129,6 @@ class HedgeCycleWorkflow(RejectsUnknownSignals):
             try:
                 self.market = await self._read("get_market", MarketQuery(market=self._inp.market), MarketInfo)
             except ActivityError as exc:
-                passing_cancel(exc)
                 raise ApplicationError(root_cause(exc), type="UnknownMarket", non_retryable=True) from None
             await self._check_signers()
             self._enter(CycleState.QUOTING)
@@ -154,16 +151,15 @@ class HedgeCycleWorkflow(RejectsUnknownSignals):
         for leg in (self._inp.maker, self._inp.taker):
             queue = self._read_queue(leg)
             try:
-                await workflow.execute_activity(
+                await unless_cancelled(workflow.execute_activity(
                     "get_position",
                     AccountQuery(account_index=leg.account_index, market=self._inp.market),
                     task_queue=queue,
                     result_type=AccountSnapshot,
                     schedule_to_start_timeout=SIGNER_PRESENT,
                     **VENUE_READ,
-                )
+                ))  # fmt: skip
             except ActivityError as exc:
-                passing_cancel(exc)
                 if _timed_out_waiting(exc):
                     why = (
                         f"no signer serves account {leg.account_index} API key {leg.api_key_index}: "
@@ -295,7 +291,6 @@ class HedgeCycleWorkflow(RejectsUnknownSignals):
                 deadline_s=left,
             )
         except ActivityError as exc:
-            passing_cancel(exc)
             raise HedgeImpossible(f"hedge of {need} refused: {root_cause(exc)}") from None
         self.hedges += 1
         if ack.filled_size == 0:
@@ -393,7 +388,6 @@ class HedgeCycleWorkflow(RejectsUnknownSignals):
                 await self._close_as_maker()
             left = await self._flatten_own("close")
         except ActivityError as exc:
-            passing_cancel(exc)
             return await self._fail(f"closing failed: {root_cause(exc)}")
         if left:
             return await self._fail(f"still open after closing: {_exposure(left)}")
@@ -471,7 +465,6 @@ class HedgeCycleWorkflow(RejectsUnknownSignals):
                     return await self._end(CycleState.UNWOUND, why)
                 problem = f"still open: {_exposure(left)}"
             except ActivityError as exc:
-                passing_cancel(exc)
                 problem = root_cause(exc)
             self._alert(Severity.CRITICAL, f"unwind attempt {attempt + 1} incomplete", problem)
             await workflow.sleep(UNWIND_BACKOFF_S * (attempt + 1))
@@ -571,13 +564,17 @@ class HedgeCycleWorkflow(RejectsUnknownSignals):
         self._replay_unmatched()
 
     async def _send(self, leg: LegAccount, name: str, ref: OrderRef) -> OrderAck:
-        ack: OrderAck = await workflow.execute_activity(
-            name, ref, task_queue=self._send_queue(leg), result_type=OrderAck, **ORDER
+        ack: OrderAck = await unless_cancelled(
+            workflow.execute_activity(
+                name, ref, task_queue=self._send_queue(leg), result_type=OrderAck, **ORDER
+            )
         )
         return ack
 
     async def _read(self, name: str, arg: Any, result_type: type[Any]) -> Any:
-        return await workflow.execute_activity(name, arg, result_type=result_type, **VENUE_READ)
+        return await unless_cancelled(
+            workflow.execute_activity(name, arg, result_type=result_type, **VENUE_READ)
+        )
 
     async def _mark(self) -> Decimal:
         book = (

@@ -38,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from perpflow.hedge.models import CycleResult, CycleState, HedgeCycleInput
     from perpflow.venues.types import Side
     from workflows.commands import CommandLog, RejectsUnknownSignals
-    from workflows.failures import passing_cancel
+    from workflows.failures import unless_cancelled
     from workflows.options import BESIDE
     from workflows.validation import FAIL_ON_INVALID_INPUT, parse_input
 
@@ -118,15 +118,17 @@ class HedgeFleetWorkflow(RejectsUnknownSignals):
         cycle_id = names.hedge_cycle_id(inp.name, self.carry.epoch, pair.name, seq)
         self.pairs[pair.name].running = cycle_id
         try:
-            result: CycleResult = await workflow.execute_child_workflow(
-                "HedgeCycleWorkflow",
-                cycle,
-                id=cycle_id,
-                result_type=CycleResult,
-                parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+            # The fleet's own cancel, which cancels the cycle with it, comes out as CancelledError.
+            result: CycleResult = await unless_cancelled(
+                workflow.execute_child_workflow(
+                    "HedgeCycleWorkflow",
+                    cycle,
+                    id=cycle_id,
+                    result_type=CycleResult,
+                    parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+                )
             )
         except ChildWorkflowError as exc:
-            passing_cancel(exc)  # the fleet's own cancel, which cancelled this cycle with it
             result = _ended_abnormally(cycle_id, exc)
         self.pairs[pair.name].running = None
         return result

@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from perpflow.payouts import models as m
     from perpflow.payouts.rules import needs_approval, tier_amount_wei
     from workflows.commands import CommandLog, RejectsUnknownSignals
-    from workflows.failures import is_our_cancel
+    from workflows.failures import unless_cancelled
     from workflows.options import CHAIN_TX, PAYOUT_LOCAL, PAYOUT_WAIT
     from workflows.validation import FAIL_ON_INVALID_INPUT, parse_input
 
@@ -60,9 +60,7 @@ class LiquidationPayoutWorkflow(RejectsUnknownSignals):
             )
         try:
             await self._pay(inp)
-        except (asyncio.CancelledError, ActivityError) as exc:
-            if not is_our_cancel(exc):
-                raise
+        except asyncio.CancelledError:
             await self._cancelled()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status
@@ -283,7 +281,9 @@ class LiquidationPayoutWorkflow(RejectsUnknownSignals):
         await self._local(m.NOTIFY, notice, None)
 
     async def _local(self, activity: str, arg: Any, result_type: type | None) -> Any:
-        return await workflow.execute_local_activity(activity, arg, result_type=result_type, **PAYOUT_LOCAL)
+        return await unless_cancelled(
+            workflow.execute_local_activity(activity, arg, result_type=result_type, **PAYOUT_LOCAL)
+        )
 
     async def _wait(self, activity: str, req: WaitRequest, result_type: type, look_first: bool) -> Any:
         """The answer of a confirmation or receipt check. First one look beside the workflow (a
@@ -295,4 +295,6 @@ class LiquidationPayoutWorkflow(RejectsUnknownSignals):
             first = await self._local(activity, req.model_copy(update={"wait": False}), result_type)
             if not first.pending:
                 return first
-        return await workflow.execute_activity(activity, req, result_type=result_type, **PAYOUT_WAIT)
+        return await unless_cancelled(
+            workflow.execute_activity(activity, req, result_type=result_type, **PAYOUT_WAIT)
+        )
