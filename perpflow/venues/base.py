@@ -1,0 +1,94 @@
+"""What every venue adapter offers, in venue-neutral types.
+
+Activities, workers and market data depend on these protocols only; a venue's own constants,
+auth, client, parsing, errors and streams live in its folder (``perpflow/venues/lighter/``) and
+are chosen by name through ``perpflow.venues.registry``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from pydantic import SecretStr
+
+from perpflow.venues.types import AccountState, Book, MarketInfo, OrderSpec, VenueFill, VenueOrder
+
+
+class VenueName(StrEnum):
+    LIGHTER = "lighter"
+
+
+@dataclass(frozen=True)
+class Proxy:
+    url: str
+    username: str | None = None
+    password: SecretStr | None = None
+
+
+@dataclass(frozen=True)
+class SignedTx:
+    """A signed order not yet sent: the exact bytes a resend repeats. Never carries the key.
+
+    ``tx_type`` is the venue's transaction kind, ``tx_info`` the signed body as sent, ``tx_hash``
+    the venue's identity of those bytes."""
+
+    tx_type: int
+    tx_info: str
+    tx_hash: str
+    nonce: int
+    api_key_index: int
+
+
+@runtime_checkable
+class Venue(Protocol):
+    """One account on one venue, with its signing key when it trades."""
+
+    name: VenueName
+    account_index: int
+    api_key_index: int | None
+    # How long a sent order may stay invisible to look-ups before "not found" means "not placed".
+    indexing_grace_s: float
+    # Orders one batch transaction may carry (1: the venue has no batch placement).
+    max_batch: int
+
+    async def close(self) -> None: ...
+
+    async def markets(self) -> list[MarketInfo]: ...
+
+    async def market(self, symbol: str) -> MarketInfo: ...
+
+    async def book(self, symbol: str, depth: int = 20) -> Book: ...
+
+    async def sign_order(self, spec: OrderSpec) -> SignedTx: ...
+
+    async def submit(self, tx: SignedTx) -> None: ...
+
+    async def submit_batch(self, txs: Sequence[SignedTx]) -> None: ...
+
+    async def refresh_nonce(self) -> int: ...
+
+    async def cancel(self, symbol: str, order_index: int) -> None: ...
+
+    async def cancel_all(self, symbol: str | None = None) -> None: ...
+
+    async def modify(self, symbol: str, order_index: int, size: Decimal, price: Decimal) -> None: ...
+
+    async def order_by_client_index(self, symbol: str, client_order_index: int) -> VenueOrder | None: ...
+
+    async def orders_by_client_index(self, client_order_index: int) -> list[VenueOrder]: ...
+
+    async def open_orders(self, symbol: str | None = None) -> list[VenueOrder]: ...
+
+    async def account(self) -> AccountState: ...
+
+    async def fills(
+        self, symbol: str | None = None, cursor: str | None = None, limit: int = 100
+    ) -> tuple[list[VenueFill], str | None]: ...
+
+    def refused_for_margin(self, order: VenueOrder) -> bool:
+        """Whether the venue cancelled this order for want of margin."""
+        ...
