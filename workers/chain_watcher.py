@@ -11,9 +11,9 @@ from perpflow.db.payouts import PayoutRepository
 from perpflow.payouts.config import load_payouts_config
 from perpflow.payouts.runtime import chain_client, follower_config
 from perpflow.payouts.watcher import ChainWatcher
+from perpflow.process import main_entry, stop_event
 from perpflow.settings import load_settings
 from perpflow.temporal_client import connect
-from workers.common import main_entry, stop_event
 
 
 async def main() -> None:

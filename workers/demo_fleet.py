@@ -11,9 +11,9 @@ from rich.console import Console
 from perpflow.cli_hedge import fleet_input, fleet_table, start_fleet
 from perpflow.config import load_yaml
 from perpflow.hedge.config import FleetConfig
+from perpflow.process import main_entry, stop_event
 from perpflow.settings import load_settings
 from perpflow.temporal_client import connect
-from workers.common import main_entry, stop_event
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "demo-fleet.yaml"
 REFRESH_S = 10

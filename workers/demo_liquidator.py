@@ -19,9 +19,9 @@ from perpflow.devstack.chain import DEMO_FILE, REPORTER_SECRET
 from perpflow.payouts.config import load_payouts_config
 from perpflow.payouts.models import WEI_PER_ETH
 from perpflow.payouts.runtime import chain_client
+from perpflow.process import main_entry, stop_event
 from perpflow.secrets import resolve
 from perpflow.settings import load_settings
-from workers.common import main_entry, stop_event
 
 log = logging.getLogger("perpflow.demo")
 

@@ -18,11 +18,11 @@ from perpflow.db.ledger import Ledger
 from perpflow.marketdata.config import MarketDataConfig
 from perpflow.marketdata.metrics import Metrics
 from perpflow.marketdata.service import MarketDataService
+from perpflow.process import main_entry, stop_event
 from perpflow.settings import Settings, load_settings
 from perpflow.temporal_client import connect
 from perpflow.venues.config import SignerConfig
 from perpflow.venues.lighter.client import Proxy
-from workers.common import main_entry, stop_event
 
 log = logging.getLogger("perpflow.worker")
 

@@ -22,10 +22,11 @@ from perpflow.db.ledger import Ledger
 from perpflow.models import Component
 from perpflow.names import ORCHESTRATOR_QUEUE
 from perpflow.notify import Notifier
+from perpflow.process import main_entry, stop_event
 from perpflow.settings import load_settings
 from perpflow.temporal_client import connect
 from perpflow.venues.lighter.client import LighterVenue
-from workers.common import BUILD_ID, main_entry, run_workers, stop_event
+from workers.common import BUILD_ID, run_workers
 from workflows.registry import ALL_WORKFLOWS
 
 

@@ -17,12 +17,13 @@ from perpflow.config import load_yaml
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
 from perpflow.db.risk import RiskStates
+from perpflow.process import main_entry, stop_event
 from perpflow.secrets import resolve
 from perpflow.settings import Settings, load_settings
 from perpflow.temporal_client import connect
 from perpflow.venues.config import SignerConfig, VenueAccount
 from perpflow.venues.lighter.client import LighterVenue
-from workers.common import BUILD_ID, main_entry, run_workers, stop_event
+from workers.common import BUILD_ID, run_workers
 
 
 def build_venue(config: SignerConfig, account: VenueAccount, settings: Settings) -> LighterVenue:

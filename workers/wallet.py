@@ -18,9 +18,10 @@ from perpflow.db.payouts import PayoutRepository
 from perpflow.payouts.config import load_payouts_config
 from perpflow.payouts.lane import WalletLane
 from perpflow.payouts.runtime import chain_client, check_owner, load_wallet
+from perpflow.process import main_entry, stop_event
 from perpflow.settings import load_settings
 from perpflow.temporal_client import connect
-from workers.common import BUILD_ID, main_entry, run_workers, stop_event
+from workers.common import BUILD_ID, run_workers
 
 log = logging.getLogger("perpflow.wallet")
 
