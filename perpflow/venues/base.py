@@ -13,20 +13,13 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from pydantic import SecretStr
+from perpflow.venues.types import AccountState, Book, MarketInfo, OrderSpec, Proxy, VenueFill, VenueOrder
 
-from perpflow.venues.types import AccountState, Book, MarketInfo, OrderSpec, VenueFill, VenueOrder
+__all__ = ["Proxy", "SignedTx", "Venue", "VenueName"]
 
 
 class VenueName(StrEnum):
     LIGHTER = "lighter"
-
-
-@dataclass(frozen=True)
-class Proxy:
-    url: str
-    username: str | None = None
-    password: SecretStr | None = None
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, SecretStr
 
 from perpflow.models import Model
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """The HTTP proxy an account's traffic goes through (REST and websockets alike)."""
+
+    url: str
+    username: str | None = None
+    password: SecretStr | None = None
 
 
 class Side(StrEnum):
