@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
 
 from pydantic import Field, model_validator
 
 from perpflow.hedge.models import CycleParams, CycleResult, LegAccount
 from perpflow.models import Model, RejectedCommand
+from perpflow.venues.base import VenueName
 from perpflow.venues.types import Side
 
 
@@ -47,7 +47,7 @@ class FleetCarry(Model):
 
 class FleetInput(Model):
     name: str
-    venue: Literal["lighter"] = "lighter"
+    venue: VenueName = VenueName.LIGHTER
     market: str
     pairs: list[PairSpec] = Field(min_length=1, max_length=50)
     cycle: CycleParams

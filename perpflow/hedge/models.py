@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
 from perpflow.hedge.tally import Tally
 from perpflow.models import Model, RejectedCommand
+from perpflow.venues.base import VenueName
 from perpflow.venues.types import MarketInfo, Side
 
 
@@ -80,7 +81,7 @@ class HedgeCycleInput(Model):
     fleet: str
     pair: str
     seq: int = Field(ge=0)
-    venue: Literal["lighter"] = "lighter"
+    venue: VenueName = VenueName.LIGHTER
     market: str
     maker: LegAccount
     taker: LegAccount
