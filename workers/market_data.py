@@ -21,8 +21,8 @@ from perpflow.marketdata.service import MarketDataService
 from perpflow.process import main_entry, stop_event
 from perpflow.settings import Settings, load_settings
 from perpflow.temporal_client import connect
+from perpflow.venues.base import Proxy
 from perpflow.venues.config import SignerConfig
-from perpflow.venues.lighter.client import Proxy
 
 log = logging.getLogger("perpflow.worker")
 

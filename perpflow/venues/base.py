@@ -41,6 +41,7 @@ class Venue(Protocol):
     """One account on one venue, with its signing key when it trades."""
 
     name: VenueName
+    url: str
     account_index: int
     api_key_index: int | None
     # How long a sent order may stay invisible to look-ups before "not found" means "not placed".
@@ -57,6 +58,10 @@ class Venue(Protocol):
     async def book(self, symbol: str, depth: int = 20) -> Book: ...
 
     async def sign_order(self, spec: OrderSpec) -> SignedTx: ...
+
+    async def sign_batch(self, specs: Sequence[OrderSpec]) -> list[SignedTx]:
+        """Orders for one ``submit_batch`` (at most ``max_batch``), on consecutive nonces."""
+        ...
 
     async def submit(self, tx: SignedTx) -> None: ...
 

@@ -10,8 +10,8 @@ from pydantic import Field
 from perpflow.config import ConfigModel
 from perpflow.risk import RiskLimits
 from perpflow.secrets import resolve
+from perpflow.venues.base import Proxy
 from perpflow.venues.lighter import constants as c
-from perpflow.venues.lighter.client import Proxy
 from perpflow.venues.ratelimit import RateBudget
 
 Tier = Literal["standard", "premium", "plus", "builder"]

@@ -33,3 +33,10 @@ def check_minimums(market: MarketInfo, size: Decimal, price: Decimal) -> None:
         raise Unrepresentable(
             f"{market.symbol} notional {size * price} is below the minimum {market.min_quote_amount}"
         )
+
+
+def order_ticks(market: MarketInfo, size: Decimal, price: Decimal) -> tuple[int, int]:
+    """An order's size and price in the market's integers, if the market can take it at all."""
+    ticks = base_amount(market, size), price_ticks(market, price)
+    check_minimums(market, size, price)
+    return ticks

@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 from pydantic import SecretStr
 
+from perpflow.venues.base import Proxy
 from perpflow.venues.config import ProxyConfig, VenueAccount, assign_proxies
 from perpflow.venues.errors import TransportError
-from perpflow.venues.lighter.client import Proxy
 from perpflow.venues.types import OrderKind, OrderSpec, Side, TimeInForce
 from tests.plugins.sim import SimHandle
 from tests.plugins.venues import ProxyServer, SimAccount, best, venue_for

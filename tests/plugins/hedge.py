@@ -32,7 +32,8 @@ from perpflow.hedge.fleet import PairSpec
 from perpflow.hedge.models import CycleParams, CycleResult, CycleStatus, HedgeCycleInput, LegAccount
 from perpflow.notify import Notifier
 from perpflow.risk import RiskLimits
-from perpflow.venues.lighter.client import LighterVenue, Proxy
+from perpflow.venues.base import Proxy
+from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.types import Side
 from tests.plugins.sim import SimHandle
 from tests.plugins.venues import SimAccount, best, new_account, venue_for

@@ -13,7 +13,7 @@ from perpflow import names
 from perpflow.db.ledger import Ledger
 from perpflow.hedge.fleet import FleetInput, FleetMode, FleetResult, FleetStatus
 from perpflow.hedge.models import CycleParams
-from perpflow.venues.lighter.client import Proxy
+from perpflow.venues.base import Proxy
 from perpflow.venues.types import Side
 from tests.plugins.hedge import ETH, FleetRig, fleet_rig
 from tests.plugins.sim import SimHandle

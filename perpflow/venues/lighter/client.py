@@ -7,8 +7,8 @@ HTTP and does not roll back after 429s or timeouts, which is how bots end up wit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import json
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -17,41 +17,14 @@ from pydantic import SecretStr
 from yarl import URL
 
 from perpflow.venues import scaling
+from perpflow.venues.base import Proxy, SignedTx
 from perpflow.venues.errors import AuthError, InvalidOrder, VenueError
 from perpflow.venues.lighter import constants as c
 from perpflow.venues.lighter import parse
-from perpflow.venues.lighter.auth import AuthTokens
+from perpflow.venues.lighter.auth import LighterSigner
 from perpflow.venues.lighter.errors import call, from_result
 from perpflow.venues.ratelimit import RateBudget
-from perpflow.venues.types import (
-    AccountState,
-    Book,
-    MarketInfo,
-    OrderKind,
-    OrderSpec,
-    Side,
-    TimeInForce,
-    VenueFill,
-    VenueOrder,
-)
-
-
-@dataclass(frozen=True)
-class Proxy:
-    url: str
-    username: str | None = None
-    password: SecretStr | None = None
-
-
-@dataclass(frozen=True)
-class SignedTx:
-    """A signed transaction not yet sent. ``tx_info`` carries a signature, not the key."""
-
-    tx_type: int
-    tx_info: str
-    tx_hash: str
-    nonce: int
-    api_key_index: int
+from perpflow.venues.types import AccountState, Book, MarketInfo, OrderSpec, VenueFill, VenueOrder
 
 
 def _configuration(url: str, proxy: Proxy | None) -> lighter.Configuration:
@@ -69,6 +42,8 @@ def _configuration(url: str, proxy: Proxy | None) -> lighter.Configuration:
 
 class LighterVenue:
     name = c.VENUE
+    indexing_grace_s = c.INDEXING_GRACE_SECONDS
+    max_batch = c.MAX_BATCH
 
     def __init__(
         self,
@@ -91,15 +66,9 @@ class LighterVenue:
         self._accounts = lighter.AccountApi(self._api)
         self._budget = budget
         self._weighted = weighted
-        self._signer: Any = None
-        self._auth: AuthTokens | None = None
+        self._signer: LighterSigner | None = None
         if private_key is not None and api_key_index is not None:
-            self._signer = lighter.SignerClient(
-                url=self.url,
-                account_index=account_index,
-                api_private_keys={api_key_index: private_key.get_secret_value()},
-            )
-            self._auth = AuthTokens(self._signer, api_key_index)
+            self._signer = LighterSigner(self.url, account_index, api_key_index, private_key)
         self._nonce: int | None = None
         self._markets: dict[str, MarketInfo] = {}
 
@@ -140,8 +109,8 @@ class LighterVenue:
 
     # -- signing and sending -------------------------------------------------------------------
 
-    def _require_signer(self) -> Any:
-        if self._signer is None or self.api_key_index is None:
+    def _require_signer(self) -> LighterSigner:
+        if self._signer is None:
             raise AuthError("this lighter venue has no API key: it cannot sign")
         return self._signer
 
@@ -165,90 +134,75 @@ class LighterVenue:
         assert self._nonce is not None
         return self._nonce
 
-    def _signed(self, result: tuple[Any, Any, Any, Any], nonce: int) -> SignedTx:
-        tx_type, tx_info, tx_hash, err = result
-        if err is not None:
-            raise InvalidOrder(f"lighter signer refused the transaction: {err}")
-        assert self.api_key_index is not None
-        return SignedTx(int(tx_type), str(tx_info), str(tx_hash), nonce, self.api_key_index)
-
     async def sign_order(self, spec: OrderSpec) -> SignedTx:
-        m = await self.market(spec.market)
-        base, price = scaling.base_amount(m, spec.size), scaling.price_ticks(m, spec.price)
-        scaling.check_minimums(m, spec.size, spec.price)
+        (signed,) = await self.sign_batch([spec])
+        return signed
+
+    async def sign_batch(self, specs: Sequence[OrderSpec]) -> list[SignedTx]:
+        """Orders for one ``submit_batch``, signed on consecutive nonces from the next one."""
+        if len(specs) > self.max_batch:
+            raise InvalidOrder(
+                f"lighter takes at most {self.max_batch} orders in one batch, not {len(specs)}"
+            )
+        markets = [await self.market(spec.market) for spec in specs]
+        ticks = [
+            scaling.order_ticks(m, spec.size, spec.price) for m, spec in zip(markets, specs, strict=True)
+        ]
         signer, nonce = self._require_signer(), await self._nonce_for_signing()
-        immediate = spec.kind is OrderKind.MARKET or spec.tif is TimeInForce.IOC
-        expiry = c.IOC_EXPIRY if immediate else _expiry_ms(spec.expiry)
-        return self._signed(
-            signer.sign_create_order(
-                m.market_id,
-                spec.client_order_index,
-                base,
-                price,
-                int(spec.side is Side.SELL),
-                c.ORDER_TYPE[spec.kind],
-                c.TIME_IN_FORCE[TimeInForce.IOC if spec.kind is OrderKind.MARKET else spec.tif],
-                spec.reduce_only,
-                0,
-                expiry,
-                nonce=nonce,
-                api_key_index=self.api_key_index,
-            ),
-            nonce,
-        )
+        return [
+            signer.create_order(m.market_id, spec, order_ticks, nonce + i)
+            for i, (m, spec, order_ticks) in enumerate(zip(markets, specs, ticks, strict=True))
+        ]
 
     async def submit(self, tx: SignedTx) -> None:
-        """Send a signed tx. Any failure leaves our nonce unknown, so it is re-read next time."""
+        await self._send(
+            "sendTx", lambda: self._txs.send_tx(tx_type=tx.tx_type, tx_info=tx.tx_info), tx.nonce
+        )
+
+    async def submit_batch(self, txs: Sequence[SignedTx]) -> None:
+        """Send signed txs in one request; the venue applies them in order."""
+        if not 0 < len(txs) <= self.max_batch:
+            raise InvalidOrder(f"a lighter batch carries 1 to {self.max_batch} transactions, not {len(txs)}")
+        types, infos = json.dumps([tx.tx_type for tx in txs]), json.dumps([tx.tx_info for tx in txs])
+        await self._send(
+            "sendTxBatch", lambda: self._txs.send_tx_batch(tx_types=types, tx_infos=infos), txs[-1].nonce
+        )
+
+    async def _send(self, endpoint: str, op: Callable[[], Awaitable[Any]], last_nonce: int) -> None:
+        """Any failure leaves our nonce unknown, so it is re-read next time."""
         try:
-            resp = await self._request(
-                "sendTx", lambda: self._txs.send_tx(tx_type=tx.tx_type, tx_info=tx.tx_info)
-            )
+            resp = await self._request(endpoint, op)
         except VenueError:
             self._nonce = None
             raise
         if resp.code is not None and int(resp.code) != 200:
             self._nonce = None
             raise from_result(int(resp.code), str(resp.message))
-        self._nonce = tx.nonce + 1
+        self._nonce = last_nonce + 1
 
     async def cancel(self, symbol: str, order_index: int) -> None:
         """Cancel by the venue's order index or our client order index."""
         m, signer = await self.market(symbol), self._require_signer()
-        nonce = await self._nonce_for_signing()
-        tx = self._signed(
-            signer.sign_cancel_order(m.market_id, order_index, nonce=nonce, api_key_index=self.api_key_index),
-            nonce,
-        )
-        await self.submit(tx)
+        await self.submit(signer.cancel(m.market_id, order_index, await self._nonce_for_signing()))
 
     async def cancel_all(self, symbol: str | None = None) -> None:
         market_id = (await self.market(symbol)).market_id if symbol else c.NIL_MARKET
-        signer, nonce = self._require_signer(), await self._nonce_for_signing()
-        result = signer.sign_cancel_all_orders(
-            c.CANCEL_ALL_IMMEDIATE, 0, market_id, nonce=nonce, api_key_index=self.api_key_index
-        )
-        await self.submit(self._signed(result, nonce))
+        signer = self._require_signer()
+        await self.submit(signer.cancel_all(market_id, await self._nonce_for_signing()))
 
     async def modify(self, symbol: str, order_index: int, size: Decimal, price: Decimal) -> None:
         m, signer = await self.market(symbol), self._require_signer()
-        nonce = await self._nonce_for_signing()
-        result = signer.sign_modify_order(
-            m.market_id,
-            order_index,
-            scaling.base_amount(m, size),
-            scaling.price_ticks(m, price),
-            0,
-            nonce=nonce,
-            api_key_index=self.api_key_index,
-        )
-        await self.submit(self._signed(result, nonce))
+        await self.submit(signer.modify(m, order_index, size, price, await self._nonce_for_signing()))
+
+    def refused_for_margin(self, order: VenueOrder) -> bool:
+        return order.reason in c.MARGIN_STATUSES
 
     # -- private reads -------------------------------------------------------------------------
 
     def _token(self) -> str:
-        if self._auth is None:
+        if self._signer is None:
             raise AuthError("this lighter venue has no API key: it cannot read private data")
-        return self._auth.token()
+        return self._signer.token()
 
     def _symbol(self, market_id: int) -> str:
         for info in self._markets.values():
@@ -317,7 +271,3 @@ class LighterVenue:
         )
         fills = [parse.fill(t, self.account_index, self._symbol(int(t.market_id))) for t in resp.trades or []]
         return fills, resp.next_cursor
-
-
-def _expiry_ms(expiry: datetime | None) -> int:
-    return c.DEFAULT_28_DAY_EXPIRY if expiry is None else int(expiry.timestamp() * 1000)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from perpflow.venues.base import VenueName
 from perpflow.venues.types import OrderKind, TimeInForce
 
-VENUE = "lighter"
+VENUE = VenueName.LIGHTER
 
 TX_CREATE_ORDER = 14
 TX_CANCEL_ORDER = 15
@@ -19,10 +20,13 @@ CANCEL_ALL_IMMEDIATE = 0
 NIL_MARKET = 255
 
 # Request weights per rolling minute (premium accounts); standard accounts count requests.
-WEIGHTS = {"sendTx": 6, "nextNonce": 6, "trades": 600, "accountInactiveOrders": 100}
+WEIGHTS = {"sendTx": 6, "sendTxBatch": 6, "nextNonce": 6, "trades": 600, "accountInactiveOrders": 100}
 DEFAULT_WEIGHT = 300
 TIER_BUDGET_PER_MINUTE = {"standard": 60, "premium": 24_000, "plus": 120_000, "builder": 240_000}
 STANDARD_TIER = "standard"
+
+# sendTxBatch refuses more than this many transactions (code 21514).
+MAX_BATCH = 50
 
 # Lighter indexes orders asynchronously: a lookup that misses within this long after the
 # submit means "not visible yet", not "never arrived".

@@ -1,7 +1,7 @@
-"""The REST side the streams need: market ids, book snapshots for re-syncs, recent trades.
+"""The REST side Lighter's feed needs: the market list, book snapshots for re-syncs, recent trades.
 
-Books come through the venue adapter (``LighterVenue.book``); recent trades are public and
-read with plain aiohttp, through the account's proxy when backfilling that account.
+Markets and books come through the venue adapter (``LighterVenue``); recent trades are public
+and read with plain aiohttp, through the account's proxy when backfilling that account.
 """
 
 from __future__ import annotations
@@ -9,13 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
 import aiohttp
 
 from perpflow.chain.backoff import Backoff
-from perpflow.venues.lighter.client import LighterVenue, Proxy
-from perpflow.venues.types import Book, MarketInfo
+from perpflow.venues.errors import TransportError
+from perpflow.venues.lighter.client import LighterVenue
+from perpflow.venues.lighter.stream import proxy_args
+from perpflow.venues.lighter.wire import Msg
+from perpflow.venues.types import Book, MarketInfo, Proxy
 
 log = logging.getLogger(__name__)
 
@@ -24,18 +26,16 @@ SNAPSHOT_DEPTH = 60
 REQUEST_TIMEOUT_S = 10.0
 
 
-class VenueRest:
-    def __init__(self, url: str) -> None:
+class LighterRest:
+    def __init__(self, url: str, session: aiohttp.ClientSession) -> None:
         self.url = url.rstrip("/")
-        self._venue: LighterVenue | None = None
-        self._session: aiohttp.ClientSession | None = None
+        self._session = session
+        self._venue = LighterVenue(self.url, 0)
         self._by_id: dict[int, MarketInfo] = {}
         self._by_symbol: dict[str, MarketInfo] = {}
 
-    async def start(self, session: aiohttp.ClientSession, stop: asyncio.Event) -> None:
+    async def start(self, stop: asyncio.Event) -> None:
         """Load the market list, retrying with back-off until the venue answers (or ``stop``)."""
-        self._session = session
-        self._venue = LighterVenue(self.url, 0)
         backoff = Backoff(1.0, 30.0)
         while not stop.is_set():
             try:
@@ -53,8 +53,7 @@ class VenueRest:
         log.info("venue %s markets=%s", self.url, ",".join(sorted(self._by_symbol)))
 
     async def close(self) -> None:
-        if self._venue is not None:
-            await self._venue.close()
+        await self._venue.close()
 
     def symbol_of(self, market_id: int) -> str:
         info = self._by_id.get(market_id)
@@ -64,30 +63,25 @@ class VenueRest:
         info = self._by_symbol.get(symbol)
         return info.market_id if info is not None else None
 
-    @staticmethod
-    def proxy(url: str | None) -> Proxy | None:
-        return Proxy(url=url) if url else None
-
     async def book(self, symbol: str) -> Book:
-        assert self._venue is not None
         return await self._venue.book(symbol, SNAPSHOT_DEPTH)
 
-    async def recent_trades(
-        self, market_id: int, limit: int, proxy: Proxy | None = None
-    ) -> list[dict[str, Any]]:
-        assert self._session is not None
-        auth = None
-        if proxy is not None and proxy.username:
-            secret = proxy.password.get_secret_value() if proxy.password else ""
-            auth = aiohttp.BasicAuth(proxy.username, secret)
-        async with self._session.get(
-            f"{self.url}/api/v1/recentTrades",
-            params={"market_id": str(market_id), "limit": str(limit)},
-            proxy=proxy.url if proxy is not None else None,
-            proxy_auth=auth,
-            timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
-        ) as resp:
-            resp.raise_for_status()
-            body = await resp.json(content_type=None)
-        trades: list[dict[str, Any]] = body.get("trades") or []
+    async def recent_trades(self, symbol: str, limit: int, proxy: Proxy | None = None) -> list[Msg]:
+        market_id = self.market_id(symbol)
+        if market_id is None:
+            return []
+        url, auth = proxy_args(proxy)
+        try:
+            async with self._session.get(
+                f"{self.url}/api/v1/recentTrades",
+                params={"market_id": str(market_id), "limit": str(limit)},
+                proxy=url,
+                proxy_auth=auth,
+                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
+            ) as resp:
+                resp.raise_for_status()
+                body = await resp.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise TransportError(f"recent trades of {symbol}: {exc}") from exc
+        trades: list[Msg] = body.get("trades") or []
         return trades
