@@ -19,6 +19,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from perpflow.names import CYCLE_STATE, KIND, Kind, wallet_queue
     from perpflow.payouts import models as m
+    from perpflow.payouts.errors import PayoutIneligible, PayoutStateError
     from perpflow.payouts.rules import needs_approval, tier_amount_wei
     from workflows.commands import CommandLog, RejectsUnknownSignals
     from workflows.failures import unless_cancelled
@@ -31,6 +32,8 @@ WaitRequest = m.CheckEventRequest | m.AwaitTxRequest
 # look once locally, wait in regular activities, get their search attributes from the watcher's
 # start and skip the transient CHECKING upsert (fewer workflow tasks and history events each).
 WAITS_AS_ACTIVITIES = "payout-waits-as-activities"
+# The wallet lane's business refusals, and the state each one ends the payout in.
+LANE_REFUSALS = {PayoutIneligible.__name__: S.INELIGIBLE, PayoutStateError.__name__: S.FAILED}
 
 
 @workflow.defn(name="LiquidationPayoutWorkflow", failure_exception_types=FAIL_ON_INVALID_INPUT)
@@ -232,13 +235,9 @@ class LiquidationPayoutWorkflow(RejectsUnknownSignals):
             result: m.SendResult = await asyncio.shield(self._lane_call)
         except ActivityError as exc:
             cause = exc.cause
-            if not isinstance(cause, ApplicationError) or cause.type not in (
-                "PayoutIneligible",
-                "PayoutStateError",
-            ):
+            if not isinstance(cause, ApplicationError) or cause.type not in LANE_REFUSALS:
                 raise
-            final = S.INELIGIBLE if cause.type == "PayoutIneligible" else S.FAILED
-            await self._move(final, reason=cause.message)
+            await self._move(LANE_REFUSALS[cause.type], reason=cause.message)
             return None
         self._sent_by(result)
         return result

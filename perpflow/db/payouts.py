@@ -20,15 +20,8 @@ from perpflow.chain.models import ChainCursor, PositionLiquidated, SignedTx
 from perpflow.db import tables as t
 from perpflow.db.ledger import Ledger
 from perpflow.models import AuditEntry
+from perpflow.payouts.errors import DuplicatePayoutEvent, PayoutNotFound
 from perpflow.payouts.models import COMMITTED_STATES, NewPayout, PayoutRecord, PayoutState
-
-
-class PayoutNotFound(Exception):
-    """No ledger row for this payout workflow (the workflow writes it first)."""
-
-
-class DuplicatePayoutEvent(Exception):
-    """Another workflow already owns this event's row: never two payouts for one event."""
 
 
 @dataclass

@@ -21,6 +21,7 @@ from perpflow.chain.fees import bump_fees
 from perpflow.chain.models import Eip1559Fees, SignedTx, TxState, UnsignedTx, liquidation_id
 from perpflow.chain.wallet import HotWallet
 from perpflow.db.payouts import Exposure, PayoutRepository
+from perpflow.payouts.errors import PayoutIneligible, PayoutStateError
 from perpflow.payouts.faults import crash_point
 from perpflow.payouts.models import PayoutRecord, SendOutcome, SendRequest, SendResult
 from perpflow.payouts.rules import cap_violation
@@ -31,14 +32,6 @@ log = logging.getLogger(__name__)
 # up every stored hash, which is the only reliable way to learn what happened.
 DOUBT = (NonceTooLow, AlreadyImported, ReplacementUnderpriced)
 FEES_TTL_S = 1.0
-
-
-class PayoutIneligible(Exception):
-    """A business reason not to pay (cap, pool, whitelist). Non-retryable by name."""
-
-
-class PayoutStateError(Exception):
-    """The ledger row cannot be sent (no amount, final already). Non-retryable by name."""
 
 
 def stored_signed(rec: PayoutRecord) -> SignedTx:

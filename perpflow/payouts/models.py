@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, Field, field_validator
 
 from perpflow.chain.models import Address, Hash32, PositionLiquidated
 from perpflow.models import Model, RejectedCommand
+from perpflow.payouts.errors import IllegalTransition
 
 WEI_PER_ETH = 10**18
 
@@ -68,10 +69,6 @@ TRANSITIONS: dict[PayoutState, frozenset[PayoutState]] = {
     _S.SENDING: frozenset({_S.CONFIRMING_TX, _S.INELIGIBLE, _S.DONE, _S.FAILED, _S.CANCELLED}),
     _S.CONFIRMING_TX: frozenset({_S.SENDING, _S.DONE, _S.FAILED}),
 }
-
-
-class IllegalTransition(Exception):
-    """A workflow bug: the state table forbids this move."""
 
 
 def check_transition(old: PayoutState, new: PayoutState) -> None:

@@ -8,7 +8,8 @@ import pytest
 
 from perpflow.chain.models import ChainCursor, PositionLiquidated, SignedTx
 from perpflow.db.ledger import Ledger
-from perpflow.db.payouts import DuplicatePayoutEvent, PayoutRepository
+from perpflow.db.payouts import PayoutRepository
+from perpflow.payouts.errors import DuplicatePayoutEvent
 from perpflow.payouts.models import NewPayout, PayoutState
 
 WALLET = "0x000000000000000000000000000000000000dEaD"

@@ -10,7 +10,8 @@ import pytest
 from perpflow.config import load_yaml
 from perpflow.errors import ConfigError
 from perpflow.payouts.config import PayoutsConfig
-from perpflow.payouts.models import IllegalTransition, PayoutState, check_transition
+from perpflow.payouts.errors import IllegalTransition
+from perpflow.payouts.models import PayoutState, check_transition
 from perpflow.payouts.rules import cap_violation, needs_approval, tier_amount_wei
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "payouts.example.yaml"
