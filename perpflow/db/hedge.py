@@ -6,12 +6,8 @@ from datetime import UTC, datetime
 
 from perpflow.db import tables as t
 from perpflow.db.ledger import Ledger
-from perpflow.errors import PerpflowError
+from perpflow.hedge.errors import CycleIdReused
 from perpflow.hedge.models import CycleRecord, CycleState
-
-
-class CycleIdReused(PerpflowError):
-    """Two different cycles under one workflow id: a bug in id building, never retried."""
 
 
 class HedgeCycles:

@@ -10,9 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from perpflow.db import tables as t
-from perpflow.db.hedge import CycleIdReused, HedgeCycles
+from perpflow.db.hedge import HedgeCycles
 from perpflow.db.ledger import Ledger
 from perpflow.db.migrate import current_revision, head_revision, upgrade
+from perpflow.hedge.errors import CycleIdReused
 from perpflow.hedge.models import CycleRecord, CycleState
 from perpflow.models import AccountRef, AuditEntry
 
