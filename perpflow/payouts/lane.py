@@ -12,19 +12,17 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from eth_account.typed_transactions.typed_transaction import TypedTransaction
-from hexbytes import HexBytes
-
 from perpflow.chain.client import ChainClient
 from perpflow.chain.errors import AlreadyImported, NonceTooLow, ReplacementUnderpriced
 from perpflow.chain.fees import bump_fees
-from perpflow.chain.models import Eip1559Fees, SignedTx, TxState, UnsignedTx, liquidation_id
+from perpflow.chain.models import Eip1559Fees, SignedTx, TxState, UnsignedTx
 from perpflow.chain.wallet import HotWallet
 from perpflow.db.payouts import Exposure, PayoutRepository
 from perpflow.payouts.errors import PayoutIneligible, PayoutStateError
 from perpflow.payouts.faults import crash_point
 from perpflow.payouts.models import PayoutRecord, SendOutcome, SendRequest, SendResult
-from perpflow.payouts.rules import cap_violation
+from perpflow.payouts.rules import cap_violation, day_start
+from perpflow.payouts.stored import stored_signed
 
 log = logging.getLogger(__name__)
 
@@ -32,24 +30,6 @@ log = logging.getLogger(__name__)
 # up every stored hash, which is the only reliable way to learn what happened.
 DOUBT = (NonceTooLow, AlreadyImported, ReplacementUnderpriced)
 FEES_TTL_S = 1.0
-
-
-def stored_signed(rec: PayoutRecord) -> SignedTx:
-    """The stored raw tx as a SignedTx (fees decoded from the bytes: nothing else to trust)."""
-    if rec.raw_tx is None or rec.nonce is None or rec.wallet is None or not rec.tx_hashes:
-        raise PayoutStateError(f"payout {rec.workflow_id} has no stored transaction")
-    fields = TypedTransaction.from_bytes(HexBytes(rec.raw_tx)).as_dict()
-    fees = Eip1559Fees(
-        max_fee_per_gas=int(fields["maxFeePerGas"]),
-        max_priority_fee_per_gas=int(fields["maxPriorityFeePerGas"]),
-    )
-    return SignedTx(
-        tx_hash=rec.tx_hashes[-1], raw_tx=rec.raw_tx, sender=rec.wallet, nonce=rec.nonce, fees=fees
-    )
-
-
-def day_start(now: datetime) -> datetime:
-    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 class WalletLane:
@@ -67,7 +47,7 @@ class WalletLane:
         else:
             # Three independent reads at once: the lane is serial, its latency is the throughput.
             paid, exp, pool = await asyncio.gather(
-                self.chain.paid(_lid(rec)),
+                self.chain.paid(rec.liquidation_id),
                 self.repo.exposure(
                     rec.user_address, day_start(datetime.now(UTC)), self.wallet.address, rec.workflow_id
                 ),
@@ -87,7 +67,7 @@ class WalletLane:
         """Replace the stuck tx: same nonce, fees >= 2x (and >= what the node asks for now)."""
         rec = await self.repo.get(req.workflow_id)
         old = stored_signed(rec)
-        if await self.chain.paid(_lid(rec)):
+        if await self.chain.paid(rec.liquidation_id):
             return SendResult(outcome=SendOutcome.ALREADY_PAID)
         fees = bump_fees(old.fees, await self.chain.suggest_fees())
         signed = self.wallet.sign(self._payout_tx(rec, old.nonce, fees))
@@ -155,7 +135,7 @@ class WalletLane:
             chain_id=self.chain_id,
             user=rec.user_address,
             amount_wei=rec.amount_wei or 0,
-            liquidation_id=_lid(rec),
+            liquidation_id=rec.liquidation_id,
             nonce=nonce,
             fees=fees,
         )
@@ -171,7 +151,3 @@ def _check_limits(rec: PayoutRecord, req: SendRequest, exp: Exposure, pool: int)
     available = pool - exp.in_flight
     if available < amount:
         raise PayoutIneligible(f"pool balance {available} wei (after in-flight) below {amount} wei")
-
-
-def _lid(rec: PayoutRecord) -> str:
-    return liquidation_id(rec.event_tx_hash, rec.event_log_index)

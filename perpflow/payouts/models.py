@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, Field, field_validator
 
-from perpflow.chain.models import Address, Hash32, PositionLiquidated
+from perpflow.chain.models import Address, Hash32, PositionLiquidated, liquidation_id
 from perpflow.models import Model, RejectedCommand
 from perpflow.payouts.errors import IllegalTransition
 
@@ -253,6 +253,10 @@ class PayoutRecord(Model):
     reason: str | None
     created_at: AwareDatetime
     updated_at: AwareDatetime
+
+    @property
+    def liquidation_id(self) -> str:
+        return liquidation_id(self.event_tx_hash, self.event_log_index)
 
 
 class NewPayout(Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from perpflow.payouts.models import PayoutPolicy, eth_to_wei
@@ -31,3 +32,8 @@ def cap_violation(
     if all_today_wei + amount_wei > day_cap:
         return f"daily cap: {all_today_wei} + {amount_wei} wei exceeds {day_cap} wei"
     return None
+
+
+def day_start(now: datetime) -> datetime:
+    """The start of the UTC day the daily caps count in."""
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

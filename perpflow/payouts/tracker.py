@@ -16,7 +16,6 @@ from perpflow.chain.client import ChainClient
 from perpflow.chain.errors import SendRejected
 from perpflow.chain.models import PositionLiquidated, TxReceipt, TxState, liquidation_id
 from perpflow.db.payouts import PayoutRepository
-from perpflow.payouts.lane import day_start, stored_signed
 from perpflow.payouts.models import (
     AwaitTxRequest,
     AwaitTxResult,
@@ -28,7 +27,8 @@ from perpflow.payouts.models import (
     PayoutState,
     TxOutcome,
 )
-from perpflow.payouts.rules import cap_violation
+from perpflow.payouts.rules import cap_violation, day_start
+from perpflow.payouts.stored import stored_signed
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class PayoutTracker:
         assert rec.wallet is not None and rec.nonce is not None
         if await self.chain.latest_nonce(rec.wallet) > rec.nonce:
             # The nonce is used, by none of our txs: paid by another path, or taken.
-            if await self.chain.paid(liquidation_id(rec.event_tx_hash, rec.event_log_index)):
+            if await self.chain.paid(rec.liquidation_id):
                 return await self._paid_elsewhere(rec)
             return AwaitTxResult(outcome=TxOutcome.NONCE_TAKEN)
         signed = stored_signed(rec)
