@@ -16,7 +16,7 @@ from perpflow import names
 from perpflow.db.ledger import Ledger
 from perpflow.db.payouts import PayoutRepository
 from perpflow.payouts.config import load_payouts_config
-from perpflow.payouts.lane import WalletLane
+from perpflow.payouts.lane import FaultHook, WalletLane
 from perpflow.payouts.runtime import chain_client, check_owner, load_wallet
 from perpflow.process import main_entry, stop_event
 from perpflow.settings import load_settings
@@ -26,7 +26,8 @@ from workers.common import BUILD_ID, run_workers
 log = logging.getLogger("perpflow.wallet")
 
 
-async def main() -> None:
+async def main(fault: FaultHook | None = None) -> None:
+    """Serve the lane; `fault` is a chaos test's crash-point hook (none in production)."""
     settings = load_settings()
     cfg = load_payouts_config(settings)
     stop = stop_event()
@@ -35,7 +36,7 @@ async def main() -> None:
     chain = chain_client(cfg)
     try:
         await check_owner(chain, wallet, cfg)
-        lane = WalletLane(chain, wallet, PayoutRepository(ledger), cfg.chain.chain_id)
+        lane = WalletLane(chain, wallet, PayoutRepository(ledger), cfg.chain.chain_id, fault)
         await lane.reconcile()  # a node restart or rollback may have lost stored txs
         client = await connect(settings)
         worker = Worker(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from perpflow.chain.client import ChainClient
@@ -19,7 +20,6 @@ from perpflow.chain.models import Eip1559Fees, SignedTx, TxState, UnsignedTx
 from perpflow.chain.wallet import HotWallet
 from perpflow.db.payouts import Exposure, PayoutRepository
 from perpflow.payouts.errors import PayoutIneligible, PayoutStateError
-from perpflow.payouts.faults import crash_point
 from perpflow.payouts.models import PayoutRecord, SendOutcome, SendRequest, SendResult
 from perpflow.payouts.rules import cap_violation, day_start
 from perpflow.payouts.stored import stored_signed
@@ -30,11 +30,21 @@ log = logging.getLogger(__name__)
 # up every stored hash, which is the only reliable way to learn what happened.
 DOUBT = (NonceTooLow, AlreadyImported, ReplacementUnderpriced)
 FEES_TTL_S = 1.0
+# Told each named step of a send ("after_store", "after_broadcast"): a chaos test's crash points.
+FaultHook = Callable[[str], None]
 
 
 class WalletLane:
-    def __init__(self, chain: ChainClient, wallet: HotWallet, repo: PayoutRepository, chain_id: int) -> None:
+    def __init__(
+        self,
+        chain: ChainClient,
+        wallet: HotWallet,
+        repo: PayoutRepository,
+        chain_id: int,
+        fault: FaultHook | None = None,
+    ) -> None:
         self.chain, self.wallet, self.repo, self.chain_id = chain, wallet, repo, chain_id
+        self._fault = fault
         self._reconciled = False
         self._fees: tuple[float, Eip1559Fees] | None = None
 
@@ -58,9 +68,9 @@ class WalletLane:
                 return SendResult(outcome=SendOutcome.ALREADY_PAID)
             _check_limits(rec, req, exp, pool)
             signed = await self._allocate_sign_store(rec, chain_pending=req.new_nonce)
-            crash_point("after_store")
+            self._step("after_store")
         await self.broadcast(signed)
-        crash_point("after_broadcast")
+        self._step("after_broadcast")
         return SendResult(outcome=SendOutcome.SENT, tx_hash=signed.tx_hash, nonce=signed.nonce)
 
     async def bump(self, req: SendRequest) -> SendResult:
@@ -103,6 +113,10 @@ class WalletLane:
         self._reconciled = True
         log.info("lane reconciled wallet=%s latest_nonce=%s rebroadcast=%s", address, latest, resent)
         return resent
+
+    def _step(self, name: str) -> None:
+        if self._fault is not None:
+            self._fault(name)
 
     async def _allocate_sign_store(self, rec: PayoutRecord, *, chain_pending: bool) -> SignedTx:
         if rec.amount_wei is None or rec.state.final:

@@ -1,7 +1,7 @@
 """Crashes around the money: a SIGKILLed wallet worker, an anvil restarted from its state file.
 
-The wallet worker runs as a real subprocess (``python -m workers.wallet``) with the key in its
-environment only; a fault point SIGKILLs it once at a chosen step of the lane.
+The wallet worker runs as a real subprocess with the key in its environment only, through
+``tests/chaos/faulty_wallet.py``, whose crash point SIGKILLs it once at a chosen step of the lane.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from perpflow.chain.models import TxState
 from perpflow.db.ledger import Ledger
 from perpflow.db.payouts import PayoutRepository
 from perpflow.payouts.config import CONFIG_ENV
-from perpflow.payouts.faults import FAULT_ENV
 from tests.plugins.chain import ETH, ChainEnv, new_wallet, state_file_holds
 from tests.plugins.payouts import Payouts, PayoutState, eventually, make_policy, new_guard, open_payouts
 
@@ -70,14 +69,11 @@ class WalletProcess:
         }
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, fault: str | None = None) -> None:
-        env = dict(self.env)
-        if fault is not None:
-            env[FAULT_ENV] = fault
+    def start_killed_once_at(self, point: str, marker: Path) -> None:
+        """The wallet worker, SIGKILLed right after `point` unless `marker` exists (it writes it)."""
+        command = [sys.executable, "-m", "tests.chaos.faulty_wallet", point, str(marker)]
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "workers.wallet"], env=env, stdout=out, stderr=subprocess.STDOUT
-            )
+            self.proc = subprocess.Popen(command, env=self.env, stdout=out, stderr=subprocess.STDOUT)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -107,7 +103,7 @@ async def test_a_wallet_worker_killed_mid_send_pays_exactly_once(
     before = await payouts.balance(user)
     nonce_before = await payouts.guard.latest_nonce(payouts.owner.address)
     marker = tmp_path / f"killed-{point}"
-    wallet_process.start(fault=f"{point}:{marker}")
+    wallet_process.start_killed_once_at(point, marker)
     handle = await payouts.start(await payouts.liquidate(user, 1250))
     assert wallet_process.proc is not None
     await asyncio.to_thread(wallet_process.proc.wait, 30)
@@ -116,7 +112,7 @@ async def test_a_wallet_worker_killed_mid_send_pays_exactly_once(
     [tx_hash] = stored.tx_hashes
     expected = TxState.UNKNOWN if point == "after_store" else TxState.MINED
     assert await payouts.guard.tx_state(tx_hash) is expected
-    wallet_process.start(fault=f"{point}:{marker}")  # the marker exists: no second kill
+    wallet_process.start_killed_once_at(point, marker)  # the marker exists: no second kill
     final = await asyncio.wait_for(handle.result(), 60)
     assert final.state is PayoutState.DONE
     rec = await payouts.repo.get(handle.id)
