@@ -21,8 +21,9 @@ from perpflow.marketdata.service import MarketDataService
 from perpflow.process import main_entry, stop_event
 from perpflow.settings import Settings, load_settings
 from perpflow.temporal_client import connect
-from perpflow.venues.base import Proxy
 from perpflow.venues.config import SignerConfig
+from perpflow.venues.registry import build_feed
+from perpflow.venues.types import Proxy
 
 log = logging.getLogger("perpflow.worker")
 
@@ -49,11 +50,7 @@ def proxies(path: Path | None, settings: Settings) -> dict[int, Proxy]:
 
 
 def build_config(args: argparse.Namespace, settings: Settings) -> MarketDataConfig:
-    if not settings.lighter_url:
-        raise SystemExit("market data: set PERPFLOW_LIGHTER_URL to the venue's base URL")
     return MarketDataConfig(
-        rest_url=settings.lighter_url,
-        ws_url=MarketDataConfig.ws_url_for(settings.lighter_url),
         markets=tuple(m for m in args.markets.split(",") if m),
         state_dir=settings.state_dir,
         proxies=proxies(args.signer_config, settings),
@@ -64,7 +61,10 @@ def build_config(args: argparse.Namespace, settings: Settings) -> MarketDataConf
 async def main() -> None:
     args = parse_args()
     settings = load_settings()
+    if not settings.lighter_url:
+        raise SystemExit("market data: set PERPFLOW_LIGHTER_URL to the venue's base URL")
     config = build_config(args, settings)
+    feed = build_feed(config.venue, settings.lighter_url)
     stop = stop_event()
     ledger = Ledger(settings.ledger_url)
     try:
@@ -73,7 +73,7 @@ async def main() -> None:
         if config.metrics_port:
             metrics.serve(config.metrics_port)
             log.info("market data metrics on :%d", config.metrics_port)
-        await MarketDataService(config, client, ledger, metrics).run(stop)
+        await MarketDataService(config, feed, client, ledger, metrics).run(stop)
     finally:
         await ledger.close()
 

@@ -1,7 +1,7 @@
 """The local order book of one market: Decimal prices, absolute level sizes, cached best prices.
 
-Lighter's deltas carry the new total size of each changed level (``0`` removes it), so applying
-one is a dict write; best bid/ask are cached and recomputed only when the best level goes away.
+A delta carries the new total size of each changed level (``0`` removes it), so applying one
+is a dict write; best bid/ask are cached and recomputed only when the best level goes away.
 """
 
 from __future__ import annotations
@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
+from perpflow.venues.feed import Level
 from perpflow.venues.types import Book, BookLevel
-
-Level = tuple[Decimal, Decimal]
 
 
 class _Side:
@@ -57,9 +56,8 @@ class _Side:
 
 
 class LocalBook:
-    def __init__(self, market: str, market_id: int) -> None:
+    def __init__(self, market: str) -> None:
         self.market = market
-        self.market_id = market_id
         self.bids = _Side(is_bid=True)
         self.asks = _Side(is_bid=False)
 

@@ -1,6 +1,6 @@
 """One market's book feed: snapshot, in-order deltas, and a REST re-snapshot on any gap.
 
-Continuity: an update's ``begin_nonce`` must equal the previous update's ``nonce``. On a gap the
+Continuity: an update's ``prev_seq`` must equal the previous update's ``seq``. On a gap the
 feed buffers deltas, fetches a REST snapshot, installs it and replays the buffer. Deltas carry
 absolute level sizes and arrive in order, so replaying those received after the fetch began
 over a snapshot taken after that moment leaves every level at its latest value.
@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from enum import StrEnum
 
 from perpflow.marketdata.book import LocalBook
-from perpflow.marketdata.wire import BookMessage
+from perpflow.venues.feed import BookUpdate
 from perpflow.venues.types import Book
 
 log = logging.getLogger(__name__)
@@ -43,12 +43,12 @@ class BookFeed:
     ) -> None:
         self.book = book
         self.state = FeedState.AWAITING_SNAPSHOT
-        self.nonce: int | None = None
+        self.seq: int | None = None
         self.updates = 0
         self.gaps = 0
         self._snapshot = snapshot
         self._on_update, self._on_gap, self._on_give_up = on_update, on_gap, on_give_up
-        self._buffer: list[BookMessage] = []
+        self._buffer: list[BookUpdate] = []
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -58,29 +58,29 @@ class BookFeed:
     def expect_snapshot(self) -> None:
         """The connection is new: nothing before its subscribe snapshot is trusted."""
         self._cancel_resync()
-        self.state, self.nonce = FeedState.AWAITING_SNAPSHOT, None
+        self.state, self.seq = FeedState.AWAITING_SNAPSHOT, None
 
-    def apply(self, msg: BookMessage) -> None:
+    def apply(self, msg: BookUpdate) -> None:
         if msg.snapshot:
             self._cancel_resync()
             self.book.reset(msg.bids, msg.asks)
-            self.state, self.nonce = FeedState.LIVE, msg.nonce
+            self.state, self.seq = FeedState.LIVE, msg.seq
         elif self.state is FeedState.RESYNCING:
             self._buffer_delta(msg)
             return
         elif self.state is FeedState.AWAITING_SNAPSHOT:
             return
-        elif self.nonce is not None and msg.begin_nonce != self.nonce:
+        elif self.seq is not None and msg.prev_seq != self.seq:
             self._gap(msg)
             return
         else:
             self.book.apply(msg.bids, msg.asks)
-            self.nonce = msg.nonce
+            self.seq = msg.seq
         self.updates += 1
         if self._on_update is not None:
             self._on_update(self.book)
 
-    def _buffer_delta(self, msg: BookMessage) -> None:
+    def _buffer_delta(self, msg: BookUpdate) -> None:
         self._buffer.append(msg)
         if len(self._buffer) > MAX_BUFFERED:
             log.warning("book %s resync buffer full; resubscribing", self.book.market)
@@ -88,13 +88,13 @@ class BookFeed:
             if self._on_give_up is not None:
                 self._on_give_up()
 
-    def _gap(self, msg: BookMessage) -> None:
+    def _gap(self, msg: BookUpdate) -> None:
         self.gaps += 1
         log.warning(
-            "book %s gap expected begin_nonce=%s got=%d; resnapshot via REST",
+            "book %s gap expected prev_seq=%s got=%d; resnapshot via REST",
             self.book.market,
-            self.nonce,
-            msg.begin_nonce,
+            self.seq,
+            msg.prev_seq,
         )
         if self._on_gap is not None:
             self._on_gap(self.book)
@@ -115,9 +115,9 @@ class BookFeed:
         buffered, self._buffer = self._buffer, []
         for delta in buffered:
             self.book.apply(delta.bids, delta.asks)
-        self.nonce = buffered[-1].nonce if buffered else None
+        self.seq = buffered[-1].seq if buffered else None
         self.state, self._task = FeedState.LIVE, None
-        log.info("book %s resynced replayed=%d nonce=%s", self.book.market, len(buffered), self.nonce)
+        log.info("book %s resynced replayed=%d seq=%s", self.book.market, len(buffered), self.seq)
         if self._on_update is not None:
             self._on_update(self.book)
 

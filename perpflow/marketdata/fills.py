@@ -1,4 +1,4 @@
-"""Fills from ``account_all`` -> the owning workflow, as ``order_filled`` signals.
+"""Fills from the venue feed's account streams -> the owning workflow, as ``order_filled`` signals.
 
 Ownership comes from the ``orders`` table (the intent is written before the order is sent, so
 a fill of ours always finds its row) or from an ORDER watch, which may name its own signal.
@@ -17,8 +17,8 @@ from perpflow.db.orders import Orders
 from perpflow.marketdata.delivery import Delivery
 from perpflow.marketdata.fill_log import FillLog
 from perpflow.marketdata.models import Watch
-from perpflow.marketdata.wire import Msg, fill
 from perpflow.signals import ORDER_FILLED, OrderFilled
+from perpflow.venues.base import VenueName
 from perpflow.venues.types import VenueFill
 
 log = logging.getLogger(__name__)
@@ -33,12 +33,9 @@ class FillRouter:
         orders: Orders,
         fill_log: FillLog,
         send: Callable[[Delivery], None],
-        symbol_of: Callable[[int], str],
-        *,
-        venue: str = "lighter",
+        venue: VenueName,
     ) -> None:
-        self.orders, self.fill_log, self._send, self._symbol_of = orders, fill_log, send, symbol_of
-        self.venue = venue
+        self.orders, self.fill_log, self._send, self.venue = orders, fill_log, send, venue
         self.order_watches: dict[OrderKey, Owner] = {}
         self._owners: dict[OrderKey, Owner] = {}  # positive lookups only: a miss is re-read
         self.routed = 0
@@ -51,9 +48,8 @@ class FillRouter:
             if w.spec.account_index is not None and w.spec.client_order_index is not None
         }
 
-    async def on_trades(self, account_index: int, trades: list[Msg]) -> None:
-        for trade in trades:
-            f = fill(trade, account_index, self._symbol_of(int(trade["market_id"])))
+    async def on_fills(self, account_index: int, fills: list[VenueFill]) -> None:
+        for f in fills:
             if f.client_order_index and self.fill_log.claim(f.fill_id):
                 await self._route(account_index, f)
 
@@ -102,7 +98,7 @@ class FillRouter:
         return self._owners[key]
 
 
-def _payload(venue: str, account_index: int, f: VenueFill) -> OrderFilled:
+def _payload(venue: VenueName, account_index: int, f: VenueFill) -> OrderFilled:
     return OrderFilled(
         fill_id=f.fill_id,
         venue=venue,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from perpflow.marketdata.models import StreamState
+from perpflow.venues.feed import StreamState
 
 _STATES = list(StreamState)
 # Fill -> signal accepted by Temporal: milliseconds matter, seconds mean an outage.

@@ -1,4 +1,4 @@
-"""Watch payloads (activity in/out) and stream status, as pydantic models.
+"""Watch payloads (activity in/out) and the worker's status, as pydantic models.
 
 Pure data: workflows import these to register watches through ``activities/watches.py``.
 """
@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, Field, model_validator
 
 from perpflow.models import Model
 from perpflow.signals import ORDER_FILLED, PRICE_CROSSED, Direction
+from perpflow.venues.feed import StreamStatus
 
 
 class WatchKind(StrEnum):
@@ -66,29 +67,6 @@ class DeactivateWatches(Model):
 
 class DeactivatedWatches(Model):
     count: int
-
-
-class StreamState(StrEnum):
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    STALE = "stale"  # no message within the staleness window: being torn down
-    BACKING_OFF = "backing_off"
-    FAILED = "failed"  # many failures in a row: alerting, still retrying
-    STOPPED = "stopped"
-
-    @property
-    def healthy(self) -> bool:
-        return self is StreamState.CONNECTED
-
-
-class StreamStatus(Model):
-    name: str
-    state: StreamState
-    since: AwareDatetime
-    last_message_age_s: float | None = None
-    reconnects: int = 0
-    failures_in_row: int = 0
-    error: str = ""
 
 
 class WorkerStatus(Model):

@@ -1,8 +1,9 @@
 """The market-data service: streams, books, bands and fills, driven by the ledger's watches.
 
-A Temporal client only. ``run(stop)`` keeps one book stream (every watched market) and one
-account stream per account (through that account's proxy), re-reads the ledger every
-``refresh_interval_s`` and signals workflows on fills and band crossings, never per tick.
+A Temporal client only, speaking to one venue through its ``VenueFeed``. ``run(stop)`` keeps
+one book stream (every watched market) and one account stream per account (through that
+account's proxy), re-reads the ledger every ``refresh_interval_s`` and signals workflows on
+fills and band crossings, never per tick.
 """
 
 from __future__ import annotations
@@ -16,13 +17,11 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-import aiohttp
 from temporalio.client import Client
 
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
 from perpflow.db.watches import Watches
-from perpflow.marketdata import wire
 from perpflow.marketdata.bands import Crossing, MarketBands
 from perpflow.marketdata.book import LocalBook
 from perpflow.marketdata.config import MarketDataConfig
@@ -31,11 +30,12 @@ from perpflow.marketdata.feed import BookFeed
 from perpflow.marketdata.fill_log import FillLog
 from perpflow.marketdata.fills import FillRouter
 from perpflow.marketdata.metrics import Metrics
-from perpflow.marketdata.models import Watch, WatchKind, WorkerStatus
-from perpflow.marketdata.stream import Stream
+from perpflow.marketdata.models import Watch, WatchKind
 from perpflow.marketdata.telemetry import Telemetry
-from perpflow.marketdata.venue_rest import VenueRest
 from perpflow.signals import PriceCrossed
+from perpflow.venues.errors import VenueError
+from perpflow.venues.feed import BookStream, BookUpdate, FeedStream, OnConnected, StreamHooks, VenueFeed
+from perpflow.venues.types import Proxy, VenueFill
 
 log = logging.getLogger(__name__)
 
@@ -44,39 +44,48 @@ BOOKS = "books"
 
 class MarketDataService:
     def __init__(
-        self, config: MarketDataConfig, client: Client, ledger: Ledger, metrics: Metrics | None = None
+        self,
+        config: MarketDataConfig,
+        source: VenueFeed,
+        client: Client,
+        ledger: Ledger,
+        metrics: Metrics | None = None,
     ) -> None:
-        self.config, self.ledger = config, ledger
+        self.config, self.source, self.ledger = config, source, ledger
         self.metrics = metrics or Metrics()
         self.watches = Watches(ledger)
-        self.feeds: dict[int, BookFeed] = {}
+        self.feeds: dict[str, BookFeed] = {}
         self.bands: dict[str, MarketBands] = defaultdict(MarketBands)
-        self.streams: dict[str, Stream] = {}
+        self.streams: dict[str, FeedStream] = {}
         state_dir = config.state_dir
         self.fill_log = FillLog(state_dir / "marketdata-fills.json" if state_dir else None)
         self.signaller = Signaller(client, on_sent=self._sent, on_retry=self._retry)
-        self.rest = VenueRest(config.rest_url)
-        self.router = FillRouter(Orders(ledger), self.fill_log, self.signaller.send, self.rest.symbol_of)
-        self.telemetry = Telemetry(self)
+        self.router = FillRouter(Orders(ledger), self.fill_log, self.signaller.send, config.venue)
+        self.telemetry = Telemetry(
+            self.metrics,
+            self.streams,
+            self.feeds,
+            self.signaller,
+            state_dir=state_dir,
+            interval_s=config.status_interval_s,
+        )
         self.ready = asyncio.Event()  # set after the first refresh subscribed everything
+        self._books: BookStream | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stops: dict[str, asyncio.Event] = {}
         self._locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._background: set[asyncio.Task[None]] = set()
-        self._session: aiohttp.ClientSession | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        # Proxies are per account and explicit: never pick one up from the environment.
-        self._session = aiohttp.ClientSession(trust_env=False)
         try:
-            await self.rest.start(self._session, stop)
+            await self.source.start(stop)
             if stop.is_set():
                 return
-            self._start_stream(Stream(BOOKS, self.config.ws_url, self._on_book, self._books_connected))
-            loops = [self._refresh_loop(stop), self.telemetry.run(stop)]
-            await asyncio.gather(*loops)
+            self._books = self.source.books(BOOKS, self._on_book, self._hooks(self._books_connected))
+            self._start_stream(self._books)
+            await asyncio.gather(self._refresh_loop(stop), self.telemetry.run(stop))
         finally:
             await self._shutdown()
 
@@ -88,17 +97,15 @@ class MarketDataService:
             task.cancel()
         await self.fill_log.close()
         self.telemetry.write()
-        await self.rest.close()
-        if self._session is not None:
-            await self._session.close()
+        await self.source.close()
 
-    def _start_stream(self, stream: Stream) -> None:
-        stream.options = self.config.stream
-        stream.on_state = self.telemetry.on_state
+    def _hooks(self, on_connected: OnConnected) -> StreamHooks:
+        return StreamHooks(on_connected, self.telemetry.on_state, self.config.stream)
+
+    def _start_stream(self, stream: FeedStream) -> None:
         stop = self._stops[stream.name] = asyncio.Event()
         self.streams[stream.name] = stream
-        assert self._session is not None
-        self._tasks[stream.name] = asyncio.create_task(stream.run(self._session, stop))
+        self._tasks[stream.name] = asyncio.create_task(stream.run(stop))
 
     async def _stop_stream(self, name: str) -> None:
         self._stops.pop(name).set()
@@ -126,8 +133,9 @@ class MarketDataService:
                 await asyncio.wait_for(stop.wait(), timeout=self.config.refresh_interval_s)
 
     async def refresh(self) -> None:
-        watches = await self.watches.active(self.config.venue)
-        accounts = {a.account_index: a.proxy_url for a in await self.ledger.accounts(self.config.venue)}
+        venue = self.config.venue
+        watches = await self.watches.active(venue)
+        accounts = {a.account_index: a.proxy_url for a in await self.ledger.accounts(venue)}
         for w in watches:
             if w.spec.account_index is not None:
                 accounts.setdefault(w.spec.account_index, None)
@@ -138,17 +146,17 @@ class MarketDataService:
         await self._sync_accounts(accounts)
 
     async def _sync_books(self, markets: set[str]) -> None:
-        for symbol in markets:
-            market_id = self.rest.market_id(symbol)
-            if market_id is not None and market_id not in self.feeds:
-                self.feeds[market_id] = BookFeed(
-                    LocalBook(symbol, market_id),
-                    self.rest.book,
+        books = self._books
+        assert books is not None
+        for market in markets:
+            if market not in self.feeds and self.source.has_market(market):
+                self.feeds[market] = BookFeed(
+                    LocalBook(market),
+                    self.source.book,
                     on_update=self._evaluate,
-                    on_give_up=lambda: self._spawn(self.streams[BOOKS].close()),
+                    on_give_up=lambda: self._spawn(books.close()),
                 )
-        wanted = {f"order_book/{m}" for m, f in self.feeds.items() if f.book.market in markets}
-        await self.streams[BOOKS].set_channels(wanted)
+        await books.watch({m for m in self.feeds if m in markets})
 
     def _sync_bands(self, watches: list[Watch]) -> None:
         by_market: dict[str, list[Watch]] = defaultdict(list)
@@ -167,16 +175,10 @@ class MarketDataService:
         for index, proxy_url in accounts.items():
             name = f"account-{index}"
             if name not in self.streams:
-                proxy = self.config.proxies.get(index) or self.rest.proxy(proxy_url)
-                stream = Stream(
-                    name,
-                    self.config.ws_url,
-                    self._on_account,
-                    on_connected=partial(self._account_connected, index),
-                    proxy=proxy,
-                )
-                stream.channels = {f"account_all/{index}"}
-                self._start_stream(stream)
+                proxy = self.config.proxies.get(index) or (Proxy(url=proxy_url) if proxy_url else None)
+                hooks = self._hooks(partial(self._account_connected, index, proxy))
+                on_fills = partial(self._on_fills, index)
+                self._start_stream(self.source.account(name, index, proxy, on_fills, hooks))
         for name in [n for n in self.streams if n.startswith("account-")]:
             if int(name.removeprefix("account-")) not in accounts:
                 await self._stop_stream(name)
@@ -184,21 +186,17 @@ class MarketDataService:
     # -- books and bands ------------------------------------------------------------------------
 
     def book(self, market: str) -> LocalBook | None:
-        for feed in self.feeds.values():
-            if feed.book.market == market and feed.live:
-                return feed.book
-        return None
+        feed = self.feeds.get(market)
+        return feed.book if feed is not None and feed.live else None
 
     async def _books_connected(self) -> None:
         for feed in self.feeds.values():
             feed.expect_snapshot()
 
-    def _on_book(self, msg: wire.Msg) -> None:
-        if msg.get("type", "").endswith("order_book"):
-            parsed = wire.book_message(msg)
-            feed = self.feeds.get(parsed.market_id)
-            if feed is not None:
-                feed.apply(parsed)
+    def _on_book(self, update: BookUpdate) -> None:
+        feed = self.feeds.get(update.market)
+        if feed is not None:
+            feed.apply(update)
 
     def _evaluate(self, book: LocalBook) -> None:
         bands = self.bands.get(book.market)
@@ -231,35 +229,30 @@ class MarketDataService:
 
     # -- accounts and fills ---------------------------------------------------------------------
 
-    def _on_account(self, msg: wire.Msg) -> None:
-        name, arg = wire.channel(msg)
-        if name == "account_all":
-            trades = wire.account_trades(msg)
-            if trades:
-                self._spawn(self._route(int(arg), trades))
+    def _on_fills(self, account_index: int, fills: list[VenueFill]) -> None:
+        self._spawn(self._route(account_index, fills))
 
-    async def _route(self, account_index: int, trades: list[wire.Msg]) -> None:
+    async def _route(self, account_index: int, fills: list[VenueFill]) -> None:
         # One message at a time per account: fills are claimed in arrival order.
         async with self._locks[account_index]:
-            await self.router.on_trades(account_index, trades)
+            await self.router.on_fills(account_index, fills)
 
-    async def _account_connected(self, account_index: int) -> None:
-        """Fills made while we were away: the subscribe snapshot has the account's recent trades,
-        and a REST backfill of each watched market's recent trades covers the rest."""
-        self._spawn(self._backfill(account_index))
+    async def _account_connected(self, account_index: int, proxy: Proxy | None) -> None:
+        """Fills made while we were away: the feed may replay some on connect, and a REST
+        backfill of each watched market's recent trades covers the rest."""
+        self._spawn(self._backfill(account_index, proxy))
 
-    async def _backfill(self, account_index: int) -> None:
-        stream = self.streams.get(f"account-{account_index}")
-        proxy = stream.proxy if stream is not None else None
-        for feed in list(self.feeds.values()):
+    async def _backfill(self, account_index: int, proxy: Proxy | None) -> None:
+        for market in list(self.feeds):
             try:
-                trades = await self.rest.recent_trades(feed.book.market_id, self.config.backfill_limit, proxy)
-            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-                log.warning("backfill account=%d market=%s failed: %s", account_index, feed.book.market, exc)
+                fills = await self.source.recent_fills(
+                    account_index, market, proxy, self.config.backfill_limit
+                )
+            except VenueError as exc:
+                log.warning("backfill account=%d market=%s failed: %s", account_index, market, exc)
                 continue
-            mine = [t for t in trades if wire.involves(t, account_index)]
-            if mine:
-                await self._route(account_index, mine)
+            if fills:
+                await self._route(account_index, fills)
 
     # -- telemetry hooks --------------------------------------------------------------------------
 
@@ -269,10 +262,3 @@ class MarketDataService:
 
     def _retry(self, d: Delivery) -> None:
         self.metrics.signal_retries.labels(d.kind).inc()
-
-    def status(self) -> WorkerStatus:
-        return WorkerStatus(
-            updated_at=datetime.now(UTC),
-            streams=[s.status() for s in self.streams.values()],
-            pending_signals=self.signaller.pending,
-        )

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from perpflow.errors import PerpflowError
-from perpflow.marketdata.models import StreamState, WorkerStatus
+from perpflow.marketdata.models import WorkerStatus
+from perpflow.venues.feed import StreamState
 
 STATUS_FILE = "marketdata-status.json"
 # The worker rewrites the file every couple of seconds; three missed writes is a dead worker.

@@ -27,10 +27,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from perpflow.db.ledger import Ledger
 from perpflow.hedge.models import CycleResult, CycleState
-from perpflow.marketdata.models import StreamState, WorkerStatus
+from perpflow.marketdata.models import WorkerStatus
 from perpflow.marketdata.status import read_status, status_path
 from perpflow.models import AccountRef
 from perpflow.signals import ORDER_FILLED
+from perpflow.venues.feed import StreamState
 from perpflow.venues.types import Side
 from tests.plugins.hedge import HedgeRig
 from tests.plugins.marketdata import Maker, eventually, fills_of, recorded, recorder

@@ -12,12 +12,12 @@ import aiohttp
 from temporalio.testing import WorkflowEnvironment
 
 from perpflow.db.ledger import Ledger
-from perpflow.marketdata import wire
 from perpflow.marketdata.book import LocalBook
 from perpflow.marketdata.feed import BookFeed
-from perpflow.marketdata.models import StreamState
 from perpflow.marketdata.service import BOOKS, MarketDataService
-from perpflow.marketdata.venue_rest import VenueRest
+from perpflow.venues.feed import StreamState
+from perpflow.venues.lighter import wire
+from perpflow.venues.lighter.feed import LighterFeed
 from tests.plugins.marketdata import as_pairs, eventually, md_config, running, sim_book
 from tests.plugins.sim import SimHandle
 
@@ -52,12 +52,13 @@ async def test_local_book_equals_the_sim_after_every_step_of_a_long_random_walk(
 
 async def test_a_sequence_gap_is_healed_by_a_rest_snapshot(sim: SimHandle) -> None:
     async with aiohttp.ClientSession(trust_env=False) as http, http.ws_connect(sim.ws_url) as ws:
-        rest = VenueRest(sim.url)
-        await rest.start(http, stop=asyncio.Event())
-        feed = BookFeed(LocalBook("ETH", 0), rest.book)
+        venue = LighterFeed(sim.url)
+        await venue.start(stop=asyncio.Event())
+        symbol_of = venue.rest.symbol_of
+        feed = BookFeed(LocalBook("ETH"), venue.book)
         await ws.receive_json()  # connected
         await ws.send_json({"type": "subscribe", "channel": "order_book/0"})
-        feed.apply(wire.book_message(await ws.receive_json()))
+        feed.apply(wire.book_update(await ws.receive_json(), symbol_of))
         price = Decimal((await sim.admin.state())["markets"]["0"]["price"])
         updates = []
         for move in (3, -4):
@@ -65,7 +66,7 @@ async def test_a_sequence_gap_is_healed_by_a_rest_snapshot(sim: SimHandle) -> No
             while True:
                 msg = json.loads((await ws.receive()).data)
                 if msg.get("type") == "update/order_book":
-                    updates.append(wire.book_message(msg))
+                    updates.append(wire.book_update(msg, symbol_of))
                     break
         feed.apply(updates[1])  # updates[0] was "lost": begin_nonce no longer matches
         assert feed.gaps == 1
@@ -74,7 +75,7 @@ async def test_a_sequence_gap_is_healed_by_a_rest_snapshot(sim: SimHandle) -> No
             return feed.live and as_pairs(feed.book.depth(50)) == await sim_book(sim)
 
         await eventually(healed, "book re-synced from REST")
-        await rest.close()
+        await venue.close()
 
 
 async def test_dropped_websockets_reconnect_with_back_off_and_a_fresh_book(

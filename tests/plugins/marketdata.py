@@ -23,11 +23,12 @@ from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
 from perpflow.marketdata.config import MarketDataConfig
 from perpflow.marketdata.service import MarketDataService
-from perpflow.marketdata.stream import StreamOptions
 from perpflow.models import AccountRef, Model
 from perpflow.orders import OrderIntent
 from perpflow.signals import ORDER_FILLED, PRICE_CROSSED, OrderFilled, PriceCrossed
+from perpflow.venues.feed import StreamOptions
 from perpflow.venues.lighter.client import LighterVenue
+from perpflow.venues.lighter.feed import LighterFeed
 from perpflow.venues.types import Book, OrderSpec, Side, TimeInForce
 from tests.plugins.sim import SimHandle
 from tests.plugins.venues import SimAccount, new_account, venue_for
@@ -105,23 +106,30 @@ async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: f
         await asyncio.sleep(0.02)
 
 
-def md_config(sim: SimHandle, state_dir: Path, markets: tuple[str, ...] = ("ETH",)) -> MarketDataConfig:
-    return MarketDataConfig(
-        rest_url=sim.url,
-        ws_url=sim.ws_url,
+@dataclass(frozen=True)
+class MdRig:
+    """The service's config and the venue URL its feed streams from."""
+
+    url: str
+    config: MarketDataConfig
+
+
+def md_config(sim: SimHandle, state_dir: Path, markets: tuple[str, ...] = ("ETH",)) -> MdRig:
+    config = MarketDataConfig(
         markets=markets,
         stream=FAST,
         refresh_interval_s=0.1,
         status_interval_s=0.2,
         state_dir=state_dir,
     )
+    return MdRig(sim.url, config)
 
 
 @asynccontextmanager
-async def running(
-    config: MarketDataConfig, client: Client, ledger: Ledger
-) -> AsyncIterator[MarketDataService]:
-    svc = MarketDataService(config, client, ledger)
+async def running(rig: MdRig, client: Client, ledger: Ledger) -> AsyncIterator[MarketDataService]:
+    """The service on the sim's Lighter face, its books live."""
+    config = rig.config
+    svc = MarketDataService(config, LighterFeed(rig.url), client, ledger)
     stop = asyncio.Event()
     task = asyncio.create_task(svc.run(stop))
     try:

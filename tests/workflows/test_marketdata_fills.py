@@ -11,8 +11,8 @@ from temporalio.service import RetryConfig
 from temporalio.testing import WorkflowEnvironment
 
 from perpflow.db.ledger import Ledger
-from perpflow.marketdata.models import StreamState
 from perpflow.marketdata.service import MarketDataService
+from perpflow.venues.feed import StreamState
 from tests.plugins.marketdata import Maker, eventually, fills_of, md_config, recorded, recorder, running
 from tests.plugins.sim import SimHandle
 from tests.tcp_proxy import cuttable_proxy

@@ -1,7 +1,7 @@
-"""One supervised websocket: connect, subscribe, ping, detect staleness, back off, reconnect.
+"""One supervised Lighter websocket: connect, subscribe, ping, detect staleness, back off, reconnect.
 
 The connection knows channels, not meaning: each text frame is decoded once and handed to
-``on_message``; ``on_connected`` runs after every (re)subscribe so feeds can re-sync.
+``on_message``; ``hooks.on_connected`` runs after every (re)subscribe so consumers can re-sync.
 """
 
 from __future__ import annotations
@@ -11,33 +11,17 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import aiohttp
 
 from perpflow.chain.backoff import Backoff
-from perpflow.marketdata.models import StreamState, StreamStatus
-from perpflow.marketdata.wire import Msg
-from perpflow.venues.lighter.client import Proxy
+from perpflow.venues.feed import StreamHooks, StreamState, StreamStatus
+from perpflow.venues.lighter.wire import Msg
+from perpflow.venues.types import Proxy
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class StreamOptions:
-    connect_timeout_s: float = 10.0
-    # Lighter closes sockets that stay silent for 2 min; a quiet book sends nothing, so we
-    # ping ourselves and count the pong as traffic.
-    ping_interval_s: float = 10.0
-    stale_after_s: float = 30.0
-    backoff_initial_s: float = 1.0
-    backoff_max_s: float = 30.0
-    # A connection that stayed up this long was healthy: the next failure starts at 1 s again.
-    stable_after_s: float = 60.0
-    # This many failed attempts in a row is an outage worth an alert (we keep retrying).
-    alert_after_failures: int = 5
 
 
 class StreamError(Exception):
@@ -46,21 +30,20 @@ class StreamError(Exception):
 
 _CLOSING = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
 
-OnMessage = Callable[[Msg], None]
-OnConnected = Callable[[], Awaitable[None]]
 
-
-@dataclass
 class Stream:
-    name: str
-    url: str
-    on_message: OnMessage
-    on_connected: OnConnected | None = None
-    proxy: Proxy | None = None
-    options: StreamOptions = field(default_factory=StreamOptions)
-    on_state: Callable[[Stream], None] | None = None
-
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        session: aiohttp.ClientSession,
+        on_message: Callable[[Msg], None],
+        hooks: StreamHooks,
+        *,
+        proxy: Proxy | None = None,
+    ) -> None:
+        self.name, self.url, self.session, self.on_message = name, url, session, on_message
+        self.hooks, self.options, self.proxy = hooks, hooks.options, proxy
         self.channels: set[str] = set()
         self.state = StreamState.STOPPED
         self.since = datetime.now(UTC)
@@ -80,8 +63,8 @@ class Stream:
         self.state, self.error, self.since = state, error, datetime.now(UTC)
         level = logging.ERROR if state is StreamState.FAILED else logging.INFO
         log.log(level, "stream %s %s%s", self.name, state.value, f" error={error}" if error else "")
-        if self.on_state is not None:
-            self.on_state(self)
+        if self.hooks.on_state is not None:
+            self.hooks.on_state(self)
 
     def status(self) -> StreamStatus:
         age = time.monotonic() - self.last_message if self.last_message else None
@@ -110,11 +93,11 @@ class Stream:
 
     # -- supervision ----------------------------------------------------------------------------
 
-    async def run(self, session: aiohttp.ClientSession, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             started = time.monotonic()
             try:
-                await self._connect_and_read(session, stop)
+                await self._connect_and_read(stop)
                 error = "closed by the venue"
             except (aiohttp.ClientError, OSError, TimeoutError, StreamError, ValueError) as exc:
                 error = f"{type(exc).__name__}: {exc}"
@@ -137,12 +120,12 @@ class Stream:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=delay)
 
-    async def _connect_and_read(self, session: aiohttp.ClientSession, stop: asyncio.Event) -> None:
+    async def _connect_and_read(self, stop: asyncio.Event) -> None:
         self._set(StreamState.CONNECTING, self.error)
-        proxy, auth = _proxy_args(self.proxy)
+        proxy, auth = proxy_args(self.proxy)
         timeout = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=2.0)
         async with asyncio.timeout(self.options.connect_timeout_s):
-            ws = await session.ws_connect(
+            ws = await self.session.ws_connect(
                 self.url, proxy=proxy, proxy_auth=auth, autoping=True, heartbeat=None, timeout=timeout
             )
         async with ws:
@@ -151,8 +134,8 @@ class Stream:
                 await self._handshake(ws)
             self.last_message = time.monotonic()
             self._set(StreamState.CONNECTED)
-            if self.on_connected is not None:
-                await self.on_connected()
+            if self.hooks.on_connected is not None:
+                await self.hooks.on_connected()
             pinger = asyncio.create_task(self._ping(ws))
             try:
                 await self._read(ws, stop)
@@ -183,18 +166,14 @@ class Stream:
                 return
 
     async def close(self) -> None:
-        """Unblock the reader at shutdown (``run`` then sees ``stop`` and returns)."""
+        """Drop the connection: ``run`` reconnects, or returns if ``stop`` is set."""
         ws = self._ws
         if ws is not None and not ws.closed:
             await ws.close()
 
     async def _handle(self, ws: aiohttp.ClientWebSocketResponse, frame: aiohttp.WSMessage) -> bool:
         if frame.type is not aiohttp.WSMsgType.TEXT:
-            return frame.type not in (
-                aiohttp.WSMsgType.CLOSE,
-                aiohttp.WSMsgType.CLOSED,
-                aiohttp.WSMsgType.ERROR,
-            )
+            return frame.type not in _CLOSING
         self.last_message = time.monotonic()
         self.messages += 1
         msg = json.loads(frame.data)
@@ -214,7 +193,8 @@ class Stream:
         return True
 
 
-def _proxy_args(proxy: Proxy | None) -> tuple[str | None, aiohttp.BasicAuth | None]:
+def proxy_args(proxy: Proxy | None) -> tuple[str | None, aiohttp.BasicAuth | None]:
+    """aiohttp's ``proxy`` and ``proxy_auth`` arguments for an account's proxy."""
     if proxy is None:
         return None, None
     auth = None

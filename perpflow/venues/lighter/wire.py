@@ -1,31 +1,22 @@
-"""Lighter websocket messages -> perpflow values, parsed once (lighter-api.md §11).
+"""Lighter websocket messages -> venue-neutral feed events, parsed once (lighter-api.md §11).
 
-Book messages stay plain tuples of Decimals: they arrive thousands of times a second and a
+Book levels stay plain tuples of Decimals: they arrive thousands of times a second and a
 pydantic model per level would cost more than the rest of the pipeline. Fills go through the
-venue adapter's own ``parse.fill`` so websocket and REST fills share one id scheme.
+adapter's own ``parse.fill`` so websocket and REST fills share one id scheme.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from types import SimpleNamespace
-from typing import Any, NamedTuple
+from typing import Any
 
-from perpflow.marketdata.book import Level
+from perpflow.venues.feed import BookUpdate, Level
 from perpflow.venues.lighter import parse
 from perpflow.venues.types import VenueFill
 
 Msg = dict[str, Any]
-
-
-class BookMessage(NamedTuple):
-    market_id: int
-    snapshot: bool
-    nonce: int
-    begin_nonce: int
-    bids: list[Level]
-    asks: list[Level]
-
 
 # Wire text -> Decimal. A book's prices and sizes repeat from update to update, and a dict lookup
 # costs half of parsing a Decimal (Decimals are immutable: sharing them is safe). Bounded.
@@ -56,13 +47,18 @@ def channel(msg: Msg) -> tuple[str, str]:
     return name, arg
 
 
-def book_message(msg: Msg) -> BookMessage:
+def is_book(msg: Msg) -> bool:
+    return str(msg.get("type", "")).endswith("order_book")
+
+
+def book_update(msg: Msg, symbol_of: Callable[[int], str]) -> BookUpdate:
+    """A subscribe answer is the snapshot; ``begin_nonce`` is the nonce an update follows."""
     ob = msg["order_book"]
-    return BookMessage(
-        market_id=int(channel(msg)[1]),
+    return BookUpdate(
+        market=symbol_of(int(channel(msg)[1])),
         snapshot=msg["type"].startswith("subscribed"),
-        nonce=int(ob.get("nonce", 0)),
-        begin_nonce=int(ob.get("begin_nonce", 0)),
+        seq=int(ob.get("nonce", 0)),
+        prev_seq=int(ob.get("begin_nonce", 0)),
         bids=levels(ob.get("bids")),
         asks=levels(ob.get("asks")),
     )
