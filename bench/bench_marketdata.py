@@ -15,12 +15,13 @@ import random
 import time
 from decimal import Decimal
 
-from perpflow.marketdata import wire
 from perpflow.marketdata.bands import MarketBands
 from perpflow.marketdata.book import LocalBook
 from perpflow.marketdata.feed import BookFeed
 from perpflow.marketdata.models import Watch, WatchKind, WatchSpec
 from perpflow.signals import Direction
+from perpflow.venues.feed import BookUpdate
+from perpflow.venues.lighter import wire
 from perpflow.venues.types import Book
 
 UPDATES = int(os.environ.get("BENCH_MD_UPDATES", "50000"))
@@ -76,6 +77,10 @@ def bands() -> MarketBands:
     return mb
 
 
+def eth(_: int) -> str:
+    return "ETH"
+
+
 async def never(_: str) -> Book:
     raise RuntimeError("no gaps expected")
 
@@ -87,11 +92,11 @@ def run_pipeline(raw: list[str]) -> tuple[float, int]:
         nonlocal crossings
         crossings += len(mb.evaluate(book.mid))
 
-    feed = BookFeed(LocalBook("ETH", 0), never, on_update=evaluate)
+    feed = BookFeed(LocalBook("ETH"), never, on_update=evaluate)
     bids, asks = ladder(300_000)
     feed.apply(
-        wire.BookMessage(
-            0,
+        BookUpdate(
+            "ETH",
             True,
             0,
             0,
@@ -101,7 +106,7 @@ def run_pipeline(raw: list[str]) -> tuple[float, int]:
     )
     started = time.perf_counter()
     for text in raw:
-        feed.apply(wire.book_message(json.loads(text)))
+        feed.apply(wire.book_update(json.loads(text), eth))
     elapsed = time.perf_counter() - started
     assert feed.gaps == 0 and feed.updates == len(raw) + 1
     return elapsed, crossings
