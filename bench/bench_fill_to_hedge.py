@@ -46,6 +46,7 @@ from perpflow.risk import RiskLimits
 from perpflow.signals import ORDER_FILLED, OrderFilled
 from perpflow.sim.admin_client import SimAdmin
 from perpflow.venues.lighter.client import LighterVenue
+from perpflow.venues.lighter.feed import LighterFeed
 from perpflow.venues.types import OrderKind, OrderSpec, Side, TimeInForce
 from tests.helpers import local_temporal
 from workflows.options import ORDER
@@ -239,10 +240,8 @@ async def run_perpflow(rig: Rig, client: Client, ledger: Ledger, state_dir: Path
     await ledger.upsert_account(
         AccountRef(name="bench-maker", venue="lighter", account_index=rig.maker.account_index)
     )
-    config = MarketDataConfig(
-        rest_url=rig.url, ws_url=rig.url.replace("http", "ws") + "/stream", state_dir=state_dir
-    )
-    svc, stop = MarketDataService(config, client, ledger), asyncio.Event()
+    config = MarketDataConfig(state_dir=state_dir)
+    svc, stop = MarketDataService(config, LighterFeed(rig.url), client, ledger), asyncio.Event()
     md = asyncio.create_task(svc.run(stop))
     samples: list[float] = []
     async with (
