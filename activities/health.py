@@ -11,7 +11,7 @@ from temporalio import activity
 
 from perpflow.db.ledger import Ledger
 from perpflow.models import Component, ComponentHealth, ComponentReport, HealthCheckRequest
-from perpflow.venues.lighter.client import LighterVenue
+from perpflow.venues.base import Venue
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Probe:
     check: Callable[[], Awaitable[str]]
 
 
-def venue_probe(venue: LighterVenue) -> Probe:
+def venue_probe(venue: Venue) -> Probe:
     async def check() -> str:
         markets = await venue.markets()
         return f"{len(markets)} markets at {venue.url}"

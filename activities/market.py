@@ -5,12 +5,12 @@ from __future__ import annotations
 from temporalio import activity
 
 from perpflow.orders import BookQuery, BookSnapshot, MarketQuery
-from perpflow.venues.lighter.client import LighterVenue
+from perpflow.venues.base import Venue
 from perpflow.venues.types import MarketInfo
 
 
 class MarketActivities:
-    def __init__(self, venue: LighterVenue) -> None:
+    def __init__(self, venue: Venue) -> None:
         self.venue = venue
 
     @activity.defn(name="get_book_top")

@@ -25,7 +25,8 @@ from perpflow.notify import Notifier
 from perpflow.process import main_entry, stop_event
 from perpflow.settings import load_settings
 from perpflow.temporal_client import connect
-from perpflow.venues.lighter.client import LighterVenue
+from perpflow.venues.base import VenueAccess, VenueName
+from perpflow.venues.registry import build_venue
 from workers.common import BUILD_ID, run_workers
 from workflows.registry import ALL_WORKFLOWS
 
@@ -40,7 +41,7 @@ async def main() -> None:
         market_activities: list[Callable[..., Any]] = []
         if settings.lighter_url:
             # Public reads only: no key here. Orders go through the signer queues.
-            venue = LighterVenue(settings.lighter_url, 0)
+            venue = build_venue(VenueName.LIGHTER, VenueAccess(settings.lighter_url))
             probes[Component.VENUE] = [venue_probe(venue), market_data_probe(settings.state_dir)]
             market = MarketActivities(venue)
             market_activities += [market.get_book_top, market.get_market]

@@ -18,25 +18,12 @@ from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
 from perpflow.db.risk import RiskStates
 from perpflow.process import main_entry, stop_event
-from perpflow.secrets import resolve
-from perpflow.settings import Settings, load_settings
+from perpflow.settings import load_settings
 from perpflow.temporal_client import connect
+from perpflow.venues.base import Venue
 from perpflow.venues.config import SignerConfig, VenueAccount
-from perpflow.venues.lighter.client import LighterVenue
+from perpflow.venues.registry import build_venue
 from workers.common import BUILD_ID, run_workers
-
-
-def build_venue(config: SignerConfig, account: VenueAccount, settings: Settings) -> LighterVenue:
-    budget, weighted = account.budget()
-    return LighterVenue(
-        config.lighter.url,
-        account.account_index,
-        api_key_index=account.api_key_index,
-        private_key=resolve(account.api_key, settings.state_dir),
-        proxy=account.proxy.resolve(settings.state_dir) if account.proxy else None,
-        budget=budget,
-        weighted=weighted,
-    )
 
 
 def selected(config: SignerConfig, only: list[str]) -> list[VenueAccount]:
@@ -56,12 +43,12 @@ async def main() -> None:
     config = load_yaml(Path(sys.argv[1]), SignerConfig)
     stop = stop_event()
     ledger = Ledger(settings.ledger_url)
-    venues: list[LighterVenue] = []
+    venues: list[Venue] = []
     try:
         client = await connect(settings)
         workers = []
         for account in selected(config, sys.argv[2:]):
-            venue = build_venue(config, account, settings)
+            venue = build_venue(account.venue, config.access(account, settings.state_dir))
             venues.append(venue)
             activities = OrderActivities(venue, Orders(ledger), RiskStates(ledger), config.risk)
             key = (account.venue, account.account_index, account.api_key_index)

@@ -7,19 +7,45 @@ are chosen by name through ``perpflow.venues.registry``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from pydantic import SecretStr
+
+from perpflow.venues.feed import VenueFeed
 from perpflow.venues.types import AccountState, Book, MarketInfo, OrderSpec, Proxy, VenueFill, VenueOrder
 
-__all__ = ["Proxy", "SignedTx", "Venue", "VenueName"]
+__all__ = ["Proxy", "RequestLimits", "SignedTx", "Venue", "VenueAccess", "VenueAdapter", "VenueName"]
 
 
 class VenueName(StrEnum):
+    """The venues perpflow ships, as configs, inputs, queues and the ledger spell them."""
+
     LIGHTER = "lighter"
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    """An account's request allowance: its tier at the venue, or an explicit rate."""
+
+    tier: str | None = None  # None: the venue's entry tier
+    per_minute: float | None = None  # overrides the tier's budget
+
+
+@dataclass(frozen=True)
+class VenueAccess:
+    """Where and as whom to reach a venue. Without a key it serves public reads only; without
+    limits its requests go unthrottled."""
+
+    url: str
+    account_index: int = 0
+    api_key_index: int | None = None
+    private_key: SecretStr | None = None
+    proxy: Proxy | None = None
+    limits: RequestLimits | None = None
 
 
 @dataclass(frozen=True)
@@ -40,7 +66,6 @@ class SignedTx:
 class Venue(Protocol):
     """One account on one venue, with its signing key when it trades."""
 
-    name: VenueName
     url: str
     account_index: int
     api_key_index: int | None
@@ -48,6 +73,11 @@ class Venue(Protocol):
     indexing_grace_s: float
     # Orders one batch transaction may carry (1: the venue has no batch placement).
     max_batch: int
+
+    @property
+    def name(self) -> str:
+        """As configs, queues and the ledger spell it: a ``VenueName`` for the venues we ship."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -90,3 +120,12 @@ class Venue(Protocol):
     def refused_for_margin(self, order: VenueOrder) -> bool:
         """Whether the venue cancelled this order for want of margin."""
         ...
+
+
+@dataclass(frozen=True)
+class VenueAdapter:
+    """A venue folder's one entry in ``perpflow.venues.registry``."""
+
+    build: Callable[[VenueAccess], Venue]
+    feed: Callable[[str], VenueFeed]  # the venue's market data, from its base URL
+    tiers: Collection[str]  # the account tiers the venue sells, each with its request budget

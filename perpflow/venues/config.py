@@ -1,20 +1,18 @@
-"""Venue accounts, their keys (by reference), proxies and request budgets."""
+"""Venue accounts, their keys (by reference), proxies and request allowances."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from perpflow.config import ConfigModel
 from perpflow.risk import RiskLimits
 from perpflow.secrets import resolve
-from perpflow.venues.base import Proxy
-from perpflow.venues.lighter import constants as c
-from perpflow.venues.ratelimit import RateBudget
-
-Tier = Literal["standard", "premium", "plus", "builder"]
+from perpflow.venues.base import RequestLimits, VenueAccess, VenueName
+from perpflow.venues.registry import tiers
+from perpflow.venues.types import Proxy
 
 
 class ProxyConfig(ConfigModel):
@@ -29,33 +27,51 @@ class ProxyConfig(ConfigModel):
 
 class VenueAccount(ConfigModel):
     name: str
-    venue: Literal["lighter"] = "lighter"
+    venue: VenueName = VenueName.LIGHTER
     account_index: int = Field(ge=0)
     api_key_index: int = Field(ge=0, le=254)
     api_key: str  # secret reference to the API private key; never the key itself
     proxy: ProxyConfig | None = None
-    tier: Tier = "standard"
+    tier: str | None = None  # the account's tier at the venue (None: its entry tier)
     requests_per_minute: float | None = Field(default=None, gt=0)  # overrides the tier's budget
 
-    def budget(self) -> tuple[RateBudget, bool]:
-        """The account's request budget and whether requests count by Lighter's weights."""
-        weighted = self.tier != c.STANDARD_TIER
-        per_minute = self.requests_per_minute or c.TIER_BUDGET_PER_MINUTE[self.tier]
-        return RateBudget(per_minute), weighted
+    @model_validator(mode="after")
+    def _tier_the_venue_sells(self) -> Self:
+        sold = tiers(self.venue)
+        if self.tier is not None and self.tier not in sold:
+            raise ValueError(
+                f"{self.venue} has no account tier {self.tier!r}; it has {', '.join(sorted(sold))}"
+            )
+        return self
+
+    def limits(self) -> RequestLimits:
+        return RequestLimits(tier=self.tier, per_minute=self.requests_per_minute)
 
 
-class LighterEndpoint(ConfigModel):
+class VenueEndpoint(ConfigModel):
     url: str = Field(pattern=r"^https?://")
 
 
 class SignerConfig(ConfigModel):
-    lighter: LighterEndpoint
+    lighter: VenueEndpoint  # each venue's endpoint sits under the venue's name
     accounts: list[VenueAccount] = Field(min_length=1)
     proxies: list[ProxyConfig] = Field(default_factory=list)  # pool for accounts without their own
     risk: RiskLimits = Field(default_factory=RiskLimits)
 
     def with_proxies(self) -> list[VenueAccount]:
         return assign_proxies(self.accounts, self.proxies)
+
+    def access(self, account: VenueAccount, state_dir: Path) -> VenueAccess:
+        """How the signer reaches the account's venue: its key and proxy resolved."""
+        endpoint: VenueEndpoint = getattr(self, account.venue.value)
+        return VenueAccess(
+            url=endpoint.url,
+            account_index=account.account_index,
+            api_key_index=account.api_key_index,
+            private_key=resolve(account.api_key, state_dir),
+            proxy=account.proxy.resolve(state_dir) if account.proxy else None,
+            limits=account.limits(),
+        )
 
 
 def assign_proxies(accounts: list[VenueAccount], pool: list[ProxyConfig]) -> list[VenueAccount]:

@@ -6,7 +6,9 @@ import time
 
 import pytest
 
+from perpflow.venues.base import RequestLimits
 from perpflow.venues.config import VenueAccount
+from perpflow.venues.lighter.factory import request_budget
 from perpflow.venues.ratelimit import RateBudget
 
 
@@ -20,13 +22,14 @@ async def test_a_budget_spends_by_weight_and_then_waits_for_refill() -> None:
     assert time.monotonic() - started == pytest.approx(0.1, abs=0.08)
 
 
-def test_tiers_set_the_budget_and_standard_counts_requests_not_weights() -> None:
-    standard = VenueAccount(name="a", account_index=1, api_key_index=3, api_key="env:K")
-    premium = standard.model_copy(update={"tier": "premium"})
-    assert (standard.budget()[0].capacity, standard.budget()[1]) == (60, False)
-    assert (premium.budget()[0].capacity, premium.budget()[1]) == (24_000, True)
-    custom = standard.model_copy(update={"requests_per_minute": 30.0})
-    assert custom.budget()[0].capacity == 30
+def test_lighter_tiers_set_the_budget_and_standard_counts_requests_not_weights() -> None:
+    standard = request_budget(
+        VenueAccount(name="a", account_index=1, api_key_index=3, api_key="env:K").limits()
+    )
+    premium = request_budget(RequestLimits(tier="premium"))
+    assert (standard[0].capacity, standard[1]) == (60, False)
+    assert (premium[0].capacity, premium[1]) == (24_000, True)
+    assert request_budget(RequestLimits(per_minute=30.0))[0].capacity == 30
 
 
 def test_a_budget_must_be_positive() -> None:
