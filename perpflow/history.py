@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
@@ -16,8 +16,7 @@ async def export_history(client: Client, workflow_id: str, run_id: str | None = 
     return history.to_json()
 
 
-@dataclass(frozen=True)
-class ReplayOutcome:
+class ReplayOutcome(BaseModel):
     path: Path
     workflow_type: str
     error: str | None

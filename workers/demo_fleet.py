@@ -8,9 +8,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from perpflow.cli_hedge import fleet_input, fleet_table, start_fleet
 from perpflow.config import load_yaml
 from perpflow.hedge.config import FleetConfig
+from perpflow.hedge.fleet_client import fleet_input, fleet_table, start_fleet
 from perpflow.process import main_entry, stop_event
 from perpflow.settings import load_settings
 from perpflow.temporal_client import connect

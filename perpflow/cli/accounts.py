@@ -18,7 +18,7 @@ from rich.table import Table
 from temporalio.client import Client, WorkflowFailureError
 
 from perpflow import names
-from perpflow.console import console, new_table
+from perpflow.cli.console import console, new_table
 from perpflow.db.ledger import Ledger
 from perpflow.db.reconcile import Orphans
 from perpflow.errors import PerpflowError

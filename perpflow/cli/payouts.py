@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from temporalio.client import WorkflowUpdateFailedError
 
-from perpflow.console import console
+from perpflow.cli.console import console
 from perpflow.db.ledger import Ledger
 from perpflow.db.payouts import PayoutRepository
 from perpflow.errors import PerpflowError

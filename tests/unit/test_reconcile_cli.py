@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from temporalio.client import ScheduleActionStartWorkflow, ScheduleOverlapPolicy
 
-from perpflow.cli_accounts import _policy_pair
+from perpflow.cli.accounts import _policy_pair
 from perpflow.errors import PerpflowError
 from perpflow.models import AccountRef
 from perpflow.reconcile.models import Policy, ReconcileInput

@@ -22,10 +22,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from perpflow import names
-from perpflow.cli_hedge import FleetReport, fleet_report, fleet_reports, report_table, start_fleet
 from perpflow.db.ledger import Ledger
 from perpflow.errors import PerpflowError
 from perpflow.hedge.fleet import FleetCarry, FleetInput, FleetMode, FleetResult, FleetStatus
+from perpflow.hedge.fleet_client import FleetReport, fleet_report, fleet_reports, report_table, start_fleet
 from perpflow.hedge.models import CycleParams, CycleStatus
 from perpflow.models import Model
 from perpflow.venues.types import Side

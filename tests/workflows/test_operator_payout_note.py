@@ -11,7 +11,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
-from perpflow.cli_payouts import payouts_app
+from perpflow.cli.payouts import payouts_app
 from perpflow.payouts.models import PayoutStatus
 from tests.plugins.chain import ChainEnv
 from tests.plugins.payouts import Payouts, PayoutState, eventually, open_payouts

@@ -32,7 +32,7 @@ from activities.hedge import HedgeActivities
 from activities.market import MarketActivities
 from activities.reconcile import ReconcileActivities
 from perpflow import names
-from perpflow.cli_accounts import look, report_tables
+from perpflow.cli.accounts import look, report_tables
 from perpflow.db import tables as t
 from perpflow.db.hedge import HedgeCycles
 from perpflow.db.ledger import Ledger

@@ -1,0 +1,3 @@
+from perpflow.cli.main import main
+
+main()
