@@ -28,7 +28,7 @@ from perpflow.orders import OrderIntent
 from perpflow.signals import ORDER_FILLED, PRICE_CROSSED, OrderFilled, PriceCrossed
 from perpflow.venues.feed import StreamOptions
 from perpflow.venues.lighter.client import LighterVenue
-from perpflow.venues.lighter.feed import LighterFeed
+from perpflow.venues.registry import build_feed
 from perpflow.venues.types import Book, OrderSpec, Side, TimeInForce
 from tests.plugins.sim import SimHandle
 from tests.plugins.venues import SimAccount, new_account, venue_for
@@ -129,7 +129,7 @@ def md_config(sim: SimHandle, state_dir: Path, markets: tuple[str, ...] = ("ETH"
 async def running(rig: MdRig, client: Client, ledger: Ledger) -> AsyncIterator[MarketDataService]:
     """The service on the sim's Lighter face, its books live."""
     config = rig.config
-    svc = MarketDataService(config, LighterFeed(rig.url), client, ledger)
+    svc = MarketDataService(config, build_feed(config.venue, rig.url), client, ledger)
     stop = asyncio.Event()
     task = asyncio.create_task(svc.run(stop))
     try:
