@@ -1,37 +1,32 @@
-"""Order intents in the ledger: written before submission, one client order index per key."""
+"""Order intents in the ledger: written before submission, one client order index per key.
+
+Order states move only along ``perpflow.orders.status.TRANSITIONS``: each write is one UPDATE
+that matches the states allowed to precede it, so a racing writer can never step back or skip.
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from pydantic import AwareDatetime
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from perpflow.db import tables as t
 from perpflow.db.ledger import Ledger
 from perpflow.errors import PerpflowError
-from perpflow.models import Model
-from perpflow.orders import OrderIntent
+from perpflow.orders.errors import IllegalTransition, IntentConflict
+from perpflow.orders.ledger import OrderRecord
+from perpflow.orders.models import OrderIntent
+from perpflow.orders.status import OrderState, sources
+from perpflow.venues.base import SignedTx
 from perpflow.venues.types import OrderKind, Side, TimeInForce, VenueOrder
+
+log = logging.getLogger(__name__)
 
 # Client order indexes live below 2^48 on Lighter; starting high keeps ours recognisable.
 CLIENT_INDEX_BASE = 1_000_000
-
-
-class IntentConflict(PerpflowError):
-    """An idempotency key was reused for a different order: a workflow bug, never retried."""
-
-
-class OrderRecord(Model):
-    intent: OrderIntent
-    client_order_index: int
-    status: str
-    reason: str | None = None
-    order_index: int | None = None
-    nonce: int | None = None
-    submitted_at: AwareDatetime | None = None
 
 
 def _aware(at: datetime | None) -> datetime | None:
@@ -56,7 +51,7 @@ def _record(row: t.Order) -> OrderRecord:
     return OrderRecord(
         intent=intent,
         client_order_index=row.client_order_index,
-        status=row.status,
+        status=OrderState(row.status),
         reason=row.reason,
         order_index=row.venue_order_index,
         nonce=row.nonce,
@@ -111,42 +106,57 @@ class Orders:
             )
             return _record(row) if row is not None else None
 
-    async def mark_submitting(self, key: str, *, api_key_index: int, nonce: int, tx_hash: str) -> None:
+    async def mark_submitting(self, key: str, tx: SignedTx) -> None:
         """Committed before the send: from here on a retry must look before it sends again."""
-        await self._update(
+        await self._move(
             key,
-            status="submitting",
-            api_key_index=api_key_index,
-            nonce=nonce,
-            tx_hash=tx_hash,
+            OrderState.SUBMITTING,
+            api_key_index=tx.api_key_index,
+            nonce=tx.nonce,
+            tx_hash=tx.tx_hash,
             submitted_at=datetime.now(UTC),
         )
 
     async def mark_unsent(self, key: str, reason: str) -> None:
         """The venue refused the send outright (bad nonce, 429): nothing of it exists there."""
-        await self._update(key, status="intent", reason=reason, nonce=None, submitted_at=None)
+        await self._move(key, OrderState.INTENT, reason=reason, nonce=None, submitted_at=None)
 
     async def mark_rejected(self, key: str, reason: str) -> None:
-        await self._update(key, status="rejected", reason=reason)
+        await self._move(key, OrderState.REJECTED, reason=reason)
+
+    async def mark_sent(self, key: str) -> None:
+        """The venue took the send (a look-up may already have seen the order: then it is old news)."""
+        await self._move(key, OrderState.SUBMITTED, observed=True)
 
     async def mark_seen(self, key: str, order: VenueOrder) -> None:
-        await self._update(
+        """What a look-up found on the venue; a report older than the ledger's is dropped."""
+        await self._move(
             key,
-            status=order.status.value,
+            OrderState.seen(order.status),
+            observed=True,
             reason=order.reason,
             venue_order_index=order.order_index,
             filled_size=order.filled_size,
         )
 
-    async def mark_sent(self, key: str) -> None:
-        await self._update(key, status="submitted")
-
-    async def _update(self, key: str, **values: object) -> None:
+    async def _move(self, key: str, state: OrderState, *, observed: bool = False, **values: object) -> None:
+        """One UPDATE guarded by the states that may precede ``state``. A refused move raises, unless
+        it is a fact ``observed`` on the venue that the ledger has already moved past."""
         async with self.ledger.session() as s:
             done = await s.execute(
                 update(t.Order)
-                .where(t.Order.idempotency_key == key)
-                .values(**values, updated_at=datetime.now(UTC))
+                .where(
+                    t.Order.idempotency_key == key,
+                    t.Order.status.in_([prior.value for prior in sources(state)]),
+                )
+                .values(**values, status=state.value, updated_at=datetime.now(UTC))
             )
-        if done.rowcount != 1:  # type: ignore[attr-defined]
+            if done.rowcount == 1:  # type: ignore[attr-defined]
+                return
+            current = await s.scalar(select(t.Order.status).where(t.Order.idempotency_key == key))
+        if current is None:
             raise PerpflowError(f"no order intent {key}")
+        if observed and OrderState(current).passed(state):
+            log.debug("order %s is %s already: dropped an older report of %s", key, current, state)
+            return
+        raise IllegalTransition(f"order {key} may not go from {current} to {state}")

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, String, Un
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from perpflow.db.types import Money, Wei
+from perpflow.orders.status import OrderState
 
 
 def utcnow() -> datetime:
@@ -54,7 +55,7 @@ class Order(Base):
     # Set from the row id in the same transaction as the insert (never NULL once committed).
     client_order_index: Mapped[int | None] = mapped_column(BigInteger)
     venue_order_index: Mapped[int | None] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(40), default="intent")
+    status: Mapped[str] = mapped_column(String(40), default=OrderState.INTENT.value)
     reason: Mapped[str | None] = mapped_column(String(80))
     filled_size: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
     # The (key, nonce) a submission used: if the venue's next nonce never passed it, the

@@ -1,0 +1,66 @@
+"""What the gateway keeps in the ledger: one record per intent, moved only along the state table.
+
+``perpflow.db.orders.Orders`` is the one implementation; the gateway is its one caller of the
+``mark_*`` writers, so the order's state has one writer.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pydantic import AwareDatetime
+
+from perpflow.models import Model
+from perpflow.orders.models import OrderAck, OrderIntent
+from perpflow.orders.status import OrderState
+from perpflow.venues.base import SignedTx
+from perpflow.venues.types import OrderStatus, VenueOrder
+
+
+class OrderRecord(Model):
+    intent: OrderIntent
+    client_order_index: int
+    status: OrderState
+    reason: str | None = None
+    order_index: int | None = None
+    nonce: int | None = None
+    submitted_at: AwareDatetime | None = None
+
+    def ack(self, found: VenueOrder | None, *, sent_now: bool) -> OrderAck:
+        """The venue's view of the order if it has one, else a pending order of the full size."""
+        if found is not None:
+            return OrderAck.of(found, self.intent.key, sent_now=sent_now)
+        return OrderAck(
+            key=self.intent.key,
+            market=self.intent.market,
+            client_order_index=self.client_order_index,
+            status=OrderStatus.PENDING,
+            remaining_size=self.intent.size,
+            sent_now=sent_now,
+        )
+
+
+class OrderLedger(Protocol):
+    async def claim(self, intent: OrderIntent) -> OrderRecord:
+        """The record for ``intent.key``, created with its client order index if new."""
+        ...
+
+    async def by_client_index(
+        self, venue: str, account_index: int, client_order_index: int
+    ) -> OrderRecord | None: ...
+
+    async def mark_submitting(self, key: str, tx: SignedTx) -> None:
+        """Committed before the send: from here on a retry must look before it sends again."""
+        ...
+
+    async def mark_unsent(self, key: str, reason: str) -> None:
+        """The venue refused the send outright (bad nonce, 429): nothing of it exists there."""
+        ...
+
+    async def mark_rejected(self, key: str, reason: str) -> None: ...
+
+    async def mark_sent(self, key: str) -> None: ...
+
+    async def mark_seen(self, key: str, order: VenueOrder) -> None:
+        """What a look-up found on the venue; a report older than the ledger's is dropped."""
+        ...

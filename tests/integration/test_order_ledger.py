@@ -1,0 +1,71 @@
+"""Order states in the ledger (both backends): moves follow the table, older venue reports are dropped."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from perpflow.db.ledger import Ledger
+from perpflow.db.orders import Orders
+from perpflow.orders import OrderIntent
+from perpflow.orders.errors import IllegalTransition
+from perpflow.orders.status import OrderState
+from perpflow.venues.base import SignedTx
+from perpflow.venues.types import OrderStatus, Side, VenueOrder
+
+TX = SignedTx(tx_type=14, tx_info="{}", tx_hash="0xfeed", nonce=7, api_key_index=3)
+
+
+def venue_order(coi: int, status: OrderStatus, filled: str) -> VenueOrder:
+    return VenueOrder(
+        market="ETH", order_index=42, client_order_index=coi, side=Side.BUY, price=Decimal(2000),
+        size=Decimal(1), filled_size=Decimal(filled), remaining_size=1 - Decimal(filled), status=status,
+    )  # fmt: skip
+
+
+async def sent_order(orders: Orders) -> int:
+    intent = OrderIntent(
+        key="wf/maker-0", workflow_id="wf", account_index=1, market="ETH", side=Side.BUY,
+        size=Decimal(1), price=Decimal(2000),
+    )  # fmt: skip
+    record = await orders.claim(intent)
+    assert record.status is OrderState.INTENT
+    await orders.mark_submitting("wf/maker-0", TX)
+    await orders.mark_sent("wf/maker-0")
+    return record.client_order_index
+
+
+async def status(orders: Orders) -> OrderState:
+    record = await orders.get("wf/maker-0")
+    assert record is not None
+    return record.status
+
+
+async def test_a_venue_report_older_than_the_ledgers_is_dropped(ledger: Ledger) -> None:
+    orders = Orders(ledger)
+    coi = await sent_order(orders)
+    await orders.mark_seen("wf/maker-0", venue_order(coi, OrderStatus.FILLED, "1"))
+    await orders.mark_seen("wf/maker-0", venue_order(coi, OrderStatus.OPEN, "0.4"))  # a slower read
+    await orders.mark_sent("wf/maker-0")
+    assert await status(orders) is OrderState.FILLED
+
+
+async def test_an_order_seen_on_the_venue_cannot_be_marked_for_another_send(ledger: Ledger) -> None:
+    orders = Orders(ledger)
+    coi = await sent_order(orders)
+    await orders.mark_seen("wf/maker-0", venue_order(coi, OrderStatus.OPEN, "0"))
+    with pytest.raises(IllegalTransition, match="from open to submitting"):
+        await orders.mark_submitting("wf/maker-0", TX)
+    with pytest.raises(IllegalTransition, match="from open to rejected"):
+        await orders.mark_rejected("wf/maker-0", "too late")
+    assert await status(orders) is OrderState.OPEN
+
+
+async def test_a_venue_contradicting_the_ledger_is_refused(ledger: Ledger) -> None:
+    orders = Orders(ledger)
+    coi = await sent_order(orders)
+    await orders.mark_seen("wf/maker-0", venue_order(coi, OrderStatus.CANCELED, "0"))
+    with pytest.raises(IllegalTransition):
+        await orders.mark_seen("wf/maker-0", venue_order(coi, OrderStatus.FILLED, "1"))
+    assert await status(orders) is OrderState.CANCELED
