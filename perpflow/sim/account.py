@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from perpflow.sim.enums import Side
 from perpflow.sim.markets import MARGIN_FRACTION_SCALE
 from perpflow.sim.order import Order
 
@@ -27,7 +28,7 @@ class Position:
     open_bids: int = 0  # lots resting on the bid side
     open_asks: int = 0
     open_orders: int = 0
-    imf: int = 0  # 0 = market default; set by UpdateLeverage
+    imf: int = 0  # 0 = market default; faces set it when the account changes its leverage
 
     def apply(self, signed_qty: int, price: int) -> int:
         """Trade ``signed_qty`` lots (positive = buy) at ``price``; returns the realised PnL."""
@@ -60,21 +61,26 @@ class Account:
     collateral: int = 0
     deposits: int = 0
     fees_paid: int = 0
-    l1_address: str = ""
     is_market_maker: bool = False
     positions: dict[int, Position] = field(default_factory=dict)
-    api_keys: dict[int, str] = field(default_factory=dict)  # key index -> 80-hex public key
-    nonces: dict[int, int] = field(default_factory=dict)  # key index -> next expected nonce
-    used_skip_nonces: set[tuple[int, int]] = field(default_factory=set)
+    api_keys: dict[int, str] = field(default_factory=dict)  # key index -> public key (hex, no 0x)
     by_client: dict[int, Order] = field(default_factory=dict)  # open orders by client index
     open_orders: dict[int, Order] = field(default_factory=dict)  # open orders by order index
-    cancel_all_time_ms: int = 0
+    cancel_all_at_ms: int = 0  # a scheduled cancel-all (dead man's switch); 0 = none
 
     def position(self, market_id: int) -> Position:
         pos = self.positions.get(market_id)
         if pos is None:
             pos = self.positions[market_id] = Position()
         return pos
+
+    def settle(self, market_id: int, signed_qty: int, price: int, fee: int) -> int:
+        """Trade ``signed_qty`` lots and pay ``fee``; returns the signed position size before."""
+        pos = self.position(market_id)
+        before = pos.size
+        self.collateral += pos.apply(signed_qty, price) - fee
+        self.fees_paid += fee
+        return before
 
     def realised(self) -> int:
         return sum(p.realised for p in self.positions.values())
@@ -91,7 +97,7 @@ class Account:
 
     def track_resting(self, order: Order, delta: int) -> None:
         pos = self.position(order.market_id)
-        if order.is_ask:
+        if order.side is Side.SELL:
             pos.open_asks += delta
         else:
             pos.open_bids += delta

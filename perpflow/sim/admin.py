@@ -1,26 +1,49 @@
-"""Admin API under ``/_sim``: accounts and keys, prices, pause/resume, state, reset, faults."""
+"""Admin API under ``/_sim``: accounts and keys, prices, pause/resume, state, reset, faults.
+
+It speaks the engine's terms and reaches the faces only through ``Face``.
+"""
 
 from __future__ import annotations
 
+import string
+from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiohttp import web
 
-from perpflow.sim import wire
-from perpflow.sim.errors import SimError
+from perpflow.sim.errors import Rejected
+from perpflow.sim.face import Face
 from perpflow.sim.faults import FaultKind, parse_fault
-from perpflow.sim.http_api import VENUE_KEY
+from perpflow.sim.http import json_error, ok
 from perpflow.sim.markets import to_micro, usdc_str
-from perpflow.sim.params import ok
 from perpflow.sim.venue import Venue
-from perpflow.sim.ws import Hub
 
-HUB_KEY = web.AppKey("hub", Hub)
+VENUE_KEY = web.AppKey("venue", Venue)
+FACES_KEY = web.AppKey("faces", list[Face])
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class AdminError(Exception):
+    """A malformed admin request."""
+
+
+@web.middleware
+async def admin_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if not request.path.startswith("/_sim/"):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except (AdminError, Rejected) as exc:
+        return json_error(400, {"message": str(exc)})
 
 
 def _venue(request: web.Request) -> Venue:
     return request.app[VENUE_KEY]
+
+
+def _faces(request: web.Request) -> list[Face]:
+    return request.app[FACES_KEY]
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -28,7 +51,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
         return {}
     data = await request.json()
     if not isinstance(data, dict):
-        raise SimError(21501, "admin body must be a JSON object")
+        raise AdminError("admin body must be a JSON object")
     return data
 
 
@@ -36,24 +59,24 @@ def _decimal(value: Any, name: str) -> Decimal:
     try:
         return Decimal(str(value))
     except (InvalidOperation, ValueError) as exc:
-        raise SimError(21501, f"invalid {name}") from exc
+        raise AdminError(f"invalid {name}") from exc
 
 
 def _clean_key(public_key: str) -> str:
-    # /apikeys must serve the key without 0x, or check_client reports a mismatch (§2).
+    # Keys are kept without 0x: Lighter's /apikeys must serve them so (lighter-api.md §2).
     key = public_key.removeprefix("0x")
-    if len(key) != 80:
-        raise SimError(21136, "invalid PublicKey, update the sdk to the latest version")
+    if not key or not set(key) <= set(string.hexdigits):
+        raise AdminError("invalid public key")
     return key
 
 
 async def create_account(request: web.Request) -> web.Response:
     body = await _body(request)
-    venue = _venue(request)
-    acct = venue.engine.create_account(to_micro(_decimal(body.get("collateral", "0"), "collateral")))
+    engine = _venue(request).engine
+    acct = engine.create_account(to_micro(_decimal(body.get("collateral", "0"), "collateral")))
     for index, key in (body.get("api_keys") or {}).items():
         acct.api_keys[int(index)] = _clean_key(str(key))
-    return ok({"account_index": acct.index, "l1_address": acct.l1_address})
+    return ok({"account_index": acct.index})
 
 
 async def add_api_key(request: web.Request) -> web.Response:
@@ -61,7 +84,6 @@ async def add_api_key(request: web.Request) -> web.Response:
     acct = _venue(request).engine.account(int(request.match_info["account"]))
     index = int(body["api_key_index"])
     acct.api_keys[index] = _clean_key(str(body["public_key"]))
-    acct.nonces.setdefault(index, 0)
     return ok({"account_index": acct.index, "api_key_index": index})
 
 
@@ -76,9 +98,7 @@ async def fund(request: web.Request) -> web.Response:
 async def set_price(request: web.Request) -> web.Response:
     body = await _body(request)
     venue = _venue(request)
-    market_id = int(request.match_info["market"])
-    if market_id not in venue.engine.markets:
-        raise SimError(21602, "invalid market index")
+    market_id = venue.engine.market(int(request.match_info["market"])).market_id
     venue.set_price(market_id, _decimal(body["price"], "price"))
     return ok({"market_id": market_id, "price": str(venue.prices[market_id])})
 
@@ -99,9 +119,15 @@ async def resume(request: web.Request) -> web.Response:
     return ok({"paused": False})
 
 
+async def _drop_sockets(request: web.Request, refuse_seconds: float = 0.0) -> int:
+    return sum([await face.drop_sockets(refuse_seconds) for face in _faces(request)])
+
+
 async def reset(request: web.Request) -> web.Response:
-    await request.app[HUB_KEY].drop_all()
+    await _drop_sockets(request)
     _venue(request).reset()
+    for face in _faces(request):
+        face.reset()
     return ok({"reset": True})
 
 
@@ -111,12 +137,12 @@ async def inject_fault(request: web.Request) -> web.Response:
     try:
         fault = parse_fault(body)
     except (KeyError, ValueError) as exc:
-        raise SimError(21501, f"invalid fault: {exc}") from exc
+        raise AdminError(f"invalid fault: {exc}") from exc
     if fault.kind is FaultKind.PARTIAL_FILL:
         venue.engine.partial_fill_ratio = fault.ratio
         venue.engine.partial_fill_budget = fault.count or 1
     elif fault.kind is FaultKind.WS_DROP:
-        dropped = await request.app[HUB_KEY].drop_all(float(body.get("seconds", 0)))
+        dropped = await _drop_sockets(request, float(body.get("seconds", 0)))
         return ok({"kind": fault.kind.value, "dropped": dropped})
     else:
         venue.faults.add(fault)
@@ -142,37 +168,32 @@ async def configure(request: web.Request) -> web.Response:
 async def state(request: web.Request) -> web.Response:
     venue = _venue(request)
     engine = venue.engine
-    accounts = []
-    for acct in engine.accounts.values():
-        accounts.append(
-            {
-                **wire.detailed_account(engine, acct),
-                "deposits": usdc_str(acct.deposits),
-                "fees_paid": usdc_str(acct.fees_paid),
-                "is_market_maker": acct.is_market_maker,
-                "api_keys": {str(k): v for k, v in acct.api_keys.items()},
-                "nonces": {str(k): v for k, v in acct.nonces.items()},
-                "open_orders": [
-                    wire.order(engine.markets[o.market_id], o) for o in acct.open_orders.values()
-                ],
-            }
-        )
+    view = _faces(request)[0].view
+    accounts = [
+        {
+            **view.account(acct),
+            "deposits": usdc_str(acct.deposits),
+            "fees_paid": usdc_str(acct.fees_paid),
+            "is_market_maker": acct.is_market_maker,
+            "api_keys": {str(k): v for k, v in acct.api_keys.items()},
+        }
+        for acct in engine.accounts.values()
+    ]
     markets = {
         str(m): {
             "symbol": s.symbol,
             "price": str(venue.prices[m]),
             "mark": s.price_str(engine.marks[m]),
-            "book": wire.book_snapshot(engine, m, depth=50),
+            "book": view.book(m),
         }
         for m, s in engine.markets.items()
     }
-    trades = [wire.trade(engine.markets[t.market_id], t) for t in engine.trades]
     return ok(
         {
             "paused": venue.paused,
             "markets": markets,
             "accounts": accounts,
-            "trades": trades,
+            "trades": [view.trade(t) for t in engine.trades],
             "fees_collected": usdc_str(engine.fees_collected),
             "faults": venue.faults.describe(),
         }
@@ -183,7 +204,10 @@ async def health(request: web.Request) -> web.Response:
     return ok({"ok": True})
 
 
-def add_routes(app: web.Application) -> None:
+def mount(app: web.Application, venue: Venue, faces: list[Face]) -> None:
+    app[VENUE_KEY] = venue
+    app[FACES_KEY] = faces
+    app.middlewares.append(admin_errors)
     r = app.router
     r.add_get("/_sim/health", health)
     r.add_get("/_sim/state", state)

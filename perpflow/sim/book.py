@@ -2,7 +2,7 @@
 
 Each side keeps a sorted list of prices (bisect) and a dict price -> Level holding a FIFO of
 orders and the level total, so the best price and depth snapshots are cheap. Every change to a
-level total is recorded in ``changed`` for the websocket delta publisher.
+level total is recorded in ``changed`` for the faces' book-delta publishers.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Iterator
 
+from perpflow.sim.enums import Side
 from perpflow.sim.order import Order
 
 
@@ -23,8 +24,8 @@ class Level:
 
 
 class BookSide:
-    def __init__(self, is_ask: bool) -> None:
-        self.is_ask = is_ask
+    def __init__(self, side: Side) -> None:
+        self.is_ask = side is Side.SELL
         self.levels: dict[int, Level] = {}
         self.prices: list[int] = []  # ascending on both sides
 
@@ -54,54 +55,64 @@ class BookSide:
         del self.prices[i]
 
     def iter_prices(self) -> Iterator[int]:
+        """Best price first."""
         return iter(self.prices) if self.is_ask else reversed(self.prices)
 
-    def depth(self, limit: int) -> list[tuple[int, int, list[Order]]]:
-        out: list[tuple[int, int, list[Order]]] = []
+    def depth(self, limit: int) -> list[tuple[int, int]]:
+        """``(price, total)`` of the best ``limit`` levels."""
+        out: list[tuple[int, int]] = []
         for price in self.iter_prices():
-            level = self.levels[price]
-            out.append((price, level.total, list(level.orders)))
+            out.append((price, self.levels[price].total))
             if len(out) >= limit:
                 break
         return out
+
+    def orders(self, limit: int) -> list[Order]:
+        """The first ``limit`` orders in priority order."""
+        out: list[Order] = []
+        for price in self.iter_prices():
+            out.extend(self.levels[price].orders)
+            if len(out) >= limit:
+                break
+        return out[:limit]
 
 
 class OrderBook:
     def __init__(self, market_id: int) -> None:
         self.market_id = market_id
-        self.asks = BookSide(is_ask=True)
-        self.bids = BookSide(is_ask=False)
-        # (is_ask, price) of every level whose total changed since the publisher last looked.
-        self.changed: set[tuple[bool, int]] = set()
+        self.asks = BookSide(Side.SELL)
+        self.bids = BookSide(Side.BUY)
+        # (side, price) of every level whose total changed since the publishers last looked.
+        self.changed: set[tuple[Side, int]] = set()
 
-    def side(self, is_ask: bool) -> BookSide:
-        return self.asks if is_ask else self.bids
+    def side(self, side: Side) -> BookSide:
+        return self.asks if side is Side.SELL else self.bids
 
     def rest(self, order: Order) -> None:
-        self.side(order.is_ask).add(order)
-        self.changed.add((order.is_ask, order.price))
+        self.side(order.side).add(order)
+        self.changed.add((order.side, order.price))
 
     def reduce(self, order: Order, qty: int) -> None:
         """Take ``qty`` off a resting order's level (a fill); drops the order when exhausted."""
-        side = self.side(order.is_ask)
+        side = self.side(order.side)
         level = side.levels[order.price]
         level.total -= qty
         if order.remaining == 0:
             level.orders.remove(order)
             if not level.orders:
                 side.remove_price(order.price)
-        self.changed.add((order.is_ask, order.price))
+        self.changed.add((order.side, order.price))
 
     def unlink(self, order: Order) -> None:
         """Remove a resting order (cancel, expiry, modify)."""
-        side = self.side(order.is_ask)
+        side = self.side(order.side)
         level = side.levels[order.price]
         level.orders.remove(order)
         level.total -= order.remaining
         if not level.orders:
             side.remove_price(order.price)
-        self.changed.add((order.is_ask, order.price))
+        self.changed.add((order.side, order.price))
 
-    def level_total(self, is_ask: bool, price: int) -> int:
-        level = self.side(is_ask).levels.get(price)
+    def level_total(self, side: Side, price: int) -> int:
+        level = self.side(side).levels.get(price)
         return 0 if level is None else level.total

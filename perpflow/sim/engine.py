@@ -1,8 +1,8 @@
 """The matching engine: markets, books, accounts and the order lifecycle.
 
-Everything is synchronous and integer-valued; the HTTP/WS faces and the market maker drive it
-from one event loop, so no locking is needed. Observers read ``dirty_accounts``,
-``new_trades`` and each book's ``changed`` set and clear them after publishing.
+Everything is synchronous and integer-valued; the faces and the market maker drive it from one
+event loop, so no locking is needed. The server drains what changed (``drain_changes``) once
+per publishing tick and hands the same batch to every face.
 """
 
 from __future__ import annotations
@@ -12,13 +12,15 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from perpflow.sim import errors
 from perpflow.sim.account import Account
 from perpflow.sim.book import OrderBook
-from perpflow.sim.enums import OrderStatus, OrderType, TimeInForce
-from perpflow.sim.markets import MarketSpec
-from perpflow.sim.matching import match
-from perpflow.sim.order import MAX_CLIENT_ORDER_INDEX, ORDER_INDEX_BASE, Order, Trade
+from perpflow.sim.changes import Changes
+from perpflow.sim.enums import CancelReason, OrderKind, OrderStatus, Side, TimeInForce
+from perpflow.sim.errors import Rejected, RejectReason
+from perpflow.sim.markets import FEE_SCALE, MarketSpec
+from perpflow.sim.matching import Fill, Withdrawal, next_match
+from perpflow.sim.order import ORDER_INDEX_BASE, Order, Trade
+from perpflow.sim.risk import clip_reduce_only, margin_ok
 from perpflow.sim.triggers import TriggerBook
 
 INACTIVE_KEPT = 2000  # per account; enough for any test or a day of paper trading
@@ -36,8 +38,8 @@ class NewOrder:
     client_order_index: int
     base_amount: int
     price: int
-    is_ask: bool
-    type: OrderType
+    side: Side
+    kind: OrderKind
     tif: TimeInForce
     reduce_only: bool = False
     trigger_price: int = 0
@@ -74,7 +76,7 @@ class Engine:
         if index is None:
             index = self._next_account
             self._next_account += 1
-        acct = Account(index=index, is_market_maker=market_maker, l1_address=f"0x{index:040x}")
+        acct = Account(index=index, is_market_maker=market_maker)
         self.accounts[index] = acct
         self.inactive[index] = deque(maxlen=INACTIVE_KEPT)
         self.account_trades[index] = deque(maxlen=INACTIVE_KEPT)
@@ -84,8 +86,14 @@ class Engine:
     def account(self, index: int) -> Account:
         acct = self.accounts.get(index)
         if acct is None:
-            raise errors.account_not_found()
+            raise Rejected(RejectReason.ACCOUNT_NOT_FOUND)
         return acct
+
+    def market(self, market_id: int) -> MarketSpec:
+        spec = self.markets.get(market_id)
+        if spec is None:
+            raise Rejected(RejectReason.INVALID_MARKET)
+        return spec
 
     def fund(self, index: int, amount: int) -> None:
         acct = self.account(index)
@@ -93,20 +101,9 @@ class Engine:
         acct.deposits += amount
         self.dirty_accounts.add(index)
 
-    # ---- ids and records --------------------------------------------------------------------
-    def next_trade_id(self) -> int:
-        self._next_trade += 1
-        return self._next_trade - 1
-
-    def record_trade(self, trade: Trade) -> None:
-        self.trades.append(trade)
-        self.new_trades.append(trade)
-        self.account_trades[trade.ask_account].append(trade)
-        self.account_trades[trade.bid_account].append(trade)
-
     # ---- order entry ----------------------------------------------------------------------
-    def submit(self, account: int, req: NewOrder, tx_hash: str = "") -> Order:
-        """Validate synchronously (raising SimError), then execute; later failures are statuses."""
+    def submit(self, account: int, req: NewOrder, ref: str = "") -> Order:
+        """Validate synchronously (raising Rejected), then execute; later failures are statuses."""
         acct = self.account(account)
         self._validate(acct, req)
         self._next_order += 1
@@ -115,10 +112,10 @@ class Engine:
             client_order_index=req.client_order_index,
             market_id=req.market_id,
             account=account,
-            is_ask=req.is_ask,
+            side=req.side,
             price=req.price,
             initial=req.base_amount,
-            type=req.type,
+            kind=req.kind,
             tif=req.tif,
             reduce_only=req.reduce_only,
             trigger_price=req.trigger_price,
@@ -128,27 +125,23 @@ class Engine:
         )
         self.orders[order.order_index] = order
         self._open(acct, order)
-        if req.type in _TRIGGERED:
-            order.status = OrderStatus.PENDING
+        if req.kind.is_triggered:
+            order.status = OrderStatus.WAITING_TRIGGER
             self.triggers.add(order)
         else:
-            self.place(order, tx_hash)
+            self.place(order, ref)
         return order
 
     def _validate(self, acct: Account, req: NewOrder) -> None:
-        spec = self.markets.get(req.market_id)
-        if spec is None:
-            raise errors.invalid_market()
+        spec = self.market(req.market_id)
         if req.base_amount < spec.min_base_amount or req.price <= 0:
-            raise errors.invalid_amount()
+            raise Rejected(RejectReason.INVALID_AMOUNT)
         if req.base_amount * req.price < spec.min_quote_amount:
-            raise errors.invalid_amount()
-        if not 0 <= req.client_order_index <= MAX_CLIENT_ORDER_INDEX:
-            raise errors.invalid_tx_info()
+            raise Rejected(RejectReason.INVALID_AMOUNT)
         if req.client_order_index and req.client_order_index in acct.by_client:
-            raise errors.duplicate_client_order_index()
-        if req.tif is not TimeInForce.IOC and 0 < req.expiry_ms <= self.clock():
-            raise errors.invalid_expiry()
+            raise Rejected(RejectReason.DUPLICATE_CLIENT_ORDER)
+        if req.tif is not TimeInForce.IMMEDIATE_OR_CANCEL and 0 < req.expiry_ms <= self.clock():
+            raise Rejected(RejectReason.INVALID_EXPIRY)
 
     def _open(self, acct: Account, order: Order) -> None:
         acct.open_orders[order.order_index] = order
@@ -157,29 +150,93 @@ class Engine:
         acct.position(order.market_id).open_orders += 1
         self.dirty_accounts.add(acct.index)
 
-    def place(self, order: Order, tx_hash: str = "") -> None:
+    def place(self, order: Order, ref: str = "") -> None:
         """Run an accepted order through the book: checks, matching, then rest or cancel."""
         acct = self.accounts[order.account]
         book = self.books[order.market_id]
-        if order.reduce_only and not self._clip_reduce_only(acct, order):
-            self.close(order, OrderStatus.CANCELED_REDUCE_ONLY)
+        if order.reduce_only and not clip_reduce_only(acct, order):
+            self._close(order, CancelReason.REDUCE_ONLY)
             return
-        if not acct.is_market_maker and not self._margin_ok(acct, order):
-            self.close(order, OrderStatus.CANCELED_MARGIN)
+        if not acct.is_market_maker and not margin_ok(acct, order, self.marks, self.imfs):
+            self._close(order, CancelReason.MARGIN)
             return
-        opp = book.side(not order.is_ask)
-        if order.tif is TimeInForce.POST_ONLY and opp.crosses(order.price):
-            self.close(order, OrderStatus.CANCELED_POST_ONLY)
+        if order.tif is TimeInForce.POST_ONLY and book.side(order.side.opposite).crosses(order.price):
+            self._close(order, CancelReason.POST_ONLY)
             return
-        match(self, order, tx_hash, self._fill_cap(order))
+        self._match(order, ref, self._fill_cap(order))
         self._finish(acct, order)
+
+    def _match(self, taker: Order, ref: str, max_fill: int) -> None:
+        opposite = self.books[taker.market_id].side(taker.side.opposite)
+        now = self.clock()
+        while (step := next_match(opposite, taker, now, max_fill)) is not None:
+            if isinstance(step, Withdrawal):
+                self.deactivate(step.maker, step.reason)
+            else:
+                self._fill(taker, step, ref)
+                max_fill -= step.qty
+
+    def _fill(self, taker: Order, fill: Fill, ref: str) -> None:
+        maker, qty, price = fill.maker, fill.qty, fill.price
+        spec = self.markets[taker.market_id]
+        notional = qty * price
+        for order in (taker, maker):
+            order.remaining -= qty
+            order.filled_base += qty
+            order.filled_quote += notional
+            order.updated_ms = self.clock()
+        self.books[maker.market_id].reduce(maker, qty)
+        self.accounts[maker.account].track_resting(maker, -qty)
+        if maker.remaining == 0:
+            self._close(maker)
+        taker_fee = notional * spec.taker_fee_ppm // FEE_SCALE
+        maker_fee = notional * spec.maker_fee_ppm // FEE_SCALE
+        taker_before = self._settle(taker, qty, price, taker_fee)
+        maker_before = self._settle(maker, qty, price, maker_fee)
+        ask, bid = (taker, maker) if taker.side is Side.SELL else (maker, taker)
+        self._next_trade += 1
+        self._record(
+            Trade(
+                trade_id=self._next_trade - 1,
+                ref=ref,
+                market_id=taker.market_id,
+                size=qty,
+                price=price,
+                ask_id=ask.order_index,
+                bid_id=bid.order_index,
+                ask_client_id=ask.client_order_index,
+                bid_client_id=bid.client_order_index,
+                ask_account=ask.account,
+                bid_account=bid.account,
+                maker_side=maker.side,
+                timestamp_ms=self.clock(),
+                taker_fee=taker_fee,
+                maker_fee=maker_fee,
+                taker_position_before=taker_before,
+                maker_position_before=maker_before,
+            )
+        )
+
+    def _settle(self, order: Order, qty: int, price: int, fee: int) -> int:
+        """Move the position and cash of ``order``'s owner; returns the signed size before."""
+        acct = self.accounts[order.account]
+        before = acct.settle(order.market_id, -qty if order.side is Side.SELL else qty, price, fee)
+        self.fees_collected += fee
+        self.dirty_accounts.add(acct.index)
+        return before
+
+    def _record(self, trade: Trade) -> None:
+        self.trades.append(trade)
+        self.new_trades.append(trade)
+        self.account_trades[trade.ask_account].append(trade)
+        self.account_trades[trade.bid_account].append(trade)
 
     def _finish(self, acct: Account, order: Order) -> None:
         if order.remaining == 0:
-            self.close(order, OrderStatus.FILLED)
-        elif order.tif is TimeInForce.IOC or order.type is OrderType.MARKET:
-            none = order.filled_base == 0 and order.type is OrderType.MARKET
-            self.close(order, OrderStatus.CANCELED_NO_LIQUIDITY if none else OrderStatus.CANCELED)
+            self._close(order)
+        elif order.tif is TimeInForce.IMMEDIATE_OR_CANCEL or order.kind is OrderKind.MARKET:
+            none = order.filled_base == 0 and order.kind is OrderKind.MARKET
+            self._close(order, CancelReason.NO_LIQUIDITY if none else CancelReason.UNFILLED)
         else:
             order.status = OrderStatus.OPEN
             self.books[order.market_id].rest(order)
@@ -192,35 +249,11 @@ class Engine:
         self.partial_fill_budget -= 1
         return max(1, int(order.remaining * self.partial_fill_ratio))
 
-    def _clip_reduce_only(self, acct: Account, order: Order) -> bool:
-        size = acct.position(order.market_id).size
-        reducible = size if order.is_ask else -size
-        if reducible <= 0:
-            return False
-        if order.remaining > reducible:
-            order.remaining = reducible
-            order.initial = order.filled_base + reducible
-        return True
-
-    def _margin_ok(self, acct: Account, order: Order) -> bool:
-        pos = acct.position(order.market_id)
-        extra = order.remaining
-        if order.is_ask:
-            pos.open_asks += extra
-        else:
-            pos.open_bids += extra
-        try:
-            return acct.equity(self.marks) >= acct.initial_margin(self.marks, self.imfs)
-        finally:
-            if order.is_ask:
-                pos.open_asks -= extra
-            else:
-                pos.open_bids -= extra
-
     # ---- order exit -----------------------------------------------------------------------
-    def close(self, order: Order, status: OrderStatus) -> None:
-        """Make an order inactive; it must already be off the book."""
-        order.status = status
+    def _close(self, order: Order, reason: CancelReason | None = None) -> None:
+        """Make an order inactive: filled without a reason, else cancelled. It is off the book."""
+        order.status = OrderStatus.FILLED if reason is None else OrderStatus.CANCELED
+        order.cancel_reason = reason
         order.updated_ms = self.clock()
         acct = self.accounts[order.account]
         if acct.open_orders.pop(order.order_index, None) is not None:
@@ -230,92 +263,85 @@ class Engine:
         self.inactive[order.account].append(order)
         self.dirty_accounts.add(order.account)
 
-    def deactivate(self, order: Order, status: OrderStatus) -> None:
+    def deactivate(self, order: Order, reason: CancelReason) -> None:
         """Cancel an active order wherever it is (book or trigger list)."""
         if order.status is OrderStatus.OPEN:
             self.books[order.market_id].unlink(order)
             self.accounts[order.account].track_resting(order, -order.remaining)
-        elif order.status is OrderStatus.PENDING:
+        elif order.status is OrderStatus.WAITING_TRIGGER:
             self.triggers.remove(order)
-        self.close(order, status)
+        self._close(order, reason)
 
-    def find_open(self, account: int, market_id: int, index: int) -> Order:
-        """An open order by order index, else by client order index (lighter-api.md §15)."""
+    def open_order(
+        self, account: int, market_id: int, *, order_index: int = 0, client_order_index: int = 0
+    ) -> Order:
+        """An account's active order on a market, by order index or by client order index."""
         acct = self.account(account)
-        if market_id not in self.markets:
-            raise errors.invalid_market()
-        order = acct.open_orders.get(index) if index >= ORDER_INDEX_BASE else acct.by_client.get(index)
+        self.market(market_id)
+        order = acct.open_orders.get(order_index) if order_index else acct.by_client.get(client_order_index)
         if order is None:
-            other = self.orders.get(index)
+            other = self.orders.get(order_index)
             if other is not None and other.account != account:
-                raise errors.not_owner()
-            raise errors.order_not_active()
+                raise Rejected(RejectReason.NOT_OWNER)
+            raise Rejected(RejectReason.ORDER_NOT_ACTIVE)
         if order.market_id != market_id:
-            raise errors.order_not_active()
+            raise Rejected(RejectReason.ORDER_NOT_ACTIVE)
         return order
 
-    def cancel(self, account: int, market_id: int, index: int) -> Order:
-        order = self.find_open(account, market_id, index)
-        self.deactivate(order, OrderStatus.CANCELED)
-        return order
+    def cancel(self, order: Order) -> None:
+        self.deactivate(order, CancelReason.CLIENT)
 
-    def cancel_all(self, account: int, market_id: int | None = None) -> list[Order]:
+    def cancel_all(
+        self, account: int, market_id: int | None = None, reason: CancelReason = CancelReason.CLIENT_ALL
+    ) -> list[Order]:
         acct = self.account(account)
         victims = [o for o in acct.open_orders.values() if market_id is None or o.market_id == market_id]
         for order in victims:
-            self.deactivate(order, OrderStatus.CANCELED)
+            self.deactivate(order, reason)
         return victims
 
-    def modify(
-        self, account: int, market_id: int, index: int, *, base: int, price: int, trigger: int
-    ) -> Order:
+    def modify(self, order: Order, *, base: int, price: int, trigger: int) -> None:
         """Replace price, remaining size and trigger; the order loses its time priority."""
-        order = self.find_open(account, market_id, index)
-        spec = self.markets[market_id]
+        spec = self.markets[order.market_id]
         if base < 1 or price < 1 or base * price < spec.min_quote_amount:
-            raise errors.invalid_amount()
-        acct = self.accounts[account]
+            raise Rejected(RejectReason.INVALID_AMOUNT)
         if order.status is OrderStatus.OPEN:
-            self.books[market_id].unlink(order)
-            acct.track_resting(order, -order.remaining)
+            self.books[order.market_id].unlink(order)
+            self.accounts[order.account].track_resting(order, -order.remaining)
         order.price, order.remaining, order.trigger_price = price, base, trigger
         order.initial = order.filled_base + base
         order.version += 1
         order.updated_ms = self.clock()
-        if order.status is not OrderStatus.PENDING:
+        if order.status is not OrderStatus.WAITING_TRIGGER:
             self.place(order)
-        return order
+
+    def drain_changes(self) -> Changes:
+        levels = {m: book.changed for m, book in self.books.items() if book.changed}
+        for market_id in levels:
+            self.books[market_id].changed = set()
+        trades, self.new_trades = self.new_trades, []
+        accounts, self.dirty_accounts = self.dirty_accounts, set()
+        return Changes(levels, trades, accounts)
 
     # ---- time and price -------------------------------------------------------------------
     def expire(self) -> None:
-        """Cancel expired GTT orders and fire due scheduled cancel-alls."""
+        """Cancel expired good-till-time orders and fire due scheduled cancel-alls."""
         now = self.clock()
         for acct in list(self.accounts.values()):
-            if acct.cancel_all_time_ms and acct.cancel_all_time_ms <= now:
-                acct.cancel_all_time_ms = 0
-                self.cancel_all(acct.index)
+            if acct.cancel_all_at_ms and acct.cancel_all_at_ms <= now:
+                acct.cancel_all_at_ms = 0
+                self.cancel_all(acct.index, reason=CancelReason.SCHEDULED_ALL)
             stale = [o for o in acct.open_orders.values() if o.expiry_ms and o.expiry_ms <= now]
             for order in stale:
-                self.deactivate(order, OrderStatus.CANCELED_EXPIRED)
+                self.deactivate(order, CancelReason.EXPIRED)
 
     def set_mark(self, market_id: int, ticks: int) -> None:
         self.marks[market_id] = ticks
         for order in self.triggers.fire(market_id, ticks):
-            order.type = _TRIGGER_BECOMES[order.type]
-            if order.type is OrderType.MARKET:
-                order.tif = TimeInForce.IOC
+            order.kind = order.kind.released_as
+            if order.kind is OrderKind.MARKET:
+                order.tif = TimeInForce.IMMEDIATE_OR_CANCEL
             self.place(order)
         self.dirty_accounts.update(
             a.index for a in self.accounts.values() if a.positions.get(market_id, None) is not None
         )
-
-
-_TRIGGERED = frozenset(
-    {OrderType.STOP_LOSS, OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT, OrderType.TAKE_PROFIT_LIMIT}
-)
-_TRIGGER_BECOMES = {
-    OrderType.STOP_LOSS: OrderType.MARKET,
-    OrderType.TAKE_PROFIT: OrderType.MARKET,
-    OrderType.STOP_LOSS_LIMIT: OrderType.LIMIT,
-    OrderType.TAKE_PROFIT_LIMIT: OrderType.LIMIT,
-}

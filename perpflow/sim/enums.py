@@ -1,68 +1,71 @@
-"""Wire enums, with the exact strings and integers Lighter uses (lighter-api.md §3, §10)."""
+"""The engine's own terms for orders; each face translates them to and from its venue's words."""
 
 from __future__ import annotations
 
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 
 
-class TxType(IntEnum):
-    CREATE_ORDER = 14
-    CANCEL_ORDER = 15
-    CANCEL_ALL = 16
-    MODIFY_ORDER = 17
-    UPDATE_LEVERAGE = 20
-    UPDATE_MARGIN = 29
-
-
-class OrderType(IntEnum):
-    LIMIT = 0
-    MARKET = 1
-    STOP_LOSS = 2
-    STOP_LOSS_LIMIT = 3
-    TAKE_PROFIT = 4
-    TAKE_PROFIT_LIMIT = 5
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
 
     @property
-    def wire(self) -> str:
-        return self.name.lower().replace("_", "-")
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
 
 
-class TimeInForce(IntEnum):
-    IOC = 0
-    GTT = 1
-    POST_ONLY = 2
+class OrderKind(StrEnum):
+    LIMIT = "limit"
+    MARKET = "market"
+    STOP_MARKET = "stop_market"
+    STOP_LIMIT = "stop_limit"
+    TAKE_PROFIT_MARKET = "take_profit_market"
+    TAKE_PROFIT_LIMIT = "take_profit_limit"
 
     @property
-    def wire(self) -> str:
-        return _TIF_WIRE[self]
+    def is_triggered(self) -> bool:
+        return self in _RELEASED_AS
+
+    @property
+    def released_as(self) -> OrderKind:
+        """What a triggered order becomes when its trigger price is crossed."""
+        return _RELEASED_AS[self]
 
 
-_TIF_WIRE = {
-    TimeInForce.IOC: "immediate-or-cancel",
-    TimeInForce.GTT: "good-till-time",
-    TimeInForce.POST_ONLY: "post-only",
+_RELEASED_AS = {
+    OrderKind.STOP_MARKET: OrderKind.MARKET,
+    OrderKind.TAKE_PROFIT_MARKET: OrderKind.MARKET,
+    OrderKind.STOP_LIMIT: OrderKind.LIMIT,
+    OrderKind.TAKE_PROFIT_LIMIT: OrderKind.LIMIT,
 }
 
 
-class CancelAllMode(IntEnum):
-    IMMEDIATE = 0
-    SCHEDULED = 1
-    ABORT = 2
+class TimeInForce(StrEnum):
+    GOOD_TILL_TIME = "good_till_time"
+    IMMEDIATE_OR_CANCEL = "immediate_or_cancel"
+    POST_ONLY = "post_only"  # good till time, cancelled instead of taking
 
 
 class OrderStatus(StrEnum):
-    IN_PROGRESS = "in-progress"
-    PENDING = "pending"
+    ACCEPTED = "accepted"  # validated, not yet through the book
+    WAITING_TRIGGER = "waiting_trigger"
     OPEN = "open"
     FILLED = "filled"
-    CANCELED = "canceled"
-    CANCELED_POST_ONLY = "canceled-post-only"
-    CANCELED_REDUCE_ONLY = "canceled-reduce-only"
-    CANCELED_MARGIN = "canceled-margin-not-allowed"
-    CANCELED_NO_LIQUIDITY = "canceled-not-enough-liquidity"
-    CANCELED_SELF_TRADE = "canceled-self-trade"
-    CANCELED_EXPIRED = "canceled-expired"
+    CANCELED = "canceled"  # see the order's CancelReason
 
     @property
     def is_active(self) -> bool:
-        return self in (OrderStatus.OPEN, OrderStatus.PENDING, OrderStatus.IN_PROGRESS)
+        return self in (OrderStatus.OPEN, OrderStatus.WAITING_TRIGGER, OrderStatus.ACCEPTED)
+
+
+class CancelReason(StrEnum):
+    CLIENT = "client"
+    CLIENT_ALL = "client_all"
+    SCHEDULED_ALL = "scheduled_all"  # a cancel-all the account armed for later
+    UNFILLED = "unfilled"  # the rest of an immediate-or-cancel or market order
+    NO_LIQUIDITY = "no_liquidity"  # a market order that found nothing to take
+    POST_ONLY = "post_only"  # a post-only order that would have taken
+    REDUCE_ONLY = "reduce_only"  # a reduce-only order with nothing to reduce
+    MARGIN = "margin"
+    SELF_TRADE = "self_trade"  # the resting side of a trade with oneself
+    EXPIRED = "expired"

@@ -1,15 +1,14 @@
 """Fault injection: each fault applies to the next ``count`` matching requests or for ``seconds``.
 
-Kinds and what the client sees (docs/sim.md has the full table):
+Faces ask for the faults of the request they are serving, naming its path and whether it
+submits orders; docs/sim.md has what each kind looks like on each face.
 
-* ``http_429``      -> HTTP 429 ``{"code":23000,"message":"Too Many Requests!"}``
-* ``http_5xx``      -> HTTP ``status`` (default 503) ``{"code":29500,...}``
-* ``latency``       -> the response is delayed by ``latency_ms``
-* ``invalid_nonce`` -> sendTx answers 400 ``{"code":21104,"message":"invalid nonce"}``, nothing applied
-* ``drop_response`` -> sendTx is applied, then the connection is closed without a response
-* ``reject_orders`` -> create-order txs answer 400 with ``code``/``message`` (default 21739)
-* ``partial_fill``  -> the next ``count`` taker orders fill at most ``ratio`` of their size
-* ``ws_drop``       -> all websockets are closed now; new ones are refused for ``seconds``
+* ``http_429``, ``http_5xx``, ``latency`` -> any request of a face's API
+* ``invalid_nonce``, ``drop_response``     -> requests that submit orders
+* ``reject_orders``                        -> submissions that create an order (``code``/``message``
+  default to the face's margin rejection)
+* ``partial_fill``                         -> the next ``count`` taker orders fill at most ``ratio``
+* ``ws_drop``                              -> all websockets close; new ones are refused for ``seconds``
 """
 
 from __future__ import annotations
@@ -31,9 +30,8 @@ class FaultKind(StrEnum):
     WS_DROP = "ws_drop"
 
 
-SEND_PATHS = frozenset({"/api/v1/sendTx", "/api/v1/sendTxBatch"})
-# Kinds that only make sense for transaction submission.
-_SEND_ONLY = frozenset({FaultKind.INVALID_NONCE, FaultKind.DROP_RESPONSE, FaultKind.REJECT_ORDERS})
+# Kinds that only make sense for order submission.
+_SUBMIT_ONLY = frozenset({FaultKind.INVALID_NONCE, FaultKind.DROP_RESPONSE, FaultKind.REJECT_ORDERS})
 
 
 @dataclass(slots=True)
@@ -45,18 +43,16 @@ class Fault:
     latency_ms: int = 0
     status: int = 503
     ratio: float = 0.5
-    code: int = 21739
-    message: str = "not enough margin to create the order"
+    code: int | None = None  # reject_orders: None = the face's own rejection
+    message: str | None = None
 
     def live(self, now: float) -> bool:
         return (self.count is None or self.count > 0) and (self.until is None or now < self.until)
 
-    def matches(self, path: str) -> bool:
+    def matches(self, path: str, submits: bool) -> bool:
         if self.path is not None:
             return path == self.path
-        if self.kind in _SEND_ONLY:
-            return path in SEND_PATHS
-        return path.startswith("/api/")
+        return submits or self.kind not in _SUBMIT_ONLY
 
 
 def parse_fault(body: dict[str, Any]) -> Fault:
@@ -73,8 +69,8 @@ def parse_fault(body: dict[str, Any]) -> Fault:
         latency_ms=int(body.get("latency_ms", 0)),
         status=int(body.get("status", 503)),
         ratio=float(body.get("ratio", 0.5)),
-        code=int(body.get("code", 21739)),
-        message=str(body.get("message", "not enough margin to create the order")),
+        code=None if body.get("code") is None else int(body["code"]),
+        message=None if body.get("message") is None else str(body["message"]),
     )
 
 
@@ -88,14 +84,14 @@ class Faults:
     def clear(self) -> None:
         self._faults.clear()
 
-    def take(self, kind: FaultKind, path: str) -> Fault | None:
-        """The first live fault of ``kind`` for ``path``, using up one of its count."""
+    def take(self, kind: FaultKind, path: str, *, submits: bool) -> Fault | None:
+        """The first live fault of ``kind`` for this request, using up one of its count."""
         if not self._faults:
             return None
         now = time.monotonic()
         self._faults = [f for f in self._faults if f.live(now)]
         for fault in self._faults:
-            if fault.kind is kind and fault.matches(path):
+            if fault.kind is kind and fault.matches(path, submits):
                 if fault.count is not None:
                     fault.count -= 1
                 return fault

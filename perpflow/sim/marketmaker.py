@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from perpflow.sim.engine import Engine, NewOrder
-from perpflow.sim.enums import OrderType, TimeInForce
+from perpflow.sim.enums import OrderKind, Side, TimeInForce
 from perpflow.sim.markets import to_micro
 
 MM_ACCOUNT_INDEX = 1
@@ -51,14 +51,14 @@ class MarketMaker:
             offset_bps = self.ladder.half_spread_bps + self.ladder.step_bps * i
             delta = max(1 + i, int(Decimal(ref) * offset_bps / Decimal(10_000)))
             # Bids first: after an upward jump they sweep stale user asks before new asks exist.
-            self._quote(market_id, ref - delta, size, is_ask=False)
+            self._quote(market_id, ref - delta, size, Side.BUY)
         for i in range(self.ladder.levels):
             offset_bps = self.ladder.half_spread_bps + self.ladder.step_bps * i
             delta = max(1 + i, int(Decimal(ref) * offset_bps / Decimal(10_000)))
-            self._quote(market_id, ref + delta, size, is_ask=True)
+            self._quote(market_id, ref + delta, size, Side.SELL)
 
-    def _quote(self, market_id: int, price: int, size: int, *, is_ask: bool) -> None:
+    def _quote(self, market_id: int, price: int, size: int, side: Side) -> None:
         if price <= 0:
             return
-        req = NewOrder(market_id, 0, size, price, is_ask, OrderType.LIMIT, TimeInForce.GTT)
+        req = NewOrder(market_id, 0, size, price, side, OrderKind.LIMIT, TimeInForce.GOOD_TILL_TIME)
         self.engine.submit(self.account.index, req)

@@ -1,52 +1,49 @@
-"""Engine-side order and trade records (integers only; wire.py renders them)."""
+"""Engine-side order and trade records (integers only; each face renders them)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from perpflow.sim.enums import OrderStatus, OrderType, TimeInForce
+from perpflow.sim.enums import CancelReason, OrderKind, OrderStatus, Side, TimeInForce
 
-# Lighter's order indexes live at or above 2**48 so they never collide with client indexes.
+# Order indexes start at 2**48, above every client order index a face accepts, so one number
+# can name either (Lighter's cancel and modify rely on that).
 ORDER_INDEX_BASE = 1 << 48
-MAX_CLIENT_ORDER_INDEX = (1 << 48) - 1
 
 
 @dataclass(slots=True, eq=False)
 class Order:
     order_index: int
-    client_order_index: int
+    client_order_index: int  # 0 = none
     market_id: int
     account: int
-    is_ask: bool
+    side: Side
     price: int
     initial: int
-    type: OrderType
+    kind: OrderKind
     tif: TimeInForce
     reduce_only: bool
     trigger_price: int
     expiry_ms: int
-    nonce: int
+    nonce: int  # the signed request's nonce, as the face received it
     created_ms: int
     remaining: int = 0
     filled_base: int = 0
     filled_quote: int = 0
-    status: OrderStatus = OrderStatus.IN_PROGRESS
+    status: OrderStatus = OrderStatus.ACCEPTED
+    cancel_reason: CancelReason | None = None
     updated_ms: int = 0
-    version: int = 1  # modify bumps it; L2TxAttributes "8" must match when given
+    version: int = 1  # modify bumps it
 
     def __post_init__(self) -> None:
         self.remaining = self.initial
         self.updated_ms = self.created_ms
 
-    @property
-    def resting(self) -> bool:
-        return self.status is OrderStatus.OPEN
-
 
 @dataclass(slots=True, frozen=True)
 class Trade:
     trade_id: int
-    tx_hash: str
+    ref: str  # the face's name for the request that took liquidity (Lighter: its tx hash)
     market_id: int
     size: int
     price: int
@@ -56,13 +53,12 @@ class Trade:
     bid_client_id: int
     ask_account: int
     bid_account: int
-    is_maker_ask: bool
+    maker_side: Side
     timestamp_ms: int
     taker_fee: int
     maker_fee: int
     taker_position_before: int
     maker_position_before: int
-    extra: dict[str, int] = field(default_factory=dict)
 
     @property
     def usd_amount(self) -> int:

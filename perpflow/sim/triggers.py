@@ -1,16 +1,16 @@
-"""Pending stop-loss / take-profit orders, released when the mark price crosses their trigger."""
+"""Orders waiting for their trigger, released when the mark price crosses it."""
 
 from __future__ import annotations
 
-from perpflow.sim.enums import OrderType
+from perpflow.sim.enums import OrderKind, Side
 from perpflow.sim.order import Order
 
-_STOPS = frozenset({OrderType.STOP_LOSS, OrderType.STOP_LOSS_LIMIT})
+_STOPS = frozenset({OrderKind.STOP_MARKET, OrderKind.STOP_LIMIT})
 
 
 def _due(order: Order, mark: int) -> bool:
     # A stop sells when the price falls to the trigger (buys when it rises); take-profit mirrors it.
-    rising = order.is_ask != (order.type in _STOPS)
+    rising = (order.side is Side.SELL) != (order.kind in _STOPS)
     return mark >= order.trigger_price if rising else mark <= order.trigger_price
 
 

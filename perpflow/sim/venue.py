@@ -1,9 +1,13 @@
-"""The venue: engine + market maker + tx processor + price path, and the periodic drivers."""
+"""The simulated venue behind every face: engine, market maker, price path, faults, rate limit.
+
+While paused, faces accept requests and defer their effect; resume applies them in order.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +18,6 @@ from perpflow.sim.marketmaker import LadderConfig, MarketMaker
 from perpflow.sim.markets import DEFAULT_MARKETS, MarketSpec
 from perpflow.sim.pricepath import CsvReplay, ManualPath, PricePath, RandomWalk
 from perpflow.sim.ratelimit import RateLimiter
-from perpflow.sim.txs import TxProcessor
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +33,7 @@ class SimConfig:
     price_path: str = "random"  # "random" | "manual" | path to a CSV of (timestamp, price)
     volatility: float = 0.0005  # stdev of log returns per sqrt(second)
     tick_interval_s: float = 1.0
-    book_interval_ms: int = 50  # websocket delta batching, as on Lighter
+    book_interval_ms: int = 50  # websocket delta batching (Lighter batches every 50 ms)
     ping_interval_s: float = 60.0
     rate_limit_per_minute: int | None = None
     ladder: LadderConfig = field(default_factory=LadderConfig)
@@ -53,28 +56,32 @@ class Venue:
         self._build()
 
     def _build(self) -> None:
+        self.paused = False
+        self._deferred: list[Callable[[], None]] = []
         self.engine = Engine(self.config.markets)
         self.mm = MarketMaker(self.engine, self.config.ladder)
-        self.txs = TxProcessor(self.engine)
         self.path = make_path(self.config)
         self.prices = {m.market_id: m.start_price for m in self.config.markets}
         self.mm.requote_all()
 
     def reset(self) -> None:
-        """Forget every account, order and trade; prices go back to the start."""
+        """Forget every account, order, trade and deferred request; prices go back to the start."""
         self.faults.clear()
         self.limiter.configure(self.limiter.budget)
         self._build()
 
-    @property
-    def paused(self) -> bool:
-        return self.txs.paused
-
     def pause(self) -> None:
-        self.txs.paused = True
+        self.paused = True
+
+    def defer(self, action: Callable[[], None]) -> None:
+        """Run ``action`` when matching resumes (faces call it only while paused)."""
+        self._deferred.append(action)
 
     def resume(self) -> None:
-        self.txs.resume()
+        self.paused = False
+        deferred, self._deferred = self._deferred, []
+        for action in deferred:
+            action()
         self.mm.requote_all()
 
     def set_price(self, market_id: int, price: Decimal) -> None:

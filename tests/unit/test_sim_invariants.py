@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perpflow.sim.engine import Engine, NewOrder
-from perpflow.sim.enums import OrderStatus, OrderType, TimeInForce
-from perpflow.sim.errors import SimError
+from perpflow.sim.enums import OrderKind, OrderStatus, Side, TimeInForce
+from perpflow.sim.errors import Rejected
 from perpflow.sim.marketmaker import LadderConfig, MarketMaker
 from perpflow.sim.markets import DEFAULT_MARKETS, to_micro
 
@@ -23,7 +23,7 @@ orders = st.tuples(
     st.sampled_from(["order", "order", "order", "cancel", "move"]),
     st.integers(0, 2),  # account
     st.integers(0, 1),  # market
-    st.booleans(),  # is_ask
+    st.sampled_from(list(Side)),
     st.integers(-40, 40),  # price offset in bps
     st.integers(1, 400),  # size multiplier of min_base
     st.sampled_from(list(TimeInForce)),
@@ -66,29 +66,28 @@ def test_engine_invariants_hold_at_every_step(steps: list[tuple]) -> None:  # ty
     mm = MarketMaker(engine, LadderConfig(levels=3, level_notional=Decimal(2000)))
     mm.requote_all()
     users = [engine.create_account(to_micro(Decimal(5000))).index for _ in range(3)]
-    for kind, who, market_id, is_ask, bps, mult, tif, is_market, reduce in steps:
+    for kind, who, market_id, side, bps, mult, tif, is_market, reduce in steps:
         spec = engine.markets[market_id]
         mark = engine.marks[market_id]
         if kind == "move":
             engine.set_mark(market_id, mark + mark * bps // 1000)
             mm.requote(market_id)
         elif kind == "cancel":
-            open_orders = list(engine.accounts[users[who]].open_orders)
+            open_orders = list(engine.accounts[users[who]].open_orders.values())
             if open_orders:
-                engine.cancel(users[who], engine.orders[open_orders[0]].market_id, open_orders[0])
+                engine.cancel(open_orders[0])
         else:
             price = max(1, mark + mark * bps // 10_000)
-            otype = OrderType.MARKET if is_market else OrderType.LIMIT
             req = NewOrder(
                 market_id,
                 0,
                 spec.min_base_amount * mult,
                 price,
-                is_ask,
-                otype,
-                TimeInForce.IOC if is_market else tif,
+                side,
+                OrderKind.MARKET if is_market else OrderKind.LIMIT,
+                TimeInForce.IMMEDIATE_OR_CANCEL if is_market else tif,
                 reduce,
             )
-            with contextlib.suppress(SimError):  # below the minimum: rejected, nothing changes
+            with contextlib.suppress(Rejected):  # below the minimum: rejected, nothing changes
                 engine.submit(users[who], req)
         check_invariants(engine)

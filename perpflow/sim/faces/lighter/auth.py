@@ -1,11 +1,11 @@
-"""Auth-token checks for private reads (signatures are not verified: there is no verifier)."""
+"""Lighter auth tokens for private reads (signatures are not verified: there is no verifier)."""
 
 from __future__ import annotations
 
 import time
 
-from perpflow.sim import errors
 from perpflow.sim.engine import Engine
+from perpflow.sim.faces.lighter.errors import auth_failed
 
 # The venue accepts tokens living at most 8 h (lighter-api.md §2); a minute of clock-skew slack.
 MAX_TOKEN_LIFETIME_S = 8 * 3600 + 60
@@ -14,7 +14,7 @@ MAX_TOKEN_LIFETIME_S = 8 * 3600 + 60
 def check_token(engine: Engine, token: str | None, account_index: int) -> None:
     """Accept ``{expiry}:{account}:{key}:{hex}`` or ``ro:{account}:{single|all}:{expiry}:{hex}``."""
     if not token:
-        raise errors.auth_failed("missing auth token")
+        raise auth_failed("missing auth token")
     parts = token.split(":")
     try:
         if parts[0] == "ro" and len(parts) == 5:
@@ -24,19 +24,17 @@ def check_token(engine: Engine, token: str | None, account_index: int) -> None:
         else:
             raise ValueError(token)
     except ValueError as exc:
-        raise errors.auth_failed("malformed auth token") from exc
+        raise auth_failed("malformed auth token") from exc
     now = time.time()
     if expiry <= now:
-        raise errors.auth_failed("auth token expired")
+        raise auth_failed("auth token expired")
     if expiry > now + MAX_TOKEN_LIFETIME_S:
-        raise errors.auth_failed("auth token lives too long")
+        raise auth_failed("auth token lives too long")
     if account != account_index:
-        raise errors.auth_failed("auth token is for another account")
-    acct = engine.accounts.get(account)
-    if acct is None:
-        raise errors.account_not_found()
+        raise auth_failed("auth token is for another account")
+    acct = engine.account(account)
     if key is not None and key not in acct.api_keys:
-        raise errors.auth_failed("auth token api key not registered")
+        raise auth_failed("auth token api key not registered")
 
 
 def token_account(token: str | None) -> int | None:

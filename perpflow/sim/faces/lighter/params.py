@@ -1,21 +1,15 @@
-"""Query-string and form helpers shared by the HTTP handlers."""
+"""Query-string and form helpers for the Lighter handlers, and its error response."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 from aiohttp.web_request import FileField
 
-from perpflow.sim.errors import SimError
-
-JSON_HEADERS = {"Content-Type": "application/json"}
-
-
-def bad_param(name: str) -> SimError:
-    return SimError(21501, f"invalid param: {name}")
+from perpflow.sim.faces.lighter.errors import LighterError, bad_param
+from perpflow.sim.http import json_error
 
 
 def int_param(request: web.Request, name: str, default: int | None = None) -> int:
@@ -37,12 +31,8 @@ def opt_int(request: web.Request, name: str) -> int | None:
     return int_param(request, name)
 
 
-def ok(body: dict[str, Any]) -> web.Response:
-    return web.Response(body=json.dumps(body, separators=(",", ":")).encode(), headers=JSON_HEADERS)
-
-
-def error(exc: SimError) -> web.Response:
-    return web.Response(status=exc.status, body=json.dumps(exc.body()).encode(), headers=JSON_HEADERS)
+def error(exc: LighterError) -> web.Response:
+    return json_error(exc.status, exc.body())
 
 
 async def form(request: web.Request) -> dict[str, str]:

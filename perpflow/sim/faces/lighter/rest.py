@@ -1,33 +1,31 @@
-"""Lighter's REST surface (lighter-api.md §9) over the venue, with the shapes the SDK parses."""
+"""Lighter's REST reads (lighter-api.md §9) over the engine, with the shapes the SDK parses."""
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 from aiohttp import web
 
-from perpflow.sim import errors, wire
-from perpflow.sim.auth import check_token, token_account
 from perpflow.sim.engine import Engine
-from perpflow.sim.enums import TxType
-from perpflow.sim.errors import SimError
-from perpflow.sim.faults import FaultKind
+from perpflow.sim.enums import Side
+from perpflow.sim.errors import Rejected, RejectReason
+from perpflow.sim.faces.lighter import wire
+from perpflow.sim.faces.lighter.auth import check_token, token_account
+from perpflow.sim.faces.lighter.errors import api_key_not_found, bad_param
+from perpflow.sim.faces.lighter.params import int_param, opt_int
+from perpflow.sim.faces.lighter.state import lighter_of
+from perpflow.sim.http import ok
 from perpflow.sim.markets import MarketSpec, fixed, usdc_str
-from perpflow.sim.order import Order
-from perpflow.sim.params import bad_param, form, int_param, ok, opt_int
-from perpflow.sim.venue import Venue
 
-VENUE_KEY = web.AppKey("venue", Venue)
 ALL_MARKETS = 255
 
 
-def venue_of(request: web.Request) -> Venue:
-    return request.app[VENUE_KEY]
+def _engine(request: web.Request) -> Engine:
+    return lighter_of(request).engine
 
 
-def _token(request: web.Request) -> str | None:
+def token(request: web.Request) -> str | None:
     return request.headers.get("Authorization") or request.query.get("auth")
 
 
@@ -35,9 +33,7 @@ def _markets(engine: Engine, request: web.Request) -> list[MarketSpec]:
     market_id = opt_int(request, "market_id")
     if market_id is None or market_id == ALL_MARKETS:
         return list(engine.markets.values())
-    if market_id not in engine.markets:
-        raise errors.invalid_market()
-    return [engine.markets[market_id]]
+    return [engine.market(market_id)]
 
 
 def _market_summary(spec: MarketSpec) -> dict[str, Any]:
@@ -63,12 +59,12 @@ def _market_summary(spec: MarketSpec) -> dict[str, Any]:
 
 
 async def order_books(request: web.Request) -> web.Response:
-    engine = venue_of(request).engine
-    return ok({"code": 200, "order_books": [_market_summary(s) for s in _markets(engine, request)]})
+    markets = _markets(_engine(request), request)
+    return ok({"code": 200, "order_books": [_market_summary(s) for s in markets]})
 
 
 async def order_book_details(request: web.Request) -> web.Response:
-    engine = venue_of(request).engine
+    engine = _engine(request)
     details = []
     for spec in _markets(engine, request):
         mark = engine.marks[spec.market_id]
@@ -107,50 +103,36 @@ async def order_book_details(request: web.Request) -> web.Response:
 
 
 async def order_book_orders(request: web.Request) -> web.Response:
-    engine = venue_of(request).engine
+    engine = _engine(request)
     market_id = int_param(request, "market_id")
     limit = int_param(request, "limit", 250)
-    if market_id not in engine.markets:
-        raise errors.invalid_market()
-    spec, book = engine.markets[market_id], engine.books[market_id]
-    sides = {}
-    for name, side in (("asks", book.asks), ("bids", book.bids)):
-        orders: list[Order] = []
-        for price in side.iter_prices():
-            orders.extend(side.levels[price].orders)
-            if len(orders) >= limit:
-                break
-        sides[name] = [wire.simple_order(spec, o) for o in orders[:limit]]
-    return ok(
-        {
-            "code": 200,
-            "total_asks": len(sides["asks"]),
-            "asks": sides["asks"],
-            "total_bids": len(sides["bids"]),
-            "bids": sides["bids"],
-        }
-    )
+    spec, book = engine.market(market_id), engine.books[market_id]
+    asks = [wire.simple_order(spec, o) for o in book.asks.orders(limit)]
+    bids = [wire.simple_order(spec, o) for o in book.bids.orders(limit)]
+    return ok({"code": 200, "total_asks": len(asks), "asks": asks, "total_bids": len(bids), "bids": bids})
 
 
 async def next_nonce(request: web.Request) -> web.Response:
-    acct = venue_of(request).engine.account(int_param(request, "account_index"))
+    lighter = lighter_of(request)
+    acct = lighter.engine.account(int_param(request, "account_index"))
     key = int_param(request, "api_key_index")
     if key not in acct.api_keys:
-        raise errors.api_key_not_found()
-    return ok({"code": 200, "nonce": acct.nonces.get(key, 0)})
+        raise api_key_not_found()
+    return ok({"code": 200, "nonce": lighter.nonces.next(acct.index, key)})
 
 
 async def apikeys(request: web.Request) -> web.Response:
-    acct = venue_of(request).engine.account(int_param(request, "account_index"))
+    lighter = lighter_of(request)
+    acct = lighter.engine.account(int_param(request, "account_index"))
     key = int_param(request, "api_key_index", ALL_MARKETS)
     keys = sorted(acct.api_keys) if key == ALL_MARKETS else [key]
     if any(k not in acct.api_keys for k in keys):
-        raise errors.api_key_not_found()
+        raise api_key_not_found()
     rows = [
         {
             "account_index": acct.index,
             "api_key_index": k,
-            "nonce": acct.nonces.get(k, 0),
+            "nonce": lighter.nonces.next(acct.index, k),
             "public_key": acct.api_keys[k],
             "transaction_time": 0,
         }
@@ -160,14 +142,14 @@ async def apikeys(request: web.Request) -> web.Response:
 
 
 async def account(request: web.Request) -> web.Response:
-    engine = venue_of(request).engine
+    engine = _engine(request)
     by, value = request.query.get("by", "index"), request.query.get("value", "")
     if by == "index":
         acct = engine.account(int_param(request, "value"))
     else:
-        found = [a for a in engine.accounts.values() if a.l1_address.lower() == value.lower()]
+        found = [a for a in engine.accounts.values() if wire.l1_address(a.index) == value.lower()]
         if not found:
-            raise errors.account_not_found()
+            raise Rejected(RejectReason.ACCOUNT_NOT_FOUND)
         acct = found[0]
     return ok({"code": 200, "total": 1, "accounts": [wire.detailed_account(engine, acct)]})
 
@@ -175,15 +157,15 @@ async def account(request: web.Request) -> web.Response:
 def _private_account(request: web.Request) -> int:
     index = opt_int(request, "account_index")
     if index is None:
-        index = token_account(_token(request))
+        index = token_account(token(request))
     if index is None:
         raise bad_param("account_index")
-    check_token(venue_of(request).engine, _token(request), index)
+    check_token(_engine(request), token(request), index)
     return index
 
 
 async def account_active_orders(request: web.Request) -> web.Response:
-    engine = venue_of(request).engine
+    engine = _engine(request)
     index = _private_account(request)
     market_id = opt_int(request, "market_id")
     orders = [
@@ -193,7 +175,7 @@ async def account_active_orders(request: web.Request) -> web.Response:
 
 
 async def account_inactive_orders(request: web.Request) -> web.Response:
-    engine = venue_of(request).engine
+    engine = _engine(request)
     index = _private_account(request)
     limit = int_param(request, "limit", 100)
     market_id = opt_int(request, "market_id")
@@ -202,7 +184,7 @@ async def account_inactive_orders(request: web.Request) -> web.Response:
     for o in reversed(engine.inactive[index]):
         if market_id not in (None, ALL_MARKETS, o.market_id):
             continue
-        if ask_filter in (0, 1) and o.is_ask != bool(ask_filter):
+        if ask_filter in (0, 1) and (o.side is Side.SELL) != bool(ask_filter):
             continue
         out.append(wire.order(engine.markets[o.market_id], o))
         if len(out) >= limit:
@@ -212,7 +194,7 @@ async def account_inactive_orders(request: web.Request) -> web.Response:
 
 async def account_orders(request: web.Request) -> web.Response:
     """Latest order per requested client order index: the open one, else the newest inactive."""
-    engine = venue_of(request).engine
+    engine = _engine(request)
     index = _private_account(request)
     raw = request.query.get("client_order_indexes", "")
     wanted = [int(x) for x in raw.replace("[", "").replace("]", "").split(",") if x.strip()][:20]
@@ -228,13 +210,13 @@ async def account_orders(request: web.Request) -> web.Response:
 
 
 async def trades(request: web.Request) -> web.Response:
-    engine = venue_of(request).engine
+    engine = _engine(request)
     limit = int_param(request, "limit", 100)
     account_index = opt_int(request, "account_index")
     market_id = opt_int(request, "market_id")
     order_index = opt_int(request, "order_index")
     if account_index is not None and account_index >= 0:
-        check_token(engine, _token(request), account_index)
+        check_token(engine, token(request), account_index)
         source = engine.account_trades.get(account_index, ())
     else:
         source = engine.trades
@@ -250,12 +232,10 @@ async def trades(request: web.Request) -> web.Response:
 
 
 async def recent_trades(request: web.Request) -> web.Response:
-    engine = venue_of(request).engine
+    engine = _engine(request)
     market_id = int_param(request, "market_id")
     limit = int_param(request, "limit", 100)
-    if market_id not in engine.markets:
-        raise errors.invalid_market()
-    spec = engine.markets[market_id]
+    spec = engine.market(market_id)
     out = []
     for t in reversed(engine.trades):
         if t.market_id == market_id:
@@ -263,65 +243,6 @@ async def recent_trades(request: web.Request) -> web.Response:
             if len(out) >= limit:
                 break
     return ok({"code": 200, "trades": out})
-
-
-def _send_response(tx_hash: str | list[str]) -> dict[str, Any]:
-    return {
-        "code": 200,
-        "message": json.dumps({"ratelimit": "didn't use volume quota"}),
-        "tx_hash": tx_hash,
-        "predicted_execution_time_ms": time.time_ns() // 1_000_000,
-        "volume_quota_remaining": 1000,
-    }
-
-
-def _charge_send(request: web.Request, tx_info: Any) -> None:
-    limiter = venue_of(request).limiter
-    if limiter.budget is None:
-        return  # parsing the tx twice only when rate limiting is on
-    try:
-        info = tx_info if isinstance(tx_info, dict) else json.loads(tx_info)
-        key = f"acct:{info.get('AccountIndex', info.get('FromAccountIndex'))}"
-    except (ValueError, AttributeError):
-        key = f"ip:{request.remote}"
-    limiter.charge(key, request.path)
-
-
-def _maybe_reject(request: web.Request, tx_types: list[int]) -> None:
-    if TxType.CREATE_ORDER not in tx_types:
-        return
-    fault = venue_of(request).faults.take(FaultKind.REJECT_ORDERS, request.path)
-    if fault is not None:
-        raise SimError(fault.code, fault.message)
-
-
-async def send_tx(request: web.Request) -> web.Response:
-    fields = await form(request)
-    try:
-        tx_type = int(fields["tx_type"])
-        tx_info = fields["tx_info"]
-    except (KeyError, ValueError) as exc:
-        raise errors.invalid_tx_info() from exc
-    _charge_send(request, tx_info)
-    _maybe_reject(request, [tx_type])
-    tx_hash = venue_of(request).txs.send(tx_type, tx_info)
-    return ok(_send_response(tx_hash))
-
-
-async def send_tx_batch(request: web.Request) -> web.Response:
-    fields = await form(request)
-    try:
-        tx_types = [int(t) for t in json.loads(fields["tx_types"])]
-        tx_infos = json.loads(fields["tx_infos"])
-    except (KeyError, ValueError, TypeError) as exc:
-        raise errors.invalid_tx_info() from exc
-    if not isinstance(tx_infos, list):
-        raise errors.invalid_tx_info()
-    if tx_infos:
-        _charge_send(request, tx_infos[0])
-    _maybe_reject(request, tx_types)
-    hashes = venue_of(request).txs.send_batch(tx_types, tx_infos)
-    return ok(_send_response(hashes))
 
 
 async def root(request: web.Request) -> web.Response:
@@ -332,23 +253,18 @@ async def info(request: web.Request) -> web.Response:
     return ok({"contract_address": "0x" + "0" * 40})
 
 
-def add_routes(app: web.Application) -> None:
-    get = [
-        ("/api/v1/orderBooks", order_books),
-        ("/api/v1/orderBookDetails", order_book_details),
-        ("/api/v1/orderBookOrders", order_book_orders),
-        ("/api/v1/nextNonce", next_nonce),
-        ("/api/v1/apikeys", apikeys),
-        ("/api/v1/account", account),
-        ("/api/v1/accountActiveOrders", account_active_orders),
-        ("/api/v1/accountInactiveOrders", account_inactive_orders),
-        ("/api/v1/accountOrders", account_orders),
-        ("/api/v1/trades", trades),
-        ("/api/v1/recentTrades", recent_trades),
-        ("/", root),
-        ("/info", info),
-    ]
-    for path, handler in get:
-        app.router.add_get(path, handler)
-    app.router.add_post("/api/v1/sendTx", send_tx)
-    app.router.add_post("/api/v1/sendTxBatch", send_tx_batch)
+ROUTES = (
+    ("/api/v1/orderBooks", order_books),
+    ("/api/v1/orderBookDetails", order_book_details),
+    ("/api/v1/orderBookOrders", order_book_orders),
+    ("/api/v1/nextNonce", next_nonce),
+    ("/api/v1/apikeys", apikeys),
+    ("/api/v1/account", account),
+    ("/api/v1/accountActiveOrders", account_active_orders),
+    ("/api/v1/accountInactiveOrders", account_inactive_orders),
+    ("/api/v1/accountOrders", account_orders),
+    ("/api/v1/trades", trades),
+    ("/api/v1/recentTrades", recent_trades),
+    ("/", root),
+    ("/info", info),
+)

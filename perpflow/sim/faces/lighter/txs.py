@@ -1,9 +1,9 @@
 """sendTx / sendTxBatch processing: parse tx_info, check key and nonce, apply to the engine.
 
 Synchronous checks (format, account, key, nonce, expiry, order-not-found, duplicate client
-index, sizes) raise SimError and do **not** consume the nonce, matching the SDK, which rolls its
+index, sizes) raise and do **not** consume the nonce, matching the SDK, which rolls its
 optimistic nonce back on any 400. Business outcomes (post-only cross, margin, reduce-only) are
-order statuses. While matching is paused, accepted txs are queued and applied on resume.
+order statuses. While the venue is paused, accepted txs are deferred and applied on resume.
 """
 
 from __future__ import annotations
@@ -12,13 +12,18 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from perpflow.sim import errors
-from perpflow.sim.account import Account
 from perpflow.sim.engine import Engine, NewOrder
-from perpflow.sim.enums import CancelAllMode, OrderType, TimeInForce, TxType
-from perpflow.sim.errors import SimError
+from perpflow.sim.enums import Side
+from perpflow.sim.errors import Rejected, RejectReason
+from perpflow.sim.faces.lighter import errors
+from perpflow.sim.faces.lighter.codes import ORDER_KINDS, TIMES_IN_FORCE, CancelAllMode, TxType
+from perpflow.sim.faces.lighter.errors import LighterError
+from perpflow.sim.faces.lighter.nonces import Nonces
+from perpflow.sim.order import ORDER_INDEX_BASE, Order
+from perpflow.sim.venue import Venue
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +39,7 @@ SUPPORTED = frozenset(int(t) for t in TxType)
 class Tx:
     tx_type: int
     info: dict[str, Any]
-    account: Account
+    account: int
     key: int
     nonce: int
     skip_nonce: bool
@@ -46,11 +51,13 @@ def tx_hash(raw: str) -> str:
 
 
 class TxProcessor:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.paused = False
-        self._queue: list[Tx] = []
-        self.failed: list[tuple[str, SimError]] = []
+    def __init__(self, venue: Venue, nonces: Nonces) -> None:
+        self.venue = venue
+        self.nonces = nonces
+
+    @property
+    def engine(self) -> Engine:
+        return self.venue.engine
 
     def parse(self, tx_type: int, raw: str | dict[str, Any]) -> Tx:
         info, text = (raw, json.dumps(raw)) if isinstance(raw, dict) else (_loads(raw), raw)
@@ -60,22 +67,21 @@ class TxProcessor:
             nonce = int(info["Nonce"])
         except (KeyError, TypeError, ValueError) as exc:
             raise errors.invalid_tx_info() from exc
-        acct = self.engine.account(account_index)
-        if key not in acct.api_keys:
+        if key not in self.engine.account(account_index).api_keys:
             raise errors.api_key_not_found()
         if tx_type not in SUPPORTED:
             raise errors.unsupported_tx_type()
         if int(info.get("ExpiredAt", 0)) <= self.engine.clock():
-            raise errors.invalid_expiry()
+            raise errors.rejection(RejectReason.INVALID_EXPIRY)
         attrs = info.get("L2TxAttributes") or {}
         skip = int(attrs.get(SKIP_NONCE_ATTR, 0)) == 1
-        return Tx(tx_type, info, acct, key, nonce, skip, tx_hash(text))
+        return Tx(tx_type, info, account_index, key, nonce, skip, tx_hash(text))
 
     def send(self, tx_type: int, raw: str | dict[str, Any]) -> str:
         tx = self.parse(tx_type, raw)
-        self._check_nonce(tx, tx.account.nonces.get(tx.key, 0))
-        if self.paused:
-            self._queue.append(tx)
+        self._check_nonce(tx, self.nonces.next(tx.account, tx.key))
+        if self.venue.paused:
+            self.venue.defer(partial(self._apply_logged, tx))
         else:
             self.apply(tx)
         self._consume_nonce(tx)
@@ -91,19 +97,19 @@ class TxProcessor:
         txs = [self.parse(int(t), r) for t, r in zip(tx_types, raws, strict=True)]
         self._check_batch(txs)
         for tx in txs:
-            if self.paused:
-                self._queue.append(tx)
+            # Inside a batch a failing tx is logged and skipped; its nonce is still used.
+            if self.venue.paused:
+                self.venue.defer(partial(self._apply_logged, tx))
             else:
-                # Inside a batch a failing tx is recorded and skipped; its nonce is still used.
                 self._apply_logged(tx)
             self._consume_nonce(tx)
         return [tx.tx_hash for tx in txs]
 
     def _check_batch(self, txs: list[Tx]) -> None:
         first = txs[0]
-        if any(t.account is not first.account or t.key != first.key for t in txs):
+        if any(t.account != first.account or t.key != first.key for t in txs):
             raise errors.batch_mixed_keys()
-        expected = first.account.nonces.get(first.key, 0)
+        expected = self.nonces.next(first.account, first.key)
         for tx in txs:
             if not tx.skip_nonce and tx is not first and tx.nonce != expected:
                 raise errors.batch_nonce_not_increasing()
@@ -113,74 +119,64 @@ class TxProcessor:
 
     def _check_nonce(self, tx: Tx, expected: int) -> None:
         if tx.skip_nonce:
-            if (tx.key, tx.nonce) in tx.account.used_skip_nonces:
+            if self.nonces.skip_used(tx.account, tx.key, tx.nonce):
                 raise errors.invalid_nonce()
         elif tx.nonce != expected:
             raise errors.invalid_nonce()
 
-    @staticmethod
-    def _consume_nonce(tx: Tx) -> None:
-        if tx.skip_nonce:
-            tx.account.used_skip_nonces.add((tx.key, tx.nonce))
-        else:
-            tx.account.nonces[tx.key] = tx.nonce + 1
-
-    def resume(self) -> None:
-        self.paused = False
-        queued, self._queue = self._queue, []
-        for tx in queued:
-            self._apply_logged(tx)
+    def _consume_nonce(self, tx: Tx) -> None:
+        self.nonces.consume(tx.account, tx.key, tx.nonce, skip=tx.skip_nonce)
 
     def _apply_logged(self, tx: Tx) -> None:
         try:
             self.apply(tx)
-        except SimError as exc:
-            log.info("tx %s of account %d failed: %s", tx.tx_hash[:16], tx.account.index, exc)
-            self.failed.append((tx.tx_hash, exc))
+        except (LighterError, Rejected) as exc:
+            log.info("tx %s of account %d failed: %s", tx.tx_hash[:16], tx.account, errors.lighter_error(exc))
 
     def apply(self, tx: Tx) -> None:
-        info, engine, acct = tx.info, self.engine, tx.account.index
+        info, engine = tx.info, self.engine
         try:
             if tx.tx_type == TxType.CREATE_ORDER:
-                engine.submit(acct, _new_order(info), tx.tx_hash)
+                engine.submit(tx.account, _new_order(info), tx.tx_hash)
             elif tx.tx_type == TxType.CANCEL_ORDER:
-                engine.cancel(acct, int(info["MarketIndex"]), int(info["Index"]))
+                engine.cancel(self._open_order(tx))
             elif tx.tx_type == TxType.CANCEL_ALL:
                 self._cancel_all(tx)
             elif tx.tx_type == TxType.MODIFY_ORDER:
                 self._modify(tx)
             elif tx.tx_type == TxType.UPDATE_LEVERAGE:
-                market = int(info["MarketIndex"])
-                if market not in engine.markets:
-                    raise errors.invalid_market()
-                tx.account.position(market).imf = int(info["InitialMarginFraction"])
+                market = engine.market(int(info["MarketIndex"])).market_id
+                engine.accounts[tx.account].position(market).imf = int(info["InitialMarginFraction"])
         except (KeyError, TypeError, ValueError) as exc:
             raise errors.invalid_tx_info() from exc
 
+    def _open_order(self, tx: Tx) -> Order:
+        """Cancel and modify name an order by its index (>= 2**48) or by its client index."""
+        market, index = int(tx.info["MarketIndex"]), int(tx.info["Index"])
+        if index >= ORDER_INDEX_BASE:
+            return self.engine.open_order(tx.account, market, order_index=index)
+        return self.engine.open_order(tx.account, market, client_order_index=index)
+
     def _cancel_all(self, tx: Tx) -> None:
         mode = CancelAllMode(int(tx.info.get("TimeInForce", 0)))
+        acct = self.engine.accounts[tx.account]
         if mode is CancelAllMode.SCHEDULED:
-            tx.account.cancel_all_time_ms = int(tx.info["Time"])
+            acct.cancel_all_at_ms = int(tx.info["Time"])
         elif mode is CancelAllMode.ABORT:
-            tx.account.cancel_all_time_ms = 0
+            acct.cancel_all_at_ms = 0
         else:
             attrs = tx.info.get("L2TxAttributes") or {}
             market = int(attrs.get(CANCEL_ALL_MARKET_ATTR, NIL_MARKET))
-            self.engine.cancel_all(tx.account.index, None if market == NIL_MARKET else market)
+            self.engine.cancel_all(tx.account, None if market == NIL_MARKET else market)
 
     def _modify(self, tx: Tx) -> None:
         info = tx.info
-        market, index = int(info["MarketIndex"]), int(info["Index"])
+        order = self._open_order(tx)
         version = int((info.get("L2TxAttributes") or {}).get(ORDER_VERSION_ATTR, 0))
-        if version and self.engine.find_open(tx.account.index, market, index).version != version:
-            raise errors.order_not_active()
+        if version and order.version != version:
+            raise errors.rejection(RejectReason.ORDER_NOT_ACTIVE)
         self.engine.modify(
-            tx.account.index,
-            market,
-            index,
-            base=int(info["BaseAmount"]),
-            price=int(info["Price"]),
-            trigger=int(info["TriggerPrice"]),
+            order, base=int(info["BaseAmount"]), price=int(info["Price"]), trigger=int(info["TriggerPrice"])
         )
 
 
@@ -195,14 +191,17 @@ def _loads(raw: str) -> dict[str, Any]:
 
 
 def _new_order(info: dict[str, Any]) -> NewOrder:
+    client_order_index = int(info["ClientOrderIndex"])
+    if not 0 <= client_order_index < ORDER_INDEX_BASE:
+        raise errors.invalid_tx_info()
     return NewOrder(
         market_id=int(info["MarketIndex"]),
-        client_order_index=int(info["ClientOrderIndex"]),
+        client_order_index=client_order_index,
         base_amount=int(info["BaseAmount"]),
         price=int(info["Price"]),
-        is_ask=bool(info["IsAsk"]),
-        type=OrderType(int(info["Type"])),
-        tif=TimeInForce(int(info["TimeInForce"])),
+        side=Side.SELL if info["IsAsk"] else Side.BUY,
+        kind=ORDER_KINDS[int(info["Type"])],
+        tif=TIMES_IN_FORCE[int(info["TimeInForce"])],
         reduce_only=bool(info.get("ReduceOnly", 0)),
         trigger_price=int(info.get("TriggerPrice", 0)),
         expiry_ms=int(info.get("OrderExpiry", 0)),

@@ -6,10 +6,17 @@ from typing import Any
 
 from perpflow.sim.account import Account, Position
 from perpflow.sim.engine import Engine
+from perpflow.sim.enums import Side
+from perpflow.sim.faces.lighter.codes import KIND_WORDS, TIF_WORDS, status_word
 from perpflow.sim.markets import MarketSpec, fixed, usdc_str
 from perpflow.sim.order import Order, Trade
 
 Json = dict[str, Any]
+
+
+def l1_address(account_index: int) -> str:
+    """The sim's stand-in for an account's L1 (Ethereum) address."""
+    return f"0x{account_index:040x}"
 
 
 def order(spec: MarketSpec, o: Order) -> Json:
@@ -24,18 +31,18 @@ def order(spec: MarketSpec, o: Order) -> Json:
         "price": spec.price_str(o.price),
         "nonce": o.nonce,
         "remaining_base_amount": spec.size_str(o.remaining if o.status.is_active else 0),
-        "is_ask": o.is_ask,
+        "is_ask": o.side is Side.SELL,
         "base_size": o.initial,
         "base_price": o.price,
         "filled_base_amount": spec.size_str(o.filled_base),
         "filled_quote_amount": usdc_str(o.filled_quote),
-        "side": "sell" if o.is_ask else "buy",
-        "type": o.type.wire,
-        "time_in_force": o.tif.wire,
+        "side": "sell" if o.side is Side.SELL else "buy",
+        "type": KIND_WORDS[o.kind],
+        "time_in_force": TIF_WORDS[o.tif],
         "reduce_only": o.reduce_only,
         "trigger_price": spec.price_str(o.trigger_price),
         "order_expiry": o.expiry_ms,
-        "status": o.status.value,
+        "status": status_word(o),
         "trigger_status": "na",
         "trigger_time": 0,
         "parent_order_index": 0,
@@ -73,7 +80,7 @@ def trade(spec: MarketSpec, t: Trade) -> Json:
     return {
         "trade_id": t.trade_id,
         "trade_id_str": str(t.trade_id),
-        "tx_hash": t.tx_hash,
+        "tx_hash": t.ref,
         "type": "trade",
         "market_id": t.market_id,
         "size": spec.size_str(t.size),
@@ -89,7 +96,7 @@ def trade(spec: MarketSpec, t: Trade) -> Json:
         "bid_client_id_str": str(t.bid_client_id),
         "ask_account_id": t.ask_account,
         "bid_account_id": t.bid_account,
-        "is_maker_ask": t.is_maker_ask,
+        "is_maker_ask": t.maker_side is Side.SELL,
         "block_height": t.trade_id,
         "timestamp": t.timestamp_ms,
         "taker_fee": usdc_str(t.taker_fee),
@@ -105,7 +112,7 @@ def trade(spec: MarketSpec, t: Trade) -> Json:
 
 
 def _sign_changed(before: int, t: Trade, *, taker: bool) -> bool:
-    is_ask = t.is_maker_ask != taker
+    is_ask = (t.maker_side is Side.SELL) != taker
     after = before - t.size if is_ask else before + t.size
     return (before > 0) != (after > 0) or (before < 0) != (after < 0)
 
@@ -149,8 +156,8 @@ def detailed_account(engine: Engine, acct: Account) -> Json:
         "code": 0,
         "account_type": 0,
         "index": acct.index,
-        "l1_address": acct.l1_address,
-        "cancel_all_time": acct.cancel_all_time_ms,
+        "l1_address": l1_address(acct.index),
+        "cancel_all_time": acct.cancel_all_at_ms,
         "total_order_count": len(acct.open_orders),
         "total_isolated_order_count": 0,
         "pending_order_count": 0,
@@ -179,6 +186,8 @@ def book_levels(spec: MarketSpec, levels: list[tuple[int, int]]) -> list[Json]:
 def book_snapshot(engine: Engine, market_id: int, depth: int = 250) -> Json:
     spec = engine.markets[market_id]
     book = engine.books[market_id]
-    asks = [(p, t) for p, t, _ in book.asks.depth(depth)]
-    bids = [(p, t) for p, t, _ in book.bids.depth(depth)]
+    return book_delta(spec, book.asks.depth(depth), book.bids.depth(depth))
+
+
+def book_delta(spec: MarketSpec, asks: list[tuple[int, int]], bids: list[tuple[int, int]]) -> Json:
     return {"code": 0, "asks": book_levels(spec, asks), "bids": book_levels(spec, bids)}

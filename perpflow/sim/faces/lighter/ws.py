@@ -11,24 +11,22 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import logging
 import time
 from collections import defaultdict
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from perpflow.sim import wire
-from perpflow.sim.auth import check_token
-from perpflow.sim.errors import SimError
+from perpflow.sim.changes import Changes
+from perpflow.sim.enums import Side
+from perpflow.sim.errors import Rejected
+from perpflow.sim.faces.lighter import wire
+from perpflow.sim.faces.lighter.auth import check_token
+from perpflow.sim.faces.lighter.errors import LighterError, lighter_error
 from perpflow.sim.markets import usdc_str
 from perpflow.sim.order import Trade
 from perpflow.sim.venue import Venue
 
-log = logging.getLogger(__name__)
-
-PUBLIC = frozenset({"order_book", "trade", "account_all"})
-PRIVATE = frozenset({"account_all_orders"})
 SNAPSHOT_TRADES = 50
 
 
@@ -49,7 +47,6 @@ class Hub:
         self.offset = 0
         self.refuse_until = 0.0
         self._sessions = itertools.count(1)
-        self.sent = 0  # messages written, for the benchmark
 
     # ---- connection ----------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
@@ -109,8 +106,8 @@ class Hub:
         except (ValueError, KeyError):
             await self._error(ws, 30005, f"Invalid Channel: {channel}")
             return
-        except SimError as exc:
-            await self._error(ws, 30006, exc.message)
+        except (LighterError, Rejected) as exc:
+            await self._error(ws, 30006, lighter_error(exc).message)
             return
         if ws in self.subs[channel]:
             await self._error(ws, 30003, f"Already Subscribed to {channel}")
@@ -196,36 +193,22 @@ class Hub:
         }
 
     # ---- publisher ------------------------------------------------------------------------
-    async def run_publisher(self) -> None:
-        interval = self.venue.config.book_interval_ms / 1000
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.flush()
-            except Exception:  # a bad frame must not kill the stream for everyone
-                log.exception("websocket publish failed")
+    async def publish(self, changes: Changes) -> None:
+        for market_id, levels in changes.levels.items():
+            await self._publish_book(market_id, levels)
+        await self._publish_trades(changes.trades)
+        await self._publish_accounts(changes.accounts, changes.trades)
 
-    async def flush(self) -> None:
-        engine = self.venue.engine
-        for market_id, book in engine.books.items():
-            if book.changed:
-                await self._publish_book(market_id)
-        trades, engine.new_trades = engine.new_trades, []
-        dirty, engine.dirty_accounts = engine.dirty_accounts, set()
-        await self._publish_trades(trades)
-        await self._publish_accounts(dirty, trades)
-
-    async def _publish_book(self, market_id: int) -> None:
+    async def _publish_book(self, market_id: int, changed: set[tuple[Side, int]]) -> None:
         engine = self.venue.engine
         book, spec = engine.books[market_id], engine.markets[market_id]
-        changed, book.changed = book.changed, set()
         subscribers = self.subs.get(f"order_book/{market_id}")
         if not subscribers:
             self.book_nonce[market_id] += 1  # keep the sequence continuous for later subscribers
             return
-        asks = sorted((p, book.level_total(True, p)) for is_ask, p in changed if is_ask)
-        bids = sorted(((p, book.level_total(False, p)) for is_ask, p in changed if not is_ask), reverse=True)
-        delta = {"code": 0, "asks": wire.book_levels(spec, asks), "bids": wire.book_levels(spec, bids)}
+        asks = sorted((p, book.level_total(s, p)) for s, p in changed if s is Side.SELL)
+        bids = sorted(((p, book.level_total(s, p)) for s, p in changed if s is Side.BUY), reverse=True)
+        delta = wire.book_delta(spec, asks, bids)
         await self._fanout(subscribers, _dumps(self._book_msg("update/order_book", market_id, delta)))
 
     async def _publish_trades(self, trades: list[Trade]) -> None:
@@ -264,7 +247,6 @@ class Hub:
                 continue
             try:
                 await ws.send_str(text)
-                self.sent += 1
             except (ConnectionError, RuntimeError):
                 subscribers.discard(ws)
 
