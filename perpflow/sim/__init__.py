@@ -1,4 +1,6 @@
-"""Simulated perp venue: a matching engine behind a Lighter-compatible HTTP/WS face.
+"""Simulated perp venue: one venue-neutral matching engine behind one face per venue protocol.
 
-Run it with ``perpflow sim`` or ``python -m perpflow.sim``; see docs/sim.md.
+The engine (engine, book, matching, accounts, triggers, faults, admin API) speaks its own terms;
+``faces/<venue>/`` translate a venue's HTTP/WS protocol to them. Run it with ``perpflow sim`` or
+``python -m perpflow.sim``; see docs/sim.md.
 """

@@ -28,7 +28,7 @@ def sim(  # noqa: PLR0917 - typer maps each parameter to an option
     rate_limit: Annotated[int | None, typer.Option(help="Weighted requests/min per account.")] = None,
     log_level: Annotated[str, typer.Option(help="Python logging level.")] = "INFO",
 ) -> None:
-    """Run the simulated perp venue (Lighter protocol) on HOST:PORT."""
+    """Run the simulated perp venue (its Lighter face, admin API under /_sim) on HOST:PORT."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = SimConfig(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from perpflow.sim.account import Account
 from perpflow.sim.book import OrderBook
@@ -19,7 +18,7 @@ from perpflow.sim.enums import CancelReason, OrderKind, OrderStatus, Side, TimeI
 from perpflow.sim.errors import Rejected, RejectReason
 from perpflow.sim.markets import FEE_SCALE, MarketSpec
 from perpflow.sim.matching import Fill, Withdrawal, next_match
-from perpflow.sim.order import ORDER_INDEX_BASE, Order, Trade
+from perpflow.sim.order import ORDER_INDEX_BASE, NewOrder, Order, Trade
 from perpflow.sim.risk import clip_reduce_only, margin_ok
 from perpflow.sim.triggers import TriggerBook
 
@@ -30,21 +29,6 @@ FIRST_USER_ACCOUNT = 100
 
 def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-@dataclass(slots=True, frozen=True)
-class NewOrder:
-    market_id: int
-    client_order_index: int
-    base_amount: int
-    price: int
-    side: Side
-    kind: OrderKind
-    tif: TimeInForce
-    reduce_only: bool = False
-    trigger_price: int = 0
-    expiry_ms: int = 0
-    nonce: int = 0
 
 
 class Engine:
@@ -107,22 +91,7 @@ class Engine:
         acct = self.account(account)
         self._validate(acct, req)
         self._next_order += 1
-        order = Order(
-            order_index=self._next_order - 1,
-            client_order_index=req.client_order_index,
-            market_id=req.market_id,
-            account=account,
-            side=req.side,
-            price=req.price,
-            initial=req.base_amount,
-            kind=req.kind,
-            tif=req.tif,
-            reduce_only=req.reduce_only,
-            trigger_price=req.trigger_price,
-            expiry_ms=req.expiry_ms,
-            nonce=req.nonce,
-            created_ms=self.clock(),
-        )
+        order = req.accept(self._next_order - 1, account, self.clock())
         self.orders[order.order_index] = order
         self._open(acct, order)
         if req.kind.is_triggered:

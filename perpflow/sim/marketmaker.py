@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from perpflow.sim.engine import Engine, NewOrder
+from perpflow.sim.engine import Engine
 from perpflow.sim.enums import OrderKind, Side, TimeInForce
 from perpflow.sim.markets import to_micro
+from perpflow.sim.order import NewOrder
 
 MM_ACCOUNT_INDEX = 1
 # Enough collateral that the maker never constrains anything; it is exempt from margin anyway.

@@ -41,6 +41,41 @@ class Order:
 
 
 @dataclass(slots=True, frozen=True)
+class NewOrder:
+    """An order as a face asks for it, before the engine accepts it."""
+
+    market_id: int
+    client_order_index: int
+    base_amount: int
+    price: int
+    side: Side
+    kind: OrderKind
+    tif: TimeInForce
+    reduce_only: bool = False
+    trigger_price: int = 0
+    expiry_ms: int = 0
+    nonce: int = 0
+
+    def accept(self, order_index: int, account: int, now_ms: int) -> Order:
+        return Order(
+            order_index=order_index,
+            client_order_index=self.client_order_index,
+            market_id=self.market_id,
+            account=account,
+            side=self.side,
+            price=self.price,
+            initial=self.base_amount,
+            kind=self.kind,
+            tif=self.tif,
+            reduce_only=self.reduce_only,
+            trigger_price=self.trigger_price,
+            expiry_ms=self.expiry_ms,
+            nonce=self.nonce,
+            created_ms=now_ms,
+        )
+
+
+@dataclass(slots=True, frozen=True)
 class Trade:
     trade_id: int
     ref: str  # the face's name for the request that took liquidity (Lighter: its tx hash)

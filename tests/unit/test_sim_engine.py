@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from perpflow.sim.engine import Engine, NewOrder
+from perpflow.sim.engine import Engine
 from perpflow.sim.enums import CancelReason, OrderKind, OrderStatus, Side, TimeInForce
 from perpflow.sim.errors import Rejected, RejectReason
 from perpflow.sim.markets import DEFAULT_MARKETS, to_micro
-from perpflow.sim.order import Order
+from perpflow.sim.order import NewOrder, Order
 
 ETH = 0
 GTT, IOC, POST = TimeInForce.GOOD_TILL_TIME, TimeInForce.IMMEDIATE_OR_CANCEL, TimeInForce.POST_ONLY

@@ -10,11 +10,12 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perpflow.sim.engine import Engine, NewOrder
+from perpflow.sim.engine import Engine
 from perpflow.sim.enums import OrderKind, OrderStatus, Side, TimeInForce
 from perpflow.sim.errors import Rejected
 from perpflow.sim.marketmaker import LadderConfig, MarketMaker
 from perpflow.sim.markets import DEFAULT_MARKETS, to_micro
+from perpflow.sim.order import NewOrder
 
 # Fees on, so the conservation check covers them.
 MARKETS = tuple(replace(m, taker_fee_ppm=500, maker_fee_ppm=200) for m in DEFAULT_MARKETS[:2])

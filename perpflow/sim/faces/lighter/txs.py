@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from perpflow.sim.engine import Engine, NewOrder
+from perpflow.sim.engine import Engine
 from perpflow.sim.enums import Side
 from perpflow.sim.errors import Rejected, RejectReason
 from perpflow.sim.faces.lighter import errors
 from perpflow.sim.faces.lighter.codes import ORDER_KINDS, TIMES_IN_FORCE, CancelAllMode, TxType
 from perpflow.sim.faces.lighter.errors import LighterError
 from perpflow.sim.faces.lighter.nonces import Nonces
-from perpflow.sim.order import ORDER_INDEX_BASE, Order
+from perpflow.sim.order import ORDER_INDEX_BASE, NewOrder, Order
 from perpflow.sim.venue import Venue
 
 log = logging.getLogger(__name__)
