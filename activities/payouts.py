@@ -1,7 +1,7 @@
 """Orchestrator-side payout activities (waits as activities, writes as local activities).
 
-Thin shims over ``PayoutTracker`` and ``PayoutRepository``: chain reads, ledger writes and
-notifications. Nothing here holds a key; sends go through ``activities/wallet.py``.
+Thin shims over ``PayoutTracker`` and ``PayoutBook``: chain reads, the workflow's recorded
+moves and notifications. Nothing here holds a key; sends go through ``activities/wallet.py``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from perpflow.db.ledger import Ledger
 from perpflow.db.payouts import PayoutRepository
 from perpflow.notify import Notifier
 from perpflow.payouts import models as m
+from perpflow.payouts.book import PayoutBook
 from perpflow.payouts.config import maybe_payouts_config
 from perpflow.payouts.runtime import chain_client
 from perpflow.payouts.tracker import PayoutTracker
@@ -26,8 +27,8 @@ log = logging.getLogger(__name__)
 
 
 class PayoutActivities:
-    def __init__(self, tracker: PayoutTracker, repo: PayoutRepository, notifier: Notifier) -> None:
-        self._tracker, self._repo, self._notifier = tracker, repo, notifier
+    def __init__(self, tracker: PayoutTracker, book: PayoutBook, notifier: Notifier) -> None:
+        self._tracker, self._book, self._notifier = tracker, book, notifier
 
     @activity.defn(name=m.CHECK_EVENT)
     async def check_event(self, req: m.CheckEventRequest) -> m.CheckEventResult:
@@ -39,17 +40,7 @@ class PayoutActivities:
 
     @activity.defn(name=m.RECORD_STATE)
     async def record_state(self, req: m.RecordStateRequest) -> None:
-        approved = req.decided_by if req.state is m.PayoutState.SENDING else None
-        await self._repo.set_state(
-            req.workflow_id, req.state, reason=req.reason, amount_wei=req.amount_wei, approved_by=approved
-        )
-        if req.final_tx_hash is not None:
-            await self._repo.finish(
-                req.workflow_id, req.state, final_tx_hash=req.final_tx_hash, reason=req.reason
-            )
-        if req.decided_by is not None:
-            action = "payout.approve" if req.state is m.PayoutState.SENDING else "payout.reject"
-            await self._repo.audit(req.decided_by, action, req.workflow_id, {"reason": req.reason})
+        await self._book.record(req)
 
     @activity.defn(name=m.NOTIFY)
     async def notify(self, notice: m.Notice) -> None:
@@ -80,4 +71,4 @@ def orchestrator_payout_activities(
         log.info("no payout config: payout activities not served")
         return []
     repo = PayoutRepository(ledger)
-    return PayoutActivities(PayoutTracker(chain_client(cfg), repo), repo, notifier).all()
+    return PayoutActivities(PayoutTracker(chain_client(cfg), repo), PayoutBook(repo), notifier).all()

@@ -73,11 +73,11 @@ class LiquidationPayoutWorkflow(RejectsUnknownSignals):
         self._status.amount_wei = amount
         check = await self._confirm_and_check(amount)
         if check.outcome is m.CheckOutcome.REORGED:
-            await self._move(S.REORGED, reason=check.reason)
+            await self._decide(S.REORGED, reason=check.reason)
         elif check.outcome is m.CheckOutcome.INELIGIBLE:
-            await self._move(S.INELIGIBLE, reason=check.reason)
+            await self._decide(S.INELIGIBLE, reason=check.reason)
         elif check.outcome is m.CheckOutcome.ALREADY_PAID:
-            await self._move(S.DONE, reason="already paid on-chain", final_tx_hash=check.paid_tx_hash)
+            await self._decide(S.DONE, reason="already paid on-chain", final_tx_hash=check.paid_tx_hash)
         elif await self._approved(amount):
             await self._send_and_confirm()
 
@@ -90,7 +90,7 @@ class LiquidationPayoutWorkflow(RejectsUnknownSignals):
             with contextlib.suppress(ActivityError):
                 self._sent_by(await self._lane_call)
         if not st.tx_hashes:
-            await self._move(S.CANCELLED, reason=f"cancelled in {st.state}: nothing was sent")
+            await self._decide(S.CANCELLED, reason=f"cancelled in {st.state}: nothing was sent")
             raise asyncio.CancelledError(st.reason)
         st.reason = "cancel requested after broadcast: a sent payout cannot be unsent; tracked to its receipt"
         workflow.logger.warning("payout %s %s", st.workflow_id, st.reason)
@@ -154,9 +154,8 @@ class LiquidationPayoutWorkflow(RejectsUnknownSignals):
                 continue  # the activity already waited; ask again for more confirmations
             if check.outcome is not m.CheckOutcome.POOL_LOW:
                 if check.outcome is not m.CheckOutcome.REORGED:
-                    # check_event wrote CHECKING and the amount with its answer: one step less. No
-                    # upsert: the next state follows in this same workflow task.
-                    await self._move(S.CHECKING, amount_wei=amount, record=False, upsert=not self._new_waits)
+                    # No upsert: the next state follows in this same workflow task.
+                    self._move(S.CHECKING, upsert=not self._new_waits)
                 return check
             if not alerted:  # an empty pool is an operator's job: wait for funds, do not drop
                 await self._notify("alert", check.reason or "payout pool too low")
@@ -165,10 +164,10 @@ class LiquidationPayoutWorkflow(RejectsUnknownSignals):
 
     async def _approved(self, amount: int) -> bool:
         if not needs_approval(amount, self._inp.policy):
-            await self._move(S.SENDING, record=False)  # the lane writes SENDING with the stored tx
+            self._move(S.SENDING)
             return True
         self._status.needs_approval = True
-        await self._move(S.AWAITING_APPROVAL)
+        await self._decide(S.AWAITING_APPROVAL)
         try:
             await workflow.wait_condition(
                 lambda: self._decision is not None,
@@ -184,7 +183,7 @@ class LiquidationPayoutWorkflow(RejectsUnknownSignals):
         # The note travels as the reason, the way decided_by reaches the ledger row and the audit.
         verb = "approved" if approved else "rejected"
         reason = f"{verb} by {decision.by}" + (f": {decision.note}" if decision.note else "")
-        await self._move(S.SENDING if approved else S.REJECTED, reason=reason, decided_by=decision.by)
+        await self._decide(S.SENDING if approved else S.REJECTED, reason=reason, decided_by=decision.by)
         return approved
 
     async def _send_and_confirm(self) -> None:
@@ -193,12 +192,12 @@ class LiquidationPayoutWorkflow(RejectsUnknownSignals):
             return
         if sent.outcome is m.SendOutcome.ALREADY_PAID:
             check = await self._confirm_and_check(self._status.amount_wei or 0)
-            await self._move(S.DONE, reason="already paid on-chain", final_tx_hash=check.paid_tx_hash)
+            await self._decide(S.DONE, reason="already paid on-chain", final_tx_hash=check.paid_tx_hash)
             return
         await self._track_receipt()
 
     async def _track_receipt(self) -> None:
-        await self._move(S.CONFIRMING_TX, record=False)  # written by the tracker's first look
+        self._move(S.CONFIRMING_TX)
         last_send = workflow.now()
         req = m.AwaitTxRequest(workflow_id=self._status.workflow_id, policy=self._inp.policy)
         look_first = True
@@ -206,10 +205,10 @@ class LiquidationPayoutWorkflow(RejectsUnknownSignals):
             result: m.AwaitTxResult = await self._wait(m.AWAIT_TX, req, m.AwaitTxResult, look_first)
             look_first = False
             if result.outcome is m.TxOutcome.CONFIRMED:
-                await self._move(S.DONE, reason=result.reason, final_tx_hash=result.tx_hash, record=False)
+                self._move(S.DONE, reason=result.reason, final_tx_hash=result.tx_hash)
                 return
             if result.outcome is m.TxOutcome.REVERTED:
-                await self._move(S.FAILED, reason=result.reason, record=False)
+                self._move(S.FAILED, reason=result.reason)
                 await self._notify("alert", result.reason or "payout reverted")
                 return
             stuck = workflow.now() - last_send >= timedelta(seconds=self._inp.policy.stuck_after_s)
@@ -237,7 +236,7 @@ class LiquidationPayoutWorkflow(RejectsUnknownSignals):
             cause = exc.cause
             if not isinstance(cause, ApplicationError) or cause.type not in LANE_REFUSALS:
                 raise
-            await self._move(LANE_REFUSALS[cause.type], reason=cause.message)
+            await self._decide(LANE_REFUSALS[cause.type], reason=cause.message)
             return None
         self._sent_by(result)
         return result
@@ -248,17 +247,11 @@ class LiquidationPayoutWorkflow(RejectsUnknownSignals):
 
     # -- plumbing --------------------------------------------------------------------------
 
-    async def _move(
-        self,
-        state: m.PayoutState,
-        *,
-        reason: str | None = None,
-        decided_by: str | None = None,
-        amount_wei: int | None = None,
-        final_tx_hash: str | None = None,
-        record: bool = True,
-        upsert: bool = True,
+    def _move(
+        self, state: S, *, reason: str | None = None, final_tx_hash: str | None = None, upsert: bool = True
     ) -> None:
+        """The payout's state as the workflow tells it (query, search attribute, log). The ledger
+        row follows in the step that made the move true (see ``PayoutBook``)."""
         old = self._status.state
         if state is not old:
             m.check_transition(old, state)
@@ -268,12 +261,18 @@ class LiquidationPayoutWorkflow(RejectsUnknownSignals):
         if upsert:
             workflow.upsert_search_attributes([CYCLE_STATE.value_set(state)])
         workflow.logger.info("payout %s %s -> %s %s", self._status.workflow_id, old, state, reason or "")
-        if record:  # the tracker already wrote DONE/FAILED with the receipt's gas and block
-            req = m.RecordStateRequest(
-                workflow_id=self._status.workflow_id, state=state, reason=reason, decided_by=decided_by,
-                amount_wei=amount_wei, final_tx_hash=final_tx_hash,
-            )  # fmt: skip
-            await self._local(m.RECORD_STATE, req, None)
+
+    async def _decide(
+        self, state: S, *, reason: str | None = None, decided_by: str | None = None,
+        final_tx_hash: str | None = None,
+    ) -> None:  # fmt: skip
+        """A move only the workflow knows of: the ledger row learns it through the record activity."""
+        self._move(state, reason=reason, final_tx_hash=final_tx_hash)
+        req = m.RecordStateRequest(
+            workflow_id=self._status.workflow_id, state=state, reason=reason, decided_by=decided_by,
+            final_tx_hash=final_tx_hash,
+        )  # fmt: skip
+        await self._local(m.RECORD_STATE, req, None)
 
     async def _notify(self, kind: str, message: str) -> None:
         notice = m.Notice(workflow_id=self._status.workflow_id, kind=kind, message=message)

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from perpflow import names
 from perpflow.chain.models import ChainCursor, PositionLiquidated, SignedTx
@@ -21,7 +22,14 @@ from perpflow.db import tables as t
 from perpflow.db.ledger import Ledger
 from perpflow.models import AuditEntry
 from perpflow.payouts.errors import DuplicatePayoutEvent, PayoutNotFound
-from perpflow.payouts.models import COMMITTED_STATES, NewPayout, PayoutRecord, PayoutState
+from perpflow.payouts.models import (
+    COMMITTED_STATES,
+    NewPayout,
+    PayoutMove,
+    PayoutRecord,
+    PayoutState,
+    check_row_move,
+)
 
 
 @dataclass
@@ -61,6 +69,24 @@ def _record(r: t.Payout) -> PayoutRecord:
         created_at=_aware(r.created_at),
         updated_at=_aware(r.updated_at),
     )
+
+
+async def _row(s: AsyncSession, workflow_id: str) -> t.Payout:
+    row = await s.get(t.Payout, workflow_id)
+    if row is None:
+        raise PayoutNotFound(f"no payout row {workflow_id}")
+    return row
+
+
+def _apply(row: t.Payout, move: PayoutMove) -> None:
+    check_row_move(PayoutState(row.state), move.state)
+    row.state = move.state
+    if move.amount_wei is not None:
+        row.amount_wei = Decimal(move.amount_wei)
+    for name in ("reason", "approved_by", "final_tx_hash", "gas_used", "block_number"):
+        value = getattr(move, name)
+        if value is not None:
+            setattr(row, name, value)
 
 
 class PayoutRepository:
@@ -122,50 +148,12 @@ class PayoutRepository:
 
     async def get(self, workflow_id: str) -> PayoutRecord:
         async with self.ledger.session() as s:
-            row = await s.get(t.Payout, workflow_id)
-            if row is None:
-                raise PayoutNotFound(f"no payout row {workflow_id}")
-            return _record(row)
+            return _record(await _row(s, workflow_id))
 
-    async def set_state(
-        self,
-        workflow_id: str,
-        state: PayoutState,
-        *,
-        reason: str | None = None,
-        amount_wei: int | None = None,
-        approved_by: str | None = None,
-    ) -> None:
+    async def move(self, workflow_id: str, move: PayoutMove) -> None:
+        """Write the row's next state with its facts (only ``PayoutBook`` calls this)."""
         async with self.ledger.session() as s:
-            row = await s.get(t.Payout, workflow_id)
-            if row is None:
-                raise PayoutNotFound(f"no payout row {workflow_id}")
-            row.state = state
-            if reason is not None:
-                row.reason = reason
-            if amount_wei is not None:
-                row.amount_wei = Decimal(amount_wei)
-            if approved_by is not None:
-                row.approved_by = approved_by
-
-    async def finish(
-        self,
-        workflow_id: str,
-        state: PayoutState,
-        *,
-        final_tx_hash: str | None,
-        gas_used: int | None = None,
-        block_number: int | None = None,
-        reason: str | None = None,
-    ) -> None:
-        async with self.ledger.session() as s:
-            row = await s.get(t.Payout, workflow_id)
-            if row is None:
-                raise PayoutNotFound(f"no payout row {workflow_id}")
-            row.state, row.final_tx_hash = state, final_tx_hash
-            row.gas_used, row.block_number = gas_used, block_number
-            if reason is not None:
-                row.reason = reason
+            _apply(await _row(s, workflow_id), move)
 
     async def recent(self, limit: int = 100, state: PayoutState | None = None) -> list[PayoutRecord]:
         query = select(t.Payout).order_by(t.Payout.created_at.desc()).limit(limit)
@@ -222,21 +210,17 @@ class PayoutRepository:
                 s.add(lane)
             nonce = max(lane.next_nonce, chain_pending or 0)
             signed = sign(nonce)
-            row = await s.get(t.Payout, workflow_id)
-            if row is None:
-                raise PayoutNotFound(f"no payout row {workflow_id}")
+            row = await _row(s, workflow_id)
+            _apply(row, PayoutMove(state=PayoutState.SENDING))
             row.wallet, row.nonce, row.raw_tx = wallet, nonce, signed.raw_tx
             row.tx_hashes = [*(row.tx_hashes or []), signed.tx_hash]
-            row.state = PayoutState.SENDING
             lane.next_nonce = nonce + 1
             return signed
 
     async def store_replacement(self, workflow_id: str, signed: SignedTx) -> None:
         """A same-nonce replacement (fee bump): it becomes the tx to rebroadcast; keep every hash."""
         async with self.ledger.session() as s:
-            row = await s.get(t.Payout, workflow_id)
-            if row is None:
-                raise PayoutNotFound(f"no payout row {workflow_id}")
+            row = await _row(s, workflow_id)
             row.raw_tx = signed.raw_tx
             row.tx_hashes = [*(row.tx_hashes or []), signed.tx_hash]
 

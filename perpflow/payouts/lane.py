@@ -19,6 +19,7 @@ from perpflow.chain.fees import bump_fees
 from perpflow.chain.models import Eip1559Fees, SignedTx, TxState, UnsignedTx
 from perpflow.chain.wallet import HotWallet
 from perpflow.db.payouts import Exposure, PayoutRepository
+from perpflow.payouts.book import PayoutBook
 from perpflow.payouts.errors import PayoutIneligible, PayoutStateError
 from perpflow.payouts.models import PayoutRecord, SendOutcome, SendRequest, SendResult
 from perpflow.payouts.rules import cap_violation, day_start
@@ -44,6 +45,7 @@ class WalletLane:
         fault: FaultHook | None = None,
     ) -> None:
         self.chain, self.wallet, self.repo, self.chain_id = chain, wallet, repo, chain_id
+        self.book = PayoutBook(repo)
         self._fault = fault
         self._reconciled = False
         self._fees: tuple[float, Eip1559Fees] | None = None
@@ -125,7 +127,7 @@ class WalletLane:
         # The ledger's counter leads (reconciled at start); ask the node only when a nonce was
         # taken behind our back, so the steady state costs no extra round trip.
         pending = await self.chain.pending_nonce(self.wallet.address) if chain_pending else None
-        signed = await self.repo.allocate_and_store(
+        signed = await self.book.sign_and_store(
             rec.workflow_id,
             self.chain_id,
             self.wallet.address,

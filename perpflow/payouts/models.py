@@ -76,6 +76,27 @@ def check_transition(old: PayoutState, new: PayoutState) -> None:
         raise IllegalTransition(f"payout state {old} -> {new} is not allowed")
 
 
+def _reachable(old: PayoutState) -> frozenset[PayoutState]:
+    seen: set[PayoutState] = set()
+    todo = [old]
+    while todo:
+        for nxt in TRANSITIONS.get(todo.pop(), frozenset()) - seen:
+            seen.add(nxt)
+            todo.append(nxt)
+    return frozenset(seen)
+
+
+REACHABLE = {state: _reachable(state) for state in PayoutState}
+
+
+def check_row_move(old: PayoutState, new: PayoutState) -> None:
+    """A ledger row skips the states the workflow passed through without a write (a verdict on
+    a check that never wrote CHECKING) and is written again by a retry; it never goes where the
+    table cannot lead, so a final row never moves."""
+    if new is not old and new not in REACHABLE[old]:
+        raise IllegalTransition(f"payout row {old} -> {new} is not allowed")
+
+
 def eth_to_wei(eth: Decimal) -> int:
     wei = eth * WEI_PER_ETH
     if wei != wei.to_integral_value():
@@ -172,11 +193,12 @@ class CheckEventResult(Model):
 
 
 class RecordStateRequest(Model):
+    """A move the workflow decided alone (a verdict, an operator's decision, a refusal, a cancel)."""
+
     workflow_id: str
     state: PayoutState
     reason: str | None = None
     decided_by: str | None = None
-    amount_wei: int | None = None
     final_tx_hash: Hash32 | None = None
 
 
@@ -257,6 +279,18 @@ class PayoutRecord(Model):
     @property
     def liquidation_id(self) -> str:
         return liquidation_id(self.event_tx_hash, self.event_log_index)
+
+
+class PayoutMove(Model):
+    """A payout row's next state and the facts that come with it (None: left as stored)."""
+
+    state: PayoutState
+    reason: str | None = None
+    amount_wei: int | None = None
+    approved_by: str | None = None
+    final_tx_hash: str | None = None
+    gas_used: int | None = None
+    block_number: int | None = None
 
 
 class NewPayout(Model):

@@ -16,6 +16,7 @@ from perpflow.chain.client import ChainClient
 from perpflow.chain.errors import SendRejected
 from perpflow.chain.models import PositionLiquidated, TxReceipt, TxState, liquidation_id
 from perpflow.db.payouts import PayoutRepository
+from perpflow.payouts.book import PayoutBook
 from perpflow.payouts.models import (
     AwaitTxRequest,
     AwaitTxResult,
@@ -52,13 +53,13 @@ class Poller:
 
 class PayoutTracker:
     def __init__(self, chain: ChainClient, repo: PayoutRepository) -> None:
-        self.chain, self.repo = chain, repo
+        self.chain, self.repo, self.book = chain, repo, PayoutBook(repo)
 
     # -- event -------------------------------------------------------------------------------
 
     async def check_event(self, req: CheckEventRequest) -> CheckEventResult:
         ev, policy = req.event, req.policy
-        await self.repo.record_detected(
+        await self.book.open(
             NewPayout(workflow_id=req.workflow_id, chain_id=policy.chain_id, event=ev, at=datetime.now(UTC))
         )
         poll = Poller(policy.check_max_wait_s if req.wait else 0)
@@ -90,8 +91,7 @@ class PayoutTracker:
         violation = cap_violation(req.amount_wei, exp.user_today, exp.all_today, policy)
         if violation is not None:
             return _ineligible(violation)
-        # Recorded here (not by a separate step) so the lane finds the amount it must send.
-        await self.repo.set_state(req.workflow_id, PayoutState.CHECKING, amount_wei=req.amount_wei)
+        await self.book.checked(req.workflow_id, req.amount_wei)
         pool = await self.chain.pool_balance() - exp.in_flight
         if pool < req.amount_wei:
             return CheckEventResult(
@@ -115,8 +115,7 @@ class PayoutTracker:
         # Read once: only the workflow changes the row's hashes (bump, new nonce), and it does
         # that between waits, never during one.
         rec = await self.repo.get(req.workflow_id)
-        if rec.state is PayoutState.SENDING:  # broadcast: the lane returned
-            await self.repo.set_state(rec.workflow_id, PayoutState.CONFIRMING_TX)
+        await self.book.broadcast(rec)
         while True:
             result = await self._look_up(rec, req)
             if result is not None or not await poll.again():
@@ -147,8 +146,8 @@ class PayoutTracker:
         text = reason.describe() if reason is not None else "unknown revert"
         if reason is not None and reason.name == "AlreadyPaid":
             return await self._paid_elsewhere(rec)
-        await self.repo.finish(
-            rec.workflow_id, PayoutState.FAILED, final_tx_hash=receipt.tx_hash,
+        await self.book.settled(
+            rec.workflow_id, PayoutState.FAILED, tx_hash=receipt.tx_hash,
             gas_used=receipt.gas_used, block_number=receipt.block_number, reason=f"reverted: {text}",
         )  # fmt: skip
         return AwaitTxResult(outcome=TxOutcome.REVERTED, tx_hash=receipt.tx_hash, reason=f"reverted: {text}")
@@ -186,8 +185,8 @@ class PayoutTracker:
         return AwaitTxResult(outcome=TxOutcome.CONFIRMED, tx_hash=tx_hash, reason="already paid on-chain")
 
     async def _done(self, rec: PayoutRecord, tx_hash: str, gas: int | None, block: int | None) -> None:
-        await self.repo.finish(
-            rec.workflow_id, PayoutState.DONE, final_tx_hash=tx_hash, gas_used=gas, block_number=block
+        await self.book.settled(
+            rec.workflow_id, PayoutState.DONE, tx_hash=tx_hash, gas_used=gas, block_number=block
         )
         log.info("payout confirmed workflow_id=%s tx=%s block=%s", rec.workflow_id, tx_hash, block)
 

@@ -30,6 +30,7 @@ from perpflow.chain.client import ChainClient
 from perpflow.chain.follower import FollowerConfig, LogBatch, LogFollower
 from perpflow.chain.models import PositionLiquidated
 from perpflow.db.payouts import PayoutRepository
+from perpflow.payouts.book import PayoutBook
 from perpflow.payouts.models import PayoutInput, PayoutPolicy, PayoutState
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class ChainWatcher:
         task_queue: str = names.ORCHESTRATOR_QUEUE,
     ) -> None:
         self.client, self.chain, self.repo, self.policy = client, chain, repo, policy
+        self.book = PayoutBook(repo)
         self.follower_config, self.task_queue = follower_config, task_queue
         self.name = cursor_name(policy.chain_id, policy.guard_address)
         self.started = 0  # new workflows (duplicates not counted)
@@ -100,7 +102,7 @@ class ChainWatcher:
     async def start(self, event: PositionLiquidated) -> bool:
         """Start the event's workflow; False if it exists (running or finished): a no-op."""
         async with self._gate:
-            workflow_id = await self.repo.claim_inclusion(self.policy.chain_id, event, datetime.now(UTC))
+            workflow_id = await self.book.claim(self.policy.chain_id, event, datetime.now(UTC))
             try:
                 await self.client.start_workflow(
                     WORKFLOW_TYPE,

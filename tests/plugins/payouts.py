@@ -31,6 +31,7 @@ from perpflow.chain.wallet import HotWallet
 from perpflow.db.ledger import Ledger
 from perpflow.db.payouts import PayoutRepository
 from perpflow.notify import Notifier
+from perpflow.payouts.book import PayoutBook
 from perpflow.payouts.lane import WalletLane
 from perpflow.payouts.models import PayoutInput, PayoutPolicy, PayoutRecord, PayoutState, PayoutStatus, Tier
 from perpflow.payouts.tracker import PayoutTracker
@@ -109,10 +110,10 @@ class Payouts:
                 fees=fees,
             )
             signed.append(self.reporter.sign(tx))
-        for tx in signed:
-            await self.guard.send_raw(tx)
+        for each in signed:
+            await self.guard.send_raw(each)
         await self.guard.wait_for_receipt(signed[-1].tx_hash, 30)
-        return [tx.tx_hash for tx in signed]
+        return [each.tx_hash for each in signed]
 
     def workflow_id(self, ev: PositionLiquidated) -> str:
         return names.payout_id(self.policy.chain_id, ev.tx_hash, ev.log_index)
@@ -132,7 +133,8 @@ class Payouts:
         return await asyncio.wait_for(handle.result(), 60)  # type: ignore[no-any-return]
 
     def orchestrator_worker(self) -> Worker:
-        acts = PayoutActivities(PayoutTracker(self.guard, self.repo), self.repo, Notifier(self.repo.ledger))
+        tracker, book = PayoutTracker(self.guard, self.repo), PayoutBook(self.repo)
+        acts = PayoutActivities(tracker, book, Notifier(self.repo.ledger))
         return Worker(
             self.client,
             task_queue=self.task_queue,

@@ -11,7 +11,7 @@ from perpflow.config import load_yaml
 from perpflow.errors import ConfigError
 from perpflow.payouts.config import PayoutsConfig
 from perpflow.payouts.errors import IllegalTransition
-from perpflow.payouts.models import PayoutState, check_transition
+from perpflow.payouts.models import PayoutState, check_row_move, check_transition
 from perpflow.payouts.rules import cap_violation, needs_approval, tier_amount_wei
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "payouts.example.yaml"
@@ -38,6 +38,16 @@ def test_final_states_have_no_way_out() -> None:
     check_transition(PayoutState.CONFIRMING, PayoutState.CHECKING)
     with pytest.raises(IllegalTransition):
         check_transition(PayoutState.DONE, PayoutState.SENDING)
+
+
+def test_a_ledger_row_may_skip_what_the_workflow_did_not_write_but_never_leaves_a_final_state() -> None:
+    S = PayoutState
+    check_row_move(S.CONFIRMING, S.INELIGIBLE)  # the verdict of a check that never wrote CHECKING
+    check_row_move(S.SENDING, S.SENDING)  # the lane after an approval that already wrote SENDING
+    check_row_move(S.CONFIRMING_TX, S.SENDING)  # a new nonce for a taken one
+    for old, new in [(S.DONE, S.FAILED), (S.CANCELLED, S.SENDING), (S.CONFIRMING_TX, S.CHECKING)]:
+        with pytest.raises(IllegalTransition):
+            check_row_move(old, new)
 
 
 def test_a_config_typo_fails_loudly(tmp_path: Path) -> None:
