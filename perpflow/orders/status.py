@@ -36,6 +36,8 @@ class OrderState(StrEnum):
 
 S = OrderState
 _ON_VENUE = frozenset({S.PENDING, S.OPEN, S.FILLED, S.CANCELED})
+# Orders in these states may be changing the account's position right now.
+IN_FLIGHT = frozenset({S.INTENT, S.SUBMITTING, S.SUBMITTED, S.PENDING})
 # A venue state may repeat: a look-up refreshes the fills and the venue's reason.
 TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     S.INTENT: frozenset({S.SUBMITTING}),
