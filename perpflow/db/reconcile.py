@@ -10,6 +10,7 @@ from sqlalchemy import Select, select, update
 
 from perpflow.db import tables as t
 from perpflow.db.ledger import Ledger
+from perpflow.orders.status import IN_FLIGHT
 from perpflow.reconcile.models import (
     AlertedOrphans,
     OpenOrphan,
@@ -21,8 +22,6 @@ from perpflow.reconcile.models import (
     OwnerStatus,
 )
 
-# Order rows in these states may be changing the account's position right now.
-IN_FLIGHT = ("intent", "submitting", "submitted", "pending")
 _CHUNK = 500  # ids per IN (...) list: far below every backend's bound-parameter limit
 
 
@@ -76,7 +75,7 @@ class OrderOwnership:
         query = select(t.Order.workflow_id, t.Order.client_order_index, t.Order.updated_at).where(
             t.Order.venue == venue,
             t.Order.account_index == account_index,
-            t.Order.status.in_(IN_FLIGHT),
+            t.Order.status.in_([state.value for state in IN_FLIGHT]),
             t.Order.updated_at >= min(live_since, ended_since),
         )
         async with self.ledger.session() as s:
