@@ -63,7 +63,6 @@ class Account:
     fees_paid: int = 0
     is_market_maker: bool = False
     positions: dict[int, Position] = field(default_factory=dict)
-    api_keys: dict[int, str] = field(default_factory=dict)  # key index -> public key (hex, no 0x)
     by_client: dict[int, Order] = field(default_factory=dict)  # open orders by client index
     open_orders: dict[int, Order] = field(default_factory=dict)  # open orders by order index
     cancel_all_at_ms: int = 0  # a scheduled cancel-all (dead man's switch); 0 = none

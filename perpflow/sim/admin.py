@@ -1,31 +1,27 @@
-"""Admin API under ``/_sim``: accounts and keys, prices, pause/resume, state, reset, faults.
+"""Admin API under ``/_sim``: accounts, prices, pause/resume, state, reset, faults.
 
-It speaks the engine's terms and reaches the faces only through ``Face``.
+It speaks the engine's terms and reaches the faces only through ``Face``; each face registers
+the credentials its protocol signs with (and may mount its own ``/_sim`` routes for them).
 """
 
 from __future__ import annotations
 
-import string
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiohttp import web
 
-from perpflow.sim.errors import Rejected
+from perpflow.sim.errors import AdminError, Rejected
 from perpflow.sim.face import Face
 from perpflow.sim.faults import FaultKind, parse_fault
-from perpflow.sim.http import json_error, ok
+from perpflow.sim.http import admin_body, json_error, ok
 from perpflow.sim.markets import to_micro, usdc_str
 from perpflow.sim.venue import Venue
 
 VENUE_KEY = web.AppKey("venue", Venue)
 FACES_KEY = web.AppKey("faces", list[Face])
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class AdminError(Exception):
-    """A malformed admin request."""
 
 
 @web.middleware
@@ -46,15 +42,6 @@ def _faces(request: web.Request) -> list[Face]:
     return request.app[FACES_KEY]
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    data = await request.json()
-    if not isinstance(data, dict):
-        raise AdminError("admin body must be a JSON object")
-    return data
-
-
 def _decimal(value: Any, name: str) -> Decimal:
     try:
         return Decimal(str(value))
@@ -62,33 +49,17 @@ def _decimal(value: Any, name: str) -> Decimal:
         raise AdminError(f"invalid {name}") from exc
 
 
-def _clean_key(public_key: str) -> str:
-    # Keys are kept without 0x: Lighter's /apikeys must serve them so (lighter-api.md §2).
-    key = public_key.removeprefix("0x")
-    if not key or not set(key) <= set(string.hexdigits):
-        raise AdminError("invalid public key")
-    return key
-
-
 async def create_account(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await admin_body(request)
     engine = _venue(request).engine
     acct = engine.create_account(to_micro(_decimal(body.get("collateral", "0"), "collateral")))
-    for index, key in (body.get("api_keys") or {}).items():
-        acct.api_keys[int(index)] = _clean_key(str(key))
+    for face in _faces(request):
+        face.add_credentials(acct.index, body)
     return ok({"account_index": acct.index})
 
 
-async def add_api_key(request: web.Request) -> web.Response:
-    body = await _body(request)
-    acct = _venue(request).engine.account(int(request.match_info["account"]))
-    index = int(body["api_key_index"])
-    acct.api_keys[index] = _clean_key(str(body["public_key"]))
-    return ok({"account_index": acct.index, "api_key_index": index})
-
-
 async def fund(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await admin_body(request)
     engine = _venue(request).engine
     index = int(request.match_info["account"])
     engine.fund(index, to_micro(_decimal(body["amount"], "amount")))
@@ -96,7 +67,7 @@ async def fund(request: web.Request) -> web.Response:
 
 
 async def set_price(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await admin_body(request)
     venue = _venue(request)
     market_id = venue.engine.market(int(request.match_info["market"])).market_id
     venue.set_price(market_id, _decimal(body["price"], "price"))
@@ -104,7 +75,7 @@ async def set_price(request: web.Request) -> web.Response:
 
 
 async def set_volatility(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await admin_body(request)
     _venue(request).set_volatility(float(body["volatility"]))
     return ok({"volatility": float(body["volatility"])})
 
@@ -132,7 +103,7 @@ async def reset(request: web.Request) -> web.Response:
 
 
 async def inject_fault(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await admin_body(request)
     venue = _venue(request)
     try:
         fault = parse_fault(body)
@@ -157,7 +128,7 @@ async def clear_faults(request: web.Request) -> web.Response:
 
 
 async def configure(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await admin_body(request)
     venue = _venue(request)
     if "rate_limit_per_minute" in body:
         limit = body["rate_limit_per_minute"]
@@ -175,7 +146,6 @@ async def state(request: web.Request) -> web.Response:
             "deposits": usdc_str(acct.deposits),
             "fees_paid": usdc_str(acct.fees_paid),
             "is_market_maker": acct.is_market_maker,
-            "api_keys": {str(k): v for k, v in acct.api_keys.items()},
         }
         for acct in engine.accounts.values()
     ]
@@ -212,7 +182,6 @@ def mount(app: web.Application, venue: Venue, faces: list[Face]) -> None:
     r.add_get("/_sim/health", health)
     r.add_get("/_sim/state", state)
     r.add_post("/_sim/accounts", create_account)
-    r.add_post("/_sim/accounts/{account}/api_keys", add_api_key)
     r.add_post("/_sim/accounts/{account}/fund", fund)
     r.add_post("/_sim/markets/{market}/price", set_price)
     r.add_post("/_sim/volatility", set_volatility)

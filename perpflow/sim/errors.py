@@ -19,3 +19,7 @@ class Rejected(Exception):
     def __init__(self, reason: RejectReason) -> None:
         super().__init__(reason.value)
         self.reason = reason
+
+
+class AdminError(Exception):
+    """A malformed request to the admin API (``/_sim``), answered with 400."""

@@ -33,7 +33,10 @@ class Face(Protocol):
     def view(self) -> StateView: ...
 
     def mount(self, app: web.Application) -> None:
-        """Add the face's routes and request middleware."""
+        """Add the face's routes (its own ``/_sim`` ones included) and request middleware."""
+
+    def add_credentials(self, account: int, body: Json) -> None:
+        """Register the credentials a ``POST /_sim/accounts`` body names in this face's fields."""
 
     async def publish(self, changes: Changes) -> None:
         """Push one batch of engine changes to the face's subscribers."""
@@ -45,4 +48,4 @@ class Face(Protocol):
         """Close every websocket, refuse new ones for ``refuse_seconds``; returns how many closed."""
 
     def reset(self) -> None:
-        """Forget per-account protocol state (nonces, sessions) after the venue's reset."""
+        """Forget per-account protocol state (keys, nonces, sessions) after the venue's reset."""

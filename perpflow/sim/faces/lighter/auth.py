@@ -6,12 +6,13 @@ import time
 
 from perpflow.sim.engine import Engine
 from perpflow.sim.faces.lighter.errors import auth_failed
+from perpflow.sim.faces.lighter.keys import ApiKeys
 
 # The venue accepts tokens living at most 8 h (lighter-api.md §2); a minute of clock-skew slack.
 MAX_TOKEN_LIFETIME_S = 8 * 3600 + 60
 
 
-def check_token(engine: Engine, token: str | None, account_index: int) -> None:
+def check_token(engine: Engine, keys: ApiKeys, token: str | None, account_index: int) -> None:
     """Accept ``{expiry}:{account}:{key}:{hex}`` or ``ro:{account}:{single|all}:{expiry}:{hex}``."""
     if not token:
         raise auth_failed("missing auth token")
@@ -32,8 +33,8 @@ def check_token(engine: Engine, token: str | None, account_index: int) -> None:
         raise auth_failed("auth token lives too long")
     if account != account_index:
         raise auth_failed("auth token is for another account")
-    acct = engine.account(account)
-    if key is not None and key not in acct.api_keys:
+    engine.account(account)
+    if key is not None and key not in keys.of(account):
         raise auth_failed("auth token api key not registered")
 
 

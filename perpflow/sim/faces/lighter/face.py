@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from perpflow.sim.changes import Changes
-from perpflow.sim.faces.lighter import rest, send
+from perpflow.sim.faces.lighter import admin, rest, send
 from perpflow.sim.faces.lighter.middleware import lighter_middleware
 from perpflow.sim.faces.lighter.state import STATE_KEY, LighterState
 from perpflow.sim.faces.lighter.view import LighterView
@@ -19,17 +19,20 @@ from perpflow.sim.venue import Venue
 class LighterFace:
     def __init__(self, venue: Venue) -> None:
         self.state = LighterState(venue)
-        self.hub = Hub(venue)
-        self.view = LighterView(venue, self.state.nonces)
+        self.hub = Hub(venue, self.state.keys)
+        self.view = LighterView(venue, self.state.keys)
 
     def mount(self, app: web.Application) -> None:
         app[STATE_KEY] = self.state
         app.middlewares.append(lighter_middleware)
         for path, handler in rest.ROUTES:
             app.router.add_get(path, handler)
-        for path, handler in send.ROUTES:
+        for path, handler in send.ROUTES + admin.ROUTES:
             app.router.add_post(path, handler)
         app.router.add_get("/stream", self.hub.handle)
+
+    def add_credentials(self, account: int, body: dict[str, Any]) -> None:
+        admin.add_credentials(self.state.keys, account, body)
 
     async def publish(self, changes: Changes) -> None:
         await self.hub.publish(changes)
@@ -41,4 +44,4 @@ class LighterFace:
         return await self.hub.drop_all(refuse_seconds)
 
     def reset(self) -> None:
-        self.state.nonces.reset()
+        self.state.keys.reset()

@@ -114,26 +114,27 @@ async def order_book_orders(request: web.Request) -> web.Response:
 
 async def next_nonce(request: web.Request) -> web.Response:
     lighter = lighter_of(request)
-    acct = lighter.engine.account(int_param(request, "account_index"))
+    account = lighter.engine.account(int_param(request, "account_index")).index
     key = int_param(request, "api_key_index")
-    if key not in acct.api_keys:
+    if key not in lighter.keys.of(account):
         raise api_key_not_found()
-    return ok({"code": 200, "nonce": lighter.nonces.next(acct.index, key)})
+    return ok({"code": 200, "nonce": lighter.keys.next_nonce(account, key)})
 
 
 async def apikeys(request: web.Request) -> web.Response:
     lighter = lighter_of(request)
-    acct = lighter.engine.account(int_param(request, "account_index"))
+    account = lighter.engine.account(int_param(request, "account_index")).index
+    public = lighter.keys.of(account)
     key = int_param(request, "api_key_index", ALL_MARKETS)
-    keys = sorted(acct.api_keys) if key == ALL_MARKETS else [key]
-    if any(k not in acct.api_keys for k in keys):
+    keys = sorted(public) if key == ALL_MARKETS else [key]
+    if any(k not in public for k in keys):
         raise api_key_not_found()
     rows = [
         {
-            "account_index": acct.index,
+            "account_index": account,
             "api_key_index": k,
-            "nonce": lighter.nonces.next(acct.index, k),
-            "public_key": acct.api_keys[k],
+            "nonce": lighter.keys.next_nonce(account, k),
+            "public_key": public[k],
             "transaction_time": 0,
         }
         for k in keys
@@ -160,7 +161,8 @@ def _private_account(request: web.Request) -> int:
         index = token_account(token(request))
     if index is None:
         raise bad_param("account_index")
-    check_token(_engine(request), token(request), index)
+    lighter = lighter_of(request)
+    check_token(lighter.engine, lighter.keys, token(request), index)
     return index
 
 
@@ -216,7 +218,7 @@ async def trades(request: web.Request) -> web.Response:
     market_id = opt_int(request, "market_id")
     order_index = opt_int(request, "order_index")
     if account_index is not None and account_index >= 0:
-        check_token(engine, token(request), account_index)
+        check_token(engine, lighter_of(request).keys, token(request), account_index)
         source = engine.account_trades.get(account_index, ())
     else:
         source = engine.trades

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from perpflow.sim.engine import Engine
-from perpflow.sim.faces.lighter.nonces import Nonces
+from perpflow.sim.faces.lighter.keys import ApiKeys
 from perpflow.sim.faces.lighter.txs import TxProcessor
 from perpflow.sim.venue import Venue
 
@@ -15,11 +15,11 @@ from perpflow.sim.venue import Venue
 @dataclass
 class LighterState:
     venue: Venue
-    nonces: Nonces = field(default_factory=Nonces)
+    keys: ApiKeys = field(default_factory=ApiKeys)
     txs: TxProcessor = field(init=False)
 
     def __post_init__(self) -> None:
-        self.txs = TxProcessor(self.venue, self.nonces)
+        self.txs = TxProcessor(self.venue, self.keys)
 
     @property
     def engine(self) -> Engine:

@@ -21,7 +21,7 @@ from perpflow.sim.errors import Rejected, RejectReason
 from perpflow.sim.faces.lighter import errors
 from perpflow.sim.faces.lighter.codes import ORDER_KINDS, TIMES_IN_FORCE, CancelAllMode, TxType
 from perpflow.sim.faces.lighter.errors import LighterError
-from perpflow.sim.faces.lighter.nonces import Nonces
+from perpflow.sim.faces.lighter.keys import ApiKeys
 from perpflow.sim.order import ORDER_INDEX_BASE, NewOrder, Order
 from perpflow.sim.venue import Venue
 
@@ -51,9 +51,9 @@ def tx_hash(raw: str) -> str:
 
 
 class TxProcessor:
-    def __init__(self, venue: Venue, nonces: Nonces) -> None:
+    def __init__(self, venue: Venue, keys: ApiKeys) -> None:
         self.venue = venue
-        self.nonces = nonces
+        self.keys = keys
 
     @property
     def engine(self) -> Engine:
@@ -67,7 +67,7 @@ class TxProcessor:
             nonce = int(info["Nonce"])
         except (KeyError, TypeError, ValueError) as exc:
             raise errors.invalid_tx_info() from exc
-        if key not in self.engine.account(account_index).api_keys:
+        if key not in self.keys.of(self.engine.account(account_index).index):
             raise errors.api_key_not_found()
         if tx_type not in SUPPORTED:
             raise errors.unsupported_tx_type()
@@ -79,7 +79,7 @@ class TxProcessor:
 
     def send(self, tx_type: int, raw: str | dict[str, Any]) -> str:
         tx = self.parse(tx_type, raw)
-        self._check_nonce(tx, self.nonces.next(tx.account, tx.key))
+        self._check_nonce(tx, self.keys.next_nonce(tx.account, tx.key))
         if self.venue.paused:
             self.venue.defer(partial(self._apply_logged, tx))
         else:
@@ -109,7 +109,7 @@ class TxProcessor:
         first = txs[0]
         if any(t.account != first.account or t.key != first.key for t in txs):
             raise errors.batch_mixed_keys()
-        expected = self.nonces.next(first.account, first.key)
+        expected = self.keys.next_nonce(first.account, first.key)
         for tx in txs:
             if not tx.skip_nonce and tx is not first and tx.nonce != expected:
                 raise errors.batch_nonce_not_increasing()
@@ -119,13 +119,13 @@ class TxProcessor:
 
     def _check_nonce(self, tx: Tx, expected: int) -> None:
         if tx.skip_nonce:
-            if self.nonces.skip_used(tx.account, tx.key, tx.nonce):
+            if self.keys.skip_used(tx.account, tx.key, tx.nonce):
                 raise errors.invalid_nonce()
         elif tx.nonce != expected:
             raise errors.invalid_nonce()
 
     def _consume_nonce(self, tx: Tx) -> None:
-        self.nonces.consume(tx.account, tx.key, tx.nonce, skip=tx.skip_nonce)
+        self.keys.consume(tx.account, tx.key, tx.nonce, skip=tx.skip_nonce)
 
     def _apply_logged(self, tx: Tx) -> None:
         try:

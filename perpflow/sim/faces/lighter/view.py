@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from perpflow.sim.account import Account
 from perpflow.sim.faces.lighter import wire
-from perpflow.sim.faces.lighter.nonces import Nonces
+from perpflow.sim.faces.lighter.keys import ApiKeys
 from perpflow.sim.order import Trade
 from perpflow.sim.venue import Venue
 
@@ -13,15 +13,16 @@ STATE_BOOK_DEPTH = 50
 
 
 class LighterView:
-    def __init__(self, venue: Venue, nonces: Nonces) -> None:
+    def __init__(self, venue: Venue, keys: ApiKeys) -> None:
         self.venue = venue
-        self.nonces = nonces
+        self.keys = keys
 
     def account(self, acct: Account) -> Json:
         engine = self.venue.engine
         return {
             **wire.detailed_account(engine, acct),
-            "nonces": {str(k): self.nonces.next(acct.index, k) for k in acct.api_keys},
+            "api_keys": {str(k): v for k, v in self.keys.of(acct.index).items()},
+            "nonces": {str(k): self.keys.next_nonce(acct.index, k) for k in self.keys.of(acct.index)},
             "open_orders": [wire.order(engine.markets[o.market_id], o) for o in acct.open_orders.values()],
         }
 

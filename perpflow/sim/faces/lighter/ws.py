@@ -23,6 +23,7 @@ from perpflow.sim.errors import Rejected
 from perpflow.sim.faces.lighter import wire
 from perpflow.sim.faces.lighter.auth import check_token
 from perpflow.sim.faces.lighter.errors import LighterError, lighter_error
+from perpflow.sim.faces.lighter.keys import ApiKeys
 from perpflow.sim.markets import usdc_str
 from perpflow.sim.order import Trade
 from perpflow.sim.venue import Venue
@@ -39,8 +40,9 @@ def _dumps(msg: dict[str, Any]) -> str:
 
 
 class Hub:
-    def __init__(self, venue: Venue) -> None:
+    def __init__(self, venue: Venue, keys: ApiKeys) -> None:
         self.venue = venue
+        self.keys = keys
         self.subs: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
         self.sockets: set[web.WebSocketResponse] = set()
         self.book_nonce: dict[int, int] = defaultdict(int)
@@ -134,7 +136,7 @@ class Hub:
             history = list(engine.account_trades.get(key, ()))[-SNAPSHOT_TRADES:]
             return self._account_msg("subscribed/account_all", key, history)
         if name == "account_all_orders":
-            check_token(engine, auth, key)
+            check_token(engine, self.keys, auth, key)
             return self._orders_msg("subscribed/account_all_orders", key)
         raise KeyError(name)
 
