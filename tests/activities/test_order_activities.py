@@ -14,6 +14,7 @@ from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
 from perpflow.db.risk import RiskStates
 from perpflow.orders import AccountQuery, AwaitFill, CancelAll, FillsQuery, Modify, OrderIntent, OrderRef
+from perpflow.orders.status import OrderState
 from perpflow.risk import GLOBAL_SCOPE, RiskLimits, TradingState, account_scope
 from perpflow.venues.errors import InvalidNonce, TransportError
 from perpflow.venues.lighter.client import LighterVenue
@@ -60,6 +61,26 @@ async def test_post_only_bid_rests_and_every_read_sees_it(
     assert [o.client_order_index for o in open_orders.orders] == [placed.client_order_index]
     cancelled = await env.run(order_activities.cancel_order, ref)
     assert cancelled.status is OrderStatus.CANCELED
+
+
+async def test_the_ledger_follows_the_order_it_placed_and_cancelled(
+    order_activities: OrderActivities, sim_account: SimAccount, venue: LighterVenue, ledger: Ledger
+) -> None:
+    bid, _ = await best(venue)
+    order = intent(sim_account, price=bid - 10)
+    placed = await env.run(order_activities.place_order, order)
+
+    async def recorded() -> tuple[OrderState, int | None]:
+        record = await Orders(ledger).get(order.key)
+        assert record is not None
+        return record.status, record.order_index
+
+    assert await recorded() == (OrderState.OPEN, placed.order_index)
+    ref = OrderRef(
+        account_index=sim_account.account_index, market="ETH", client_order_index=placed.client_order_index
+    )
+    await env.run(order_activities.cancel_order, ref)
+    assert await recorded() == (OrderState.CANCELED, placed.order_index)
 
 
 async def test_market_buy_fills_and_shows_in_position_and_fills(
