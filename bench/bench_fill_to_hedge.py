@@ -38,6 +38,7 @@ from perpflow import names
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
 from perpflow.db.risk import RiskStates
+from perpflow.devstack.harness import local_temporal
 from perpflow.marketdata.config import MarketDataConfig
 from perpflow.marketdata.service import MarketDataService
 from perpflow.models import AccountRef, Model
@@ -48,7 +49,6 @@ from perpflow.sim.admin_client import SimAdmin
 from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.lighter.feed import LighterFeed
 from perpflow.venues.types import OrderKind, OrderSpec, Side, TimeInForce
-from tests.helpers import local_temporal
 from workflows.options import ORDER
 
 HEDGES = int(os.environ.get("BENCH_HEDGES", "40"))

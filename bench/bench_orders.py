@@ -34,12 +34,12 @@ from perpflow.db.ledger import Ledger
 from perpflow.db.migrate import upgrade
 from perpflow.db.orders import Orders
 from perpflow.db.risk import RiskStates
+from perpflow.devstack.harness import local_temporal
 from perpflow.orders import OrderAck, OrderIntent
 from perpflow.risk import RiskLimits
 from perpflow.sim.admin_client import SimAdmin
 from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.types import Side, TimeInForce
-from tests.helpers import local_temporal
 from workflows.options import ORDER
 
 N = 200
@@ -177,7 +177,11 @@ async def main() -> None:
         )
         admin = SimAdmin(url)
         try:
-            book = await LighterVenue(url, 0).book("ETH", 1)
+            reader = LighterVenue(url, 0)
+            try:
+                book = await reader.book("ETH", 1)
+            finally:
+                await reader.close()
             price = (book.best_bid or Decimal(3000)) - 50  # post-only, well away from the touch
             base_venue, base_rt = await baseline(url, admin, price)
             act_venue, act_rt = await activity_path(env, url, admin, price, ledger_url)

@@ -34,25 +34,29 @@ sys.path.insert(0, str(ROOT))
 
 from bench.harness import backend, bench_ledger  # noqa: E402
 from perpflow import names  # noqa: E402
-from perpflow.chain import admin  # noqa: E402
-from perpflow.chain.anvil import AnvilConfig, AnvilNode, free_port  # noqa: E402
 from perpflow.chain.client import ChainClient  # noqa: E402
 from perpflow.chain.models import SignedTx, UnsignedTx, liquidation_id  # noqa: E402
 from perpflow.chain.wallet import HotWallet  # noqa: E402
 from perpflow.db import tables as t  # noqa: E402
 from perpflow.db.ledger import Ledger  # noqa: E402
 from perpflow.db.payouts import PayoutRepository  # noqa: E402
+from perpflow.devstack import chain_admin  # noqa: E402
+from perpflow.devstack.anvil import AnvilConfig, AnvilNode  # noqa: E402
+from perpflow.devstack.chain_admin import DevNode, new_wallet, wait_for_receipt  # noqa: E402
+from perpflow.devstack.harness import local_temporal  # noqa: E402
+from perpflow.devstack.ports import free_port  # noqa: E402
 from perpflow.devstack.probes import queue_has_pollers  # noqa: E402
+from perpflow.payouts.models import WEI_PER_ETH as ETH  # noqa: E402
 from perpflow.payouts.models import PayoutState  # noqa: E402
 from perpflow.payouts.watcher import cursor_name  # noqa: E402
-from tests.helpers import local_temporal  # noqa: E402
-from tests.plugins.chain import ETH, new_wallet  # noqa: E402
 
 N = int(os.environ.get("BENCH_PAYOUTS", "200"))
 USERS = 20
 KEY_ENV = "PERPFLOW_BENCH_WALLET_KEY"
 WORKERS = ("workers.orchestrator", "workers.wallet", "workers.chain_watcher")
 ACTIVITY = TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
+# The baselines poll their receipts as fast as the node mines (automine: milliseconds).
+RECEIPT_POLL_S = 0.005
 
 
 @dataclass
@@ -93,11 +97,12 @@ def cpu_spent(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, 
 
 async def new_guard(client: ChainClient, users: list[str]) -> tuple[ChainClient, HotWallet]:
     owner = new_wallet()
-    await client.rpc("anvil_setBalance", [owner.address, hex(10_000 * ETH)])
-    guard = await admin.deploy(client, owner)
-    await admin.fund(guard, owner, 1_000 * ETH)
+    async with DevNode(client.rpc_url) as node:
+        await node.set_balance(owner.address, 10_000 * ETH)
+    guard = await chain_admin.deploy(client, owner)
+    await chain_admin.fund(guard, owner, 1_000 * ETH)
     for user in users:
-        await admin.whitelist(guard, owner, user)
+        await chain_admin.whitelist(guard, owner, user)
     return guard, owner
 
 
@@ -127,9 +132,9 @@ async def baseline(client: ChainClient, users: list[str], ids: list[str], pipeli
     for tx in signed:
         await guard.send_raw(tx)
         if not pipelined:
-            receipts.append(await guard.wait_for_receipt(tx.tx_hash, 60))
+            receipts.append(await wait_for_receipt(guard, tx.tx_hash, 60, RECEIPT_POLL_S))
     if pipelined:
-        receipts = [await guard.wait_for_receipt(tx.tx_hash, 60) for tx in signed]
+        receipts = [await wait_for_receipt(guard, tx.tx_hash, 60, RECEIPT_POLL_S) for tx in signed]
     elapsed = time.perf_counter() - started
     assert all(r.succeeded for r in receipts)
     return elapsed
@@ -164,7 +169,8 @@ async def ready(
 ) -> None:
     """Every process up (pollers on both queues, the watcher's cursor past an empty block) before
     the clock runs."""
-    await guard.rpc("evm_mine", [])
+    async with DevNode(guard.rpc_url) as node:
+        await node.call("evm_mine")
     target, namespace = env.client.service_client.config.target_host, env.client.namespace
     checks = [
         lambda: queue_has_pollers(target, namespace, names.ORCHESTRATOR_QUEUE),
@@ -188,8 +194,9 @@ async def run_perpflow(
     users = [new_wallet().address for _ in range(USERS)]
     guard, owner = await new_guard(client, users)
     reporter = new_wallet()
-    await client.rpc("anvil_setBalance", [reporter.address, hex(100 * ETH)])
-    await admin.set_reporter(guard, owner, reporter.address)
+    async with DevNode(client.rpc_url) as node:
+        await node.set_balance(reporter.address, 100 * ETH)
+    await chain_admin.set_reporter(guard, owner, reporter.address)
     chain_id = await guard.chain_id()
     config = tmp / "payouts.yaml"
     config.write_text(yaml.safe_dump({
@@ -241,7 +248,7 @@ async def main() -> None:
     with bench_ledger(tmp) as url:
         anvil = AnvilNode(AnvilConfig(port=free_port())).start()
         env = await local_temporal()
-        client = ChainClient(anvil.http_url, poll_interval_s=0.005)
+        client = ChainClient(anvil.http_url)
         ledger = Ledger(url)
         try:
             ours, ids, users = await run_perpflow(env, client, ledger, anvil, tmp=tmp, url=url)

@@ -24,8 +24,8 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.plugins.sim import free_port, start_sim, stop_sim
+from perpflow.devstack.harness import start_sim, stop_sim
+from perpflow.devstack.ports import free_port
 
 N_TX = int(os.environ.get("BENCH_TXS", "5000"))  # the Go signer needs ~4 ms per tx
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))

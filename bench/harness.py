@@ -1,11 +1,9 @@
-"""What the benchmarks share: free ports, a simulated venue subprocess, a ledger, percentiles."""
+"""What the benchmarks share beyond perpflow.devstack.harness: a sim context, a ledger, percentiles."""
 
 from __future__ import annotations
 
 import os
-import socket
 import statistics
-import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -14,18 +12,8 @@ from pathlib import Path
 
 import psycopg
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-sys.path.insert(0, str(ROOT))  # benches run as scripts from bench/; the tests' launchers live at the root
-
-from perpflow.db.migrate import upgrade  # noqa: E402
-from tests.plugins.sim import start_sim, stop_sim  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from perpflow.db.migrate import upgrade
+from perpflow.devstack.harness import start_sim, stop_sim
 
 
 @contextmanager

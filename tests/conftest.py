@@ -19,7 +19,8 @@ from temporalio.testing import WorkflowEnvironment
 from perpflow.db.ledger import Ledger
 from perpflow.db.migrate import upgrade
 from perpflow.db.tables import Base
-from tests.helpers import local_temporal, time_skipping_server
+from perpflow.devstack.harness import local_temporal, time_skipping_server
+from perpflow.devstack.ports import free_port
 
 pytest_plugins = [
     "tests.plugins.chain",
@@ -115,8 +116,6 @@ async def pg_ledger(postgres_url: str) -> AsyncIterator[Ledger]:
 @pytest.fixture
 def monkeypatch_env(tmp_path: Path) -> dict[str, str]:
     """An environment pointing the CLI at a Temporal address where nothing listens."""
-    from tests.helpers import free_port
-
     env = {
         **os.environ,
         "PERPFLOW_STATE_DIR": str(tmp_path),

@@ -9,7 +9,6 @@ reverts -> ContractRevert with the decoded reason.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import logging
@@ -46,7 +45,6 @@ from perpflow.chain.errors import (
     ChainError,
     ChainTransportError,
     ContractRevert,
-    ReceiptTimeout,
 )
 from perpflow.chain.fees import DEFAULT_TIP_WEI, fees_for_base
 from perpflow.chain.jsonrpc import JsonRpc, RpcError
@@ -106,12 +104,10 @@ class ChainClient:
         *,
         request_timeout_s: float = 10.0,
         http_retries: int = 2,
-        poll_interval_s: float = 0.05,
         w3: AsyncWeb3[Any] | None = None,
         transport: JsonRpc | None = None,
     ) -> None:
         self.rpc_url = rpc_url
-        self.poll_interval_s = poll_interval_s
         self._rpc = transport or JsonRpc(rpc_url, timeout_s=request_timeout_s, retries=http_retries)
         self._w3: AsyncWeb3[Any] = w3 or AsyncWeb3(
             AsyncHTTPProvider(
@@ -142,7 +138,6 @@ class ChainClient:
         return ChainClient(
             self.rpc_url,
             guard_address,
-            poll_interval_s=self.poll_interval_s,
             w3=self._w3,
             transport=self._rpc,
         )
@@ -167,13 +162,6 @@ class ChainClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-    async def rpc(self, method: str, params: list[Any]) -> Any:
-        """Raw JSON-RPC (anvil_*/evm_* control methods in dev and tests): posted once."""
-        try:
-            return await self._rpc.call(method, params, idempotent=False)
-        except RpcError as exc:
-            raise ChainError(f"{method} failed: {exc.message}") from None
 
     async def _read(self, method: str, params: list[Any]) -> Any:
         """A read; a JSON-RPC error here is the node's trouble (retryable), not ours."""
@@ -374,16 +362,6 @@ class ChainClient:
         if await self._read("eth_getTransactionByHash", [tx_hash]) is None:
             return TxState.UNKNOWN
         return TxState.PENDING
-
-    async def wait_for_receipt(self, tx_hash: str, timeout_s: float) -> TxReceipt:
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while True:
-            receipt = await self.receipt(tx_hash)
-            if receipt is not None:
-                return receipt
-            if asyncio.get_running_loop().time() >= deadline:
-                raise ReceiptTimeout(f"no receipt for {tx_hash} within {timeout_s}s")
-            await asyncio.sleep(self.poll_interval_s)
 
     async def revert_reason(self, tx_hash: str) -> RevertReason | None:
         """Why a mined tx reverted: replays it with eth_call on the state of block - 1.

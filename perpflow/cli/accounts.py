@@ -8,10 +8,9 @@ queue (its signer reads go through the signer workers) and prints the run's repo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -19,7 +18,7 @@ from temporalio.client import Client, WorkflowFailureError
 
 from perpflow import names
 from perpflow.cli.console import console, new_table
-from perpflow.db.ledger import Ledger
+from perpflow.cli.ledger import ledger_call
 from perpflow.db.reconcile import Orphans
 from perpflow.errors import PerpflowError
 from perpflow.reconcile.judge import order_key, position_key
@@ -31,7 +30,6 @@ from perpflow.temporal_client import reach
 reconcile_app = typer.Typer(no_args_is_help=True, help="The exposure reconciler: schedules, orphans.")
 
 ORPHAN = "[bold red]ORPHAN[/]"
-T = TypeVar("T")
 
 
 # -- perpflow accounts -----------------------------------------------------------------------------
@@ -185,7 +183,7 @@ def schedule(
 async def _schedule(
     settings: Settings, period: float, default: Policy, policies: dict[str, Policy], settle: float
 ) -> list[str]:
-    managed = await _ledger_call(settings, lambda ledger: ledger.accounts())
+    managed = await ledger_call(settings, lambda ledger: ledger.accounts())
     if not managed:
         raise PerpflowError("the ledger has no accounts to reconcile")
     inputs = inputs_for(managed, default=default, policies=policies, period_s=period, settle_s=settle)
@@ -202,7 +200,7 @@ async def _schedule(
 @reconcile_app.command("orphans")
 def orphans() -> None:
     """Open orphans in the ledger: first seen, alerted, still there at the last run."""
-    rows = asyncio.run(_ledger_call(load_settings(), lambda ledger: Orphans(ledger).open()))
+    rows = asyncio.run(ledger_call(load_settings(), lambda ledger: Orphans(ledger).open()))
     table = new_table(f"open orphans ({len(rows)})", "id", "orphan", "reason", "since", "alerted", "by")
     for row in rows:
         table.add_row(*_orphan_row(row))
@@ -213,11 +211,3 @@ def _orphan_row(row: OpenOrphan) -> list[str]:
     alerted = f"{row.alerted_at:%Y-%m-%d %H:%M:%S}" if row.alerted_at else "[red]not yet[/]"
     since = f"{row.opened_at:%Y-%m-%d %H:%M:%S}"
     return [str(row.id), row.orphan.describe(), row.orphan.reason, since, alerted, row.opened_by]
-
-
-async def _ledger_call(settings: Settings, call: Callable[[Ledger], Awaitable[T]]) -> T:
-    ledger = Ledger(settings.ledger_url)
-    try:
-        return await call(ledger)
-    finally:
-        await ledger.close()

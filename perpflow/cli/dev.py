@@ -21,8 +21,8 @@ def dev(
 ) -> None:
     """Start the embedded stack: Temporal dev server, ledger, workers (Ctrl+C stops all)."""
     # Imported here: the stack's modules load the venue SDK and web3, which no other command needs.
+    from perpflow.devstack.options import DevOptions
     from perpflow.devstack.run import run_dev
-    from perpflow.devstack.stack import DevOptions
 
     opts = DevOptions(
         host=host, temporal_port=temporal_port, ui_port=ui_port, sim_port=sim_port, metrics_port=metrics_port

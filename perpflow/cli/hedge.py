@@ -11,12 +11,12 @@ import typer
 
 from perpflow import names
 from perpflow.cli.console import console
+from perpflow.cli.ledger import ledger_call
 from perpflow.config import load_yaml
 from perpflow.hedge.config import FleetConfig
 from perpflow.hedge.fleet_client import (
     RECENT,
     FleetReport,
-    fleet_input,
     fleet_report,
     fleet_reports,
     report_table,
@@ -33,8 +33,9 @@ def start(config: Path) -> None:
     """Start a fleet from a YAML config (accounts by ledger name)."""
 
     async def run() -> str:
-        inp = await fleet_input(load_yaml(config, FleetConfig))
-        return await start_fleet(await reach(load_settings()), inp)
+        settings = load_settings()
+        accounts = await ledger_call(settings, lambda ledger: ledger.accounts())
+        return await start_fleet(await reach(settings), load_yaml(config, FleetConfig).to_input(accounts))
 
     console.print(f"started {asyncio.run(run())}")
 

@@ -10,7 +10,7 @@ from rich.table import Table
 from temporalio.client import WorkflowUpdateFailedError
 
 from perpflow.cli.console import console
-from perpflow.db.ledger import Ledger
+from perpflow.cli.ledger import ledger_call
 from perpflow.db.payouts import PayoutRepository
 from perpflow.errors import PerpflowError
 from perpflow.payouts.models import WEI_PER_ETH, ApprovalDecision, PayoutRecord, PayoutState, PayoutStatus
@@ -49,21 +49,15 @@ def payouts_list(
     limit: int = 50,
 ) -> None:
     """Payouts from the ledger, newest first: state, amount, nonce, txs, final tx, approver."""
-    rows = asyncio.run(_recent(load_settings(), state, limit))
+    rows = asyncio.run(
+        ledger_call(load_settings(), lambda ledger: PayoutRepository(ledger).recent(limit, state))
+    )
     table = Table(title=f"payouts ({len(rows)})")
     for col in ("workflow id", "state", "user", "lev", "ETH", "nonce", "txs", "final tx", "by", "reason"):
         table.add_column(col, overflow="fold")
     for r in rows:
         table.add_row(*_row(r))
     console.print(table)
-
-
-async def _recent(settings: Settings, state: PayoutState | None, limit: int) -> list[PayoutRecord]:
-    ledger = Ledger(settings.ledger_url)
-    try:
-        return await PayoutRepository(ledger).recent(limit, state)
-    finally:
-        await ledger.close()
 
 
 @payouts_app.command("approve")

@@ -13,20 +13,23 @@ import logging
 import sys
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 from eth_account import Account
 from temporalio.api.enums.v1 import TaskQueueType
 
-from perpflow.chain.anvil import AnvilConfig, find_anvil, free_port, port_is_free, probe_chain_id
+from perpflow import names
+from perpflow.chain.client import ChainClient
+from perpflow.chain.wallet import HotWallet
+from perpflow.devstack import chain_admin
+from perpflow.devstack.anvil import AnvilConfig, find_anvil, probe_chain_id
+from perpflow.devstack.options import DevOptions, child_env
+from perpflow.devstack.ports import free_port, port_is_free
 from perpflow.devstack.probes import queue_has_pollers
 from perpflow.devstack.supervisor import Service, Step, Unit
-from perpflow.secrets import read_store, write_store
+from perpflow.secrets import read_store, resolve, write_store
 from perpflow.settings import Settings
-
-if TYPE_CHECKING:
-    from perpflow.devstack.stack import DevOptions
 
 log = logging.getLogger("perpflow.dev")
 
@@ -74,15 +77,11 @@ def chain_setup_units(settings: Settings, opts: DevOptions) -> list[Unit]:
 
 
 def chain_service_units(settings: Settings, opts: DevOptions) -> list[Unit]:
-    from perpflow.devstack.stack import child_env
-
     if not anvil_available():
         return []
     env = child_env(settings, opts)
 
     async def wallet_ready() -> bool:
-        from perpflow import names
-
         data = yaml.safe_load((settings.state_dir / "payouts.yaml").read_text())
         queue = names.wallet_queue(data["chain"]["chain_id"], data["wallet"]["address"])
         return await queue_has_pollers(
@@ -95,35 +94,30 @@ def chain_service_units(settings: Settings, opts: DevOptions) -> list[Unit]:
     return [
         Service(name="wallet", command=python("workers.wallet"), ready=wallet_ready, env=env),
         Service(name="watcher", command=python("workers.chain_watcher"), env=env),
-        Service(name="liquidator", command=python("workers.demo_liquidator"), env=env),
+        Service(name="liquidator", command=python("perpflow.devstack.demo_liquidator"), env=env),
     ]
 
 
 async def set_up_guard(settings: Settings, url: str, ws_url: str) -> None:
     """Keys, guard, pool, whitelist and payouts.yaml; an existing guard (state file) is reused."""
-    from perpflow.chain import admin
-    from perpflow.chain.client import ChainClient
-    from perpflow.chain.wallet import HotWallet
-    from perpflow.secrets import resolve
-
     state = settings.state_dir
     _ensure_keys(state)
     owner = HotWallet(resolve(f"secrets:{WALLET_SECRET}", state))
     reporter = HotWallet(resolve(f"secrets:{REPORTER_SECRET}", state))
     demo = _demo_state(state)
-    async with ChainClient(url) as client:
+    async with ChainClient(url) as client, chain_admin.DevNode(url) as node:
         if demo.get("guard") and await client.w3.eth.get_code(demo["guard"]) not in (b"", "0x"):
             log.info("payout guard reused address=%s", demo["guard"])
             guard = client.with_guard(demo["guard"])
         else:
             for wallet in (owner, reporter):
-                await client.rpc("anvil_setBalance", [wallet.address, hex(DEV_BALANCE_WEI)])
+                await node.set_balance(wallet.address, DEV_BALANCE_WEI)
             demo["start_block"] = await client.head_number() + 1
-            guard = await admin.deploy(client, owner)
-            await admin.fund(guard, owner, POOL_WEI)
-            await admin.set_reporter(guard, owner, reporter.address)
+            guard = await chain_admin.deploy(client, owner)
+            await chain_admin.fund(guard, owner, POOL_WEI)
+            await chain_admin.set_reporter(guard, owner, reporter.address)
             for user in demo["users"]:
-                await admin.whitelist(guard, owner, user)
+                await chain_admin.whitelist(guard, owner, user)
             demo["guard"] = guard.guard_address
             log.info("payout guard deployed address=%s users=%d", guard.guard_address, len(demo["users"]))
         chain_id = await client.chain_id()

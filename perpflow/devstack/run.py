@@ -7,7 +7,8 @@ import signal
 
 from rich.console import Console
 
-from perpflow.devstack.stack import DevOptions, units
+from perpflow.devstack.options import DevOptions
+from perpflow.devstack.stack import units
 from perpflow.devstack.supervisor import Supervisor
 from perpflow.settings import Settings
 

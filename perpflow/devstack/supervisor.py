@@ -14,11 +14,11 @@ import ctypes
 import logging
 import os
 import signal
-import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from perpflow.devstack.ports import port_is_free
 from perpflow.errors import ServiceError
 
 log = logging.getLogger("perpflow.dev")
@@ -50,16 +50,6 @@ class Step:
 Unit = Service | Step
 
 
-def port_in_use(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return True
-    return False
-
-
 def _die_with_parent() -> None:
     """Runs in the child between fork and exec: SIGKILL it when the supervisor dies."""
     pr_set_pdeathsig = 1
@@ -82,7 +72,7 @@ class Supervisor:
             if not isinstance(unit, Service):
                 continue
             for label, port in unit.ports:
-                if port_in_use(self.host, port):
+                if not port_is_free(self.host, port):
                     raise ServiceError(
                         f"port {port} ({unit.name} {label}) is already in use: stop what holds it "
                         f"or choose another port"

@@ -1,4 +1,4 @@
-"""A hedge fleet seen from a Temporal client: start one from its config, report on its runs.
+"""A hedge fleet seen from a Temporal client: start one, report on its runs.
 
 The ``perpflow hedge`` commands and the dev stack's demo fleet both use it.
 """
@@ -25,20 +25,9 @@ from temporalio.exceptions import FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
 from perpflow import names
-from perpflow.db.ledger import Ledger
 from perpflow.errors import PerpflowError
-from perpflow.hedge.config import FleetConfig
 from perpflow.hedge.fleet import FleetInput, FleetResult, FleetStatus, PairStatus
 from perpflow.hedge.models import CycleStatus
-from perpflow.settings import load_settings
-
-
-async def fleet_input(config: FleetConfig) -> FleetInput:
-    ledger = Ledger(load_settings().ledger_url)
-    try:
-        return config.to_input(await ledger.accounts())
-    finally:
-        await ledger.close()
 
 
 async def start_fleet(

@@ -18,10 +18,10 @@ from temporalio.testing import WorkflowEnvironment
 from perpflow import names
 from perpflow.db import tables as t
 from perpflow.db.ledger import Ledger
+from perpflow.devstack.harness import local_temporal
 from perpflow.hedge.fleet import FleetInput, FleetMode, FleetResult, FleetStatus, PairSpec
 from perpflow.hedge.models import CycleParams, CycleResult, CycleState, LegAccount
 from perpflow.venues.lighter.client import LighterVenue
-from tests.helpers import local_temporal
 from tests.plugins.chaos import kill_at_random, wiggle, worker_procs
 from tests.plugins.sim import SimHandle
 from tests.plugins.venues import SimAccount, new_account, venue_for

@@ -48,6 +48,7 @@ from temporalio.testing import WorkflowEnvironment
 from perpflow import names
 from perpflow.db import tables as t
 from perpflow.db.ledger import Ledger
+from perpflow.devstack.harness import local_temporal
 from perpflow.hedge.fleet import FleetInput, FleetMode, FleetResult, FleetStatus, PairSpec
 from perpflow.hedge.models import (
     CycleParams,
@@ -61,7 +62,6 @@ from perpflow.models import AccountRef
 from perpflow.reconcile.models import OrphanKind, Policy, ReconcileInput
 from perpflow.reconcile.schedule import ensure_schedule
 from perpflow.venues.lighter.client import LighterVenue
-from tests.helpers import local_temporal
 from tests.plugins.chaos import Proc, WorkerProcs, wiggle, worker_procs
 from tests.plugins.sim import SimHandle
 from tests.plugins.venues import SimAccount, new_account, venue_for

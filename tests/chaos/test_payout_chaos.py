@@ -18,12 +18,13 @@ import pytest
 import yaml
 from temporalio.testing import WorkflowEnvironment
 
-from perpflow.chain import admin
-from perpflow.chain.anvil import AnvilConfig, AnvilNode, free_port
 from perpflow.chain.client import ChainClient
 from perpflow.chain.models import TxState
 from perpflow.db.ledger import Ledger
 from perpflow.db.payouts import PayoutRepository
+from perpflow.devstack import chain_admin
+from perpflow.devstack.anvil import AnvilConfig, AnvilNode
+from perpflow.devstack.ports import free_port
 from perpflow.payouts.config import CONFIG_ENV
 from tests.plugins.chain import ETH, ChainEnv, new_wallet, state_file_holds
 from tests.plugins.payouts import Payouts, PayoutState, eventually, make_policy, new_guard, open_payouts
@@ -133,16 +134,16 @@ async def own_anvil(tmp_path: Path) -> AsyncIterator[AnvilNode]:
 async def test_anvil_restarted_from_its_state_file_and_everything_continues(
     own_anvil: AnvilNode, temporal_env: WorkflowEnvironment, sqlite_url: str, chain_session: ChainEnv
 ) -> None:
-    client = ChainClient(own_anvil.http_url, poll_interval_s=0.01)
+    client = ChainClient(own_anvil.http_url)
     ledger = Ledger(sqlite_url)
     owner, reporter = new_wallet(), new_wallet()
-    for wallet in (owner, reporter):
-        await client.rpc("anvil_setBalance", [wallet.address, hex(100 * ETH)])
     node_env = ChainEnv(
         node=own_anvil, guard=client, owner=owner, deploy_block=await client.head_number() + 1
     )
+    for wallet in (owner, reporter):
+        await node_env.rpc("anvil_setBalance", wallet.address, hex(100 * ETH))
     guard, users = await new_guard(node_env, owner)
-    await admin.set_reporter(guard, owner, reporter.address)
+    await chain_admin.set_reporter(guard, owner, reporter.address)
     payouts = Payouts(
         chain=node_env, guard=guard, owner=owner, reporter=reporter, users=users, ledger=ledger,
         repo=PayoutRepository(ledger), client=temporal_env.client,
@@ -156,9 +157,9 @@ async def test_anvil_restarted_from_its_state_file_and_everything_continues(
     try:
         await payouts.burst(3)
         await eventually(lambda: _done(payouts, 3), 30, "3 payouts before the restart")
-        await client.rpc("evm_setAutomine", [False])
+        await node_env.set_automine(False)
         pending = await payouts.liquidate_unmined(users[0])
-        await client.rpc("evm_mine", [])  # the event mines; its payout is sent and stays pending
+        await node_env.rpc("evm_mine")  # the event mines; its payout is sent and stays pending
         await eventually(lambda: _pending_payout(payouts), 20, "a pending payout tx")
         head = await client.head_number()
         assert own_anvil.config.state_file is not None

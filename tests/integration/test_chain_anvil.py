@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from perpflow.chain.anvil import AnvilConfig, AnvilNode, find_anvil, free_port
 from perpflow.chain.backoff import Backoff
 from perpflow.chain.client import ChainClient
-from perpflow.chain.errors import AnvilNotFound, AnvilPortInUse
 from perpflow.chain.heads import HeadWatcher
+from perpflow.devstack.anvil import AnvilConfig, AnvilNode, AnvilNotFound, AnvilPortInUse, find_anvil
+from perpflow.devstack.chain_admin import DevNode
+from perpflow.devstack.ports import free_port
 from tests.plugins.chain import state_file_holds
 
 
@@ -44,8 +45,8 @@ async def test_state_file_survives_sigkill_with_state_interval(
     config = AnvilConfig(port=free_port(), state_file=tmp_path / "chain.json")
     node = AnvilNode(config).start()
     nodes.append(node)
-    async with ChainClient(node.http_url) as client:
-        await client.rpc("anvil_mine", ["0x5"])
+    async with ChainClient(node.http_url) as client, DevNode(node.http_url) as control:
+        await control.call("anvil_mine", "0x5")
         head = await client.head_number()
         block_hash = await client.block_hash(head)
     assert config.state_file is not None
@@ -62,10 +63,10 @@ async def test_state_file_survives_sigkill_with_state_interval(
 async def test_no_mining_keeps_txs_pending_until_mined(anvil_binary: Path, nodes: list[AnvilNode]) -> None:
     node = AnvilNode(AnvilConfig(port=free_port(), no_mining=True)).start()
     nodes.append(node)
-    async with ChainClient(node.http_url) as client:
-        assert await client.rpc("anvil_getAutomine", []) is False
+    async with ChainClient(node.http_url) as client, DevNode(node.http_url) as control:
+        assert await control.call("anvil_getAutomine") is False
         head = await client.head_number()
-        await client.rpc("anvil_mine", ["0x1"])
+        await control.call("anvil_mine", "0x1")
         assert await client.head_number() == head + 1
 
 
@@ -85,8 +86,8 @@ async def test_head_watcher_reconnects_after_node_restart(anvil_binary: Path, no
             while watcher.connects < 2:
                 await asyncio.sleep(0.01)
             seen = watcher.seq
-            async with ChainClient(node.http_url) as client:
-                await client.rpc("anvil_mine", ["0x1"])
+            async with DevNode(node.http_url) as control:
+                await control.call("anvil_mine", "0x1")
             assert await watcher.wait_for_change(seen, 5)
         assert watcher.latest == 1
     finally:

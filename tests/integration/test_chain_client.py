@@ -7,6 +7,7 @@ import pytest
 from perpflow.chain.errors import AlreadyImported, NonceTooLow, ReplacementUnderpriced
 from perpflow.chain.fees import bump_fees
 from perpflow.chain.models import Eip1559Fees, SignedTx, TxState, liquidation_id
+from perpflow.devstack.chain_admin import wait_for_receipt
 from tests.plugins.chain import ETH, ChainEnv
 
 
@@ -30,7 +31,7 @@ LID = liquidation_id("0x" + "11" * 32, 0)
 async def test_resending_mined_tx_raises_nonce_too_low(chain: ChainEnv) -> None:
     signed = await _sign_payout(chain, LID)
     await chain.guard.send_raw(signed)
-    await chain.guard.wait_for_receipt(signed.tx_hash, 5)
+    await wait_for_receipt(chain.guard, signed.tx_hash, 5)
     with pytest.raises(NonceTooLow) as err:
         await chain.guard.send_raw(signed)
     assert err.value.code == -32003

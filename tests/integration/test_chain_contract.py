@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from perpflow.chain import admin
 from perpflow.chain.client import PAYOUT_GAS_LIMIT
 from perpflow.chain.errors import ContractRevert
 from perpflow.chain.models import RevertKind, SignedTx, liquidation_id
 from perpflow.chain.wallet import HotWallet
+from perpflow.devstack import chain_admin
 from tests.plugins.chain import ETH, POOL_WEI, ChainEnv, new_wallet
 
 
@@ -30,28 +30,28 @@ async def _signed_payout(
 async def _payout(env: ChainEnv, user: str, amount: int, lid: str, signer: HotWallet | None = None):
     signed = await _signed_payout(env, user, amount, lid, signer)
     await env.guard.send_raw(signed)
-    return await env.guard.wait_for_receipt(signed.tx_hash, 5)
+    return await chain_admin.wait_for_receipt(env.guard, signed.tx_hash, 5)
 
 
 async def test_whitelist_is_set_and_revoked_by_owner(chain: ChainEnv) -> None:
     user = new_wallet().address
     assert await chain.guard.is_whitelisted(user) is False
-    await admin.whitelist(chain.guard, chain.owner, user)
+    await chain_admin.whitelist(chain.guard, chain.owner, user)
     assert await chain.guard.is_whitelisted(user) is True
-    await admin.whitelist(chain.guard, chain.owner, user, allowed=False)
+    await chain_admin.whitelist(chain.guard, chain.owner, user, allowed=False)
     assert await chain.guard.is_whitelisted(user) is False
 
 
 async def test_whitelist_by_stranger_reverts_not_owner(chain: ChainEnv) -> None:
     stranger = await chain.funded_wallet()
     with pytest.raises(ContractRevert) as err:
-        await admin.whitelist(chain.guard, stranger, stranger.address)
+        await chain_admin.whitelist(chain.guard, stranger, stranger.address)
     assert err.value.reason.name == "NotOwner"
 
 
 async def test_liquidate_emits_position_liquidated(chain: ChainEnv) -> None:
     user = chain.users[0]
-    event = await admin.liquidate(chain.guard, chain.owner, user, 2500, 3 * ETH)
+    event = await chain_admin.liquidate(chain.guard, chain.owner, user, 2500, 3 * ETH)
     assert (event.user, event.leverage_ratio, event.liquidation_amount_wei) == (user, 2500, 3 * ETH)
     assert str(event.leverage) == "25"
     assert event.address == chain.guard.guard_address
@@ -61,21 +61,21 @@ async def test_liquidate_emits_position_liquidated(chain: ChainEnv) -> None:
 
 async def test_liquidate_requires_whitelisted_user_and_authorised_reporter(chain: ChainEnv) -> None:
     with pytest.raises(ContractRevert) as err:
-        await admin.liquidate(chain.guard, chain.owner, new_wallet().address, 1000, ETH)
+        await chain_admin.liquidate(chain.guard, chain.owner, new_wallet().address, 1000, ETH)
     assert err.value.reason.name == "NotWhitelisted"
     reporter = await chain.funded_wallet()
     with pytest.raises(ContractRevert) as err:
-        await admin.liquidate(chain.guard, reporter, chain.users[0], 1000, ETH)
+        await chain_admin.liquidate(chain.guard, reporter, chain.users[0], 1000, ETH)
     assert err.value.reason.name == "NotReporter"
     assert err.value.reason.args == (reporter.address,)
-    await admin.set_reporter(chain.guard, chain.owner, reporter.address)
-    event = await admin.liquidate(chain.guard, reporter, chain.users[0], 1000, ETH)
+    await chain_admin.set_reporter(chain.guard, chain.owner, reporter.address)
+    event = await chain_admin.liquidate(chain.guard, reporter, chain.users[0], 1000, ETH)
     assert event.user == chain.users[0]
 
 
 async def test_payout_pays_user_and_records_paid(chain: ChainEnv) -> None:
     user = chain.users[1]
-    event = await admin.liquidate(chain.guard, chain.owner, user, 1500, ETH)
+    event = await chain_admin.liquidate(chain.guard, chain.owner, user, 1500, ETH)
     lid = event.liquidation_id
     before = await chain.guard.balance(user)
     receipt = await _payout(chain, user, 2 * ETH, lid)
@@ -129,5 +129,5 @@ async def test_payout_to_non_whitelisted_user_reverts(chain: ChainEnv) -> None:
 
 
 async def test_revert_reason_of_successful_tx_is_none(chain: ChainEnv) -> None:
-    receipt = await admin.whitelist(chain.guard, chain.owner, new_wallet().address)
+    receipt = await chain_admin.whitelist(chain.guard, chain.owner, new_wallet().address)
     assert await chain.guard.revert_reason(receipt.tx_hash) is None

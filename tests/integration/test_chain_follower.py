@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 import itertools
 
-from perpflow.chain.anvil import free_port
 from perpflow.chain.follower import FollowerConfig, LogBatch, LogFollower, ReorgReason
 from perpflow.chain.models import ChainCursor, PositionLiquidated
+from perpflow.devstack.ports import free_port
 from tests.plugins.chain import ChainEnv
 
 

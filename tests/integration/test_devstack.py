@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from perpflow.db.migrate import head_revision
-from tests.helpers import free_port
+from perpflow.devstack.ports import free_port
 
 BIN = Path(sys.executable).parent
 BANNER = "perpflow embedded stack is up"

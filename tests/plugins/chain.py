@@ -13,23 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from eth_account import Account
-from pydantic import SecretStr
 
-from perpflow.chain import admin
-from perpflow.chain.anvil import AnvilConfig, AnvilNode, find_anvil, free_port
 from perpflow.chain.client import ChainClient
-from perpflow.chain.errors import AnvilNotFound
 from perpflow.chain.models import SignedTx, UnsignedTx
 from perpflow.chain.wallet import HotWallet
+from perpflow.devstack import chain_admin
+from perpflow.devstack.anvil import AnvilConfig, AnvilNode, AnvilNotFound, find_anvil
+from perpflow.devstack.chain_admin import new_wallet
+from perpflow.devstack.ports import free_port
 
 ETH = 10**18
 POOL_WEI = 100 * ETH
 WALLET_BALANCE_WEI = 1_000 * ETH
-
-
-def new_wallet() -> HotWallet:
-    return HotWallet(SecretStr(Account.create().key.to_0x_hex()))
 
 
 @dataclass
@@ -43,7 +38,8 @@ class ChainEnv:
     users: list[str] = field(default_factory=list)
 
     async def rpc(self, method: str, *params: object) -> object:
-        return await self.guard.rpc(method, list(params))
+        async with chain_admin.DevNode(self.node.http_url) as node:
+            return await node.call(method, *params)
 
     async def funded_wallet(self, balance_wei: int = WALLET_BALANCE_WEI) -> HotWallet:
         wallet = new_wallet()
@@ -76,7 +72,7 @@ class ChainEnv:
         signed = [await self.sign_liquidation(user, 1000 + i, ETH, nonce + i) for i in range(count)]
         for tx in signed:
             await self.guard.send_raw(tx)
-        await self.guard.wait_for_receipt(signed[-1].tx_hash, 10)
+        await chain_admin.wait_for_receipt(self.guard, signed[-1].tx_hash, 10)
         return signed
 
 
@@ -93,15 +89,16 @@ def anvil_node() -> Iterator[AnvilNode]:
 
 @pytest.fixture(scope="session")
 async def chain_session(anvil_node: AnvilNode) -> AsyncIterator[ChainEnv]:
-    client = ChainClient(anvil_node.http_url, poll_interval_s=0.01)
+    client = ChainClient(anvil_node.http_url)
     owner = new_wallet()
-    await client.rpc("anvil_setBalance", [owner.address, hex(WALLET_BALANCE_WEI)])
+    async with chain_admin.DevNode(anvil_node.http_url) as node:
+        await node.set_balance(owner.address, WALLET_BALANCE_WEI)
     deploy_block = await client.head_number() + 1
-    guard = await admin.deploy(client, owner)
-    await admin.fund(guard, owner, POOL_WEI)
+    guard = await chain_admin.deploy(client, owner)
+    await chain_admin.fund(guard, owner, POOL_WEI)
     users = [new_wallet().address for _ in range(3)]
     for user in users:
-        await admin.whitelist(guard, owner, user)
+        await chain_admin.whitelist(guard, owner, user)
     env = ChainEnv(node=anvil_node, guard=guard, owner=owner, deploy_block=deploy_block, users=users)
     yield env
     await client.close()

@@ -23,13 +23,13 @@ from temporalio.worker import Worker
 from activities.payouts import PayoutActivities
 from activities.wallet import WalletActivities
 from perpflow import names
-from perpflow.chain import admin
 from perpflow.chain.client import ChainClient
 from perpflow.chain.follower import FollowerConfig
 from perpflow.chain.models import PositionLiquidated, UnsignedTx
 from perpflow.chain.wallet import HotWallet
 from perpflow.db.ledger import Ledger
 from perpflow.db.payouts import PayoutRepository
+from perpflow.devstack import chain_admin
 from perpflow.notify import Notifier
 from perpflow.payouts.book import PayoutBook
 from perpflow.payouts.lane import WalletLane
@@ -77,7 +77,9 @@ class Payouts:
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
     async def liquidate(self, user: str | None = None, leverage_ratio: int = 1500) -> PositionLiquidated:
-        return await admin.liquidate(self.guard, self.reporter, user or self.users[0], leverage_ratio, ETH)
+        return await chain_admin.liquidate(
+            self.guard, self.reporter, user or self.users[0], leverage_ratio, ETH
+        )
 
     async def liquidate_unmined(self, user: str, leverage_ratio: int = 1500) -> str:
         """Send a liquidation without waiting for its receipt (automine off); returns its hash."""
@@ -112,7 +114,7 @@ class Payouts:
             signed.append(self.reporter.sign(tx))
         for each in signed:
             await self.guard.send_raw(each)
-        await self.guard.wait_for_receipt(signed[-1].tx_hash, 30)
+        await chain_admin.wait_for_receipt(self.guard, signed[-1].tx_hash, 30)
         return [each.tx_hash for each in signed]
 
     def workflow_id(self, ev: PositionLiquidated) -> str:
@@ -189,11 +191,11 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30, 
 
 
 async def new_guard(chain: ChainEnv, owner: HotWallet, users: int = 3) -> tuple[ChainClient, list[str]]:
-    guard = await admin.deploy(chain.guard, owner)
-    await admin.fund(guard, owner, POOL_WEI)
+    guard = await chain_admin.deploy(chain.guard, owner)
+    await chain_admin.fund(guard, owner, POOL_WEI)
     addresses = [new_wallet().address for _ in range(users)]
     for user in addresses:
-        await admin.whitelist(guard, owner, user)
+        await chain_admin.whitelist(guard, owner, user)
     return guard, addresses
 
 
@@ -205,7 +207,7 @@ async def open_payouts(
     owner = await chain.funded_wallet()
     guard, users = await new_guard(chain, owner)
     reporter = await chain.funded_wallet()
-    await admin.set_reporter(guard, owner, reporter.address)
+    await chain_admin.set_reporter(guard, owner, reporter.address)
     ledger = Ledger(sqlite_url)
     chain_id = await guard.chain_id()
     env = Payouts(

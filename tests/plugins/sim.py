@@ -5,29 +5,13 @@ Load with ``pytest_plugins = ["tests.plugins.sim"]`` (or ``-p tests.plugins.sim`
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
+from perpflow.devstack.harness import SimProcess, start_sim, stop_sim
 from perpflow.sim.admin_client import SimAdmin
-
-READY_DEADLINE_S = 20.0
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclass(frozen=True)
-class SimProcess:
-    url: str
-    ws_url: str
-    proc: subprocess.Popen[bytes]
 
 
 @dataclass(frozen=True)
@@ -35,61 +19,6 @@ class SimHandle:
     url: str
     ws_url: str
     admin: SimAdmin
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], url: str, stderr_path: Path) -> None:
-    deadline = time.monotonic() + READY_DEADLINE_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"sim exited with {proc.returncode}: {stderr_path.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url + "/_sim/health", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    pytest.fail(f"sim not ready after {READY_DEADLINE_S}s: {stderr_path.read_text()[-2000:]}")
-
-
-def start_sim(tmp_dir: Path, *extra: str) -> SimProcess:
-    os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
-    os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
-    port = free_port()
-    stderr_path = tmp_dir / f"sim-{port}.log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "perpflow.sim",
-        "--port",
-        str(port),
-        "--price-path",
-        "manual",
-        "--seed",
-        "1",
-        "--log-level",
-        "WARNING",
-        *extra,
-    ]
-    with stderr_path.open("wb") as err:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
-    url = f"http://127.0.0.1:{port}"
-    _wait_ready(proc, url, stderr_path)
-    return SimProcess(url=url, ws_url=f"ws://127.0.0.1:{port}/stream", proc=proc)
-
-
-def stop_sim(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.fixture(scope="session")

@@ -17,9 +17,9 @@ from pydantic import SecretStr
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
 from perpflow.db.risk import RiskStates
+from perpflow.devstack.ports import free_port
 from perpflow.risk import RiskLimits
 from perpflow.venues.lighter.client import LighterVenue
-from tests.helpers import free_port
 from tests.plugins.sim import SimHandle
 
 KEY_INDEX = 3

@@ -8,9 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from perpflow.chain import anvil as anvil_mod
-from perpflow.chain.anvil import AnvilConfig, AnvilNode, find_anvil, free_port, port_is_free
-from perpflow.chain.errors import AnvilNotFound, AnvilPortInUse, AnvilStartError
+from perpflow.devstack import anvil as anvil_mod
+from perpflow.devstack.anvil import (
+    AnvilConfig,
+    AnvilNode,
+    AnvilNotFound,
+    AnvilPortInUse,
+    AnvilStartError,
+    find_anvil,
+)
+from perpflow.devstack.ports import free_port, port_is_free
 
 
 def _script(tmp_path: Path, body: str) -> Path:

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import delete
 from temporalio.testing import WorkflowEnvironment
 
-from perpflow.chain import admin
 from perpflow.chain.errors import ContractRevert
 from perpflow.chain.models import TxState
 from perpflow.db.tables import Payout
+from perpflow.devstack import chain_admin
 from tests.plugins.chain import ETH, ChainEnv
 from tests.plugins.payouts import Payouts, PayoutState, eventually, open_payouts
 
@@ -94,7 +94,7 @@ async def test_a_reorged_out_event_ends_reorged_without_payout(payouts: Payouts)
 async def test_a_user_no_longer_whitelisted_is_ineligible_with_the_reason(payouts: Payouts) -> None:
     user = payouts.users[2]
     ev = await payouts.liquidate(user)
-    await admin.whitelist(payouts.guard, payouts.owner, user, allowed=False)
+    await chain_admin.whitelist(payouts.guard, payouts.owner, user, allowed=False)
     await payouts.start_workers()
     status = await payouts.run_to_end(ev)
     assert status.state is PayoutState.INELIGIBLE
@@ -121,7 +121,7 @@ async def test_a_second_execute_payout_for_the_same_id_is_rejected_by_the_contra
         "executePayout", ev.user, ETH // 100, bytes.fromhex(ev.liquidation_id[2:])
     )
     with pytest.raises(ContractRevert) as raised:
-        await admin.transact(payouts.guard, payouts.owner, payouts.guard.guard_address, data)
+        await chain_admin.transact(payouts.guard, payouts.owner, payouts.guard.guard_address, data)
     assert raised.value.reason.name == "AlreadyPaid"
 
 

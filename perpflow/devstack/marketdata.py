@@ -1,4 +1,4 @@
-"""The market-data worker as a unit of the embedded stack (``perpflow dev``)."""
+"""The market-data worker as a unit of the embedded stack."""
 
 from __future__ import annotations
 

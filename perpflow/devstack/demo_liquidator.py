@@ -11,10 +11,10 @@ import contextlib
 import json
 import logging
 
-from perpflow.chain import admin
 from perpflow.chain.wallet import HotWallet
 from perpflow.db.ledger import Ledger
 from perpflow.db.payouts import PayoutRepository
+from perpflow.devstack import chain_admin
 from perpflow.devstack.chain import DEMO_FILE, REPORTER_SECRET
 from perpflow.payouts.config import load_payouts_config
 from perpflow.payouts.models import WEI_PER_ETH
@@ -43,7 +43,7 @@ async def main() -> None:
         for i, ratio in enumerate(DEMO_LEVERAGES):
             if await _sleep(stop, EVERY_S):
                 return
-            ev = await admin.liquidate(chain, reporter, users[i % len(users)], ratio, WEI_PER_ETH)
+            ev = await chain_admin.liquidate(chain, reporter, users[i % len(users)], ratio, WEI_PER_ETH)
             log.info("liquidated user=%s leverage=%.2fx tx=%s", ev.user, ratio / 100, ev.tx_hash)
         while not await _sleep(stop, STATUS_EVERY_S):
             await _print_status(PayoutRepository(ledger))

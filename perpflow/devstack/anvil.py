@@ -1,4 +1,4 @@
-"""The local anvil node as a managed subprocess (used by `perpflow dev` and the test fixtures)."""
+"""The local anvil node as a managed subprocess (`perpflow dev`, the test fixtures, the benches)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -19,7 +18,8 @@ from types import TracebackType
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from perpflow.chain.errors import AnvilNotFound, AnvilPortInUse, AnvilStartError
+from perpflow.chain.errors import ChainError
+from perpflow.devstack.ports import port_is_free
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,22 @@ NPM_ANVIL = Path("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # anvil answers its first eth_chainId 36-64 ms after spawn; 20 ms probes keep start-up snappy.
 READY_PROBE_INTERVAL_S = 0.02
+
+
+class AnvilError(ChainError):
+    """Base for local-node management errors."""
+
+
+class AnvilNotFound(AnvilError):
+    """No anvil binary: run `npm ci` (scripts/bootstrap.sh) or set PERPFLOW_ANVIL."""
+
+
+class AnvilPortInUse(AnvilError):
+    """The requested host:port is already bound by another process."""
+
+
+class AnvilStartError(AnvilError):
+    """anvil exited during start-up or did not answer eth_chainId before the deadline."""
 
 
 class AnvilConfig(BaseModel):
@@ -77,24 +93,6 @@ def find_anvil(explicit: Path | None = None) -> Path:
         f"anvil binary not found (looked at ${ANVIL_ENV}, {REPO_ROOT / NPM_ANVIL}, PATH); "
         "run scripts/bootstrap.sh (npm ci) or set PERPFLOW_ANVIL"
     )
-
-
-def port_is_free(host: str, port: int) -> bool:
-    """True unless something listens there. SO_REUSEADDR like anvil itself, so connections left
-    in TIME_WAIT by a killed node do not count as "in use"."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def probe_chain_id(url: str, timeout_s: float = 0.5) -> int | None:

@@ -1,4 +1,5 @@
-"""Admin and demo helpers (deploy, fund, whitelist, report liquidations) for `perpflow dev` and tests.
+"""The dev chain's admin side for `perpflow dev`, tests and benches: the node's control methods
+(anvil_*, evm_*), receipt waits, and the guard's set-up (deploy, fund, whitelist, liquidations).
 
 These estimate gas and wait for the receipt: fine for set-up, NOT the exactly-once payout path
 (that one signs with a fixed gas limit and stores the raw tx first, see client.build_payout_tx).
@@ -6,16 +7,69 @@ These estimate gas and wait for the receipt: fine for set-up, NOT the exactly-on
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+from eth_account import Account
+from pydantic import SecretStr
+
 from perpflow.chain.artifact import load_artifact
 from perpflow.chain.client import ChainClient
 from perpflow.chain.decode import decode_revert
-from perpflow.chain.errors import ChainError, ContractRevert
+from perpflow.chain.errors import ChainError, ContractRevert, ReceiptTimeout
+from perpflow.chain.jsonrpc import JsonRpc, RpcError
 from perpflow.chain.models import PositionLiquidated, TxReceipt, UnsignedTx
 from perpflow.chain.wallet import HotWallet
 
 # Estimates are exact for the state they ran on; 20% covers storage that turns warm/cold in between.
 GAS_MARGIN_NUM, GAS_MARGIN_DEN = 6, 5
 ADMIN_RECEIPT_TIMEOUT_S = 30.0
+CONTROL_TIMEOUT_S = 10.0
+# A local node mines in milliseconds: poll its receipts often.
+RECEIPT_POLL_S = 0.01
+
+
+class DevNode:
+    """A dev node's control methods (anvil_*, evm_*), each posted once."""
+
+    def __init__(self, url: str) -> None:
+        self._rpc = JsonRpc(url, timeout_s=CONTROL_TIMEOUT_S, retries=0)
+
+    async def call(self, method: str, *params: Any) -> Any:
+        try:
+            return await self._rpc.call(method, list(params), idempotent=False)
+        except RpcError as exc:
+            raise ChainError(f"{method} failed: {exc.message}") from None
+
+    async def set_balance(self, address: str, wei: int) -> None:
+        await self.call("anvil_setBalance", address, hex(wei))
+
+    async def close(self) -> None:
+        await self._rpc.close()
+
+    async def __aenter__(self) -> DevNode:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def new_wallet() -> HotWallet:
+    """A throwaway wallet, its key generated now (fund it with ``DevNode.set_balance``)."""
+    return HotWallet(SecretStr(Account.create().key.to_0x_hex()))
+
+
+async def wait_for_receipt(
+    client: ChainClient, tx_hash: str, timeout_s: float, poll_s: float = RECEIPT_POLL_S
+) -> TxReceipt:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        receipt = await client.receipt(tx_hash)
+        if receipt is not None:
+            return receipt
+        if asyncio.get_running_loop().time() >= deadline:
+            raise ReceiptTimeout(f"no receipt for {tx_hash} within {timeout_s}s")
+        await asyncio.sleep(poll_s)
 
 
 async def transact(
@@ -34,7 +88,7 @@ async def transact(
     )
     signed = wallet.sign(tx)
     await client.send_raw(signed)
-    receipt = await client.wait_for_receipt(signed.tx_hash, ADMIN_RECEIPT_TIMEOUT_S)
+    receipt = await wait_for_receipt(client, signed.tx_hash, ADMIN_RECEIPT_TIMEOUT_S)
     if not receipt.succeeded:
         reason = await client.revert_reason(signed.tx_hash)
         raise ContractRevert(reason or decode_revert(None), tx_hash=signed.tx_hash)
