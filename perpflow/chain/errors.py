@@ -71,19 +71,3 @@ class ContractRevert(ChainError):
         super().__init__(f"reverted: {reason.describe()}{where}")
         self.reason = reason
         self.tx_hash = tx_hash
-
-
-class AnvilError(ChainError):
-    """Base for local-node management errors."""
-
-
-class AnvilNotFound(AnvilError):
-    """No anvil binary: run `npm ci` (scripts/bootstrap.sh) or set PERPFLOW_ANVIL."""
-
-
-class AnvilPortInUse(AnvilError):
-    """The requested host:port is already bound by another process."""
-
-
-class AnvilStartError(AnvilError):
-    """anvil exited during start-up or did not answer eth_chainId before the deadline."""
