@@ -22,9 +22,9 @@ with workflow.unsafe.imports_passed_through():
 
 
 class CommandLog:
-    def __init__(self, owner: str) -> None:
+    def __init__(self, owner: str, rejected: list[RejectedCommand] | None = None) -> None:
         self.owner = owner  # "cycle" / "fleet", for the log lines
-        self.rejected: list[RejectedCommand] = []
+        self.rejected = [] if rejected is None else rejected  # the workflow's state may hold it
 
     def accept(self, name: str, payload: Any) -> OperatorCommand | None:
         try:
@@ -63,10 +63,11 @@ class RejectsUnknownSignals:
                 payloads.append(workflow.payload_converter().from_payload(arg.payload))
             except Exception:  # an undecodable payload is still recorded
                 payloads.append(arg.payload.data[:100])
-        known = sorted(
+        known = sorted({
             defn.name
-            for member in vars(type(self)).values()
+            for cls in type(self).__mro__
+            for member in vars(cls).values()
             if (defn := getattr(member, "__temporal_signal_definition", None)) is not None and defn.name
-        )
+        })  # fmt: skip
         payload = payloads[0] if len(payloads) == 1 else payloads or None
         self.commands.reject(name, payload, ValueError(f"unknown signal {name!r}; known: {', '.join(known)}"))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from workflows.health import HealthCheckWorkflow
-from workflows.hedge_cycle import HedgeCycleWorkflow
-from workflows.hedge_fleet import HedgeFleetWorkflow
+from workflows.hedge.cycle import HedgeCycleWorkflow
+from workflows.hedge.fleet import HedgeFleetWorkflow
 from workflows.payout import LiquidationPayoutWorkflow
 from workflows.reconcile import ReconcileWorkflow
 

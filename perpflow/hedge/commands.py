@@ -17,6 +17,10 @@ class OperatorCommand(Model):
     by: str = Field(default="operator", max_length=100)
     reason: str = Field(default="", max_length=500)
 
+    def said(self, done: str) -> str:
+        """``done`` ("stopped", "killed") with who did it and why, for a reason text."""
+        return f"{done} by {self.by}" + (f": {self.reason}" if self.reason else "")
+
 
 def parse_command(payload: Any) -> OperatorCommand:
     if payload is None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
-from perpflow.hedge.tally import Tally
+from perpflow.hedge.tally import Role, Tally
 from perpflow.models import Model, RejectedCommand
+from perpflow.orders import OrderAck
+from perpflow.signals import OrderFilled
 from perpflow.venues.base import VenueName
 from perpflow.venues.types import MarketInfo, Side
 
@@ -87,7 +90,7 @@ class HedgeCycleInput(Model):
     taker: LegAccount
     maker_side: Side
     params: CycleParams
-    carry: CycleCarry | None = None  # set by continue-as-new while holding
+    carry: CycleProgress | None = None  # set by continue-as-new while holding
 
     @model_validator(mode="after")
     def _two_accounts(self) -> HedgeCycleInput:
@@ -96,20 +99,82 @@ class HedgeCycleInput(Model):
         return self
 
 
-class CycleCarry(Model):
-    """What a holding cycle carries across continue-as-new: everything it knows."""
+@dataclass(frozen=True)
+class Placement:
+    """An order being placed: what the tally needs to count its fills once it is acknowledged."""
 
-    params: CycleParams
-    market: MarketInfo
-    tally: Tally
-    orders: list[str]
-    hedges: int
-    hold_until: AwareDatetime
-    last_mark: Decimal | None
-    reason: str
-    paused: bool
-    stop_requested: bool
-    rejected_commands: list[RejectedCommand]
+    key: str
+    leg: LegAccount
+    role: Role
+    side: Side
+    fee_rate: Decimal  # fraction of notional
+
+
+class CycleProgress(Model):
+    """Everything a cycle knows, in one model: continue-as-new carries it whole, except the
+    run-time flags at the end (a continued run starts holding, its watches still registered)."""
+
+    params: CycleParams | None = None  # the input's, as adjusted since
+    market: MarketInfo | None = None
+    tally: Tally = Field(default_factory=Tally)
+    orders: list[str] = Field(default_factory=list)  # every order's key, in placement order
+    hedges: int = 0
+    hold_until: AwareDatetime | None = None  # None until the maker leg is hedged and holding
+    last_mark: Decimal | None = None
+    reason: str = ""
+    paused: bool = False
+    stop_requested: bool = False
+    rejected_commands: list[RejectedCommand] = Field(default_factory=list)
+
+    state: CycleState = Field(default=CycleState.QUOTING, exclude=True)
+    flatten_requested: bool = Field(default=False, exclude=True)
+    wake: bool = Field(default=False, exclude=True)  # a fill or a price crossing to look at now
+    levels_stale: bool = Field(default=True, exclude=True)  # stop-loss / take-profit watches to (re)register
+    unmatched: list[OrderFilled] = Field(default_factory=list, exclude=True)  # fills before their order
+
+    def resume(self, carried: CycleProgress) -> None:
+        """A continued run: what the last run knew, holding, its watches still registered."""
+        for name, field in type(self).model_fields.items():
+            if not field.exclude:
+                setattr(self, name, getattr(carried, name))
+        self.state, self.levels_stale = CycleState.HOLDING, False
+
+    def move_to(self, state: CycleState) -> bool:
+        """Enter ``state`` by the transition table; True when it is a change."""
+        if state is self.state:
+            return False
+        if state not in TRANSITIONS[self.state]:
+            raise RuntimeError(f"illegal transition {self.state} -> {state}")
+        self.state = state
+        return True
+
+    def track(self, placed: Placement, ack: OrderAck) -> None:
+        """A placed order: counted from now on, with the fills signalled before it was known."""
+        if placed.key not in self.orders:
+            self.orders.append(placed.key)
+        coi, account = ack.client_order_index, placed.leg.account_index
+        self.tally.track(coi, placed.key, placed.role, account, placed.side, fee_rate=placed.fee_rate)
+        self.apply(ack)
+        waiting, self.unmatched = self.unmatched, []
+        for fill in waiting:
+            self.count(fill)
+
+    def apply(self, ack: OrderAck) -> None:
+        """An order's cumulative fill and status, as the venue reported it."""
+        if ack.client_order_index in self.tally.orders:
+            self.tally.polled(ack.client_order_index, ack.filled_size, ack.filled_quote, ack.status.final)
+
+    def count(self, fill: OrderFilled) -> None:
+        """A fill signal: counted once (the tally drops repeats), held until its order is tracked."""
+        if fill.client_order_index not in self.tally.orders:
+            self.unmatched.append(fill)
+            return
+        if self.tally.signalled(fill.client_order_index, fill.fill_id, fill.size, fill.price, fill.fee):
+            self.wake = True
+
+    def own_positions(self, legs: tuple[LegAccount, LegAccount]) -> dict[LegAccount, Decimal]:
+        """What this cycle's own fills hold on each leg (never the account's other exposure)."""
+        return {leg: size for leg in legs if (size := self.tally.position(leg.account_index)) != 0}
 
 
 class Adjust(Model):

@@ -134,7 +134,7 @@ def signer_workers(client: Client, venue: LighterVenue, account: SimAccount, led
 async def hedge_rig(
     temporal_env: WorkflowEnvironment, sim: SimHandle, pg_ledger: Ledger
 ) -> AsyncIterator[HedgeRig]:
-    from workflows.hedge_cycle import HedgeCycleWorkflow
+    from workflows.hedge.cycle import HedgeCycleWorkflow
 
     client = temporal_env.client
     maker, taker = await new_account(sim), await new_account(sim)
@@ -212,8 +212,8 @@ class FleetRig:
 async def fleet_rig(
     env: WorkflowEnvironment, sim: SimHandle, ledger: Ledger, pairs: int, proxy: Proxy | None = None
 ) -> AsyncIterator[FleetRig]:
-    from workflows.hedge_cycle import HedgeCycleWorkflow
-    from workflows.hedge_fleet import HedgeFleetWorkflow
+    from workflows.hedge.cycle import HedgeCycleWorkflow
+    from workflows.hedge.fleet import HedgeFleetWorkflow
 
     client, queue = env.client, f"fleet-{uuid.uuid4()}"
     accounts = [await new_account(sim) for _ in range(2 * pairs)]

@@ -23,7 +23,6 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from perpflow import names
-from perpflow.devstack.harness import time_skipping_server
 from perpflow.hedge.fleet import FleetInput, FleetResult, FleetStatus, PairSpec
 from perpflow.hedge.models import (
     CycleParams,
@@ -34,9 +33,10 @@ from perpflow.hedge.models import (
     LegAccount,
 )
 from perpflow.venues.types import Side
+from tests.helpers import time_skipping_server
 from tests.timeskip.fakes import MARKET, FakeTrading, legs, trading_workers
-from workflows.hedge_cycle import HedgeCycleWorkflow
-from workflows.hedge_fleet import HedgeFleetWorkflow
+from workflows.hedge.cycle import HedgeCycleWorkflow
+from workflows.hedge.fleet import HedgeFleetWorkflow
 
 BIN = Path(sys.executable).parent
 WAIT_S = 20.0  # real seconds a condition may take to hold before the test fails

@@ -16,7 +16,7 @@ from perpflow.signals import PRICE_CROSSED, Direction, PriceCrossed
 from perpflow.venues.types import Side
 from tests.timeskip.conftest import CycleRig, history_lengths, until
 from tests.timeskip.fakes import MARKET, is_close
-from workflows.hedge_cycle import HISTORY_LIMIT
+from workflows.hedge.hold import HISTORY_LIMIT
 
 WEEK_S = 7 * 86400
 STOP_LOSS = Decimal(5)

@@ -11,7 +11,7 @@ from perpflow.hedge.models import CycleResult, CycleState
 from perpflow.venues.types import Side
 from tests.timeskip.conftest import CycleRig
 from tests.timeskip.fakes import is_close, is_hedge
-from workflows.hedge_cycle import UNWIND_ATTEMPTS
+from workflows.hedge.close import UNWIND_ATTEMPTS
 
 SIZE = Decimal("0.05")
 ZERO = Decimal(0)

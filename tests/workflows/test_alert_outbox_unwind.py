@@ -43,7 +43,7 @@ async def outage_rig(
 ) -> AsyncIterator[OutageRig]:
     """The hedge rig, its alert activity wired as the orchestrator wires it: a Notifier beside a
     delivery loop whose webhook answers 503 until the test says otherwise."""
-    from workflows.hedge_cycle import HedgeCycleWorkflow
+    from workflows.hedge.cycle import HedgeCycleWorkflow
 
     client = temporal_env.client
     maker, taker = await new_account(sim), await new_account(sim)

@@ -25,7 +25,8 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from perpflow import names
-    from perpflow.alerts.models import Alert, Severity
+    from perpflow.alerts.models import Severity
+    from perpflow.hedge.commands import OperatorCommand
     from perpflow.hedge.fleet import (
         FleetCarry,
         FleetInput,
@@ -37,16 +38,18 @@ with workflow.unsafe.imports_passed_through():
     )
     from perpflow.hedge.models import CycleResult, CycleState, HedgeCycleInput
     from perpflow.venues.types import Side
-    from workflows.commands import CommandLog, RejectsUnknownSignals
+    from workflows.alerts import raise_alert
+    from workflows.commands import CommandLog
+    from workflows.controls import OperatorControls
     from workflows.failures import unless_cancelled
-    from workflows.options import BESIDE
+    from workflows.hedge.cycle import HedgeCycleWorkflow
     from workflows.validation import FAIL_ON_INVALID_INPUT, parse_input
 
 ENDING = frozenset({FleetMode.STOPPING, FleetMode.REDUCING, FleetMode.HALTED})
 
 
 @workflow.defn(name="HedgeFleetWorkflow", failure_exception_types=FAIL_ON_INVALID_INPUT)
-class HedgeFleetWorkflow(RejectsUnknownSignals):
+class HedgeFleetWorkflow(OperatorControls):
     def __init__(self) -> None:
         self.inp: FleetInput | None = None
         self.carry = FleetCarry()
@@ -119,12 +122,11 @@ class HedgeFleetWorkflow(RejectsUnknownSignals):
         self.pairs[pair.name].running = cycle_id
         try:
             # The fleet's own cancel, which cancels the cycle with it, comes out as CancelledError.
-            result: CycleResult = await unless_cancelled(
+            result = await unless_cancelled(
                 workflow.execute_child_workflow(
-                    "HedgeCycleWorkflow",
+                    HedgeCycleWorkflow.run,
                     cycle,
                     id=cycle_id,
-                    result_type=CycleResult,
                     parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
                 )
             )
@@ -155,12 +157,12 @@ class HedgeFleetWorkflow(RejectsUnknownSignals):
         )
         if result.state is CycleState.FAILED:
             self.carry.failed_pairs.append(pair.name)
-            self._alert(Severity.CRITICAL, f"pair {pair.name} halted: cycle FAILED", result.reason)
+            raise_alert(Severity.CRITICAL, f"pair {pair.name} halted: cycle FAILED", result.reason)
         limit = self._inp.daily_loss_limit_usd
         if limit is not None and self.carry.day_realized <= -limit and self.carry.mode not in ENDING:
             self.carry.mode = FleetMode.REDUCING
             self.carry.reason = f"daily loss limit {limit} reached: {self.carry.day_realized} (net of fees)"
-            self._alert(Severity.WARNING, "daily loss limit reached: REDUCING", self.carry.reason)
+            raise_alert(Severity.WARNING, "daily loss limit reached: REDUCING", self.carry.reason)
 
     def _pair_done(self, pair: PairSpec) -> bool:
         limit = self._inp.max_cycles_per_pair
@@ -197,28 +199,14 @@ class HedgeFleetWorkflow(RejectsUnknownSignals):
             reason=self.carry.reason,
         )
 
-    def _alert(self, severity: Severity, title: str, detail: str) -> None:
-        alert = Alert(severity=severity, source=workflow.info().workflow_id, title=title, detail=detail)
-        workflow.start_activity("send_alert", alert, **BESIDE)
-
     # -- operator commands ---------------------------------------------------------------------
 
-    @workflow.signal
-    def pause(self, payload: Any = None) -> None:
-        if self.commands.accept("pause", payload):
-            self.paused = True
+    def _pause(self, paused: bool) -> None:
+        self.paused = paused
 
-    @workflow.signal
-    def resume(self, payload: Any = None) -> None:
-        if self.commands.accept("resume", payload):
-            self.paused = False
-
-    @workflow.signal
-    def stop(self, payload: Any = None) -> None:
-        cmd = self.commands.accept("stop", payload)
-        if cmd and self.carry.mode not in ENDING:
-            self.carry.mode = FleetMode.STOPPING
-            self.carry.reason = f"stopped by {cmd.by}" + (f": {cmd.reason}" if cmd.reason else "")
+    def _stop(self, cmd: OperatorCommand) -> None:
+        if self.carry.mode not in ENDING:
+            self.carry.mode, self.carry.reason = FleetMode.STOPPING, cmd.said("stopped")
 
     @workflow.signal
     async def kill(self, payload: Any = None) -> None:
@@ -226,12 +214,12 @@ class HedgeFleetWorkflow(RejectsUnknownSignals):
         cmd = self.commands.accept("kill", payload)
         if cmd is None:
             return
-        self.carry.mode = FleetMode.HALTED
-        self.carry.reason = f"killed by {cmd.by}" + (f": {cmd.reason}" if cmd.reason else "")
+        self.carry.mode, self.carry.reason = FleetMode.HALTED, cmd.said("killed")
         running = [s.running for s in self.pairs.values() if s.running]
         for cycle_id in running:
             try:
-                await workflow.get_external_workflow_handle(cycle_id).signal("flatten", {"by": "fleet kill"})
+                cycle = workflow.get_external_workflow_handle_for(HedgeCycleWorkflow.run, cycle_id)
+                await cycle.signal(HedgeCycleWorkflow.flatten, {"by": "fleet kill"})
             except FailureError as exc:  # it completed in the meantime: nothing left to flatten
                 workflow.logger.info("fleet kill: %s already ended (%s)", cycle_id, exc)
 

@@ -1,0 +1,148 @@
+"""Every way a cycle gets out: close after the hold, unwind a hedge that failed, flatten on a
+Temporal cancel. Each acts on this cycle's own fills only, never on whatever else the accounts
+hold, and ends flat or FAILED saying exactly what is open."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from perpflow.alerts.models import Severity
+    from perpflow.hedge import pricing
+    from perpflow.hedge.models import CycleResult, CycleState, LegAccount
+    from perpflow.hedge.tally import Role
+    from perpflow.venues.types import OrderKind, Side, TimeInForce
+    from workflows.failures import root_cause
+    from workflows.hedge.legs import cancel, cancel_open_orders, land_inflight, mark, place, read_book
+    from workflows.hedge.run import CycleRun
+
+UNWIND_ATTEMPTS = 5
+UNWIND_BACKOFF_S = 30.0
+# A market close is final at once on the venue; these looks cover an order not yet indexed.
+FINAL_LOOKS = 3
+
+
+async def close(run: CycleRun) -> CycleResult:
+    run.enter(CycleState.CLOSING)
+    try:
+        if run.params.close_mode == "maker_then_market":
+            await _close_as_maker(run)
+        left = await _flatten_own(run, "close")
+    except ActivityError as exc:
+        return await run.fail(f"closing failed: {root_cause(exc)}")
+    if left:
+        return await run.fail(f"still open after closing: {_exposure(left)}")
+    return await run.end(CycleState.DONE, run.s.reason or "closed")
+
+
+async def unwind(run: CycleRun, why: str) -> CycleResult:
+    run.s.reason = why
+    run.enter(CycleState.UNWINDING)
+    run.alert(Severity.WARNING, "hedge failed: unwinding", why)
+    for attempt in range(UNWIND_ATTEMPTS):
+        try:
+            if not (left := await _flatten_own(run, "unwind")):
+                return await run.end(CycleState.UNWOUND, why)
+            problem = f"still open: {_exposure(left)}"
+        except ActivityError as exc:
+            problem = root_cause(exc)
+        run.alert(Severity.CRITICAL, f"unwind attempt {attempt + 1} incomplete", problem)
+        await workflow.sleep(UNWIND_BACKOFF_S * (attempt + 1))
+    return await run.fail(f"{why}; unwind failed")
+
+
+async def cancelled(run: CycleRun) -> CycleResult:
+    """A Temporal cancel: finish the sends under way, cancel what rests, close what this cycle
+    holds, and end CANCELLED (FAILED, alerted, if something stays open)."""
+    if run.result is not None:  # it had ended; the cancel came during the last ledger write
+        await run.flush()
+        return run.result
+    s = run.s
+    workflow.logger.info("cycle %s cancel requested in %s", workflow.info().workflow_id, s.state)
+    if run.poll is not None:
+        run.poll.cancel()
+    s.reason = f"cancelled in {s.state}"
+    run.enter(CycleState.CANCELLING)
+    await land_inflight(run)
+    try:
+        left = await _flatten_own(run, "cancel")
+        problem = f"still open: {_exposure(left)}" if left else ""
+    except ActivityError as exc:
+        problem = root_cause(exc)
+    if problem:
+        result = await run.fail(f"{s.reason}; closing own legs failed: {problem}")
+        raise ApplicationError(result.reason, result, type="ExposureLeft", non_retryable=True)
+    result = await run.end(CycleState.CANCELLED, f"{s.reason}: {_closed_summary(run)}")
+    workflow.set_current_details(f"CANCELLED: {result.reason}; realised {result.realized_pnl}")
+    raise asyncio.CancelledError(result.reason)
+
+
+async def _close_as_maker(run: CycleRun) -> None:
+    book = await read_book(run, 1)
+    for leg, size in run.own_positions().items():
+        side = Side.SELL if size > 0 else Side.BUY
+        price = pricing.maker_price(book, side, 1)
+        if price is not None:
+            await place(
+                run,
+                leg,
+                f"close-maker-{leg.account_index}",
+                side=side,
+                kind=OrderKind.LIMIT,
+                tif=TimeInForce.POST_ONLY,
+                size=abs(size),
+                price=price,
+                role=Role.CLOSE,
+                reduce_only=True,
+            )
+    await workflow.sleep(run.params.close_maker_timeout_s)
+    # _flatten_own cancels what is still resting before it closes the rest at market.
+
+
+async def _flatten_own(run: CycleRun, step: str) -> dict[LegAccount, Decimal]:
+    """Cancel this cycle's resting orders, then close its own size on each leg (reduce-only,
+    at market); what is still open afterwards, by the venue's final order states."""
+    await cancel_open_orders(run)
+    for _ in range(2):  # a residue after the market close gets one more try
+        own = run.own_positions()
+        if not own:
+            break
+        for leg, size in own.items():
+            await _market_close(run, leg, size, f"{step}-{leg.account_index}-{len(run.s.orders)}")
+    return run.own_positions()
+
+
+async def _market_close(run: CycleRun, leg: LegAccount, size: Decimal, step: str) -> None:
+    side = Side.SELL if size > 0 else Side.BUY
+    worst = pricing.worst_price(run.market, side, await mark(run), run.params.max_slippage)
+    ack = await place(
+        run,
+        leg,
+        step,
+        side=side,
+        kind=OrderKind.MARKET,
+        tif=TimeInForce.IOC,
+        size=abs(size),
+        price=worst,
+        role=Role.CLOSE,
+        reduce_only=True,
+    )
+    for _ in range(FINAL_LOOKS):
+        if run.s.tally.orders[ack.client_order_index].final:
+            return
+        await cancel(run, leg, ack.client_order_index)
+
+
+def _closed_summary(run: CycleRun) -> str:
+    tally = run.s.tally
+    parts = [f"maker filled {tally.filled(Role.MAKER)}", f"hedged {tally.filled(Role.HEDGE)}"]
+    parts.append(f"closed {tally.filled(Role.CLOSE)}")
+    return ", ".join(parts) + ", both legs flat"
+
+
+def _exposure(positions: dict[LegAccount, Decimal]) -> str:
+    return ", ".join(f"account {leg.account_index}: {size}" for leg, size in positions.items())

@@ -1,0 +1,136 @@
+"""The cycle's orders on its two legs: placed under business keys, tracked in the tally from the
+acknowledgement on, cancelled by client order index; and the venue reads they are priced from."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from decimal import Decimal
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutType
+from temporalio.exceptions import TimeoutError as TemporalTimeout
+
+with workflow.unsafe.imports_passed_through():
+    from perpflow import names
+    from perpflow.hedge.models import LegAccount, Placement
+    from perpflow.hedge.tally import Role
+    from perpflow.orders import AccountQuery, BookQuery, MarketQuery, OrderAck, OrderIntent
+    from perpflow.venues.types import Book, MarketInfo, OrderKind, Side, TimeInForce
+    from workflows.calls import CANCEL_ORDER, GET_BOOK_TOP, GET_MARKET, GET_POSITION, PLACE_ORDER
+    from workflows.failures import root_cause, unless_cancelled
+    from workflows.hedge.run import CycleRun
+    from workflows.options import SIGNER_PRESENT
+
+
+async def place(
+    run: CycleRun,
+    leg: LegAccount,
+    step: str,
+    *,
+    side: Side,
+    kind: OrderKind,
+    tif: TimeInForce,
+    size: Decimal,
+    price: Decimal,
+    role: Role,
+    reduce_only: bool = False,
+    deadline_s: float | None = None,
+) -> OrderAck:
+    wid = workflow.info().workflow_id
+    intent = OrderIntent(
+        key=names.order_key(wid, step),
+        workflow_id=wid,
+        venue=run.inp.venue,
+        account_index=leg.account_index,
+        market=run.inp.market,
+        side=side,
+        kind=kind,
+        tif=tif,
+        size=size,
+        price=price,
+        reduce_only=reduce_only,
+    )
+    handle = PLACE_ORDER.start(
+        intent,
+        task_queue=run.send_queue(leg),
+        schedule_to_close_timeout=None if deadline_s is None else timedelta(seconds=deadline_s),
+    )
+    # A resting post-only order pays the maker fee; anything that crosses pays the taker fee.
+    fee = run.market.maker_fee if tif is TimeInForce.POST_ONLY else run.market.taker_fee
+    placed = Placement(
+        key=intent.key, leg=leg, role=role, side=side, fee_rate=fee / 100
+    )  # fees are in percent
+    run.inflight[intent.key] = (placed, handle)
+    try:
+        # Shielded: a Temporal cancel must not abandon a send under way (it would rest unseen).
+        ack: OrderAck = await asyncio.shield(handle)
+    except ActivityError:
+        del run.inflight[intent.key]
+        raise
+    del run.inflight[intent.key]
+    run.s.track(placed, ack)
+    return ack
+
+
+async def land_inflight(run: CycleRun) -> None:
+    """Wait for the placements under way and track what they placed (a cancel closes them too)."""
+    for placed, handle in list(run.inflight.values()):
+        with contextlib.suppress(ActivityError):
+            run.s.track(placed, await handle)
+
+
+async def cancel(run: CycleRun, leg: LegAccount, coi: int) -> None:
+    """Cancel one order; its final state (with any fill that raced the cancel) goes in the tally."""
+    ref = run.ref(leg, coi)
+    run.s.apply(await unless_cancelled(CANCEL_ORDER.run(ref, task_queue=run.send_queue(leg))))
+
+
+async def cancel_open_orders(run: CycleRun) -> None:
+    for coi in run.s.tally.open_orders():
+        await cancel(run, run.leg_of(run.s.tally.orders[coi].account_index), coi)
+
+
+async def read_market(run: CycleRun) -> MarketInfo:
+    try:
+        return await unless_cancelled(GET_MARKET.run(MarketQuery(market=run.inp.market)))
+    except ActivityError as exc:
+        raise ApplicationError(root_cause(exc), type="UnknownMarket", non_retryable=True) from None
+
+
+async def read_book(run: CycleRun, depth: int) -> Book:
+    return (await unless_cancelled(GET_BOOK_TOP.run(BookQuery(market=run.inp.market, depth=depth)))).book
+
+
+async def mark(run: CycleRun) -> Decimal:
+    book = await read_book(run, 1)
+    run.s.last_mark = book.mid or run.s.last_mark or run.s.tally.avg_price(Role.MAKER)
+    assert run.s.last_mark is not None
+    return run.s.last_mark
+
+
+async def check_signers(run: CycleRun) -> None:
+    """A first read on each leg's queue: an unknown account or key fails now, by name."""
+    for leg in run.legs:
+        queue = run.read_queue(leg)
+        query = AccountQuery(account_index=leg.account_index, market=run.inp.market)
+        try:
+            await unless_cancelled(
+                GET_POSITION.run(query, task_queue=queue, schedule_to_start_timeout=SIGNER_PRESENT)
+            )
+        except ActivityError as exc:
+            if _timed_out_waiting(exc):
+                why = (
+                    f"no signer serves account {leg.account_index} API key {leg.api_key_index}: "
+                    f"nobody polled {queue} within {SIGNER_PRESENT.total_seconds():g} s "
+                    "(unknown account or key, or its signer is not running)"
+                )
+            else:
+                why = f"account {leg.account_index}: {root_cause(exc)}"
+            raise ApplicationError(why, type="UnknownAccount", non_retryable=True) from None
+
+
+def _timed_out_waiting(exc: ActivityError) -> bool:
+    cause = exc.cause
+    return isinstance(cause, TemporalTimeout) and cause.type is TimeoutType.SCHEDULE_TO_START

@@ -1,0 +1,148 @@
+"""One run of a hedge cycle: its input, what it knows (``CycleProgress``, carried across
+continue-as-new), the work under way, and the bookkeeping every step shares: state transitions,
+ledger rows and alerts beside the orders, and the end."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from perpflow import names
+    from perpflow.alerts.models import Severity
+    from perpflow.hedge.models import (
+        CycleParams,
+        CycleProgress,
+        CycleRecord,
+        CycleResult,
+        CycleState,
+        HedgeCycleInput,
+        LegAccount,
+        Placement,
+    )
+    from perpflow.hedge.tally import Role
+    from perpflow.marketdata.models import DeactivateWatches
+    from perpflow.orders import OrderAck, OrderRef
+    from perpflow.venues.types import MarketInfo
+    from workflows.alerts import raise_alert
+    from workflows.calls import DEACTIVATE_WATCHES, RECORD_CYCLE
+    from workflows.options import BESIDE, LEDGER
+
+# Ledger rows are written at these transitions; QUOTING <-> HEDGING flips would only slow hedges.
+RECORDED = frozenset(
+    {CycleState.QUOTING, CycleState.HOLDING, CycleState.CLOSING, CycleState.UNWINDING, CycleState.CANCELLING}
+)
+
+
+class CycleRun:
+    def __init__(self, inp: HedgeCycleInput, s: CycleProgress) -> None:
+        self.inp, self.s = inp, s
+        self.poll: workflow.ActivityHandle[OrderAck] | None = None  # the fill poll of a maker quote
+        self.poll_coi = 0
+        # Order placements under way: a cancel waits for them, so no order is sent unseen.
+        self.inflight: dict[str, tuple[Placement, workflow.ActivityHandle[OrderAck]]] = {}
+        self.recorder: asyncio.Task[None] | None = None  # ledger writes, one after the other
+        # Alerts and watch changes: never holding up the orders, a few attempts, awaited at the end.
+        self.beside: list[asyncio.Future[Any]] = []
+        self.result: CycleResult | None = None
+
+    @property
+    def params(self) -> CycleParams:
+        assert self.s.params is not None
+        return self.s.params
+
+    @property
+    def market(self) -> MarketInfo:
+        assert self.s.market is not None
+        return self.s.market
+
+    @property
+    def legs(self) -> tuple[LegAccount, LegAccount]:
+        return self.inp.maker, self.inp.taker
+
+    def own_positions(self) -> dict[LegAccount, Decimal]:
+        return self.s.own_positions(self.legs)
+
+    def leg_of(self, account_index: int) -> LegAccount:
+        return self.inp.maker if account_index == self.inp.maker.account_index else self.inp.taker
+
+    def ref(self, leg: LegAccount, coi: int) -> OrderRef:
+        return OrderRef(account_index=leg.account_index, market=self.inp.market, client_order_index=coi)
+
+    def send_queue(self, leg: LegAccount) -> str:
+        return names.signer_queue(self.inp.venue, leg.account_index, leg.api_key_index)
+
+    def read_queue(self, leg: LegAccount) -> str:
+        return names.signer_read_queue(self.inp.venue, leg.account_index, leg.api_key_index)
+
+    # -- bookkeeping beside the orders ---------------------------------------------------------
+
+    def enter(self, state: CycleState) -> None:
+        was = self.s.state
+        if self.s.move_to(state):
+            workflow.logger.info("cycle %s %s -> %s", workflow.info().workflow_id, was, state)
+        workflow.upsert_search_attributes([names.CYCLE_STATE.value_set(state.value)])
+        if state in RECORDED:
+            self.record()
+
+    def record(self, result: CycleResult | None = None) -> None:
+        """Ledger rows in order, beside the trading; the final one retries until it is written."""
+        inp, s = self.inp, self.s
+        rec = CycleRecord(
+            workflow_id=workflow.info().workflow_id, fleet=inp.fleet, pair=inp.pair, seq=inp.seq,
+            venue=inp.venue, market=inp.market, maker_account=inp.maker.account_index,
+            taker_account=inp.taker.account_index, state=s.state, realized_pnl=s.tally.realized(),
+            fees=s.tally.fees(), result=result,
+        )  # fmt: skip
+        previous = self.recorder
+
+        async def write() -> None:
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            await RECORD_CYCLE.run(rec, preset=BESIDE if result is None else LEDGER)
+
+        self.recorder = asyncio.ensure_future(write())
+
+    def alert(self, severity: Severity, title: str, detail: str) -> None:
+        self.beside.append(raise_alert(severity, title, detail))
+
+    async def flush(self) -> None:
+        """Wait for the ledger writes and alerts under way (a cancel does not interrupt them)."""
+        pending = [t for t in (self.recorder, *self.beside) if t is not None]
+        if pending:
+            await asyncio.shield(asyncio.gather(*pending, return_exceptions=True))
+
+    # -- the end -----------------------------------------------------------------------------------
+
+    async def end(
+        self, state: CycleState, reason: str, exposure: dict[LegAccount, Decimal] | None = None
+    ) -> CycleResult:
+        s = self.s
+        s.reason = reason
+        self.enter(state)
+        if self.poll is not None and not self.poll.done():
+            self.poll.cancel()
+        self.result = CycleResult(
+            workflow_id=workflow.info().workflow_id,
+            state=state,
+            reason=reason,
+            maker_filled=s.tally.filled(Role.MAKER),
+            hedged=s.tally.filled(Role.HEDGE),
+            realized_pnl=s.tally.realized() if not exposure else Decimal(0),
+            fees=s.tally.fees(),
+            open_exposure={str(leg.account_index): size for leg, size in (exposure or {}).items()},
+        )
+        if s.hold_until is not None:
+            self.beside.append(
+                DEACTIVATE_WATCHES.start(DeactivateWatches(workflow_id=workflow.info().workflow_id))
+            )
+        self.record(self.result)
+        await self.flush()
+        return self.result
+
+    async def fail(self, why: str) -> CycleResult:
+        self.alert(Severity.CRITICAL, "cycle FAILED with open exposure", why)
+        return await self.end(CycleState.FAILED, why, exposure=self.own_positions())
