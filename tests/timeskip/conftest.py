@@ -23,6 +23,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from perpflow import names
+from perpflow.devstack.harness import time_skipping_server
 from perpflow.hedge.fleet import FleetInput, FleetResult, FleetStatus, PairSpec
 from perpflow.hedge.models import (
     CycleParams,
@@ -33,7 +34,6 @@ from perpflow.hedge.models import (
     LegAccount,
 )
 from perpflow.venues.types import Side
-from tests.helpers import time_skipping_server
 from tests.timeskip.fakes import MARKET, FakeTrading, legs, trading_workers
 from workflows.hedge.cycle import HedgeCycleWorkflow
 from workflows.hedge.fleet import HedgeFleetWorkflow
