@@ -20,7 +20,7 @@ from perpflow.orders.errors import IllegalTransition, IntentConflict
 from perpflow.orders.ledger import OrderRecord
 from perpflow.orders.models import OrderIntent
 from perpflow.orders.status import OrderState, sources
-from perpflow.venues.base import SignedTx
+from perpflow.venues.base import SignedTx, VenueName
 from perpflow.venues.types import OrderKind, Side, TimeInForce, VenueOrder
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def _record(row: t.Order) -> OrderRecord:
     intent = OrderIntent(
         key=row.idempotency_key,
         workflow_id=row.workflow_id,
-        venue=row.venue,
+        venue=VenueName(row.venue),
         account_index=row.account_index,
         market=row.market,
         side=Side(row.side),
@@ -70,7 +70,7 @@ class Orders:
                 row = await s.scalar(select(t.Order).where(t.Order.idempotency_key == intent.key))
                 if row is None:
                     row = t.Order(
-                        idempotency_key=intent.key, workflow_id=intent.workflow_id, venue=intent.venue,
+                        idempotency_key=intent.key, workflow_id=intent.workflow_id, venue=intent.venue.value,
                         account_index=intent.account_index, market=intent.market, side=intent.side.value,
                         order_type=intent.kind.value, time_in_force=intent.tif.value,
                         reduce_only=intent.reduce_only, price=intent.price, size=intent.size,

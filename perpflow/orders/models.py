@@ -7,6 +7,7 @@ from decimal import Decimal
 from pydantic import Field
 
 from perpflow.models import Model
+from perpflow.venues.base import VenueName
 from perpflow.venues.types import (
     AccountState,
     Book,
@@ -24,7 +25,7 @@ class OrderIntent(Model):
 
     key: str = Field(min_length=3, max_length=300)  # names.order_key(workflow_id, step)
     workflow_id: str
-    venue: str = "lighter"
+    venue: VenueName = VenueName.LIGHTER
     account_index: int = Field(ge=0)
     market: str
     side: Side
