@@ -15,9 +15,9 @@ import aiohttp
 from perpflow.chain.backoff import Backoff
 from perpflow.venues.errors import TransportError
 from perpflow.venues.lighter.client import LighterVenue
-from perpflow.venues.lighter.stream import proxy_args
 from perpflow.venues.lighter.wire import Msg
 from perpflow.venues.types import Book, MarketInfo, Proxy
+from perpflow.venues.websocket import proxy_args
 
 log = logging.getLogger(__name__)
 
