@@ -11,7 +11,6 @@ from pathlib import Path
 
 from perpflow.errors import PerpflowError
 from perpflow.marketdata.models import WorkerStatus
-from perpflow.venues.feed import StreamState
 
 STATUS_FILE = "marketdata-status.json"
 # The worker rewrites the file every couple of seconds; three missed writes is a dead worker.
@@ -45,7 +44,7 @@ def verdict(status: WorkerStatus, *, now: datetime | None = None, max_age_s: flo
     age = ((now or datetime.now(UTC)) - status.updated_at).total_seconds()
     if age > max_age_s:
         raise MarketDataUnhealthy(f"status is {age:.0f} s old: the market-data worker is not running")
-    down = [s for s in status.streams if s.state is not StreamState.CONNECTED]
+    down = [s for s in status.streams if not s.state.healthy]
     if down:
         worst = ", ".join(f"{s.name} {s.state.value} {s.error}".strip() for s in down)
         raise MarketDataUnhealthy(f"{len(down)}/{len(status.streams)} streams down: {worst}")
