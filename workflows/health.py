@@ -7,11 +7,10 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.health import HealthActivities
     from perpflow.models import Component, ComponentHealth, HealthCheckInput, HealthCheckRequest, HealthReport
     from perpflow.names import KIND, Kind
+    from workflows.calls import CHECK_COMPONENT
     from workflows.commands import CommandLog, RejectsUnknownSignals
-    from workflows.options import PROBE
     from workflows.validation import FAIL_ON_INVALID_INPUT, parse_input
 
 
@@ -29,14 +28,12 @@ class HealthCheckWorkflow(RejectsUnknownSignals):
         results: list[ComponentHealth] = []
         required = inp.components is not None
         for component in inp.components or list(Component):
-            report = await workflow.execute_activity_method(
-                HealthActivities.check_component,
+            found = await CHECK_COMPONENT.run(
                 HealthCheckRequest(
                     component=component, timeout_seconds=inp.timeout_seconds, required=required
-                ),
-                **PROBE,
+                )
             )
-            results.extend(report.checks)
+            results.extend(found.checks)
         report = HealthReport.of(workflow.now(), results)
         workflow.logger.info("health check done healthy=%s components=%d", report.healthy, len(results))
         return report

@@ -10,7 +10,6 @@ and then acts on what is still orphaned, per account policy, alerting once per o
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal
 from typing import Any
 
 from temporalio import workflow
@@ -18,46 +17,41 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from perpflow import names
-    from perpflow.alerts.models import Alert, Severity
+    from perpflow.alerts.models import Severity
     from perpflow.exposure import EXPOSURE_QUERY, Exposure
-    from perpflow.hedge import pricing
     from perpflow.models import AccountRef, AuditEntry
-    from perpflow.orders import (
-        AccountQuery,
-        AccountSnapshot,
-        BookQuery,
-        BookSnapshot,
-        MarketQuery,
-        OpenOrders,
-        OrderAck,
-        OrderIntent,
-        OrderRef,
-    )
-    from perpflow.reconcile.judge import confirm, flatten_size, judge
+    from perpflow.orders import AccountQuery
+    from perpflow.reconcile.judge import confirm, judge
     from perpflow.reconcile.models import (
         AccountObservation,
         AccountReport,
         AccountsQuery,
-        ActionKind,
         ActionOutcome,
         AlertedOrphans,
         Judgement,
-        ManagedAccounts,
         OpenOrphan,
         Orphan,
         OrphanKind,
         OrphanSync,
-        OrphanSyncResult,
-        Owners,
         OwnersQuery,
         Policy,
         ReconcileInput,
         ReconcileReport,
     )
-    from perpflow.venues.types import MarketInfo, OrderKind, Side, TimeInForce
+    from workflows.alerts import raise_alert
+    from workflows.calls import (
+        GET_OPEN_ORDERS,
+        GET_POSITION,
+        MARK_ORPHANS_ALERTED,
+        RECONCILE_ACCOUNTS,
+        RECONCILE_AUDIT,
+        RECONCILE_OWNERS,
+        SYNC_ORPHANS,
+    )
     from workflows.commands import CommandLog, RejectsUnknownSignals
     from workflows.failures import root_cause
-    from workflows.options import LEDGER, RECONCILE_ACTION, RECONCILE_READ
+    from workflows.options import LEDGER, RECONCILE_READ
+    from workflows.orphans import cancel_orphan, flatten_orphan, nothing_done
     from workflows.validation import FAIL_ON_INVALID_INPUT, parse_input
 
 
@@ -106,12 +100,7 @@ class ReconcileWorkflow(RejectsUnknownSignals):
     # -- observe and judge -------------------------------------------------------------------------
 
     async def _load_accounts(self) -> None:
-        managed: ManagedAccounts = await workflow.execute_activity(
-            "reconcile_accounts",
-            AccountsQuery(venue=self.inp.venue),
-            result_type=ManagedAccounts,
-            **RECONCILE_READ,
-        )
+        managed = await RECONCILE_ACCOUNTS.run(AccountsQuery(venue=self.inp.venue))
         known = {a.name for a in managed.accounts}
         wanted = set(self.inp.accounts) if self.inp.accounts else known
         self.unknown = sorted((wanted | set(self.inp.policies)) - known)
@@ -150,23 +139,16 @@ class ReconcileWorkflow(RejectsUnknownSignals):
         query = AccountQuery(account_index=account.account_index)
         try:
             orders, snap = await asyncio.gather(
-                workflow.execute_activity(
-                    "get_open_orders", query, task_queue=queue, result_type=OpenOrders, **RECONCILE_READ
-                ),
-                workflow.execute_activity(
-                    "get_position", query, task_queue=queue, result_type=AccountSnapshot, **RECONCILE_READ
-                ),
+                GET_OPEN_ORDERS.run(query, task_queue=queue, preset=RECONCILE_READ),
+                GET_POSITION.run(query, task_queue=queue, preset=RECONCILE_READ),
             )
             resting = [o for o in orders.orders if not o.status.final]
-            owners: Owners = await workflow.execute_activity(
-                "reconcile_owners",
+            owners = await RECONCILE_OWNERS.run(
                 OwnersQuery(
                     venue=account.venue,
                     account_index=account.account_index,
                     client_order_indexes=[o.client_order_index for o in resting],
-                ),
-                result_type=Owners,
-                **RECONCILE_READ,
+                )
             )
         except ActivityError as exc:
             workflow.logger.warning("reconcile could not read %s: %s", account.name, root_cause(exc))
@@ -181,108 +163,18 @@ class ReconcileWorkflow(RejectsUnknownSignals):
         """Orders first: a position is closed only if no orphan order moved it while cancelled."""
         for orphan in report.judgement.orphans:
             if orphan.kind is OrphanKind.ORDER:
-                outcome = await self._cancel(report, orphan)
+                outcome = await cancel_orphan(report, orphan)
             elif not report.policy.flattens:
                 continue
             elif any(a.filled_since_seen for a in report.actions):
-                outcome = _none(orphan, "an orphan order filled while cancelled: judged again next run")
+                outcome = nothing_done(
+                    orphan, "an orphan order filled while cancelled: judged again next run"
+                )
             else:
-                outcome = await self._flatten(report, orphan)
+                outcome = await flatten_orphan(report, orphan, self.inp.max_slippage)
             report.actions.append(outcome)
             self._log("%s %s ok=%s: %s", outcome.action, orphan.key, outcome.ok, outcome.detail)
             await self._audit(report, orphan, outcome)
-
-    async def _cancel(self, report: AccountReport, orphan: Orphan) -> ActionOutcome:
-        account = report.account
-        ref = OrderRef(
-            account_index=account.account_index,
-            market=orphan.market,
-            client_order_index=orphan.client_order_index,
-            order_index=orphan.order_index,
-        )
-        try:
-            ack: OrderAck = await workflow.execute_activity(
-                "cancel_order",
-                ref,
-                task_queue=_send_queue(account),
-                result_type=OrderAck,
-                **RECONCILE_ACTION,
-            )
-        except ActivityError as exc:
-            return ActionOutcome(
-                key=orphan.key, action=ActionKind.CANCEL_ORDER, ok=False, detail=f"failed: {root_cause(exc)}"
-            )
-        views = [v for v in report.judgement.orders if v.client_order_index == orphan.client_order_index]
-        seen = views[0].filled_size if views else ack.filled_size
-        return ActionOutcome(
-            key=orphan.key,
-            action=ActionKind.CANCEL_ORDER,
-            ok=ack.status.final,
-            detail=f"now {ack.status}, {ack.remaining_size} left, {ack.filled_size} filled",
-            size=ack.remaining_size if ack.status.final else Decimal(0),
-            filled_since_seen=max(ack.filled_size - seen, Decimal(0)),
-        )
-
-    async def _flatten(self, report: AccountReport, orphan: Orphan) -> ActionOutcome:
-        """A reduce-only IOC of exactly the orphan (never more), its worst price off the book."""
-        account = report.account
-        venue = next((p.venue_size for p in report.judgement.positions if p.market == orphan.market), None)
-        try:
-            market: MarketInfo = await workflow.execute_activity(
-                "get_market", MarketQuery(market=orphan.market), result_type=MarketInfo, **RECONCILE_READ
-            )
-            size, why = flatten_size(orphan.size, venue or Decimal(0), market)
-            if not size:
-                return _none(orphan, why)
-            side = Side.SELL if orphan.size > 0 else Side.BUY
-            book = (
-                await workflow.execute_activity(
-                    "get_book_top",
-                    BookQuery(market=orphan.market, depth=1),
-                    result_type=BookSnapshot,
-                    **RECONCILE_READ,
-                )
-            ).book
-            reference = book.mid or (book.best_bid if side is Side.SELL else book.best_ask)
-            if reference is None:
-                return _none(orphan, f"no book on {orphan.market} to bound the close's price")
-            worst = pricing.worst_price(market, side, reference, self.inp.max_slippage)
-            intent = self._close_intent(account, orphan.market, side, size, worst)
-            ack: OrderAck = await workflow.execute_activity(
-                "place_order",
-                intent,
-                task_queue=_send_queue(account),
-                result_type=OrderAck,
-                **RECONCILE_ACTION,
-            )
-        except ActivityError as exc:
-            return ActionOutcome(key=orphan.key, action=ActionKind.FLATTEN, ok=False, detail=root_cause(exc))
-        return ActionOutcome(
-            key=orphan.key,
-            action=ActionKind.FLATTEN,
-            ok=ack.filled_size == size,
-            detail=f"{side} {size} reduce-only IOC, worst {worst}: filled {ack.filled_size} (coi "
-            f"{ack.client_order_index})",
-            size=ack.filled_size,
-        )
-
-    def _close_intent(
-        self, account: AccountRef, market: str, side: Side, size: Decimal, worst: Decimal
-    ) -> OrderIntent:
-        wid = workflow.info().workflow_id
-        return OrderIntent(
-            key=names.order_key(wid, f"flatten-{account.account_index}-{market}"),
-            workflow_id=wid,
-            venue=account.venue,
-            account_index=account.account_index,
-            market=market,
-            side=side,
-            kind=OrderKind.MARKET,
-            tif=TimeInForce.IOC,
-            size=size,
-            price=worst,
-            reduce_only=True,
-        )
 
     # -- ledger and alerts ---------------------------------------------------------------------------
 
@@ -301,7 +193,7 @@ class ReconcileWorkflow(RejectsUnknownSignals):
                 "detail": outcome.detail,
             },
         )
-        await workflow.execute_activity("reconcile_audit", entry, **LEDGER)
+        await RECONCILE_AUDIT.run(entry)
 
     async def _record(self) -> tuple[list[str], list[str]]:
         """Open and resolve orphan episodes, then alert each new one once."""
@@ -315,17 +207,16 @@ class ReconcileWorkflow(RejectsUnknownSignals):
             judged_positions=[r.account.account_index for r in judged if not r.judgement.deferred],
             unsettled=[k for r in self.reports for k in r.unsettled],
         )
-        result: OrphanSyncResult = await workflow.execute_activity(
-            "sync_orphans", sync, result_type=OrphanSyncResult, **LEDGER
-        )
+        result = await SYNC_ORPHANS.run(sync)
         for row in result.to_alert:
-            await workflow.execute_activity("send_alert", self._alert(row), **LEDGER)
+            await self._alert(row)
         if result.to_alert:
-            done = AlertedOrphans(ids=[r.id for r in result.to_alert], at=workflow.now())
-            await workflow.execute_activity("mark_orphans_alerted", done, **LEDGER)
+            await MARK_ORPHANS_ALERTED.run(
+                AlertedOrphans(ids=[r.id for r in result.to_alert], at=workflow.now())
+            )
         return [r.orphan.key for r in result.to_alert], result.resolved
 
-    def _alert(self, row: OpenOrphan) -> Alert:
+    async def _alert(self, row: OpenOrphan) -> None:
         orphan = row.orphan
         report = next(r for r in self.reports if r.account.account_index == orphan.account_index)
         done = [
@@ -337,13 +228,7 @@ class ReconcileWorkflow(RejectsUnknownSignals):
             "; ".join(done) or "alerted only"
         )
         title = f"orphan {orphan.kind} on {orphan.account} {orphan.market}"
-        return Alert(
-            severity=Severity.CRITICAL,
-            source=workflow.info().workflow_id,
-            title=title,
-            detail=detail,
-            key=row.alert_key,
-        )
+        await raise_alert(Severity.CRITICAL, title, detail, key=row.alert_key, preset=LEDGER)
 
     def _log(self, message: str, *args: object) -> None:
         workflow.logger.info("reconcile %s " + message, workflow.info().workflow_id, *args)
@@ -352,12 +237,3 @@ class ReconcileWorkflow(RejectsUnknownSignals):
 def _judge(report: AccountReport, obs: AccountObservation) -> None:
     report.error = obs.error
     report.judgement = judge(obs) if not obs.error else Judgement()
-
-
-def _none(orphan: Orphan, why: str) -> ActionOutcome:
-    return ActionOutcome(key=orphan.key, action=ActionKind.NONE, ok=False, detail=why)
-
-
-def _send_queue(account: AccountRef) -> str:
-    assert account.api_key_index is not None
-    return names.signer_queue(account.venue, account.account_index, account.api_key_index)
