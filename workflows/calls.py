@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         OrderIntent,
         OrderRef,
     )
+    from perpflow.payouts import models as payout
     from perpflow.reconcile.models import (
         AccountsQuery,
         AlertedOrphans,
@@ -50,7 +51,17 @@ with workflow.unsafe.imports_passed_through():
         OwnersQuery,
     )
     from perpflow.venues.types import MarketInfo
-    from workflows.options import BESIDE, LEDGER, ORDER, PROBE, RECONCILE_READ, VENUE_READ
+    from workflows.options import (
+        BESIDE,
+        CHAIN_TX,
+        LEDGER,
+        ORDER,
+        PAYOUT_LOCAL,
+        PAYOUT_WAIT,
+        PROBE,
+        RECONCILE_READ,
+        VENUE_READ,
+    )
 
 ArgT = TypeVar("ArgT")
 ResultT = TypeVar("ResultT")
@@ -130,3 +141,13 @@ RECONCILE_AUDIT: Activity[AuditEntry, None] = Activity("reconcile_audit", AuditE
 
 # -- health ----------------------------------------------------------------------------------------
 CHECK_COMPONENT = Activity("check_component", HealthCheckRequest, ComponentReport, PROBE)
+
+# -- liquidation payouts: waits and records on the orchestrator, sends in the wallet's nonce lane --
+CHECK_EVENT = Activity("payout_check_event", payout.CheckEventRequest, payout.CheckEventResult, PAYOUT_WAIT)
+AWAIT_TX = Activity("payout_await_tx", payout.AwaitTxRequest, payout.AwaitTxResult, PAYOUT_WAIT)
+RECORD_PAYOUT_STATE: Activity[payout.RecordStateRequest, None] = Activity(
+    "payout_record_state", payout.RecordStateRequest, None, PAYOUT_LOCAL
+)
+NOTIFY_PAYOUT: Activity[payout.Notice, None] = Activity("payout_notify", payout.Notice, None, PAYOUT_LOCAL)
+SEND_PAYOUT = Activity("wallet_send_payout", payout.SendRequest, payout.SendResult, CHAIN_TX)
+BUMP_PAYOUT = Activity("wallet_bump_payout", payout.SendRequest, payout.SendResult, CHAIN_TX)
