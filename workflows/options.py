@@ -1,14 +1,34 @@
-"""Named activity presets: timeouts and retry policy declared once, used by every workflow."""
+"""Named activity presets: timeouts and retry policy declared once, used by every workflow.
+
+Non-retryable error types are the exception classes the activities raise (Temporal matches them by
+class name); they come from modules that load no I/O library.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
+from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
 
-def _doubling(first_ms: int, cap_s: int, *final: str, attempts: int = 0) -> RetryPolicy:
+    from perpflow.chain.errors import ChainConfigError
+    from perpflow.hedge.errors import CycleIdReused
+    from perpflow.orders.errors import IntentConflict, OrderNotFound
+    from perpflow.payouts.errors import (
+        DuplicatePayoutEvent,
+        PayoutIneligible,
+        PayoutNotFound,
+        PayoutStateError,
+    )
+    from perpflow.risk import RiskRejected
+    from perpflow.venues.errors import AuthError, InsufficientMargin, InvalidOrder, Unrepresentable
+
+
+def _doubling(first_ms: int, cap_s: int, *final: type[Exception], attempts: int = 0) -> RetryPolicy:
     """Retries from `first_ms` apart, doubling up to `cap_s`, `attempts` at most (0: no limit);
     the `final` error types never retry."""
     return RetryPolicy(
@@ -16,14 +36,14 @@ def _doubling(first_ms: int, cap_s: int, *final: str, attempts: int = 0) -> Retr
         backoff_coefficient=2.0,
         maximum_interval=timedelta(seconds=cap_s),
         maximum_attempts=attempts,
-        non_retryable_error_types=list(final),
+        non_retryable_error_types=[error.__name__ for error in final],
     )
 
 
 # Ledger reads and writes: short, retried quickly; a database outage heals by itself.
 LEDGER: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=15),
-    "retry_policy": _doubling(200, 10, "CycleIdReused"),
+    "retry_policy": _doubling(200, 10, CycleIdReused),
 }
 
 # Records and alerts beside a risk-reducing path (hedge, close, unwind, cancel): a few quick
@@ -31,7 +51,7 @@ LEDGER: dict[str, Any] = {
 # outbox, whose delivery retries on its own.
 BESIDE: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=10),
-    "retry_policy": _doubling(200, 2, "CycleIdReused", attempts=5),
+    "retry_policy": _doubling(200, 2, CycleIdReused, attempts=5),
 }
 
 # A first read of each leg's signer queue: a queue nobody polls (an unknown account or API key,
@@ -44,9 +64,7 @@ PROBE: dict[str, Any] = {
     "retry_policy": RetryPolicy(maximum_attempts=2),
 }
 
-_PAYOUT_RETRY = _doubling(
-    200, 10, "PayoutNotFound", "PayoutStateError", "DuplicatePayoutEvent", "ValidationError"
-)
+_PAYOUT_RETRY = _doubling(200, 10, PayoutNotFound, PayoutStateError, DuplicatePayoutEvent, ValidationError)
 
 # Payout ledger writes and notifications beside the workflow (local activities: milliseconds, no
 # server round trip).
@@ -67,26 +85,24 @@ CHAIN_TX: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=30),
     # A send takes milliseconds; a lane worker that died mid-send is retried after this.
     "heartbeat_timeout": timedelta(seconds=5),
-    "retry_policy": _doubling(
-        500, 15, "PayoutIneligible", "PayoutStateError", "PayoutNotFound", "ChainConfigError"
-    ),
+    "retry_policy": _doubling(500, 15, PayoutIneligible, PayoutStateError, PayoutNotFound, ChainConfigError),
 }
 
 # Orders on a signer queue. A transport failure or a not-yet-visible order retries (the
 # activity looks before it sends again); business refusals never do. A placement takes well
 # under a second, so a signer that died mid-order is given up on (and retried) after 10 s.
+_ORDER_REFUSED = (
+    InsufficientMargin, InvalidOrder, Unrepresentable, RiskRejected, AuthError, IntentConflict, OrderNotFound,
+)  # fmt: skip
 ORDER: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=10),
-    "retry_policy": _doubling(
-        250, 5, "InsufficientMargin", "InvalidOrder", "Unrepresentable", "RiskRejected", "AuthError",
-        "IntentConflict", "OrderNotFound",
-    ),
-}  # fmt: skip
+    "retry_policy": _doubling(250, 5, *_ORDER_REFUSED),
+}
 
 # Reads of the venue (books, orders, positions): cheap to repeat.
 VENUE_READ: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=15),
-    "retry_policy": _doubling(250, 5, "InvalidOrder", "AuthError", "OrderNotFound"),
+    "retry_policy": _doubling(250, 5, InvalidOrder, AuthError, OrderNotFound),
 }
 
 
@@ -99,7 +115,7 @@ VENUE_READ: dict[str, Any] = {
 RECONCILE_READ: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=10),
     "schedule_to_close_timeout": timedelta(seconds=20),
-    "retry_policy": _doubling(250, 2, "InvalidOrder", "AuthError", "OrderNotFound", attempts=4),
+    "retry_policy": _doubling(250, 2, InvalidOrder, AuthError, OrderNotFound, attempts=4),
 }
 
 # Its cancels and reduce-only closes on a signer queue: the ORDER preset's final error types, and a
@@ -108,5 +124,5 @@ RECONCILE_READ: dict[str, Any] = {
 RECONCILE_ACTION: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=10),
     "schedule_to_close_timeout": timedelta(seconds=30),
-    "retry_policy": _doubling(250, 5, *ORDER["retry_policy"].non_retryable_error_types, attempts=5),
+    "retry_policy": _doubling(250, 5, *_ORDER_REFUSED, attempts=5),
 }
