@@ -1,5 +1,8 @@
 """Adding a venue is one folder and one registry line: an in-memory venue built only from the
-protocols and neutral types, registered at test time, serves the real order activities."""
+protocols and neutral types, registered at test time, serves the real order activities.
+
+It takes the Lighter slot: ``VenueName`` lists the venues perpflow ships, and intents and ledger
+rows name one of them."""
 
 from __future__ import annotations
 
@@ -18,12 +21,13 @@ from perpflow.db.risk import RiskStates
 from perpflow.orders import AccountQuery, CancelAll, FillsQuery, OrderIntent, OrderRef
 from perpflow.risk import RiskLimits
 from perpflow.venues import registry
-from perpflow.venues.base import VenueAccess
+from perpflow.venues.base import VenueAccess, VenueName
 from perpflow.venues.errors import TransportError
 from perpflow.venues.types import OrderKind, OrderStatus, Side, TimeInForce
 from tests.plugins import memory_venue
 from tests.plugins.memory_venue import MemoryVenue
 
+SLOT = VenueName.LIGHTER
 ACCOUNT = 7
 env = ActivityEnvironment()
 _keys = itertools.count()
@@ -31,8 +35,8 @@ _keys = itertools.count()
 
 @pytest.fixture
 async def memory(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[MemoryVenue]:
-    monkeypatch.setitem(registry.ADAPTERS, memory_venue.NAME, memory_venue.ADAPTER)
-    venue = registry.build_venue(memory_venue.NAME, VenueAccess("memory://", ACCOUNT, api_key_index=1))
+    monkeypatch.setitem(registry.ADAPTERS, SLOT, memory_venue.adapter(SLOT))
+    venue = registry.build_venue(SLOT, VenueAccess("memory://", ACCOUNT, api_key_index=1))
     assert isinstance(venue, MemoryVenue)
     yield venue
     await venue.close()
@@ -47,7 +51,7 @@ def intent(**fields: object) -> OrderIntent:
     values: dict[str, object] = {
         "key": f"wf-memory/step-{next(_keys)}",
         "workflow_id": "wf-memory",
-        "venue": memory_venue.NAME,
+        "venue": SLOT,
         "account_index": ACCOUNT,
         "market": "ETH",
         "side": Side.BUY,

@@ -2,12 +2,15 @@
 types: no SDK, no HTTP, nothing of Lighter.
 
 It is what a new venue folder would hold, in one module: registered with one registry line at test
-time, it serves the real order activities. One account per instance, a fixed touch per market
-(the rest of the market), orders indexed the moment they are accepted.
+time, it serves the real order activities. ``VenueName`` lists the venues perpflow ships and a test
+cannot add to it, so the in-memory venue answers to the name of the registry slot it takes. One
+account per instance, a fixed touch per market (the rest of the market), orders indexed the
+moment they are accepted.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 from collections.abc import Sequence
@@ -33,7 +36,6 @@ from perpflow.venues.types import (
     VenueOrder,
 )
 
-NAME = "memory"
 CREATE_ORDER = 1
 MARGIN_REFUSED = "canceled-no-margin"
 ETH = MarketInfo(
@@ -49,11 +51,11 @@ TOUCH_SIZE = Decimal(100)
 
 
 class MemoryVenue:
-    name = NAME
     indexing_grace_s = 0.0
     max_batch = 10
 
-    def __init__(self, access: VenueAccess) -> None:
+    def __init__(self, name: str, access: VenueAccess) -> None:
+        self.name = name
         self.url = access.url
         self.account_index = access.account_index
         self.api_key_index = access.api_key_index
@@ -73,7 +75,7 @@ class MemoryVenue:
 
     async def market(self, symbol: str) -> MarketInfo:
         if symbol != ETH.symbol:
-            raise InvalidOrder(f"{NAME} has no market {symbol!r}")
+            raise InvalidOrder(f"the in-memory venue has no market {symbol!r}")
         return ETH
 
     async def book(self, symbol: str, depth: int = 20) -> Book:
@@ -90,7 +92,7 @@ class MemoryVenue:
 
     async def sign_batch(self, specs: Sequence[OrderSpec]) -> list[SignedTx]:
         if self.api_key_index is None:
-            raise AuthError(f"this {NAME} venue has no key: it cannot sign")
+            raise AuthError("this in-memory venue has no key: it cannot sign")
         for spec in specs:
             scaling.order_ticks(await self.market(spec.market), spec.size, spec.price)
         return [self._signed(spec, self._expected_nonce + i) for i, spec in enumerate(specs)]
@@ -103,12 +105,12 @@ class MemoryVenue:
 
     async def submit(self, tx: SignedTx) -> None:
         if tx.nonce != self._expected_nonce:
-            raise InvalidNonce(f"{NAME}: nonce {tx.nonce}, expected {self._expected_nonce}")
+            raise InvalidNonce(f"memory: nonce {tx.nonce}, expected {self._expected_nonce}")
         self._expected_nonce += 1
         self._accept(OrderSpec.model_validate_json(tx.tx_info))
         if self.lose_next_answer:
             self.lose_next_answer = False
-            raise TransportError(f"{NAME}: the answer to {tx.tx_hash} was lost")
+            raise TransportError(f"memory: the answer to {tx.tx_hash} was lost")
 
     async def submit_batch(self, txs: Sequence[SignedTx]) -> None:
         for tx in txs:
@@ -147,7 +149,7 @@ class MemoryVenue:
     def _fill(self, order: VenueOrder, price: Decimal) -> VenueOrder:
         self._fills.append(
             VenueFill(
-                fill_id=f"{NAME}-{len(self._fills) + 1}",
+                fill_id=f"memory-{len(self._fills) + 1}",
                 market=order.market,
                 order_index=order.order_index,
                 client_order_index=order.client_order_index,
@@ -180,7 +182,7 @@ class MemoryVenue:
         for order in await self.open_orders(symbol):
             if index in (order.order_index, order.client_order_index):
                 return order
-        raise InvalidOrder(f"{NAME}: no open order {index} on {symbol}")
+        raise InvalidOrder(f"memory: no open order {index} on {symbol}")
 
     async def cancel(self, symbol: str, order_index: int) -> None:
         order = await self._open(symbol, order_index)
@@ -238,7 +240,9 @@ def _ended(order: VenueOrder, reason: str) -> VenueOrder:
 
 
 def _no_feed(url: str) -> VenueFeed:
-    raise NotImplementedError(f"the {NAME} venue streams no market data ({url})")
+    raise NotImplementedError(f"the in-memory venue streams no market data ({url})")
 
 
-ADAPTER = VenueAdapter(build=MemoryVenue, feed=_no_feed, tiers=frozenset())
+def adapter(name: str) -> VenueAdapter:
+    """The in-memory venue's registry entry, answering to ``name``."""
+    return VenueAdapter(build=functools.partial(MemoryVenue, name), feed=_no_feed, tiers=frozenset())
