@@ -20,9 +20,20 @@ def clip_reduce_only(acct: Account, order: Order) -> bool:
 
 
 def margin_ok(acct: Account, order: Order, marks: dict[int, int], imfs: dict[int, int]) -> bool:
-    """Equity covers the initial margin of the worst-case exposure, this order included."""
-    acct.track_resting(order, order.remaining)
+    """Equity covers the initial margin of the worst-case exposure, this order included.
+
+    The order counts as resting only for the check (inline: this runs for every order).
+    """
+    pos = acct.position(order.market_id)
+    is_ask = order.side is Side.SELL
+    if is_ask:
+        pos.open_asks += order.remaining
+    else:
+        pos.open_bids += order.remaining
     try:
         return acct.equity(marks) >= acct.initial_margin(marks, imfs)
     finally:
-        acct.track_resting(order, -order.remaining)
+        if is_ask:
+            pos.open_asks -= order.remaining
+        else:
+            pos.open_bids -= order.remaining
