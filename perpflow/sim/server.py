@@ -18,7 +18,7 @@ from perpflow.sim.venue import SimConfig, Venue
 
 log = logging.getLogger(__name__)
 
-# One line per face; the first one's shapes show in /_sim/state.
+# One entry per face (a new venue adds its class here); the first one's shapes show in /_sim/state.
 FACES: tuple[Callable[[Venue], Face], ...] = (LighterFace,)
 
 
