@@ -75,9 +75,7 @@ class Venue(Protocol):
     max_batch: int
 
     @property
-    def name(self) -> str:
-        """As configs, queues and the ledger spell it: a ``VenueName`` for the venues we ship."""
-        ...
+    def name(self) -> VenueName: ...
 
     async def close(self) -> None: ...
 

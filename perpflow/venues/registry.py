@@ -11,26 +11,19 @@ from perpflow.venues.base import Venue, VenueAccess, VenueAdapter, VenueName
 from perpflow.venues.feed import VenueFeed
 from perpflow.venues.lighter import factory as lighter
 
-ADAPTERS: dict[str, VenueAdapter] = {
+ADAPTERS: dict[VenueName, VenueAdapter] = {
     VenueName.LIGHTER: lighter.ADAPTER,
 }
 
 
-def adapter(name: str) -> VenueAdapter:
-    try:
-        return ADAPTERS[name]
-    except KeyError:
-        raise ValueError(f"no venue adapter named {name!r}; known: {', '.join(sorted(ADAPTERS))}") from None
-
-
-def build_venue(name: str, access: VenueAccess) -> Venue:
+def build_venue(name: VenueName, access: VenueAccess) -> Venue:
     """Build inside a running event loop: adapters may open HTTP sessions."""
-    return adapter(name).build(access)
+    return ADAPTERS[name].build(access)
 
 
-def build_feed(name: str, url: str) -> VenueFeed:
-    return adapter(name).feed(url)
+def build_feed(name: VenueName, url: str) -> VenueFeed:
+    return ADAPTERS[name].feed(url)
 
 
-def tiers(name: str) -> Collection[str]:
-    return adapter(name).tiers
+def tiers(name: VenueName) -> Collection[str]:
+    return ADAPTERS[name].tiers

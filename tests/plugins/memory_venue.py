@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from perpflow.venues import scaling
-from perpflow.venues.base import SignedTx, VenueAccess, VenueAdapter
+from perpflow.venues.base import SignedTx, VenueAccess, VenueAdapter, VenueName
 from perpflow.venues.errors import AuthError, InvalidNonce, InvalidOrder, TransportError
 from perpflow.venues.feed import VenueFeed
 from perpflow.venues.types import (
@@ -54,7 +54,7 @@ class MemoryVenue:
     indexing_grace_s = 0.0
     max_batch = 10
 
-    def __init__(self, name: str, access: VenueAccess) -> None:
+    def __init__(self, name: VenueName, access: VenueAccess) -> None:
         self.name = name
         self.url = access.url
         self.account_index = access.account_index
@@ -243,6 +243,6 @@ def _no_feed(url: str) -> VenueFeed:
     raise NotImplementedError(f"the in-memory venue streams no market data ({url})")
 
 
-def adapter(name: str) -> VenueAdapter:
+def adapter(name: VenueName) -> VenueAdapter:
     """The in-memory venue's registry entry, answering to ``name``."""
     return VenueAdapter(build=functools.partial(MemoryVenue, name), feed=_no_feed, tiers=frozenset())
