@@ -30,19 +30,19 @@ class PayoutActivities:
     def __init__(self, tracker: PayoutTracker, book: PayoutBook, notifier: Notifier) -> None:
         self._tracker, self._book, self._notifier = tracker, book, notifier
 
-    @activity.defn(name=m.CHECK_EVENT)
+    @activity.defn(name="payout_check_event")
     async def check_event(self, req: m.CheckEventRequest) -> m.CheckEventResult:
         return await self._tracker.check_event(req)
 
-    @activity.defn(name=m.AWAIT_TX)
+    @activity.defn(name="payout_await_tx")
     async def await_tx(self, req: m.AwaitTxRequest) -> m.AwaitTxResult:
         return await self._tracker.await_tx(req)
 
-    @activity.defn(name=m.RECORD_STATE)
+    @activity.defn(name="payout_record_state")
     async def record_state(self, req: m.RecordStateRequest) -> None:
         await self._book.record(req)
 
-    @activity.defn(name=m.NOTIFY)
+    @activity.defn(name="payout_notify")
     async def notify(self, notice: m.Notice) -> None:
         """Into the alert outbox, once per local activity however often it is retried."""
         info = activity.info()

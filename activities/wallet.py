@@ -15,12 +15,12 @@ class WalletActivities:
     def __init__(self, lane: WalletLane) -> None:
         self._lane = lane
 
-    @activity.defn(name=m.SEND_PAYOUT)
+    @activity.defn(name="wallet_send_payout")
     async def send_payout(self, req: m.SendRequest) -> m.SendResult:
         activity.heartbeat()  # a SIGKILLed lane is noticed within the heartbeat timeout
         return await self._lane.send(req)
 
-    @activity.defn(name=m.BUMP_PAYOUT)
+    @activity.defn(name="wallet_bump_payout")
     async def bump_payout(self, req: m.SendRequest) -> m.SendResult:
         activity.heartbeat()
         return await self._lane.bump(req)

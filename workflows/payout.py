@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -21,13 +21,24 @@ with workflow.unsafe.imports_passed_through():
     from perpflow.payouts import models as m
     from perpflow.payouts.errors import PayoutIneligible, PayoutStateError
     from perpflow.payouts.rules import needs_approval, tier_amount_wei
+    from workflows.calls import (
+        AWAIT_TX,
+        BUMP_PAYOUT,
+        CHECK_EVENT,
+        NOTIFY_PAYOUT,
+        RECORD_PAYOUT_STATE,
+        SEND_PAYOUT,
+        Activity,
+    )
     from workflows.commands import CommandLog, RejectsUnknownSignals
     from workflows.failures import unless_cancelled
-    from workflows.options import CHAIN_TX, PAYOUT_LOCAL, PAYOUT_WAIT
+    from workflows.options import PAYOUT_LOCAL
     from workflows.validation import FAIL_ON_INVALID_INPUT, parse_input
 
 S = m.PayoutState
-WaitRequest = m.CheckEventRequest | m.AwaitTxRequest
+Wait = TypeVar("Wait", m.CheckEventRequest, m.AwaitTxRequest)
+Answer = TypeVar("Answer", m.CheckEventResult, m.AwaitTxResult)
+Lane = Activity[m.SendRequest, m.SendResult]
 # Payouts begun before this patch wait in local activities and upsert every state; after it they
 # look once locally, wait in regular activities, get their search attributes from the watcher's
 # start and skip the transient CHECKING upsert (fewer workflow tasks and history events each).
@@ -148,7 +159,7 @@ class LiquidationPayoutWorkflow(RejectsUnknownSignals):
         )
         look_first = True
         while True:
-            check: m.CheckEventResult = await self._wait(m.CHECK_EVENT, req, m.CheckEventResult, look_first)
+            check = await self._wait(CHECK_EVENT, req, look_first)
             look_first = False
             if check.pending:
                 continue  # the activity already waited; ask again for more confirmations
@@ -187,7 +198,7 @@ class LiquidationPayoutWorkflow(RejectsUnknownSignals):
         return approved
 
     async def _send_and_confirm(self) -> None:
-        sent = await self._lane(m.SEND_PAYOUT, new_nonce=False)
+        sent = await self._lane(SEND_PAYOUT, new_nonce=False)
         if sent is None:
             return
         if sent.outcome is m.SendOutcome.ALREADY_PAID:
@@ -202,7 +213,7 @@ class LiquidationPayoutWorkflow(RejectsUnknownSignals):
         req = m.AwaitTxRequest(workflow_id=self._status.workflow_id, policy=self._inp.policy)
         look_first = True
         while True:
-            result: m.AwaitTxResult = await self._wait(m.AWAIT_TX, req, m.AwaitTxResult, look_first)
+            result = await self._wait(AWAIT_TX, req, look_first)
             look_first = False
             if result.outcome is m.TxOutcome.CONFIRMED:
                 self._move(S.DONE, reason=result.reason, final_tx_hash=result.tx_hash)
@@ -212,22 +223,19 @@ class LiquidationPayoutWorkflow(RejectsUnknownSignals):
                 await self._notify("alert", result.reason or "payout reverted")
                 return
             stuck = workflow.now() - last_send >= timedelta(seconds=self._inp.policy.stuck_after_s)
-            if result.outcome is m.TxOutcome.NONCE_TAKEN or stuck:
-                activity = m.SEND_PAYOUT if result.outcome is m.TxOutcome.NONCE_TAKEN else m.BUMP_PAYOUT
-                again = await self._lane(activity, new_nonce=activity == m.SEND_PAYOUT)
+            taken = result.outcome is m.TxOutcome.NONCE_TAKEN
+            if taken or stuck:
+                again = await self._lane(SEND_PAYOUT if taken else BUMP_PAYOUT, new_nonce=taken)
                 if again is None:
                     return
                 last_send = workflow.now()
 
-    async def _lane(self, activity: str, *, new_nonce: bool) -> m.SendResult | None:
+    async def _lane(self, lane: Lane, *, new_nonce: bool) -> m.SendResult | None:
         """One call into the wallet's nonce lane; a business refusal ends the payout."""
         policy = self._inp.policy
-        self._lane_call = workflow.start_activity(
-            activity,
+        self._lane_call = lane.start(
             m.SendRequest(workflow_id=self._status.workflow_id, policy=policy, new_nonce=new_nonce),
             task_queue=wallet_queue(policy.chain_id, policy.wallet_address),
-            result_type=m.SendResult,
-            **CHAIN_TX,
         )
         try:
             # Shielded: a cancel waits for the lane, which may be broadcasting this very moment.
@@ -272,27 +280,21 @@ class LiquidationPayoutWorkflow(RejectsUnknownSignals):
             workflow_id=self._status.workflow_id, state=state, reason=reason, decided_by=decided_by,
             final_tx_hash=final_tx_hash,
         )  # fmt: skip
-        await self._local(m.RECORD_STATE, req, None)
+        await unless_cancelled(RECORD_PAYOUT_STATE.run_local(req))
 
     async def _notify(self, kind: str, message: str) -> None:
         notice = m.Notice(workflow_id=self._status.workflow_id, kind=kind, message=message)
-        await self._local(m.NOTIFY, notice, None)
+        await unless_cancelled(NOTIFY_PAYOUT.run_local(notice))
 
-    async def _local(self, activity: str, arg: Any, result_type: type | None) -> Any:
-        return await unless_cancelled(
-            workflow.execute_local_activity(activity, arg, result_type=result_type, **PAYOUT_LOCAL)
-        )
-
-    async def _wait(self, activity: str, req: WaitRequest, result_type: type, look_first: bool) -> Any:
+    async def _wait(self, check: Activity[Wait, Answer], req: Wait, look_first: bool) -> Answer:
         """The answer of a confirmation or receipt check. First one look beside the workflow (a
         local activity: on a fast chain the answer is already there); if that is still pending,
         the waiting activity, which polls up to check_max_wait_s without holding a workflow task."""
         if not self._new_waits:  # a payout begun before the patch replays as it ran
-            return await self._local(activity, req, result_type)
+            return await unless_cancelled(check.run_local(req, preset=PAYOUT_LOCAL))
         if look_first:
-            first = await self._local(activity, req.model_copy(update={"wait": False}), result_type)
+            look = req.model_copy(update={"wait": False})
+            first = await unless_cancelled(check.run_local(look, preset=PAYOUT_LOCAL))
             if not first.pending:
                 return first
-        return await unless_cancelled(
-            workflow.execute_activity(activity, req, result_type=result_type, **PAYOUT_WAIT)
-        )
+        return await unless_cancelled(check.run(req))

@@ -18,14 +18,6 @@ from perpflow.payouts.errors import IllegalTransition
 
 WEI_PER_ETH = 10**18
 
-# Activity names, so the workflow schedules them by name and never imports web3 or sqlalchemy.
-CHECK_EVENT = "payout_check_event"
-RECORD_STATE = "payout_record_state"
-AWAIT_TX = "payout_await_tx"
-NOTIFY = "payout_notify"
-SEND_PAYOUT = "wallet_send_payout"
-BUMP_PAYOUT = "wallet_bump_payout"
-
 
 class PayoutState(StrEnum):
     CONFIRMING = "CONFIRMING"  # waiting for the event's confirmations

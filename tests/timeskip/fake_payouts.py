@@ -16,6 +16,14 @@ from temporalio.worker import Worker
 
 from perpflow import names
 from perpflow.payouts import models as m
+from workflows.calls import (
+    AWAIT_TX,
+    BUMP_PAYOUT,
+    CHECK_EVENT,
+    NOTIFY_PAYOUT,
+    RECORD_PAYOUT_STATE,
+    SEND_PAYOUT,
+)
 
 # A waiting check answers "not yet" after this long (real time): a running activity stops the
 # time-skipping server's clock.
@@ -37,9 +45,9 @@ class FakePayoutChain:
     sends: list[m.SendRequest] = field(default_factory=list)
     lane_gate: asyncio.Event | None = None  # set: the lane's send waits for it
 
-    @activity.defn(name=m.CHECK_EVENT)
+    @activity.defn(name=CHECK_EVENT.name)
     async def check_event(self, req: m.CheckEventRequest) -> m.CheckEventResult:
-        self.calls.append((m.CHECK_EVENT, req))
+        self.calls.append((CHECK_EVENT.name, req))
         if not self.event_confirmed:
             await self._wait_for(lambda: self.event_confirmed, req.wait)
             return m.CheckEventResult(outcome=m.CheckOutcome.PENDING, confirmations=0)
@@ -47,35 +55,35 @@ class FakePayoutChain:
             return m.CheckEventResult(outcome=m.CheckOutcome.POOL_LOW, confirmations=5, reason="pool too low")
         return m.CheckEventResult(outcome=m.CheckOutcome.ELIGIBLE, confirmations=5)
 
-    @activity.defn(name=m.AWAIT_TX)
+    @activity.defn(name=AWAIT_TX.name)
     async def await_tx(self, req: m.AwaitTxRequest) -> m.AwaitTxResult:
-        self.calls.append((m.AWAIT_TX, req))
+        self.calls.append((AWAIT_TX.name, req))
         await self._wait_for(lambda: self.confirmed, req.wait)
         if self.confirmed:
             return m.AwaitTxResult(outcome=m.TxOutcome.CONFIRMED, tx_hash=TX_HASH)
         return m.AwaitTxResult(outcome=m.TxOutcome.PENDING, tx_hash=TX_HASH)
 
-    @activity.defn(name=m.RECORD_STATE)
+    @activity.defn(name=RECORD_PAYOUT_STATE.name)
     async def record_state(self, req: m.RecordStateRequest) -> None:
-        self.calls.append((m.RECORD_STATE, req))
+        self.calls.append((RECORD_PAYOUT_STATE.name, req))
         self.states.append(req.state)
 
-    @activity.defn(name=m.NOTIFY)
+    @activity.defn(name=NOTIFY_PAYOUT.name)
     async def notify(self, notice: m.Notice) -> None:
-        self.calls.append((m.NOTIFY, notice))
+        self.calls.append((NOTIFY_PAYOUT.name, notice))
         self.notices.append(notice)
 
-    @activity.defn(name=m.SEND_PAYOUT)
+    @activity.defn(name=SEND_PAYOUT.name)
     async def send_payout(self, req: m.SendRequest) -> m.SendResult:
-        self.calls.append((m.SEND_PAYOUT, req))
+        self.calls.append((SEND_PAYOUT.name, req))
         if self.lane_gate is not None:
             await self.lane_gate.wait()
         self.sends.append(req)
         return m.SendResult(outcome=m.SendOutcome.SENT, tx_hash=TX_HASH, nonce=len(self.sends) - 1)
 
-    @activity.defn(name=m.BUMP_PAYOUT)
+    @activity.defn(name=BUMP_PAYOUT.name)
     async def bump_payout(self, req: m.SendRequest) -> m.SendResult:
-        self.calls.append((m.BUMP_PAYOUT, req))
+        self.calls.append((BUMP_PAYOUT.name, req))
         return m.SendResult(outcome=m.SendOutcome.SENT, tx_hash=TX_HASH, nonce=len(self.sends) - 1)
 
     def called(self, name: str) -> list[Any]:

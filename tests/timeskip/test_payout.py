@@ -20,6 +20,7 @@ from perpflow.chain.models import PositionLiquidated
 from perpflow.payouts import models as m
 from tests.timeskip.conftest import terminate_running, until
 from tests.timeskip.fake_payouts import FakePayoutChain, payout_workers
+from workflows.calls import CHECK_EVENT, SEND_PAYOUT
 from workflows.payout import LiquidationPayoutWorkflow
 
 S = m.PayoutState
@@ -94,7 +95,7 @@ async def test_pool_too_low_alerts_once_waits_and_pays_when_refilled(payout_rig:
     handle = await payout_rig.start()
     await until(payout_rig.alerts, "the pool-low alert")
     await payout_rig.env.sleep(timedelta(seconds=POOL_RECHECK_S * 10))  # ten rechecks' worth of time
-    assert len(chain.called(m.CHECK_EVENT)) >= 10
+    assert len(chain.called(CHECK_EVENT.name)) >= 10
     assert len(payout_rig.alerts()) == 1
     assert chain.sends == []
     assert (await payout_rig.status(handle)).state is S.CONFIRMING
@@ -118,7 +119,7 @@ async def test_cancel_before_sending_ends_cancelled_and_never_calls_the_wallet_l
     assert (await handle.describe()).status is WorkflowExecutionStatus.CANCELED
     assert (await payout_rig.status(handle)).state is S.CANCELLED
     assert payout_rig.chain.states[-1] is S.CANCELLED
-    assert payout_rig.chain.called(m.SEND_PAYOUT) == []
+    assert payout_rig.chain.called(SEND_PAYOUT.name) == []
 
 
 async def test_cancel_while_confirmations_are_awaited_ends_cancelled_with_the_ledger_row_and_sends_nothing(
@@ -126,12 +127,14 @@ async def test_cancel_while_confirmations_are_awaited_ends_cancelled_with_the_le
 ) -> None:
     payout_rig.chain.event_confirmed = False
     handle = await payout_rig.start()
-    await until(lambda: len(payout_rig.chain.called(m.CHECK_EVENT)) >= 2, "the confirmations wait under way")
+    await until(
+        lambda: len(payout_rig.chain.called(CHECK_EVENT.name)) >= 2, "the confirmations wait under way"
+    )
     await handle.cancel()
     with pytest.raises(WorkflowFailureError) as failure:
         await handle.result()
     assert isinstance(failure.value.cause, CancelledError), failure.value.cause
-    assert payout_rig.chain.called(m.SEND_PAYOUT) == []
+    assert payout_rig.chain.called(SEND_PAYOUT.name) == []
     assert (await payout_rig.status(handle)).state is S.CANCELLED
     assert payout_rig.chain.states[-1:] == [S.CANCELLED]
 
@@ -160,7 +163,7 @@ async def test_cancel_while_the_receipt_is_awaited_keeps_tracking_to_the_receipt
     assert (await handle.describe()).status is WorkflowExecutionStatus.COMPLETED
     assert status.state is S.DONE, status
     assert "cannot be unsent" in (status.reason or "")
-    assert len(chain.called(m.SEND_PAYOUT)) == 1
+    assert len(chain.called(SEND_PAYOUT.name)) == 1
 
 
 async def test_cancel_during_the_wallet_send_waits_for_the_lane_then_tracks_to_done(
@@ -169,7 +172,7 @@ async def test_cancel_during_the_wallet_send_waits_for_the_lane_then_tracks_to_d
     chain = payout_rig.chain
     chain.lane_gate = asyncio.Event()
     handle = await payout_rig.start()
-    await until(lambda: chain.called(m.SEND_PAYOUT), "the send in the wallet lane")
+    await until(lambda: chain.called(SEND_PAYOUT.name), "the send in the wallet lane")
     await handle.cancel()
     chain.lane_gate.set()
     chain.confirmed = True
