@@ -35,16 +35,20 @@ def build_app(venue: Venue, faces: list[Face]) -> web.Application:
 
 
 async def publish(venue: Venue, faces: list[Face]) -> None:
-    """Every ``book_interval_ms``, hand what changed in the engine to every face."""
+    """Hand what changed in the engine since the last call to every face."""
+    changes = venue.engine.drain_changes()
+    for face in faces:
+        try:
+            await face.publish(changes)
+        except Exception:  # a bad frame must not kill the stream for everyone
+            log.exception("publishing to %s failed", type(face).__name__)
+
+
+async def run_publisher(venue: Venue, faces: list[Face]) -> None:
     interval = venue.config.book_interval_ms / 1000
     while True:
         await asyncio.sleep(interval)
-        changes = venue.engine.drain_changes()
-        for face in faces:
-            try:
-                await face.publish(changes)
-            except Exception:  # a bad frame must not kill the stream for everyone
-                log.exception("publishing to %s failed", type(face).__name__)
+        await publish(venue, faces)
 
 
 async def serve(config: SimConfig, ready: Callable[[], None] | None = None) -> None:
@@ -58,7 +62,7 @@ async def serve(config: SimConfig, ready: Callable[[], None] | None = None) -> N
     except OSError as exc:
         await runner.cleanup()
         raise PortUnavailable(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from exc
-    drivers = [publish(venue, faces), venue.run_price_path(), venue.run_expiry()]
+    drivers = [run_publisher(venue, faces), venue.run_price_path(), venue.run_expiry()]
     tasks = [asyncio.create_task(c) for c in drivers + [t for f in faces for t in f.background()]]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
