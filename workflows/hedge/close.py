@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from perpflow.hedge import pricing
     from perpflow.hedge.models import CycleResult, CycleState, LegAccount
     from perpflow.hedge.tally import Role
+    from perpflow.orders import OrderAck
     from perpflow.venues.types import OrderKind, Side, TimeInForce
     from workflows.failures import root_cause
     from workflows.hedge.legs import cancel, cancel_open_orders, land_inflight, mark, place, read_book
@@ -84,20 +85,11 @@ async def cancelled(run: CycleRun) -> CycleResult:
 async def _close_as_maker(run: CycleRun) -> None:
     book = await read_book(run, 1)
     for leg, size in run.own_positions().items():
-        side = Side.SELL if size > 0 else Side.BUY
-        price = pricing.maker_price(book, side, 1)
+        price = pricing.maker_price(book, _closing(size), 1)
         if price is not None:
-            await place(
-                run,
-                leg,
-                f"close-maker-{leg.account_index}",
-                side=side,
-                kind=OrderKind.LIMIT,
-                tif=TimeInForce.POST_ONLY,
-                size=abs(size),
-                price=price,
-                role=Role.CLOSE,
-                reduce_only=True,
+            step = f"close-maker-{leg.account_index}"
+            await _close_order(
+                run, leg, step, size, kind=OrderKind.LIMIT, tif=TimeInForce.POST_ONLY, price=price
             )
     await workflow.sleep(run.params.close_maker_timeout_s)
     # _flatten_own cancels what is still resting before it closes the rest at market.
@@ -117,24 +109,33 @@ async def _flatten_own(run: CycleRun, step: str) -> dict[LegAccount, Decimal]:
 
 
 async def _market_close(run: CycleRun, leg: LegAccount, size: Decimal, step: str) -> None:
-    side = Side.SELL if size > 0 else Side.BUY
-    worst = pricing.worst_price(run.market, side, await mark(run), run.params.max_slippage)
-    ack = await place(
-        run,
-        leg,
-        step,
-        side=side,
-        kind=OrderKind.MARKET,
-        tif=TimeInForce.IOC,
-        size=abs(size),
-        price=worst,
-        role=Role.CLOSE,
-        reduce_only=True,
-    )
+    worst = pricing.worst_price(run.market, _closing(size), await mark(run), run.params.max_slippage)
+    ack = await _close_order(run, leg, step, size, kind=OrderKind.MARKET, tif=TimeInForce.IOC, price=worst)
     for _ in range(FINAL_LOOKS):
         if run.s.tally.orders[ack.client_order_index].final:
             return
         await cancel(run, leg, ack.client_order_index)
+
+
+async def _close_order(
+    run: CycleRun,
+    leg: LegAccount,
+    step: str,
+    size: Decimal,
+    *,
+    kind: OrderKind,
+    tif: TimeInForce,
+    price: Decimal,
+) -> OrderAck:
+    """A reduce-only order against ``size``, this cycle's own signed position on ``leg``."""
+    return await place(
+        run, leg, step, side=_closing(size), kind=kind, tif=tif, size=abs(size), price=price, role=Role.CLOSE,
+        reduce_only=True,
+    )  # fmt: skip
+
+
+def _closing(size: Decimal) -> Side:
+    return Side.SELL if size > 0 else Side.BUY
 
 
 def _closed_summary(run: CycleRun) -> str:
