@@ -18,10 +18,10 @@ from perpflow.db.ledger import Ledger
 from perpflow.marketdata.config import MarketDataConfig
 from perpflow.marketdata.metrics import Metrics
 from perpflow.marketdata.service import MarketDataService
+from perpflow.orders.config import SignerConfig
 from perpflow.process import main_entry, stop_event
 from perpflow.settings import Settings, load_settings
 from perpflow.temporal_client import connect
-from perpflow.venues.config import SignerConfig
 from perpflow.venues.registry import build_feed
 from perpflow.venues.types import Proxy
 

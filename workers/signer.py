@@ -17,11 +17,12 @@ from perpflow.config import load_yaml
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
 from perpflow.db.risk import RiskStates
+from perpflow.orders.config import SignerConfig
 from perpflow.process import main_entry, stop_event
 from perpflow.settings import load_settings
 from perpflow.temporal_client import connect
 from perpflow.venues.base import Venue
-from perpflow.venues.config import SignerConfig, VenueAccount
+from perpflow.venues.config import VenueAccount
 from perpflow.venues.registry import build_venue
 from workers.common import BUILD_ID, run_workers
 

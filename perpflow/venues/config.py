@@ -1,4 +1,4 @@
-"""Venue accounts, their keys (by reference), proxies and request allowances."""
+"""Venue accounts, their keys (by reference), proxies, request allowances and endpoints."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from typing import Self
 from pydantic import Field, model_validator
 
 from perpflow.config import ConfigModel
-from perpflow.risk import RiskLimits
 from perpflow.secrets import resolve
-from perpflow.venues.base import RequestLimits, VenueAccess, VenueName
+from perpflow.venues.base import RequestLimits, VenueName
 from perpflow.venues.registry import tiers
 from perpflow.venues.types import Proxy
 
@@ -50,28 +49,6 @@ class VenueAccount(ConfigModel):
 
 class VenueEndpoint(ConfigModel):
     url: str = Field(pattern=r"^https?://")
-
-
-class SignerConfig(ConfigModel):
-    lighter: VenueEndpoint  # each venue's endpoint sits under the venue's name
-    accounts: list[VenueAccount] = Field(min_length=1)
-    proxies: list[ProxyConfig] = Field(default_factory=list)  # pool for accounts without their own
-    risk: RiskLimits = Field(default_factory=RiskLimits)
-
-    def with_proxies(self) -> list[VenueAccount]:
-        return assign_proxies(self.accounts, self.proxies)
-
-    def access(self, account: VenueAccount, state_dir: Path) -> VenueAccess:
-        """How the signer reaches the account's venue: its key and proxy resolved."""
-        endpoint: VenueEndpoint = getattr(self, account.venue.value)
-        return VenueAccess(
-            url=endpoint.url,
-            account_index=account.account_index,
-            api_key_index=account.api_key_index,
-            private_key=resolve(account.api_key, state_dir),
-            proxy=account.proxy.resolve(state_dir) if account.proxy else None,
-            limits=account.limits(),
-        )
 
 
 def assign_proxies(accounts: list[VenueAccount], pool: list[ProxyConfig]) -> list[VenueAccount]:

@@ -9,9 +9,9 @@ import yaml
 
 from perpflow.config import load_yaml
 from perpflow.errors import ConfigError
+from perpflow.orders.config import SignerConfig
 from perpflow.venues import registry
 from perpflow.venues.base import RequestLimits, VenueName
-from perpflow.venues.config import SignerConfig
 
 
 def signer_yaml(tmp_path: Path, **account: object) -> Path:
