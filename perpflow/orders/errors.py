@@ -20,7 +20,8 @@ class IntentConflict(PerpflowError):
 
 
 class IllegalTransition(PerpflowError):
-    """An order state change the transition table forbids: the ledger is left as it was."""
+    """An order state change the transition table forbids: the ledger is left as it was. Retried,
+    since the retry looks at the venue first and so follows whoever moved the row."""
 
 
 # The same order would be refused again: the activity ends at once, never retried.

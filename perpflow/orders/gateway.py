@@ -43,6 +43,8 @@ HEARTBEAT_EVERY_S = 2.0
 
 
 class OrderGateway:
+    """Every order operation of one signer: its own account only, each call one payload in, one out."""
+
     def __init__(self, venue: Venue, orders: OrderLedger, states: TradingStates, limits: RiskLimits) -> None:
         self.venue = venue
         self.orders = orders
