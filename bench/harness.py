@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import statistics
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -70,3 +72,37 @@ def summary(label: str, values: list[float], unit: str = "ms") -> str:
         )
     ]
     return f"{label:<40} n={len(values):<5} " + "  ".join(cells)
+
+
+class Moments:
+    """Wall-clock moments (``time.time()``, the sim's clock too) of one sample at a time, between
+    ``begin()`` and ``end()``: the first of each name counts, anything outside a sample is dropped."""
+
+    def __init__(self) -> None:
+        self.current: dict[str, float] | None = None
+        self.samples: list[dict[str, float]] = []
+
+    def hit(self, name: str, at: float | None = None) -> None:
+        if self.current is not None:
+            self.current.setdefault(name, time.time() if at is None else at)
+
+    def begin(self) -> None:
+        self.current = {}
+
+    def end(self) -> None:
+        if self.current is not None:
+            self.samples.append(self.current)
+        self.current = None
+
+    def timed(self, obj: Any, method: str, label: str) -> None:
+        """Wrap one object's async method: ``<label> start`` and ``<label> end`` around each call."""
+        inner = getattr(obj, method)
+
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            self.hit(f"{label} start")
+            try:
+                return await inner(*args, **kwargs)
+            finally:
+                self.hit(f"{label} end")
+
+        setattr(obj, method, wrapper)
