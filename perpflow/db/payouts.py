@@ -7,8 +7,6 @@ that every retry rebroadcasts instead of signing anew.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -22,6 +20,7 @@ from perpflow.db import tables as t
 from perpflow.db.ledger import Ledger
 from perpflow.models import AuditEntry
 from perpflow.payouts.errors import DuplicatePayoutEvent, PayoutNotFound
+from perpflow.payouts.ledger import Exposure, Sign
 from perpflow.payouts.models import (
     COMMITTED_STATES,
     NewPayout,
@@ -30,15 +29,6 @@ from perpflow.payouts.models import (
     PayoutState,
     check_row_move,
 )
-
-
-@dataclass
-class Exposure:
-    """Committed wei today (this user's, everyone's) and signed-but-unconfirmed wei (the wallet's)."""
-
-    user_today: int = 0
-    all_today: int = 0
-    in_flight: int = 0
 
 
 def _aware(value: datetime) -> datetime:
@@ -193,7 +183,7 @@ class PayoutRepository:
         chain_id: int,
         wallet: str,
         chain_pending: int | None,
-        sign: Callable[[int], SignedTx],
+        sign: Sign,
     ) -> SignedTx:
         """Take the lane's next nonce, sign with it and store the raw tx, in one transaction.
 

@@ -1,9 +1,9 @@
 """PayoutBook: the one writer of a payout row's state.
 
 The workflow decides every move of a payout and checks it against ``TRANSITIONS``; the ledger
-row follows, written here and nowhere else, each write checked against the same table. A move
-is written in the same round trip as the work that makes it true, so no step costs an extra
-call:
+row follows, written through this class and no other, each write checked against the same
+table. A move is written in the same round trip as the work that makes it true, so no step
+costs an extra call:
 
 - the row is opened (CONFIRMING) by the watcher before the start, or by the first check;
 - the check writes CHECKING with the amount once the caps pass (the lane sends that amount);
@@ -16,18 +16,17 @@ call:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 from perpflow.chain.models import PositionLiquidated, SignedTx
-from perpflow.db.payouts import PayoutRepository
+from perpflow.payouts.ledger import PayoutLedger, Sign
 from perpflow.payouts.models import NewPayout, PayoutMove, PayoutRecord, PayoutState, RecordStateRequest
 
 S = PayoutState
 
 
 class PayoutBook:
-    def __init__(self, repo: PayoutRepository) -> None:
+    def __init__(self, repo: PayoutLedger) -> None:
         self.repo = repo
 
     async def claim(self, chain_id: int, event: PositionLiquidated, at: datetime) -> str:
@@ -46,7 +45,7 @@ class PayoutBook:
         chain_id: int,
         wallet: str,
         pending: int | None,
-        sign: Callable[[int], SignedTx],
+        sign: Sign,
     ) -> SignedTx:
         """SENDING, in the one transaction that takes the lane's nonce and stores the signed tx."""
         return await self.repo.allocate_and_store(workflow_id, chain_id, wallet, pending, sign)

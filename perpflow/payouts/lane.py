@@ -18,9 +18,9 @@ from perpflow.chain.errors import AlreadyImported, NonceTooLow, ReplacementUnder
 from perpflow.chain.fees import bump_fees
 from perpflow.chain.models import Eip1559Fees, SignedTx, TxState, UnsignedTx
 from perpflow.chain.wallet import HotWallet
-from perpflow.db.payouts import Exposure, PayoutRepository
 from perpflow.payouts.book import PayoutBook
 from perpflow.payouts.errors import PayoutIneligible, PayoutStateError
+from perpflow.payouts.ledger import Exposure, PayoutLedger
 from perpflow.payouts.models import PayoutRecord, SendOutcome, SendRequest, SendResult
 from perpflow.payouts.rules import cap_violation, day_start
 from perpflow.payouts.stored import stored_signed
@@ -40,7 +40,7 @@ class WalletLane:
         self,
         chain: ChainClient,
         wallet: HotWallet,
-        repo: PayoutRepository,
+        repo: PayoutLedger,
         chain_id: int,
         fault: FaultHook | None = None,
     ) -> None:

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from perpflow.chain.client import ChainClient
 from perpflow.chain.errors import SendRejected
 from perpflow.chain.models import PositionLiquidated, TxReceipt, TxState, liquidation_id
-from perpflow.db.payouts import PayoutRepository
 from perpflow.payouts.book import PayoutBook
+from perpflow.payouts.ledger import PayoutLedger
 from perpflow.payouts.models import (
     AwaitTxRequest,
     AwaitTxResult,
@@ -52,7 +52,7 @@ class Poller:
 
 
 class PayoutTracker:
-    def __init__(self, chain: ChainClient, repo: PayoutRepository) -> None:
+    def __init__(self, chain: ChainClient, repo: PayoutLedger) -> None:
         self.chain, self.repo, self.book = chain, repo, PayoutBook(repo)
 
     # -- event -------------------------------------------------------------------------------

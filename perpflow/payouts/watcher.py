@@ -29,8 +29,8 @@ from perpflow import names
 from perpflow.chain.client import ChainClient
 from perpflow.chain.follower import FollowerConfig, LogBatch, LogFollower
 from perpflow.chain.models import PositionLiquidated
-from perpflow.db.payouts import PayoutRepository
 from perpflow.payouts.book import PayoutBook
+from perpflow.payouts.ledger import PayoutLedger
 from perpflow.payouts.models import PayoutInput, PayoutPolicy, PayoutState
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class ChainWatcher:
         self,
         client: Client,
         chain: ChainClient,
-        repo: PayoutRepository,
+        repo: PayoutLedger,
         policy: PayoutPolicy,
         *,
         follower_config: FollowerConfig,
