@@ -94,7 +94,8 @@ def start_stack(tmp: Path, *extra: str) -> Stack:
     return stack
 
 
-def wait_for_banner(stack: Stack, timeout: float = 90) -> None:
+def wait_for_banner(stack: Stack, timeout: float = 180) -> None:
+    # Every service starts in turn (anvil and the payout guard too): minutes on a busy two-core box.
     deadline = time.monotonic() + timeout
     while not any(BANNER in line for line in stack.lines):
         if stack.proc.poll() is not None or time.monotonic() > deadline:
