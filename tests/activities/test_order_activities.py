@@ -14,8 +14,10 @@ from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
 from perpflow.db.risk import RiskStates
 from perpflow.orders import AccountQuery, AwaitFill, CancelAll, FillsQuery, Modify, OrderIntent, OrderRef
+from perpflow.orders.errors import OrderPending
 from perpflow.orders.status import OrderState
 from perpflow.risk import GLOBAL_SCOPE, RiskLimits, TradingState, account_scope
+from perpflow.venues.base import SignedTx
 from perpflow.venues.errors import InvalidNonce, TransportError
 from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.types import OrderKind, OrderStatus, Side, TimeInForce
@@ -135,6 +137,26 @@ async def test_response_dropped_after_accept_is_found_not_resent(
     retried = await env.run(order_activities.place_order, order)
     assert (retried.sent_now, retried.status) == (False, OrderStatus.OPEN)
     assert len(await orders_with_coi(venue, retried.client_order_index)) == 1
+
+
+async def test_a_send_that_never_left_is_pending_for_the_grace_then_sent_once(
+    order_activities: OrderActivities, sim_account: SimAccount, venue: LighterVenue, ledger: Ledger
+) -> None:
+    bid, _ = await best(venue)
+    order = intent(sim_account, price=bid - 6)
+    orders = Orders(ledger)
+    await orders.claim(order)
+    # The signer recorded the signed order, then died before it was sent.
+    lost = SignedTx(
+        tx_type=14, tx_info="{}", tx_hash="0x10", nonce=0, api_key_index=sim_account.api_key_index
+    )
+    await orders.mark_submitting(order.key, lost)
+    with pytest.raises(OrderPending):
+        await env.run(order_activities.place_order, order)
+    venue.indexing_grace_s = 0.0
+    placed = await env.run(order_activities.place_order, order)
+    assert placed.sent_now
+    assert len(await orders_with_coi(venue, placed.client_order_index)) == 1
 
 
 async def test_invalid_nonce_refreshes_and_the_retry_places_once(
