@@ -8,9 +8,9 @@ from typing import Any
 from temporalio import activity
 
 from perpflow.alerts.models import Alert, activity_key
+from perpflow.alerts.notifier import Notifier
 from perpflow.db.hedge import HedgeCycles
 from perpflow.hedge.models import CycleRecord
-from perpflow.notify import Notifier
 
 
 class HedgeActivities:

@@ -13,9 +13,9 @@ from typing import Any
 from temporalio import activity
 
 from perpflow.alerts.models import Alert, Severity, activity_key
+from perpflow.alerts.notifier import Notifier
 from perpflow.db.ledger import Ledger
 from perpflow.db.payouts import PayoutRepository
-from perpflow.notify import Notifier
 from perpflow.payouts import models as m
 from perpflow.payouts.book import PayoutBook
 from perpflow.payouts.config import maybe_payouts_config

@@ -16,12 +16,12 @@ from activities.reconcile import ReconcileActivities, orphans_probe
 from activities.watches import WatchActivities, market_data_probe
 from perpflow.alerts.channels import channels_from
 from perpflow.alerts.delivery import AlertDelivery
+from perpflow.alerts.notifier import Notifier
 from perpflow.db.alerts import AlertOutbox
 from perpflow.db.hedge import HedgeCycles
 from perpflow.db.ledger import Ledger
 from perpflow.models import Component
 from perpflow.names import ORCHESTRATOR_QUEUE
-from perpflow.notify import Notifier
 from perpflow.process import main_entry, stop_event
 from perpflow.settings import load_settings
 from perpflow.temporal_client import connect

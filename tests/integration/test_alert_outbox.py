@@ -15,11 +15,11 @@ from sqlalchemy import inspect
 from perpflow.alerts.channels import WebhookChannel
 from perpflow.alerts.delivery import AlertDelivery, retry_delay
 from perpflow.alerts.models import Alert, OutboxEntry, Severity
+from perpflow.alerts.notifier import Notifier
 from perpflow.db.alerts import AlertOutbox
 from perpflow.db.engine import sync_engine
 from perpflow.db.ledger import Ledger
 from perpflow.db.migrate import alembic_config, current_revision, upgrade
-from perpflow.notify import Notifier
 from tests.plugins.alerts import webhook
 from tests.plugins.marketdata import eventually
 

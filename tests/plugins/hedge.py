@@ -24,13 +24,13 @@ from activities.market import MarketActivities
 from activities.orders import OrderActivities
 from activities.watches import WatchActivities
 from perpflow import names
+from perpflow.alerts.notifier import Notifier
 from perpflow.db.hedge import HedgeCycles
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
 from perpflow.db.risk import RiskStates
 from perpflow.hedge.fleet import PairSpec
 from perpflow.hedge.models import CycleParams, CycleResult, CycleStatus, HedgeCycleInput, LegAccount
-from perpflow.notify import Notifier
 from perpflow.risk import RiskLimits
 from perpflow.venues.base import Proxy
 from perpflow.venues.lighter.client import LighterVenue

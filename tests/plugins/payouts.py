@@ -23,6 +23,7 @@ from temporalio.worker import Worker
 from activities.payouts import PayoutActivities
 from activities.wallet import WalletActivities
 from perpflow import names
+from perpflow.alerts.notifier import Notifier
 from perpflow.chain.client import ChainClient
 from perpflow.chain.follower import FollowerConfig
 from perpflow.chain.models import PositionLiquidated, UnsignedTx
@@ -30,7 +31,6 @@ from perpflow.chain.wallet import HotWallet
 from perpflow.db.ledger import Ledger
 from perpflow.db.payouts import PayoutRepository
 from perpflow.devstack import chain_admin
-from perpflow.notify import Notifier
 from perpflow.payouts.book import PayoutBook
 from perpflow.payouts.lane import WalletLane
 from perpflow.payouts.models import PayoutInput, PayoutPolicy, PayoutRecord, PayoutState, PayoutStatus, Tier

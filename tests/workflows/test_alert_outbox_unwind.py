@@ -16,11 +16,11 @@ from activities.hedge import HedgeActivities
 from activities.market import MarketActivities
 from perpflow.alerts.channels import WebhookChannel
 from perpflow.alerts.delivery import AlertDelivery
+from perpflow.alerts.notifier import Notifier
 from perpflow.db.alerts import AlertOutbox
 from perpflow.db.hedge import HedgeCycles
 from perpflow.db.ledger import Ledger
 from perpflow.hedge.models import CycleResult, CycleState
-from perpflow.notify import Notifier
 from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.types import Side
 from tests.plugins.alerts import Webhook, webhook

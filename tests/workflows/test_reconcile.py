@@ -32,6 +32,7 @@ from activities.hedge import HedgeActivities
 from activities.market import MarketActivities
 from activities.reconcile import ReconcileActivities
 from perpflow import names
+from perpflow.alerts.notifier import Notifier
 from perpflow.cli.accounts import look, report_tables
 from perpflow.db import tables as t
 from perpflow.db.hedge import HedgeCycles
@@ -41,7 +42,6 @@ from perpflow.exposure import EXPOSURE_QUERY, Exposure, OwnedPosition
 from perpflow.hedge import pricing
 from perpflow.hedge.models import CycleResult, CycleState
 from perpflow.models import AccountRef, AuditEntry
-from perpflow.notify import Notifier
 from perpflow.orders import OrderAck, OrderIntent
 from perpflow.reconcile.models import (
     AccountReport,
