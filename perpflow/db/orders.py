@@ -7,10 +7,11 @@ that matches the states allowed to precede it, so a racing writer can never step
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from perpflow.db import tables as t
@@ -92,6 +93,27 @@ class Orders:
         async with self.ledger.session() as s:
             row = await s.scalar(select(t.Order).where(t.Order.idempotency_key == key))
             return _record(row) if row is not None else None
+
+    async def owners_since(
+        self, venue: str, accounts: Collection[int], after_id: int | None
+    ) -> tuple[dict[tuple[int, int], str], int]:
+        """(account, client order index) -> owning workflow id of these accounts' orders claimed
+        after row ``after_id`` (None: none yet, only where the rows end), and the last row id read."""
+        async with self.ledger.session() as s:
+            if after_id is None:
+                return {}, await s.scalar(select(func.max(t.Order.id))) or 0
+            query = select(t.Order.id, t.Order.account_index, t.Order.client_order_index, t.Order.workflow_id)
+            rows = (
+                await s.execute(
+                    query.where(
+                        t.Order.id > after_id,
+                        t.Order.venue == venue,
+                        t.Order.account_index.in_(list(accounts)),
+                    )
+                )
+            ).all()
+        owners = {(account, coi): wid for _, account, coi, wid in rows if coi is not None}
+        return owners, max((row.id for row in rows), default=after_id)
 
     async def by_client_index(
         self, venue: str, account_index: int, client_order_index: int

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from perpflow.chain.backoff import Backoff
 from perpflow.db.orders import Orders
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 Owner = tuple[str, str]  # (workflow id, signal name)
 OrderKey = tuple[int, int]  # (account index, client order index)
+KEEP_OWNERS = 100_000  # orders whose owner is kept in memory, far more than ever rest at once
 
 
 class FillRouter:
@@ -37,7 +38,9 @@ class FillRouter:
     ) -> None:
         self.orders, self.fill_log, self._send, self.venue = orders, fill_log, send, venue
         self.order_watches: dict[OrderKey, Owner] = {}
-        self._owners: dict[OrderKey, Owner] = {}  # positive lookups only: a miss is re-read
+        # Positive only (a miss is re-read), oldest dropped first: the ledger answers for those.
+        self._owners: dict[OrderKey, Owner] = {}
+        self._read_upto: int | None = None  # the last order row read ahead
         self.routed = 0
         self.ignored = 0
 
@@ -47,6 +50,18 @@ class FillRouter:
             for w in watches
             if w.spec.account_index is not None and w.spec.client_order_index is not None
         }
+
+    async def read_ahead(self, accounts: Collection[int]) -> None:
+        """The owners of the orders claimed since the last read, before their fills come: a fill
+        then goes out without a ledger round trip (one claimed since is looked up as before)."""
+        owners, self._read_upto = await self.orders.owners_since(self.venue, accounts, self._read_upto)
+        for key, workflow_id in owners.items():
+            self._remember(key, (workflow_id, ORDER_FILLED))
+
+    def _remember(self, key: OrderKey, owner: Owner) -> None:
+        self._owners[key] = owner
+        if len(self._owners) > KEEP_OWNERS:
+            del self._owners[next(iter(self._owners))]
 
     async def on_fills(self, account_index: int, fills: list[VenueFill]) -> None:
         for f in fills:
@@ -94,8 +109,9 @@ class FillRouter:
                 await asyncio.sleep(delay)
         if record is None:
             return None
-        self._owners[key] = (record.intent.workflow_id, ORDER_FILLED)
-        return self._owners[key]
+        owner = (record.intent.workflow_id, ORDER_FILLED)
+        self._remember(key, owner)
+        return owner
 
 
 def _payload(venue: VenueName, account_index: int, f: VenueFill) -> OrderFilled:

@@ -144,6 +144,7 @@ class MarketDataService:
         self._sync_bands(watches)
         self.router.sync_watches([w for w in watches if w.spec.kind is WatchKind.ORDER])
         await self._sync_accounts(accounts)
+        await self.router.read_ahead(accounts)
 
     async def _sync_books(self, markets: set[str]) -> None:
         books = self._books
