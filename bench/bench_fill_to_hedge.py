@@ -7,12 +7,12 @@ the orchestrator runs it) -> ``place_order`` on B's one-slot signer queue -> ``O
 (ledger claim, risk check with its venue read, sign, signed tx stored, sendTx) -> the sim.
 
 Samples: one hedge cycle per sample, in sequence, alternating long- and short-maker cycles so
-the price stays put. Each cycle is what a fleet runs: a post-only quote on A at the best level;
-once the workflow tracks it, the reference price moves through it and the sim's market maker
-fills it whole (one fill -> one hedge on B); no hold; both legs closed at market and checked
-flat before the next cycle. The first fill of each cycle pays the owner look-up in the ledger,
-as every cycle's does in production. (Increments of one large quote filled by a third account
-would hedge into A's own bid: the hedge would fill A again.)
+the price stays put. Each cycle is what a fleet runs: a post-only quote on A at the best level,
+resting a second once the workflow tracks it (a fleet's quotes rest for seconds); then the
+reference price moves through it and the sim's market maker fills it whole (one fill -> one
+hedge on B); no hold; both legs closed at market and checked flat before the next cycle.
+(Increments of one large quote filled by a third account would not do: B's hedge would sell
+into A's own bid at the touch and fill A again.)
 
 Same run: the baseline, a plain asyncio hedger on A's account stream that signs and sends B's
 IOC itself, on cycles made the same way; and "Temporal alone", signal -> no-op workflow -> no-op
@@ -66,6 +66,7 @@ from activities.orders import OrderActivities
 from activities.watches import WatchActivities
 from bench.harness import Moments, backend, bench_ledger, pct, sim_process, summary
 from perpflow import names
+from perpflow.alerts.notifier import Notifier
 from perpflow.db.hedge import HedgeCycles
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
@@ -82,7 +83,6 @@ from perpflow.hedge.models import (
 from perpflow.marketdata.config import MarketDataConfig
 from perpflow.marketdata.service import MarketDataService
 from perpflow.models import AccountRef
-from perpflow.notify import Notifier
 from perpflow.risk import RiskLimits
 from perpflow.signals import ORDER_FILLED
 from perpflow.sim.admin_client import SimAdmin
@@ -99,6 +99,9 @@ SIZE = Decimal("0.05")
 KEY = 3
 ETH = 0
 MOVE = Decimal(5)  # how far the reference moves through a resting quote
+# How long a quote rests before the market trades through it: a fleet's quotes rest for seconds
+# (maker timeout 10 s by default), so a second is on the quick side.
+REST_S = 1.0
 MOMENTS = Moments()  # the profile of the perpflow sample under way
 
 
@@ -409,7 +412,9 @@ async def market_data(client: Client, url: str, ledger: Ledger, state_dir: Path)
         interceptors=[SignalProbe()],
     )
     feed = TimedFeed(build_feed(VenueName.LIGHTER, url))
-    return MarketDataService(MarketDataConfig(state_dir=state_dir), feed, own, ledger)
+    svc = MarketDataService(MarketDataConfig(state_dir=state_dir), feed, own, ledger)
+    MOMENTS.timed(svc.router.orders, "by_client_index", "md: owner look-up")
+    return svc
 
 
 async def until(check: Callable[[], Any], what: str, timeout: float = 20) -> None:
@@ -437,7 +442,7 @@ async def one_cycle(rig: Rig, client: Client, queue: str, i: int) -> float:
         return any("/maker-" in o for o in status.orders)
 
     await until(quoting, "the maker quote tracked")
-    await asyncio.sleep(0.2)
+    await asyncio.sleep(REST_S)
     MOMENTS.begin()
     fill, hedge = await rig.fill_and_hedge(side)
     MOMENTS.hit("sim: maker fill", fill)
