@@ -26,7 +26,7 @@ READ_ELSEWHERE = frozenset({
     "PERPFLOW_LOG_LEVEL",  # workers/common.py: the workers' log level
     "PERPFLOW_DEBUG",  # perpflow/cli.py main(): show the traceback instead of one line
     "PERPFLOW_PAYOUTS_CONFIG",  # perpflow/payouts/config.py: the payout YAML's path
-    "PERPFLOW_ANVIL",  # perpflow/chain/anvil.py: the anvil binary
+    "PERPFLOW_ANVIL",  # perpflow/devstack/anvil.py: the anvil binary
     "PERPFLOW_WALLET_KEY",  # perpflow/chain/wallet.py; config/payouts.example.yaml's env: reference
     "PERPFLOW_TEST_PG",  # tests/conftest.py, bench/harness.py: the Postgres admin URL
     "PERPFLOW_RECORD_HISTORIES",  # tests/plugins/hedge.py: write replay histories

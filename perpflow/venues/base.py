@@ -18,7 +18,9 @@ from pydantic import SecretStr
 from perpflow.venues.feed import VenueFeed
 from perpflow.venues.types import AccountState, Book, MarketInfo, OrderSpec, Proxy, VenueFill, VenueOrder
 
-__all__ = ["Proxy", "RequestLimits", "SignedTx", "Venue", "VenueAccess", "VenueAdapter", "VenueName"]
+__all__ = [
+    "Proxy", "RequestLimits", "SignedTx", "Venue", "VenueAccess", "VenueAdapter", "VenueFeed", "VenueName",
+]  # fmt: skip
 
 
 class VenueName(StrEnum):
