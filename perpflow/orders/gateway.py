@@ -87,8 +87,11 @@ class OrderGateway:
         return None
 
     async def _risk_check(self, intent: OrderIntent) -> None:
-        state = await self.states.strictest(GLOBAL_SCOPE, account_scope(intent.venue, intent.account_index))
-        position = (await self.venue.account()).position(intent.market).size
+        state, account = await asyncio.gather(
+            self.states.strictest(GLOBAL_SCOPE, account_scope(intent.venue, intent.account_index)),
+            self.venue.account(),
+        )
+        position = account.position(intent.market).size
         check_order(
             market=intent.market,
             side=intent.side,
