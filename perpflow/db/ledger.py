@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC
 
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from perpflow.db import tables as t
 from perpflow.db.engine import async_engine
@@ -24,6 +24,7 @@ class Ledger:
         self.url = url
         self.engine = async_engine(url)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -33,6 +34,13 @@ class Ledger:
         """A unit of work: committed on success, rolled back on any error."""
         async with self._sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def statements(self) -> AsyncIterator[AsyncConnection]:
+        """Statements each committed on its own, two round trips fewer than a session's on Postgres
+        (no BEGIN, no COMMIT): for work one statement does whole, like a guarded UPDATE."""
+        async with self._autocommit.connect() as conn:
+            yield conn
 
     @property
     def backend(self) -> str:

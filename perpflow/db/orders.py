@@ -164,8 +164,8 @@ class Orders:
     async def _move(self, key: str, state: OrderState, *, observed: bool = False, **values: object) -> None:
         """One UPDATE guarded by the states that may precede ``state``. A refused move raises, unless
         it is a fact ``observed`` on the venue that the ledger has already moved past."""
-        async with self.ledger.session() as s:
-            done = await s.execute(
+        async with self.ledger.statements() as c:
+            done = await c.execute(
                 update(t.Order)
                 .where(
                     t.Order.idempotency_key == key,
@@ -173,9 +173,9 @@ class Orders:
                 )
                 .values(**values, status=state.value, updated_at=datetime.now(UTC))
             )
-            if done.rowcount == 1:  # type: ignore[attr-defined]
+            if done.rowcount == 1:
                 return
-            current = await s.scalar(select(t.Order.status).where(t.Order.idempotency_key == key))
+            current = await c.scalar(select(t.Order.status).where(t.Order.idempotency_key == key))
         if current is None:
             raise PerpflowError(f"no order intent {key}")
         if observed and OrderState(current).passed(state):

@@ -39,9 +39,9 @@ class RiskStates:
 
     async def strictest(self, *scopes: str) -> TradingState:
         """The most restrictive state over ``scopes`` (one query; ACTIVE where none is set)."""
-        async with self.ledger.session() as s:
-            rows = (await s.scalars(select(t.RiskState).where(t.RiskState.scope.in_(scopes)))).all()
-        return strictest(TradingState.ACTIVE, *(TradingState(r.state) for r in rows))
+        async with self.ledger.statements() as c:
+            states = (await c.scalars(select(t.RiskState.state).where(t.RiskState.scope.in_(scopes)))).all()
+        return strictest(TradingState.ACTIVE, *(TradingState(state) for state in states))
 
     async def all(self) -> dict[str, TradingState]:
         async with self.ledger.session() as s:
