@@ -65,23 +65,22 @@ class Orders:
         self.ledger = ledger
 
     async def claim(self, intent: OrderIntent) -> OrderRecord:
-        """The record for ``intent.key``, created with its client order index if new."""
+        """The record for ``intent.key``, created with its client order index if new. The insert
+        comes first: a new intent, the hot path, spends no round trip on a look-up."""
         try:
             async with self.ledger.session() as s:
-                row = await s.scalar(select(t.Order).where(t.Order.idempotency_key == intent.key))
-                if row is None:
-                    row = t.Order(
-                        idempotency_key=intent.key, workflow_id=intent.workflow_id, venue=intent.venue.value,
-                        account_index=intent.account_index, market=intent.market, side=intent.side.value,
-                        order_type=intent.kind.value, time_in_force=intent.tif.value,
-                        reduce_only=intent.reduce_only, price=intent.price, size=intent.size,
-                    )  # fmt: skip
-                    s.add(row)
-                    await s.flush()
-                    row.client_order_index = CLIENT_INDEX_BASE + row.id
+                row = t.Order(
+                    idempotency_key=intent.key, workflow_id=intent.workflow_id, venue=intent.venue.value,
+                    account_index=intent.account_index, market=intent.market, side=intent.side.value,
+                    order_type=intent.kind.value, time_in_force=intent.tif.value,
+                    reduce_only=intent.reduce_only, price=intent.price, size=intent.size,
+                )  # fmt: skip
+                s.add(row)
+                await s.flush()
+                row.client_order_index = CLIENT_INDEX_BASE + row.id
                 record = _record(row)
         except IntegrityError:
-            found = await self.get(intent.key)  # a concurrent claim of the same key won the race
+            found = await self.get(intent.key)  # claimed before (a retry), or by a concurrent claim
             if found is None:
                 raise
             record = found
