@@ -1,12 +1,14 @@
 """Watch registration as activities: workflows tell the market-data worker what to signal.
 
 Thin shim over ``perpflow.db.watches``; run it on the orchestrator queue with the ``LEDGER``
-preset. Registering is idempotent per (workflow, watch name).
+preset. Registering is idempotent per (workflow, watch name). A watch that wants the feed state
+comes back with the worker's current one, read from its status file in ``state_dir``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from temporalio import activity
@@ -14,17 +16,21 @@ from temporalio import activity
 from activities.health import Probe
 from perpflow.db.ledger import Ledger
 from perpflow.db.watches import Watches
-from perpflow.marketdata.models import DeactivatedWatches, DeactivateWatches, Watch, WatchSpec
-from perpflow.marketdata.status import MAX_AGE_S, read_status, status_path, verdict
+from perpflow.marketdata.liveness import with_feed
+from perpflow.marketdata.models import DeactivatedWatches, DeactivateWatches, Watch, WatchSpec, WorkerStatus
+from perpflow.marketdata.status import MAX_AGE_S, MarketDataUnhealthy, read_status, status_path, verdict
 
 
 class WatchActivities:
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, state_dir: Path | None = None) -> None:
         self.watches = Watches(ledger)
+        self.state_dir = state_dir  # the market-data worker's, for its status file
 
     @activity.defn(name="register_watch")
     async def register_watch(self, spec: WatchSpec) -> Watch:
         watch = await self.watches.register(spec)
+        if spec.wants_feed_state:
+            watch = with_feed(watch, self._worker_status(), datetime.now(UTC))
         activity.logger.info(
             "watch %d registered workflow=%s name=%s kind=%s market=%s",
             watch.id,
@@ -34,6 +40,14 @@ class WatchActivities:
             spec.market,
         )
         return watch
+
+    def _worker_status(self) -> WorkerStatus | None:
+        if self.state_dir is None:
+            return None
+        try:
+            return read_status(status_path(self.state_dir))
+        except (MarketDataUnhealthy, OSError, ValueError):  # never ran, or a torn file: the feed is down
+            return None
 
     @activity.defn(name="deactivate_watches")
     async def deactivate_watches(self, req: DeactivateWatches) -> DeactivatedWatches:

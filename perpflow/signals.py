@@ -16,6 +16,7 @@ from perpflow.venues.types import Side
 
 ORDER_FILLED = "order_filled"
 PRICE_CROSSED = "price_crossed"
+FEED_CHANGED = "feed_changed"
 
 
 class OrderFilled(Model):
@@ -48,3 +49,22 @@ class PriceCrossed(Model):
     direction: Direction
     price: Decimal
     at: AwareDatetime
+
+
+class FeedState(StrEnum):
+    UP = "up"  # connected, and what the outage hid (fills, the book) is caught up
+    DOWN = "down"  # disconnected or stale: fills and crossings may be late
+
+
+class FeedChanged(Model):
+    """One of the worker's streams went down, or is up again and caught up: the fills it missed
+    were signalled before this. ``epoch`` grows with every change the worker reports, across its
+    restarts: keep the highest per ``stream`` and ignore a signal at or below it (a duplicate,
+    or one overtaken by a later change). A new ``up`` epoch is a reconnect to reconcile after."""
+
+    venue: str
+    stream: str  # "books", or "account-{index}" for an account's fills
+    account_index: int | None = None  # None: the book stream, every watched market of the venue
+    state: FeedState
+    since: AwareDatetime
+    epoch: int

@@ -202,6 +202,7 @@ class Watch(Base):
     name: Mapped[str | None] = mapped_column(String(100))
     hysteresis: Mapped[Decimal | None] = mapped_column(Money())
     reference_price: Mapped[Decimal | None] = mapped_column(Money())
+    wants_feed_state: Mapped[bool] = mapped_column(default=False)
 
 
 class WalletNonce(Base):

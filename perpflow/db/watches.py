@@ -27,6 +27,7 @@ def _spec_values(spec: WatchSpec) -> dict[str, object]:
         "hysteresis": spec.hysteresis,
         "reference_price": spec.reference_price,
         "signal_name": spec.signal,
+        "wants_feed_state": spec.wants_feed_state,
         "active": True,
     }
 
@@ -45,6 +46,7 @@ def _watch(row: t.Watch) -> Watch:
         hysteresis=row.hysteresis or 0,
         reference_price=row.reference_price,
         signal_name=row.signal_name,
+        wants_feed_state=row.wants_feed_state,
     )
     return Watch(id=row.id, spec=spec)
 

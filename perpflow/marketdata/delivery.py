@@ -31,8 +31,8 @@ class Delivery:
     workflow_id: str
     signal: str
     payload: Model
-    key: str  # fill id or crossing id, for logs
-    kind: str  # "fill" or "crossing", for metrics
+    key: str  # fill id, crossing id or feed change, for logs
+    kind: str  # "fill", "crossing" or "feed", for metrics
     seen_at: float = field(default_factory=time.perf_counter)
     on_done: Callable[[], None] | None = None
 
@@ -95,6 +95,11 @@ class Signaller:
             self._on_sent(d, time.perf_counter() - d.seen_at)
         if d.on_done is not None:
             d.on_done()
+
+    async def flush(self) -> None:
+        """Wait until every signal handed over so far is delivered or dropped."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks))
 
     async def drain(self, timeout: float) -> None:
         """At shutdown: give in-flight signals a moment, then cancel (the venue replays them)."""

@@ -11,7 +11,7 @@ from enum import StrEnum
 from pydantic import AwareDatetime, Field, model_validator
 
 from perpflow.models import Model
-from perpflow.signals import ORDER_FILLED, PRICE_CROSSED, Direction
+from perpflow.signals import ORDER_FILLED, PRICE_CROSSED, Direction, FeedChanged
 from perpflow.venues.feed import StreamStatus
 
 
@@ -39,6 +39,9 @@ class WatchSpec(Model):
     # level the price already passed fires at once instead of waiting for a second crossing.
     reference_price: Decimal | None = Field(default=None, gt=0)
     signal_name: str | None = None
+    # Also signal ``feed_changed`` when a stream this watch depends on goes down or is up again
+    # (the book stream; the account's too when ``account_index`` is set).
+    wants_feed_state: bool = False
 
     @model_validator(mode="after")
     def _complete(self) -> WatchSpec:
@@ -58,6 +61,11 @@ class WatchSpec(Model):
 class Watch(Model):
     id: int
     spec: WatchSpec
+    # For a watch that wants the feed state, as registered: whether every stream it depends on
+    # is up (False when the worker's state is unknown), and those streams' last changes, so
+    # later ``feed_changed`` signals at or below their epochs are known to be stale.
+    feed_up: bool | None = None
+    feed: list[FeedChanged] = Field(default_factory=list)
 
 
 class DeactivateWatches(Model):
@@ -73,3 +81,4 @@ class WorkerStatus(Model):
     updated_at: AwareDatetime
     streams: list[StreamStatus]
     pending_signals: int = 0
+    feeds: list[FeedChanged] = Field(default_factory=list)  # each stream's last reported change

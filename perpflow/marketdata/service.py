@@ -3,7 +3,8 @@
 A Temporal client only, speaking to one venue through its ``VenueFeed``. ``run(stop)`` keeps
 one book stream (every watched market) and one account stream per account (through that
 account's proxy), re-reads the ledger every ``refresh_interval_s`` and signals workflows on
-fills and band crossings, never per tick.
+fills and band crossings, never per tick, and those that ask when a stream goes down or is up
+again and caught up.
 """
 
 from __future__ import annotations
@@ -29,17 +30,24 @@ from perpflow.marketdata.delivery import Delivery, Signaller
 from perpflow.marketdata.feed import BookFeed
 from perpflow.marketdata.fill_log import FillLog
 from perpflow.marketdata.fills import FillRouter
+from perpflow.marketdata.liveness import BOOKS, Liveness, account_of, account_stream
 from perpflow.marketdata.metrics import Metrics
 from perpflow.marketdata.models import Watch, WatchKind
 from perpflow.marketdata.telemetry import Telemetry
-from perpflow.signals import PriceCrossed
+from perpflow.signals import FeedState, PriceCrossed
 from perpflow.venues.errors import VenueError
-from perpflow.venues.feed import BookStream, BookUpdate, FeedStream, OnConnected, StreamHooks, VenueFeed
+from perpflow.venues.feed import (
+    BookStream,
+    BookUpdate,
+    FeedStream,
+    OnConnected,
+    StreamHooks,
+    StreamState,
+    VenueFeed,
+)
 from perpflow.venues.types import Proxy, VenueFill
 
 log = logging.getLogger(__name__)
-
-BOOKS = "books"
 
 
 class MarketDataService:
@@ -61,16 +69,19 @@ class MarketDataService:
         self.fill_log = FillLog(state_dir / "marketdata-fills.json" if state_dir else None)
         self.signaller = Signaller(client, on_sent=self._sent, on_retry=self._retry)
         self.router = FillRouter(Orders(ledger), self.fill_log, self.signaller.send, config.venue)
+        self.liveness = Liveness(config.venue, self.signaller.send)
         self.telemetry = Telemetry(
             self.metrics,
             self.streams,
             self.feeds,
             self.signaller,
+            self.liveness.current,
             state_dir=state_dir,
             interval_s=config.status_interval_s,
         )
         self.ready = asyncio.Event()  # set after the first refresh subscribed everything
         self._books: BookStream | None = None
+        self._books_catching_up = False  # connected, some book's snapshot still to come
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stops: dict[str, asyncio.Event] = {}
         self._locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -100,9 +111,19 @@ class MarketDataService:
         await self.source.close()
 
     def _hooks(self, on_connected: OnConnected) -> StreamHooks:
-        return StreamHooks(on_connected, self.telemetry.on_state, self.config.stream)
+        return StreamHooks(on_connected, self._on_state, self.config.stream)
+
+    def _on_state(self, stream: FeedStream) -> None:
+        self.telemetry.on_state(stream)
+        if stream.state is not StreamState.CONNECTED:
+            self._feed(stream.name, FeedState.DOWN)
+
+    def _feed(self, stream: str, state: FeedState) -> None:
+        if self.liveness.set(stream, state):
+            self.telemetry.write()  # at once: a workflow registering a watch reads the state there
 
     def _start_stream(self, stream: FeedStream) -> None:
+        self._feed(stream.name, FeedState.DOWN)  # until connected and caught up
         stop = self._stops[stream.name] = asyncio.Event()
         self.streams[stream.name] = stream
         self._tasks[stream.name] = asyncio.create_task(stream.run(stop))
@@ -145,6 +166,7 @@ class MarketDataService:
         self.router.sync_watches([w for w in watches if w.spec.kind is WatchKind.ORDER])
         await self._sync_accounts(accounts)
         await self.router.read_ahead(accounts)
+        self.liveness.sync_watches(watches)
 
     async def _sync_books(self, markets: set[str]) -> None:
         books = self._books
@@ -174,14 +196,15 @@ class MarketDataService:
 
     async def _sync_accounts(self, accounts: dict[int, str | None]) -> None:
         for index, proxy_url in accounts.items():
-            name = f"account-{index}"
+            name = account_stream(index)
             if name not in self.streams:
                 proxy = self.config.proxies.get(index) or (Proxy(url=proxy_url) if proxy_url else None)
                 hooks = self._hooks(partial(self._account_connected, index, proxy))
                 on_fills = partial(self._on_fills, index)
                 self._start_stream(self.source.account(name, index, proxy, on_fills, hooks))
-        for name in [n for n in self.streams if n.startswith("account-")]:
-            if int(name.removeprefix("account-")) not in accounts:
+        for name in list(self.streams):
+            gone = account_of(name)
+            if gone is not None and gone not in accounts:
                 await self._stop_stream(name)
 
     # -- books and bands ------------------------------------------------------------------------
@@ -193,11 +216,21 @@ class MarketDataService:
     async def _books_connected(self) -> None:
         for feed in self.feeds.values():
             feed.expect_snapshot()
+        self._books_catching_up = True
+        self._books_caught_up()
 
     def _on_book(self, update: BookUpdate) -> None:
         feed = self.feeds.get(update.market)
         if feed is not None:
             feed.apply(update)
+            if self._books_catching_up:
+                self._books_caught_up()
+
+    def _books_caught_up(self) -> None:
+        """The book stream is up again once every book has its snapshot."""
+        if all(feed.live for feed in self.feeds.values()):
+            self._books_catching_up = False
+            self._feed(BOOKS, FeedState.UP)
 
     def _evaluate(self, book: LocalBook) -> None:
         bands = self.bands.get(book.market)
@@ -241,7 +274,20 @@ class MarketDataService:
     async def _account_connected(self, account_index: int, proxy: Proxy | None) -> None:
         """Fills made while we were away: the feed may replay some on connect, and a REST
         backfill of each watched market's recent trades covers the rest."""
-        self._spawn(self._backfill(account_index, proxy))
+        self._spawn(self._catch_up(account_index, proxy))
+
+    async def _catch_up(self, account_index: int, proxy: Proxy | None) -> None:
+        """Backfill, deliver what it found, then say the account's stream is up: a workflow that
+        reconciles on ``up`` has the outage's fills already (a failed backfill is logged, and
+        left to that reconcile). A drop meanwhile leaves it to the next connection's catch-up."""
+        name = account_stream(account_index)
+        stream = self.streams[name]
+        connection = stream.reconnects
+        await self._backfill(account_index, proxy)
+        await self.signaller.flush()
+        same = self.streams.get(name) is stream and stream.reconnects == connection
+        if same and stream.state is StreamState.CONNECTED:
+            self._feed(name, FeedState.UP)
 
     async def _backfill(self, account_index: int, proxy: Proxy | None) -> None:
         for market in list(self.feeds):

@@ -20,6 +20,7 @@ from perpflow.marketdata.feed import BookFeed
 from perpflow.marketdata.metrics import Metrics
 from perpflow.marketdata.models import WorkerStatus
 from perpflow.marketdata.status import status_path, write_status
+from perpflow.signals import FeedChanged
 from perpflow.venues.feed import FeedStream
 
 log = logging.getLogger(__name__)
@@ -32,11 +33,13 @@ class Telemetry:
         streams: Mapping[str, FeedStream],
         feeds: Mapping[str, BookFeed],
         signaller: Signaller,
+        changes: Mapping[str, FeedChanged],
         *,
         state_dir: Path | None,
         interval_s: float,
     ) -> None:
         self.metrics, self.streams, self.feeds, self.signaller = metrics, streams, feeds, signaller
+        self.changes = changes
         self.state_dir, self.interval_s = state_dir, interval_s
         self._seen: dict[tuple[str, str], int] = {}
 
@@ -54,6 +57,7 @@ class Telemetry:
             updated_at=datetime.now(UTC),
             streams=[s.status() for s in self.streams.values()],
             pending_signals=self.signaller.pending,
+            feeds=list(self.changes.values()),
         )
 
     def _add(self, kind: str, key: str, total: int) -> int:
