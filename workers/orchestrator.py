@@ -62,7 +62,7 @@ async def main() -> None:
                 health.check_component,
                 *market_activities,
                 *orchestrator_payout_activities(settings, ledger, notifier),
-                *WatchActivities(ledger).all(),
+                *WatchActivities(ledger, settings.state_dir).all(),
                 *HedgeActivities(HedgeCycles(ledger), notifier).all(),
                 *ReconcileActivities(client, ledger).all(),
             ],
