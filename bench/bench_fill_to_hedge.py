@@ -1,7 +1,8 @@
 """Fill -> hedge latency: from the sim executing maker A's fill to the sim accepting B's hedge.
 
-perpflow: the product's path, each piece as production builds it (one process here): the sim's
-account stream -> ``MarketDataService`` on the registry's Lighter feed (owner looked up in the
+perpflow: the product's path, each piece as production builds it (the signers in a process of
+their own, as in production; market data and the orchestrator's worker in this one): the sim's
+account stream -> ``MarketDataService`` on the registry's Lighter feed (owners read from the
 ledger, fill log) -> ``order_filled`` signal -> the real ``HedgeCycleWorkflow`` (unsandboxed, as
 the orchestrator runs it) -> ``place_order`` on B's one-slot signer queue -> ``OrderActivities``
 (ledger claim, risk check with its venue read, sign, signed tx stored, sendTx) -> the sim.
@@ -17,9 +18,12 @@ into A's own bid at the touch and fill A again.)
 Same run: the baseline, a plain asyncio hedger on A's account stream that signs and sends B's
 IOC itself, on cycles made the same way; and "Temporal alone", signal -> no-op workflow -> no-op
 activity on another queue, the floor under any signal-driven hedge. perpflow's own share is
-(perpflow - baseline) - Temporal alone, per percentile. Fill and hedge times are the sim's
-(one host clock, millisecond resolution); the profile's moments are this process's wall clock.
-The ledger is Postgres when one is reachable.
+(perpflow - baseline) - Temporal alone, per percentile. Two floors inside that share are measured
+too: Temporal alone with the search-attribute upsert the cycle makes in the hedge's workflow task
+(its command sequence, which the recorded histories fix), and the exactly-once protocol's two
+committed ledger writes before a send (claim, store the signed tx), called back to back. Fill
+and hedge times are the sim's (one host clock, millisecond resolution); the profile's moments
+are this process's wall clock. The ledger is Postgres when one is reachable.
   BENCH_HEDGES (default 40 per path)
 """
 
@@ -27,14 +31,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import os
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from decimal import Decimal
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -83,10 +89,11 @@ from perpflow.hedge.models import (
 from perpflow.marketdata.config import MarketDataConfig
 from perpflow.marketdata.service import MarketDataService
 from perpflow.models import AccountRef
+from perpflow.orders import OrderIntent
 from perpflow.risk import RiskLimits
 from perpflow.signals import ORDER_FILLED
 from perpflow.sim.admin_client import SimAdmin
-from perpflow.venues.base import Venue, VenueAccess, VenueName
+from perpflow.venues.base import SignedTx, Venue, VenueAccess, VenueName
 from perpflow.venues.feed import OnFills, StreamHooks, VenueFeed
 from perpflow.venues.registry import build_feed, build_venue
 from perpflow.venues.types import OrderKind, OrderSpec, Proxy, Side, TimeInForce
@@ -110,18 +117,21 @@ MOMENTS = Moments()  # the profile of the perpflow sample under way
 
 @workflow.defn(name="BenchFloorWorkflow")
 class FloorWorkflow:
-    """Temporal's share alone: each signal -> one no-op activity on another task queue."""
+    """Temporal's share alone: each signal -> one no-op activity on another task queue; with
+    ``upsert``, the search-attribute write the cycle makes in the same workflow task first."""
 
     def __init__(self) -> None:
         self.todo: list[float] = []
 
     @workflow.run
-    async def run(self, queue: str) -> None:
+    async def run(self, queue: str, upsert: bool) -> None:
         while True:
             await workflow.wait_condition(lambda: bool(self.todo))
             sent_at = self.todo.pop(0)
             if sent_at < 0:
                 return
+            if upsert:
+                workflow.upsert_search_attributes([names.CYCLE_STATE.value_set(CycleState.HEDGING.value)])
             await workflow.execute_activity("bench_noop", sent_at, task_queue=queue, **ORDER)
 
     @workflow.signal
@@ -129,7 +139,24 @@ class FloorWorkflow:
         self.todo.append(sent_at)
 
 
-async def temporal_floor(client: Client) -> list[float]:
+async def ledger_floor(ledger: Ledger) -> list[float]:
+    """A claim and the signed tx's store, back to back: what exactly-once costs before a send."""
+    orders, samples = Orders(ledger), []
+    tx = SignedTx(tx_type=14, tx_info="{}", tx_hash="bench", nonce=0, api_key_index=KEY)
+    for _ in range(HEDGES + 5):
+        intent = OrderIntent(
+            key=f"bench-floor/{uuid.uuid4()}", workflow_id="bench-floor", account_index=1,
+            market="ETH", side=Side.SELL, kind=OrderKind.MARKET, tif=TimeInForce.IOC, size=SIZE,
+            price=Decimal(1),
+        )  # fmt: skip
+        started = time.perf_counter()
+        await orders.claim(intent)
+        await orders.mark_submitting(intent.key, tx)
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples[5:]
+
+
+async def temporal_floor(client: Client, *, upsert: bool) -> list[float]:
     """signal sent -> activity started, same path as a hedge minus our code (no-op both ends)."""
     started: asyncio.Queue[tuple[float, float]] = asyncio.Queue()
 
@@ -144,7 +171,7 @@ async def temporal_floor(client: Client) -> list[float]:
         Worker(client, task_queue=wf_queue, workflows=[FloorWorkflow], workflow_runner=runner),
     ):
         handle = await client.start_workflow(
-            FloorWorkflow.run, act_queue, id=f"bench-floor-{uuid.uuid4()}", task_queue=wf_queue
+            FloorWorkflow.run, args=[act_queue, upsert], id=f"bench-floor-{uuid.uuid4()}", task_queue=wf_queue
         )
         samples = []
         for _ in range(HEDGES + 5):
@@ -243,6 +270,7 @@ def profile_gateway(venue: Venue, orders: Orders, states: RiskStates) -> None:
 class Account:
     def __init__(self, url: str, index: int, private_key: str) -> None:
         self.index = index
+        self.profiled = False  # its signer's gateway calls are timed
         self.leg = LegAccount(account_index=index, api_key_index=KEY)
         self.access = VenueAccess(url, index, KEY, SecretStr(private_key))
 
@@ -455,57 +483,110 @@ async def one_cycle(rig: Rig, client: Client, queue: str, i: int) -> float:
     return latency(fill, hedge)
 
 
-async def run_perpflow(rig: Rig, client: Client, ledger: Ledger, state_dir: Path) -> list[float]:
+def signer_process(
+    target: str, namespace: str, ledger_url: str, accounts: list[Account], conn: Connection
+) -> None:
+    """Both accounts' signer workers in a process of their own, as in production (B's profiled):
+    says "ready", serves until told "stop", then sends back the moments it recorded."""
+    asyncio.run(_serve_signers(target, namespace, ledger_url, accounts, conn))
+
+
+async def _serve_signers(
+    target: str, namespace: str, ledger_url: str, accounts: list[Account], conn: Connection
+) -> None:
+    client = await Client.connect(target, namespace=namespace, data_converter=pydantic_data_converter)
+    ledger, venues = Ledger(ledger_url), [a.venue() for a in accounts]
+    async with AsyncExitStack() as stack:
+        for venue, account in zip(venues, accounts, strict=True):
+            for w in signer_workers(client, venue, account, ledger, profiled=account.profiled):
+                await stack.enter_async_context(w)
+        conn.send("ready")
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+    for v in venues:
+        await v.close()
+    await ledger.close()
+    conn.send(MOMENTS.events)
+
+
+@asynccontextmanager
+async def signers(rig: Rig, client: Client, ledger_url: str) -> AsyncIterator[list[tuple[str, float]]]:
+    """The signer process; yields the list its moments land in once it has stopped."""
+    ctx = multiprocessing.get_context("spawn")
+    here, there = ctx.Pipe()
+    rig.taker.profiled = True
+    args = (
+        client.service_client.config.target_host,
+        client.namespace,
+        ledger_url,
+        [rig.maker, rig.taker],
+        there,
+    )
+    proc = ctx.Process(target=signer_process, args=args)
+    proc.start()
+    loop, events = asyncio.get_running_loop(), list[tuple[str, float]]()
+    try:
+        assert await loop.run_in_executor(None, here.recv) == "ready"
+        yield events
+        here.send("stop")
+        events += await loop.run_in_executor(None, here.recv)
+    finally:
+        proc.join(timeout=30)
+        if proc.is_alive():
+            proc.kill()
+
+
+async def run_perpflow(
+    rig: Rig, client: Client, ledger: Ledger, state_dir: Path
+) -> tuple[list[float], list[dict[str, float]]]:
     for a, name in ((rig.maker, "bench-maker"), (rig.taker, "bench-taker")):
         await ledger.upsert_account(
             AccountRef(name=name, venue=VenueName.LIGHTER.value, account_index=a.index)
         )
-    maker, taker = rig.maker.venue(), rig.taker.venue()
     queue = f"bench-orchestrator-{uuid.uuid4()}"
     svc = await market_data(client, rig.url, ledger, state_dir)
     stop = asyncio.Event()
     md = asyncio.create_task(svc.run(stop))
     samples = []
-    async with AsyncExitStack() as stack:
-        for w in [
-            orchestrator(client, queue, rig.public, ledger),
-            *signer_workers(client, maker, rig.maker, ledger, profiled=False),
-            *signer_workers(client, taker, rig.taker, ledger, profiled=True),
-        ]:
-            await stack.enter_async_context(w)
+    async with signers(rig, client, ledger.url) as elsewhere, orchestrator(client, queue, rig.public, ledger):
         await svc.ready.wait()
         await asyncio.sleep(0.5)  # the account streams subscribe after the first refresh
         for i in range(WARMUP + HEDGES):
             samples.append(await one_cycle(rig, client, queue, i))
     stop.set()
     await md
-    for v in (maker, taker):
-        await v.close()
-    MOMENTS.samples = MOMENTS.samples[WARMUP:]
-    return samples[WARMUP:]
+    return samples[WARMUP:], MOMENTS.samples(elsewhere)[WARMUP:]
 
 
 # -- the report ----------------------------------------------------------------------------------
 
 
-def profile_lines() -> list[str]:
+def profile_lines(samples: list[dict[str, float]]) -> list[str]:
     """Each moment's offset from A's fill on the sim, p50 / p95, in the order of the p50s."""
     offsets: dict[str, list[float]] = {}
-    for s in MOMENTS.samples:
+    for s in samples:
         for name, at in s.items():
             offsets.setdefault(name, []).append((at - s["sim: maker fill"]) * 1000)
     rows = sorted(offsets.items(), key=lambda kv: pct(kv[1], 50))
     lines = [f"  {name:<34} +{pct(v, 50):6.1f} ms  p95 +{pct(v, 95):6.1f} ms" for name, v in rows]
     spans = {n.removesuffix(" start") for n in offsets if n.endswith(" start")}
     for span in sorted(spans, key=lambda n: pct(offsets[n + " start"], 50)):
-        took = [(s[span + " end"] - s[span + " start"]) * 1000 for s in MOMENTS.samples if span + " end" in s]
+        took = [(s[span + " end"] - s[span + " start"]) * 1000 for s in samples if span + " end" in s]
         if not took:
             continue
         lines.append(f"  duration {span:<25} p50 {pct(took, 50):6.2f} ms  p95 {pct(took, 95):6.2f} ms")
     return lines
 
 
-def report(base: list[float], flow: list[float], floor: list[float], ledger_url: str) -> None:
+def report(
+    ledger_url: str,
+    base: list[float],
+    flow: list[float],
+    profile: list[dict[str, float]],
+    *,
+    floor: list[float],
+    upsert: list[float],
+    writes: list[float],
+) -> None:
     print(
         f"fill -> hedge accepted, sim clock (ms resolution), {HEDGES} hedges per path, "
         f"{backend(ledger_url)} ledger"
@@ -513,6 +594,7 @@ def report(base: list[float], flow: list[float], floor: list[float], ledger_url:
     print(summary("baseline: direct asyncio script", base))
     print(summary("perpflow: md -> signal -> wf -> signer", flow))
     print(summary("Temporal alone: signal -> no-op wf -> no-op activity on another queue", floor))
+    print(summary("Temporal alone + the cycle's search-attribute upsert in that task", upsert))
     for q in (50, 95, 99):
         over = pct(flow, q) - pct(base, q)
         own = over - pct(floor, q)
@@ -521,8 +603,13 @@ def report(base: list[float], flow: list[float], floor: list[float], ledger_url:
             f"p{q}: overhead {over:6.1f} ms, Temporal alone {pct(floor, q):6.1f} ms, "
             f"perpflow's own share {own:6.1f} ms{note}"
         )
+    print(
+        f"  of which the cycle's HEDGING search-attribute upsert before the hedge (its command "
+        f"sequence, which the recorded histories fix): p50 {pct(upsert, 50) - pct(floor, 50):.1f} ms"
+    )
+    print(summary("  and exactly-once's claim + store of the signed tx, back to back", writes))
     print("perpflow path, moments after A's fill on the sim (p50 / p95):")
-    print("\n".join(profile_lines()))
+    print("\n".join(profile_lines(profile)))
 
 
 async def main() -> None:
@@ -530,19 +617,23 @@ async def main() -> None:
         env = await local_temporal()
         ledger = Ledger(ledger_url)
         async with SimAdmin(url) as admin, aiohttp.ClientSession(trust_env=False) as http:
-            maker, taker = await new_account(admin, url), await new_account(admin, url)
-            tape = Tape(url, [maker.index, taker.index])
+            # A pair of accounts per path: each path's cycles start flat.
+            accounts = [await new_account(admin, url) for _ in range(4)]
+            tape = Tape(url, [a.index for a in accounts])
             watcher = asyncio.create_task(tape.run(http))
             await tape.subscribed.wait()
-            rig = Rig(url, admin, tape, maker, taker)
+            rig = Rig(url, admin, tape, *accounts[:2])
             base = await run_baseline(rig, http)
-            flow = await run_perpflow(rig, env.client, ledger, Path(tmp))
-            floor = await temporal_floor(env.client)
+            rig.maker, rig.taker = accounts[2:]
+            flow, profile = await run_perpflow(rig, env.client, ledger, Path(tmp))
+            floor = await temporal_floor(env.client, upsert=False)
+            upsert = await temporal_floor(env.client, upsert=True)
+            writes = await ledger_floor(ledger)
             watcher.cancel()
             await rig.public.close()
         await ledger.close()
         await env.shutdown()
-    report(base, flow, floor, ledger_url)
+    report(ledger_url, base, flow, profile, floor=floor, upsert=upsert, writes=writes)
 
 
 if __name__ == "__main__":

@@ -75,24 +75,36 @@ def summary(label: str, values: list[float], unit: str = "ms") -> str:
 
 
 class Moments:
-    """Wall-clock moments (``time.time()``, the sim's clock too) of one sample at a time, between
-    ``begin()`` and ``end()``: the first of each name counts, anything outside a sample is dropped."""
+    """Named wall-clock moments (``time.time()``: the sim's clock too, and every process's on this
+    host) as they happen; a sample is the first of each name inside one ``begin()``/``end()``
+    window, so moments recorded by another process join the samples as well."""
 
     def __init__(self) -> None:
-        self.current: dict[str, float] | None = None
-        self.samples: list[dict[str, float]] = []
+        self.events: list[tuple[str, float]] = []
+        self.windows: list[tuple[float, float]] = []
+        self._opened: float | None = None
 
     def hit(self, name: str, at: float | None = None) -> None:
-        if self.current is not None:
-            self.current.setdefault(name, time.time() if at is None else at)
+        self.events.append((name, time.time() if at is None else at))
 
     def begin(self) -> None:
-        self.current = {}
+        self._opened = time.time()
 
     def end(self) -> None:
-        if self.current is not None:
-            self.samples.append(self.current)
-        self.current = None
+        assert self._opened is not None
+        self.windows.append((self._opened, time.time()))
+        self._opened = None
+
+    def samples(self, elsewhere: list[tuple[str, float]]) -> list[dict[str, float]]:
+        events = sorted([*self.events, *elsewhere], key=lambda e: e[1])
+        samples = []
+        for start, end in self.windows:
+            sample: dict[str, float] = {}
+            for name, at in events:
+                if start <= at <= end:
+                    sample.setdefault(name, at)
+            samples.append(sample)
+        return samples
 
     def timed(self, obj: Any, method: str, label: str) -> None:
         """Wrap one object's async method: ``<label> start`` and ``<label> end`` around each call."""
