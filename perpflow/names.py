@@ -31,7 +31,7 @@ class Kind(StrEnum):
     HEALTH = "health"
     HEDGE_CYCLE = "hedge-cycle"
     HEDGE_FLEET = "hedge-fleet"
-    GRID = "grid"
+    GRID_SESSION = "grid-session"
     PAYOUT = "payout"
     RECONCILE = "reconcile"
 
@@ -42,7 +42,15 @@ VENUE = SearchAttributeKey.for_keyword("Venue")
 ACCOUNT = SearchAttributeKey.for_keyword("Account")
 MARKET = SearchAttributeKey.for_keyword("Market")
 CYCLE_STATE = SearchAttributeKey.for_keyword("CycleState")
-SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (KIND, VENUE, ACCOUNT, MARKET, CYCLE_STATE)
+GRID_STATE = SearchAttributeKey.for_keyword("GridState")
+SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (
+    KIND,
+    VENUE,
+    ACCOUNT,
+    MARKET,
+    CYCLE_STATE,
+    GRID_STATE,
+)
 
 
 def signer_queue(venue: str, account: int | str, key_index: int | str) -> str:
@@ -81,6 +89,12 @@ def hedge_fleet_id(name: str) -> str:
 
 def grid_session_id(name: str) -> str:
     return f"grid-{_part(name)}"
+
+
+def grid_session_key(name: str, started: datetime) -> str:
+    """The prefix of a grid session's order keys: the workflow id is the same each time a name is
+    started again, so the start time (to the millisecond) keeps every session's keys its own."""
+    return f"{grid_session_id(name)}-{fleet_epoch(started)}"
 
 
 def payout_id(chain_id: int, tx_hash: str, log_index: int, reincluded_in: str | None = None) -> str:

@@ -28,5 +28,5 @@ def test_compose_runs_the_production_services() -> None:
     assert services["temporal"]["environment"]["DB"].startswith("postgres")
     assert services["temporal-setup"]["restart"] == "no"
     setup = " ".join(services["temporal-setup"]["command"])
-    for attribute in ("PerpflowKind", "Venue", "Account", "Market", "CycleState"):
+    for attribute in ("PerpflowKind", "Venue", "Account", "Market", "CycleState", "GridState"):
         assert attribute in setup

@@ -18,6 +18,8 @@ def test_workflow_ids_are_business_keys() -> None:
     assert cycle == "hedge-alpha-20261130t120455123-a1-b1-7"
     assert names.hedge_fleet_id("Alpha") == "fleet-alpha"
     assert names.grid_session_id("eth-range") == "grid-eth-range"
+    started = datetime(2026, 11, 30, 12, 4, 55, 123456, tzinfo=UTC)
+    assert names.grid_session_key("eth-range", started) == "grid-eth-range-20261130t120455123"
     assert names.payout_id(31337, "0xABC", 2) == "payout-31337-0xabc-2"
     assert names.order_key("hedge-alpha-a1-b1-7", "maker-0") == "hedge-alpha-a1-b1-7/maker-0"
 
@@ -40,4 +42,5 @@ def test_search_attributes_are_the_designed_keywords() -> None:
         "Account",
         "Market",
         "CycleState",
+        "GridState",
     ]
