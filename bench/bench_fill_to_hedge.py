@@ -18,12 +18,13 @@ into A's own bid at the touch and fill A again.)
 Same run: the baseline, a plain asyncio hedger on A's account stream that signs and sends B's
 IOC itself, on cycles made the same way; and "Temporal alone", signal -> no-op workflow -> no-op
 activity on another queue, the floor under any signal-driven hedge. perpflow's own share is
-(perpflow - baseline) - Temporal alone, per percentile. Two floors inside that share are measured
-too: Temporal alone with the search-attribute upsert the cycle makes in the hedge's workflow task
-(its command sequence, which the recorded histories fix), and the exactly-once protocol's two
-committed ledger writes before a send (claim, store the signed tx), called back to back. Fill
-and hedge times are the sim's (one host clock, millisecond resolution); the profile's moments
-are this process's wall clock. The ledger is Postgres when one is reachable.
+(perpflow - baseline) - Temporal alone, per percentile. After each cycle, so under the same load,
+one sample each of: Temporal alone; Temporal alone with the search-attribute upsert the cycle
+makes in the hedge's workflow task (its command sequence, which the recorded histories fix);
+and the exactly-once protocol's two committed ledger writes before a send (claim, store the
+signed tx), back to back: the floors inside perpflow's share. Fill and hedge times are the
+sim's (one host clock, millisecond resolution); the profile's moments are this host's wall
+clock, from this process and the signers'. The ledger is Postgres when one is reachable.
   BENCH_HEDGES (default 40 per path)
 """
 
@@ -37,8 +38,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
 from decimal import Decimal
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -121,13 +123,13 @@ class FloorWorkflow:
     ``upsert``, the search-attribute write the cycle makes in the same workflow task first."""
 
     def __init__(self) -> None:
-        self.todo: list[float] = []
+        self.todo: list[tuple[float, bool]] = []
 
     @workflow.run
-    async def run(self, queue: str, upsert: bool) -> None:
+    async def run(self, queue: str) -> None:
         while True:
             await workflow.wait_condition(lambda: bool(self.todo))
-            sent_at = self.todo.pop(0)
+            sent_at, upsert = self.todo.pop(0)
             if sent_at < 0:
                 return
             if upsert:
@@ -135,34 +137,52 @@ class FloorWorkflow:
             await workflow.execute_activity("bench_noop", sent_at, task_queue=queue, **ORDER)
 
     @workflow.signal
-    def go(self, sent_at: float) -> None:
-        self.todo.append(sent_at)
+    def go(self, sent_at: float, upsert: bool) -> None:
+        self.todo.append((sent_at, upsert))
 
 
-async def ledger_floor(ledger: Ledger) -> list[float]:
-    """A claim and the signed tx's store, back to back: what exactly-once costs before a send."""
-    orders, samples = Orders(ledger), []
+@dataclass
+class Floors:
+    """Taken right after each perpflow cycle, so under the same load: Temporal alone, with the
+    cycle's upsert, and exactly-once's claim + store of the signed tx back to back."""
+
+    temporal: list[float] = field(default_factory=list)
+    upsert: list[float] = field(default_factory=list)
+    writes: list[float] = field(default_factory=list)
+
+
+@asynccontextmanager
+async def floors(client: Client, ledger: Ledger) -> AsyncIterator[Callable[[Floors], Awaitable[None]]]:
+    """Yields ``take(floors)``, which adds one sample of each floor."""
+    started: asyncio.Queue[tuple[float, float]] = asyncio.Queue()
+    orders = Orders(ledger)
     tx = SignedTx(tx_type=14, tx_info="{}", tx_hash="bench", nonce=0, api_key_index=KEY)
-    for _ in range(HEDGES + 5):
+
+    @activity.defn(name="bench_noop")
+    async def noop(sent_at: float) -> None:
+        started.put_nowait((sent_at, time.perf_counter()))
+
+    async def signal_to_activity(upsert: bool) -> float:
+        await handle.signal(FloorWorkflow.go, args=[time.perf_counter(), upsert])
+        sent_at, at = await asyncio.wait_for(started.get(), 10)
+        await asyncio.sleep(0.05)
+        return (at - sent_at) * 1000
+
+    async def claim_and_store() -> float:
         intent = OrderIntent(
             key=f"bench-floor/{uuid.uuid4()}", workflow_id="bench-floor", account_index=1,
             market="ETH", side=Side.SELL, kind=OrderKind.MARKET, tif=TimeInForce.IOC, size=SIZE,
             price=Decimal(1),
         )  # fmt: skip
-        started = time.perf_counter()
+        started_at = time.perf_counter()
         await orders.claim(intent)
         await orders.mark_submitting(intent.key, tx)
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples[5:]
+        return (time.perf_counter() - started_at) * 1000
 
-
-async def temporal_floor(client: Client, *, upsert: bool) -> list[float]:
-    """signal sent -> activity started, same path as a hedge minus our code (no-op both ends)."""
-    started: asyncio.Queue[tuple[float, float]] = asyncio.Queue()
-
-    @activity.defn(name="bench_noop")
-    async def noop(sent_at: float) -> None:
-        started.put_nowait((sent_at, time.perf_counter()))
+    async def take(into: Floors) -> None:
+        into.temporal.append(await signal_to_activity(False))
+        into.upsert.append(await signal_to_activity(True))
+        into.writes.append(await claim_and_store())
 
     act_queue, wf_queue = f"bench-noop-{uuid.uuid4()}", f"bench-floor-{uuid.uuid4()}"
     runner = UnsandboxedWorkflowRunner()
@@ -171,17 +191,12 @@ async def temporal_floor(client: Client, *, upsert: bool) -> list[float]:
         Worker(client, task_queue=wf_queue, workflows=[FloorWorkflow], workflow_runner=runner),
     ):
         handle = await client.start_workflow(
-            FloorWorkflow.run, args=[act_queue, upsert], id=f"bench-floor-{uuid.uuid4()}", task_queue=wf_queue
+            FloorWorkflow.run, act_queue, id=f"bench-floor-{uuid.uuid4()}", task_queue=wf_queue
         )
-        samples = []
-        for _ in range(HEDGES + 5):
-            await handle.signal(FloorWorkflow.go, time.perf_counter())
-            sent_at, at = await asyncio.wait_for(started.get(), 10)
-            samples.append((at - sent_at) * 1000)
-            await asyncio.sleep(0.05)
-        await handle.signal(FloorWorkflow.go, -1.0)
+        await take(Floors())  # warms the sticky queue
+        yield take
+        await handle.signal(FloorWorkflow.go, args=[-1.0, False])
         await handle.result()
-    return samples[5:]  # the first ones warm the sticky queue
 
 
 # -- the profile: moments along the perpflow path ----------------------------------------------
@@ -537,7 +552,7 @@ async def signers(rig: Rig, client: Client, ledger_url: str) -> AsyncIterator[li
 
 async def run_perpflow(
     rig: Rig, client: Client, ledger: Ledger, state_dir: Path
-) -> tuple[list[float], list[dict[str, float]]]:
+) -> tuple[list[float], list[dict[str, float]], Floors]:
     for a, name in ((rig.maker, "bench-maker"), (rig.taker, "bench-taker")):
         await ledger.upsert_account(
             AccountRef(name=name, venue=VenueName.LIGHTER.value, account_index=a.index)
@@ -546,15 +561,21 @@ async def run_perpflow(
     svc = await market_data(client, rig.url, ledger, state_dir)
     stop = asyncio.Event()
     md = asyncio.create_task(svc.run(stop))
-    samples = []
-    async with signers(rig, client, ledger.url) as elsewhere, orchestrator(client, queue, rig.public, ledger):
+    samples, measured = [], Floors()
+    async with (
+        signers(rig, client, ledger.url) as elsewhere,
+        orchestrator(client, queue, rig.public, ledger),
+        floors(client, ledger) as take,
+    ):
         await svc.ready.wait()
         await asyncio.sleep(0.5)  # the account streams subscribe after the first refresh
         for i in range(WARMUP + HEDGES):
             samples.append(await one_cycle(rig, client, queue, i))
+            if i >= WARMUP:
+                await take(measured)
     stop.set()
     await md
-    return samples[WARMUP:], MOMENTS.samples(elsewhere)[WARMUP:]
+    return samples[WARMUP:], MOMENTS.samples(elsewhere)[WARMUP:], measured
 
 
 # -- the report ----------------------------------------------------------------------------------
@@ -578,14 +599,7 @@ def profile_lines(samples: list[dict[str, float]]) -> list[str]:
 
 
 def report(
-    ledger_url: str,
-    base: list[float],
-    flow: list[float],
-    profile: list[dict[str, float]],
-    *,
-    floor: list[float],
-    upsert: list[float],
-    writes: list[float],
+    ledger_url: str, base: list[float], flow: list[float], profile: list[dict[str, float]], fl: Floors
 ) -> None:
     print(
         f"fill -> hedge accepted, sim clock (ms resolution), {HEDGES} hedges per path, "
@@ -593,21 +607,18 @@ def report(
     )
     print(summary("baseline: direct asyncio script", base))
     print(summary("perpflow: md -> signal -> wf -> signer", flow))
-    print(summary("Temporal alone: signal -> no-op wf -> no-op activity on another queue", floor))
-    print(summary("Temporal alone + the cycle's search-attribute upsert in that task", upsert))
+    print(summary("Temporal alone: signal -> no-op wf -> no-op activity on another queue", fl.temporal))
     for q in (50, 95, 99):
         over = pct(flow, q) - pct(base, q)
-        own = over - pct(floor, q)
+        own = over - pct(fl.temporal, q)
         note = f" (target <= 5 ms: {'met' if own <= 5 else 'NOT met'})" if q == 50 else ""
         print(
-            f"p{q}: overhead {over:6.1f} ms, Temporal alone {pct(floor, q):6.1f} ms, "
+            f"p{q}: overhead {over:6.1f} ms, Temporal alone {pct(fl.temporal, q):6.1f} ms, "
             f"perpflow's own share {own:6.1f} ms{note}"
         )
-    print(
-        f"  of which the cycle's HEDGING search-attribute upsert before the hedge (its command "
-        f"sequence, which the recorded histories fix): p50 {pct(upsert, 50) - pct(floor, 50):.1f} ms"
-    )
-    print(summary("  and exactly-once's claim + store of the signed tx, back to back", writes))
+    print("floors inside that share, taken after each cycle:")
+    print(summary("  Temporal alone + the cycle's search-attribute upsert in that task", fl.upsert))
+    print(summary("  exactly-once: claim + store of the signed tx, back to back", fl.writes))
     print("perpflow path, moments after A's fill on the sim (p50 / p95):")
     print("\n".join(profile_lines(profile)))
 
@@ -625,15 +636,12 @@ async def main() -> None:
             rig = Rig(url, admin, tape, *accounts[:2])
             base = await run_baseline(rig, http)
             rig.maker, rig.taker = accounts[2:]
-            flow, profile = await run_perpflow(rig, env.client, ledger, Path(tmp))
-            floor = await temporal_floor(env.client, upsert=False)
-            upsert = await temporal_floor(env.client, upsert=True)
-            writes = await ledger_floor(ledger)
+            flow, profile, fl = await run_perpflow(rig, env.client, ledger, Path(tmp))
             watcher.cancel()
             await rig.public.close()
         await ledger.close()
         await env.shutdown()
-    report(ledger_url, base, flow, profile, floor=floor, upsert=upsert, writes=writes)
+    report(ledger_url, base, flow, profile, fl)
 
 
 if __name__ == "__main__":
