@@ -129,6 +129,32 @@ class GridSession(Base):
     fill_count: Mapped[int] = mapped_column(default=0)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
+    config: Mapped[dict[str, Any] | None]  # as adjusted since the start
+    version: Mapped[int] = mapped_column(default=0, server_default="0")
+    position: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default="0")
+    fees: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default="0")
+    funding: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default="0")
+    stop_reason: Mapped[str | None] = mapped_column(String(16))
+    updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class GridFill(Base):
+    """A fill a grid session counted, once: a retried record finds its row already there."""
+
+    __tablename__ = "grid_fills"
+    __table_args__ = (UniqueConstraint("workflow_id", "fill_id", name="uq_grid_fills_session_fill"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(200))
+    fill_id: Mapped[str] = mapped_column(String(100))
+    level: Mapped[int | None]
+    client_order_index: Mapped[int] = mapped_column(BigInteger)
+    side: Mapped[str] = mapped_column(String(8))
+    price: Mapped[Decimal] = mapped_column(Money())
+    size: Mapped[Decimal] = mapped_column(Money())
+    fee: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    realized: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    filled_at: Mapped[datetime]
 
 
 class Payout(Base):

@@ -163,3 +163,9 @@ class GridFillRecord(Model):
     fee: Decimal = Decimal(0)
     realized: Decimal = Decimal(0)
     at: AwareDatetime
+
+
+class GridFills(Model):
+    """The fills a session hands to the ledger at once (``GridBook.take_records``)."""
+
+    fills: list[GridFillRecord]

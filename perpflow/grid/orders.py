@@ -18,6 +18,7 @@ from perpflow.grid.levels import GridLevel, LevelState
 from perpflow.grid.models import (
     TRANSITIONS,
     GridFillRecord,
+    GridFills,
     GridPnl,
     GridState,
     Placement,
@@ -216,7 +217,7 @@ class GridOrders(Model):
         for coi in ended[: max(0, len(ended) - KEEP_FINISHED)]:
             del self.tally.orders[coi]
 
-    def take_records(self) -> list[GridFillRecord]:
+    def take_records(self) -> GridFills:
         """The fill rows for the ledger (``record_grid_fills``), handed over once."""
         taken, self.records = self.records, []
-        return taken
+        return GridFills(fills=taken)

@@ -158,8 +158,8 @@ def test_a_fill_seen_by_signal_and_by_look_up_counts_once_and_one_before_its_ack
     assert not b.on_fill(early)
     b.apply(v.ack(coi), T0)
     assert b.position == Decimal("0.01")
-    assert [r.fill_id for r in b.take_records()] == [f"poll:{coi}:0.01"]
-    assert b.take_records() == []
+    assert [r.fill_id for r in b.take_records().fills] == [f"poll:{coi}:0.01"]
+    assert b.take_records().fills == []
 
 
 def test_frozen_places_nothing_and_says_so() -> None:
