@@ -70,7 +70,7 @@ class GridBook(GridOrders):
 
     def _flatten_order(self, mark: Decimal) -> Placement:
         side = Side.SELL if self.position > 0 else Side.BUY
-        worst = mark * (1 - side.sign * -self.config.flatten_slippage)
+        worst = mark * (1 + side.sign * self.config.flatten_slippage)
         self.flatten = Placement(
             key=names.order_key(self.session, f"flatten-{self.flattens}"), level=None, side=side,
             price=worst.quantize(Decimal(1).scaleb(-self.market.price_decimals)),
@@ -211,3 +211,17 @@ class GridBook(GridOrders):
             realized_profit=self.pnl.realized, fees=self.pnl.fees, funding=self.pnl.funding,
             fill_count=self.fills, stop_reason=self.stop_reason,
         )  # fmt: skip
+
+
+class GridSessionInput(GridConfig):
+    """The workflow's input: a config as an operator starts it (raw JSON or the CLI's YAML), or,
+    from continue-as-new, the config as adjusted with the book it carries."""
+
+    carry: GridBook | None = None
+
+    @classmethod
+    def resume(cls, book: GridBook) -> GridSessionInput:
+        return cls.model_validate({**book.config.model_dump(), "carry": book.carry()})
+
+    def config(self) -> GridConfig:
+        return GridConfig.model_validate(self.model_dump(exclude={"carry"}))

@@ -217,6 +217,10 @@ class GridOrders(Model):
         for coi in ended[: max(0, len(ended) - KEEP_FINISHED)]:
             del self.tally.orders[coi]
 
+    def paid_funding(self, amount: Decimal) -> None:
+        """A funding payment of the session's position (negative: received), net PnL's last term."""
+        self.pnl.funding += amount
+
     def take_records(self) -> GridFills:
         """The fill rows for the ledger (``record_grid_fills``), handed over once."""
         taken, self.records = self.records, []

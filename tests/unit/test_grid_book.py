@@ -4,6 +4,7 @@ away; the position is the sum of the holds; no key is ever placed twice)."""
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perpflow.grid.book import GridBook
+from perpflow.grid.book import GridBook, GridSessionInput
 from perpflow.grid.config import Adjust, GridConfig, StopAction
 from perpflow.grid.levels import LevelState
 from perpflow.grid.models import GridState, Placement, Plan, StopReason
@@ -279,12 +280,19 @@ def test_reconcile_adopts_its_own_cancels_its_orphans_and_never_touches_anything
 
 
 def test_the_book_survives_continue_as_new_as_json() -> None:
-    b = book()
+    b = book(fills_per_run=10)
     v = Venue(b)
     v.run(b.plan(Decimal(3010), feed_up=True))
-    b.on_fill(v.fill(v.coi_at("2900"), Decimal("0.02")))
-    again = GridBook.model_validate_json(b.carry().model_dump_json())
-    assert again == b.carry() and again.run_fills == 0 and b.run_fills == 1
+    for _ in range(10):
+        b.on_fill(v.fill(v.coi_at("2900"), Decimal("0.005")))
+    b.paid_funding(Decimal("0.3"))
+    assert b.continue_as_new_due
+    raw = json.loads(GridSessionInput.resume(b).model_dump_json())
+    inp = GridSessionInput.model_validate(raw)
+    assert inp.carry == b.carry() and inp.carry is not None and not inp.carry.continue_as_new_due
+    assert inp.config() == b.config and inp.carry.pnl.funding == Decimal("0.3")
+    fresh = GridSessionInput.model_validate(config().model_dump(mode="json"))
+    assert fresh.carry is None and fresh.config() == config()
 
 
 @settings(max_examples=25, deadline=None)
@@ -326,3 +334,12 @@ def test_a_random_walk_keeps_the_grid_whole(seed: int, mode: str, spacing: str, 
             assert len(live) <= 1
     report = b.reconcile(v.open(), filled, T0)
     assert report.audit.drift == 0 and not report.cancel and report.foreign == 0
+
+
+def test_a_refused_placement_is_tried_again_under_the_next_generation() -> None:
+    b = book()
+    first = b.plan(Decimal(3010), feed_up=True).place[0]
+    b.place_failed(first.key)
+    assert b.levels[1].state is LevelState.FAILED
+    again = b.plan(Decimal(3010), feed_up=True).place
+    assert [p.key for p in again] == [f"{SESSION}/L1-g1"]
