@@ -227,8 +227,9 @@ class MarketDataService:
                 self._books_caught_up()
 
     def _books_caught_up(self) -> None:
-        """The book stream is up again once every book has its snapshot."""
-        if all(feed.live for feed in self.feeds.values()):
+        """The book stream is up again once every book (there is one per watch's market) has its
+        snapshot."""
+        if self.feeds and all(feed.live for feed in self.feeds.values()):
             self._books_catching_up = False
             self._feed(BOOKS, FeedState.UP)
 

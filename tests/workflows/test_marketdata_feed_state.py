@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -24,16 +25,24 @@ from perpflow.marketdata.models import Watch, WatchKind, WatchSpec
 from perpflow.marketdata.service import MarketDataService
 from perpflow.models import Model, RejectedCommand
 from perpflow.signals import FEED_CHANGED, ORDER_FILLED, Direction, FeedChanged, FeedState, OrderFilled
-from tests.plugins.marketdata import Maker, eventually, md_config, running
+from tests.plugins.marketdata import FAST, Maker, MdRig, eventually, md_config, running
 from tests.plugins.sim import SimHandle
 from workflows.commands import CommandLog, RejectsUnknownSignals
 
 FAR = Decimal(1_000_000)  # a band no test price reaches: the watch is there for its feed state
 
 
+def rig(sim: SimHandle, state_dir: Path) -> MdRig:
+    """Fast reconnects, but staleness as slow as in production: a busy machine stalling the
+    test's loop for seconds must not count as one more outage."""
+    base = md_config(sim, state_dir)
+    return replace(base, config=replace(base.config, stream=replace(FAST, stale_after_s=30.0)))
+
+
 class Heard(Model):
     registered: Watch | None
     signals: list[FeedChanged]  # every feed_changed, as it came
+    latest: dict[str, FeedChanged]  # per stream, the newest change known (registered or told)
     events: list[str]  # fills and the feed changes taken (newer than what was known), in order
     rejected: list[RejectedCommand]
 
@@ -60,6 +69,7 @@ class WatcherBase(RejectsUnknownSignals):
         self.commands = CommandLog("watcher")
         self.registered: Watch | None = None
         self.signals: list[FeedChanged] = []
+        self.latest: dict[str, FeedChanged] = {}
         self.events: list[str] = []
         self.done = False
 
@@ -68,11 +78,21 @@ class WatcherBase(RejectsUnknownSignals):
         self.registered = await workflow.execute_activity(
             "register_watch", spec, result_type=Watch, start_to_close_timeout=timedelta(seconds=10)
         )
+        for change in self.registered.feed:
+            self.take(change)
         await workflow.wait_condition(lambda: self.done)
 
     @workflow.signal(name=ORDER_FILLED)
     def order_filled(self, payload: dict[str, Any]) -> None:
         self.events.append(f"fill {OrderFilled.model_validate(payload).fill_id}")
+
+    def take(self, change: FeedChanged) -> bool:
+        """The epoch rule: a change at or below the newest known for its stream is stale."""
+        known = self.latest.get(change.stream)
+        if known is not None and change.epoch <= known.epoch:
+            return False
+        self.latest[change.stream] = change
+        return True
 
     @workflow.signal
     def finish(self) -> None:
@@ -83,6 +103,7 @@ class WatcherBase(RejectsUnknownSignals):
         return Heard(
             registered=self.registered,
             signals=self.signals,
+            latest=self.latest,
             events=self.events,
             rejected=self.commands.rejected,
         )
@@ -102,9 +123,7 @@ class FeedWatcherWorkflow(WatcherBase):
     def feed_changed(self, payload: dict[str, Any]) -> None:
         change = FeedChanged.model_validate(payload)
         self.signals.append(change)
-        known = self.registered.feed if self.registered else []
-        newest = max([c.epoch for c in [*known, *self.signals[:-1]] if c.stream == change.stream] or [0])
-        if change.epoch > newest:
+        if self.take(change):
             self.events.append(f"{change.stream} {change.state.value}")
 
 
@@ -150,13 +169,25 @@ async def all_up(svc: MarketDataService, *streams: str) -> None:
     await eventually(up, f"{', '.join(streams)} up")
 
 
+def told_after(got: Heard, stream: str, epoch: int) -> list[FeedState]:
+    """The states told for a stream after an epoch, once per change, in epoch order."""
+    told = {c.epoch: c.state for c in got.signals if c.stream == stream and c.epoch > epoch}
+    return [told[e] for e in sorted(told)]
+
+
+def fill_before_last_up(got: Heard, stream: str) -> bool:
+    """A fill was taken before the stream's last ``up``: the gap's fills came first."""
+    fill = next(i for i, e in enumerate(got.events) if e.startswith("fill "))
+    return fill < max(i for i, e in enumerate(got.events) if e == f"{stream} up")
+
+
 async def test_a_websocket_drop_is_told_as_down_then_up_once_each_after_the_outage_fills(
     sim: SimHandle, temporal_env: WorkflowEnvironment, pg_ledger: Ledger, maker: Maker, tmp_path: Path
 ) -> None:
     client = temporal_env.client
     index = maker.account.account_index
     streams = (BOOKS, account_stream(index))
-    async with running(md_config(sim, tmp_path), client, pg_ledger) as svc:
+    async with running(rig(sim, tmp_path), client, pg_ledger) as svc:
         await all_up(svc, *streams)
         async with (
             started(client, pg_ledger, tmp_path, FeedWatcherWorkflow, index) as wf,
@@ -164,20 +195,23 @@ async def test_a_websocket_drop_is_told_as_down_then_up_once_each_after_the_outa
         ):
 
             async def told_current() -> bool:
-                return len((await heard(wf)).signals) >= len(streams)
+                got = await heard(wf)
+                return got.registered is not None and len(got.signals) >= len(streams)
 
             await eventually(told_current, "the current state told on first sight")
-            registered = (await heard(wf)).registered
+            first_sight = await heard(wf)
+            registered = first_sight.registered
             assert registered is not None and registered.feed_up is True
             assert {(c.stream, c.state) for c in registered.feed} == {(s, FeedState.UP) for s in streams}
-            assert (await heard(wf)).events == []  # what it was told matched what it registered
+            base = {c.stream: c.epoch for c in registered.feed}
+            assert {(c.stream, c.epoch) for c in first_sight.signals} == set(base.items())
 
             await sim.admin.inject_fault("ws_drop", seconds=1.5)  # new sockets refused for 1.5 s
             await maker.fill_one(wf.id, "fill-while-down")
 
             async def back_up() -> bool:
-                events = (await heard(wf)).events
-                return all(f"{s} up" in events for s in streams)
+                got = await heard(wf)
+                return all(told_after(got, s, base[s])[-1:] == [FeedState.UP] for s in streams)
 
             await eventually(back_up, "both streams told up again")
             await eventually(lambda: _settled(svc), "signals settled")
@@ -185,16 +219,45 @@ async def test_a_websocket_drop_is_told_as_down_then_up_once_each_after_the_outa
             quiet_heard = await heard(quiet)
 
     for stream in streams:
-        assert [e for e in got.events if e.startswith(stream)] == [f"{stream} down", f"{stream} up"]
-    fill = next(e for e in got.events if e.startswith("fill "))
-    assert got.events.index(fill) < got.events.index(f"{account_stream(index)} up")
-    # Each change reached the workflow once: the first-sight repeats of the registered state
-    # plus one down and one up per stream.
+        assert told_after(got, stream, base[stream]) == [FeedState.DOWN, FeedState.UP]
+    assert fill_before_last_up(got, account_stream(index))
+    # Each change reached the workflow once: the state at first sight, one down and one up.
     assert len(got.signals) == 3 * len(streams)
-    assert len({(c.stream, c.epoch) for c in got.signals}) == len(got.signals)
     assert got.rejected == []
     assert quiet_heard.signals == [] and quiet_heard.rejected == []
     assert quiet_heard.registered is not None and quiet_heard.registered.feed_up is None
+
+
+async def test_a_worker_restart_is_told_as_down_then_up_with_newer_epochs_after_the_missed_fill(
+    sim: SimHandle, temporal_env: WorkflowEnvironment, pg_ledger: Ledger, maker: Maker, tmp_path: Path
+) -> None:
+    client = temporal_env.client
+    index = maker.account.account_index
+    streams = (BOOKS, account_stream(index))
+    config = rig(sim, tmp_path)
+    async with started(client, pg_ledger, tmp_path, FeedWatcherWorkflow, index) as wf:
+        async with running(config, client, pg_ledger) as svc:
+            await all_up(svc, *streams)
+
+            async def knows_up() -> bool:
+                latest = (await heard(wf)).latest
+                return all(s in latest and latest[s].state is FeedState.UP for s in streams)
+
+            await eventually(knows_up, "the workflow knows both streams up")
+            before = {s: c.epoch for s, c in (await heard(wf)).latest.items()}
+        await maker.fill_one(wf.id, "fill-while-no-worker")
+        async with running(config, client, pg_ledger) as svc:
+
+            async def up_again() -> bool:
+                got = await heard(wf)
+                return all(told_after(got, s, before[s])[-1:] == [FeedState.UP] for s in streams)
+
+            await eventually(up_again, "both streams told up by the new run")
+            await eventually(lambda: _settled(svc), "signals settled")
+            got = await heard(wf)
+    for stream in streams:
+        assert told_after(got, stream, before[stream])[0] is FeedState.DOWN
+    assert fill_before_last_up(got, account_stream(index))
 
 
 async def test_a_watch_registered_while_no_worker_runs_is_down(
