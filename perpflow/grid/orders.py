@@ -26,7 +26,7 @@ from perpflow.grid.models import (
 )
 from perpflow.hedge.tally import OrderTally, Role, Tally
 from perpflow.models import Model
-from perpflow.orders import OrderAck, OrderIntent
+from perpflow.orders import OrderAck, OrderIntent, OrderRef
 from perpflow.signals import OrderFilled
 from perpflow.venues.types import MarketInfo, OrderStatus
 
@@ -98,6 +98,11 @@ class GridOrders(Model):
             side=placement.side, kind=placement.kind, tif=placement.tif, size=placement.size,
             price=placement.price, reduce_only=placement.reduce_only,
         )  # fmt: skip
+
+    def order_ref(self, client_order_index: int) -> OrderRef:
+        """How the order activities name one of the session's orders (a cancel, a look-up)."""
+        return OrderRef(account_index=self.config.account.account_index, market=self.config.market,
+                        client_order_index=client_order_index)  # fmt: skip
 
     # -- orders ----------------------------------------------------------------------------------
 

@@ -53,16 +53,18 @@ def _side_plan(
         if lv.state.free and ladder.placeable(side, lv.price, mark) and ladder.in_band(lv.price, mark, band)
         and order_size(market, lv.owed(side), lv.price) is not None
     ]  # fmt: skip
-    staying = [lv for lv in live if lv not in leaving]
+    staying = [lv for lv in live if lv.index not in {x.index for x in leaving}]
     keep = ladder.nearest(staying + candidates, mark, config.max_open_orders_per_side)
-    leaving += [lv for lv in staying if lv not in keep and lv.state in _RESTING]
+    kept = {lv.index for lv in keep}
+    leaving += [lv for lv in staying if lv.index not in kept and lv.state in _RESTING]
     for level in leaving:
         level.move_to(LevelState.CANCELLING)
         assert level.client_order_index is not None  # resting orders were acknowledged
         plan.cancel.append(Cancel(client_order_index=level.client_order_index, level=level.index))
     room = config.max_open_orders_per_side - len(live)  # a cancelled order's slot frees once it ends
     tif = TimeInForce.POST_ONLY if config.post_only else TimeInForce.GTT
-    for level in [lv for lv in keep if lv in candidates][: max(room, 0)]:
+    new = {lv.index for lv in candidates}
+    for level in [lv for lv in keep if lv.index in new][: max(room, 0)]:
         size = order_size(market, level.owed(side), level.price)
         assert size is not None
         level.place(side, size)

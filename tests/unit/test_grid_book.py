@@ -275,6 +275,8 @@ def test_reconcile_adopts_its_own_cancels_its_orphans_and_never_touches_anything
     report = b.reconcile(v.open(), Decimal("0.5"), T0)
     assert report.adopted == [5000] and b.levels[1].state is LevelState.PARTIALLY_FILLED
     assert [c.client_order_index for c in report.cancel] == [6000]
+    assert b.order_ref(6000).model_dump() == {"account_index": 7, "market": "ETH", "client_order_index": 6000,
+                                              "order_index": None}  # fmt: skip
     assert report.foreign == 2 and report.look_up == [gone]
     assert (report.audit.expected, report.audit.drift) == (Decimal("0.01"), Decimal("0.49"))
 
