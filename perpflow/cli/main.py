@@ -14,6 +14,7 @@ from perpflow.cli.console import err
 from perpflow.cli.db import db_app
 from perpflow.cli.dev import dev
 from perpflow.cli.doctor import doctor
+from perpflow.cli.grid import grid_app
 from perpflow.cli.hedge import hedge_app
 from perpflow.cli.history import history_app
 from perpflow.cli.payouts import payouts_app
@@ -27,6 +28,7 @@ app.add_typer(workflows_app, name="workflows")
 app.add_typer(history_app, name="history")
 app.add_typer(db_app, name="db")
 app.add_typer(hedge_app, name="hedge")
+app.add_typer(grid_app, name="grid")
 app.add_typer(payouts_app, name="payouts")
 app.add_typer(reconcile_app, name="reconcile")
 app.command("accounts")(accounts)

@@ -1,0 +1,182 @@
+"""A grid session seen from a Temporal client: start one, steer it, report on it.
+
+The ``perpflow grid`` commands and the dev stack's demo grid both use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from perpflow import names
+from perpflow.errors import PerpflowError
+from perpflow.grid.config import Adjust, GridConfig
+from perpflow.grid.models import GridStatus
+
+WORKFLOW_TYPE = "GridSessionWorkflow"
+# The orchestrator answers a status query in milliseconds; no answer in this time means no worker.
+QUERY_TIMEOUT = timedelta(seconds=5)
+KIND_QUERY = f'{names.KIND.name}="{names.Kind.GRID_SESSION}" AND ExecutionStatus != "ContinuedAsNew"'
+
+
+async def start_session(
+    client: Client, config: GridConfig, *, reuse: bool = False, task_queue: str = names.ORCHESTRATOR_QUEUE
+) -> str:
+    """Start ``grid-{name}``; a session of that name already running is an error (``reuse``: it is it)."""
+    wid = names.grid_session_id(config.name)
+    policy = WorkflowIDConflictPolicy.USE_EXISTING if reuse else WorkflowIDConflictPolicy.FAIL
+    # Set at start, not only by the workflow: a session that fails before its first task is listed too.
+    attributes = TypedSearchAttributes([
+        SearchAttributePair(names.KIND, names.Kind.GRID_SESSION.value),
+        SearchAttributePair(names.VENUE, config.venue.value),
+        SearchAttributePair(names.MARKET, config.market),
+        SearchAttributePair(names.ACCOUNT, str(config.account.account_index)),
+    ])  # fmt: skip
+    try:
+        await client.start_workflow(
+            WORKFLOW_TYPE,
+            config,
+            id=wid,
+            task_queue=task_queue,
+            id_conflict_policy=policy,
+            search_attributes=attributes,
+        )
+    except WorkflowAlreadyStartedError:
+        raise PerpflowError(
+            f"grid session {wid} is already running (stop it first, or pick another name)"
+        ) from None
+    return wid
+
+
+async def send(client: Client, name: str, signal: str, payload: dict[str, Any]) -> str:
+    """Signal a running session (``pause``, ``resume``, ``stop``, ``flatten``); its id."""
+    wid = names.grid_session_id(name)
+    try:
+        await client.get_workflow_handle(wid).signal(signal, payload)
+    except RPCError as exc:
+        raise _not_running(exc, wid) from None
+    return wid
+
+
+async def adjust(client: Client, name: str, change: Adjust) -> Any:
+    """The ``adjust`` update: the session's validator refuses a change that does not fit."""
+    wid = names.grid_session_id(name)
+    try:
+        return await client.get_workflow_handle(wid).execute_update("adjust", change)
+    except RPCError as exc:
+        raise _not_running(exc, wid) from None
+    except WorkflowUpdateFailedError as exc:
+        raise PerpflowError(f"{wid} refused the adjust: {exc.cause}") from None
+
+
+def _not_running(exc: RPCError, wid: str) -> Exception:
+    if exc.status is RPCStatusCode.NOT_FOUND:
+        return PerpflowError(f"no running grid session {wid}")
+    return exc
+
+
+@dataclass
+class GridReport:
+    """One session run as ``grid status`` shows it: Temporal's status beside the session's own."""
+
+    workflow_id: str
+    execution: str  # Temporal's: RUNNING, COMPLETED, FAILED, CANCELED, TERMINATED, ...
+    status: GridStatus | None = None  # None: the query went unanswered
+    reason: str = ""
+
+
+async def session_report(client: Client, workflow_id: str, run_id: str | None = None) -> GridReport:
+    """The latest run of ``workflow_id`` (or that run), with its ``status`` query (replayed once ended)."""
+    try:
+        desc = await client.get_workflow_handle(workflow_id, run_id=run_id).describe()
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            raise PerpflowError(f"no grid session {workflow_id}") from None
+        raise
+    handle = client.get_workflow_handle(workflow_id, run_id=desc.run_id)
+    report = GridReport(workflow_id, desc.status.name if desc.status else "UNKNOWN")
+    if desc.status is WorkflowExecutionStatus.FAILED:
+        try:
+            await handle.result(follow_runs=False)
+        except WorkflowFailureError as exc:
+            report.reason = str(exc.cause)
+    try:
+        report.status = await handle.query("status", result_type=GridStatus, rpc_timeout=QUERY_TIMEOUT)
+    except (RPCError, WorkflowQueryFailedError) as exc:
+        unanswered = f"status query unanswered ({exc}); is the orchestrator running?"
+        report.reason = "; ".join(r for r in (report.reason, unanswered) if r)
+    return report
+
+
+async def running_reports(client: Client) -> list[GridReport]:
+    query = f'{KIND_QUERY} AND ExecutionStatus="Running"'
+    return [await session_report(client, wf.id, wf.run_id) async for wf in client.list_workflows(query)]
+
+
+async def session_rows(client: Client, limit: int = 50) -> list[list[str]]:
+    """Sessions newest first, from Temporal's visibility: id, status, GridState, venue, market,
+    account, start."""
+    rows = []
+    async for wf in client.list_workflows(KIND_QUERY, limit=limit):
+        attrs = wf.typed_search_attributes
+        rows.append([
+            wf.id,
+            wf.status.name if wf.status else "?",
+            attrs.get(names.GRID_STATE) or "-",
+            attrs.get(names.VENUE) or "",
+            attrs.get(names.MARKET) or "",
+            attrs.get(names.ACCOUNT) or "",
+            f"{wf.start_time.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
+        ])  # fmt: skip
+    return rows
+
+
+def report_view(report: GridReport) -> Group:
+    """The session's state and PnL over its level table, top price first."""
+    lines = [Text(f"{report.workflow_id}  ({report.execution})", style="bold")]
+    if report.reason:
+        lines.append(Text(f"  {report.reason}"))
+    st = report.status
+    if st is None:
+        return Group(*lines)
+    stopped = f"  stop {st.stop_reason}" if st.stop_reason else ""
+    lines[0].append(
+        f"  {st.state}{'  FROZEN (venue feed down)' if st.frozen else ''}  v{st.version}{stopped}"
+    )
+    pnl = st.pnl
+    lines += [
+        Text(f"  mark {st.mark if st.mark is not None else '-'}  position {st.position}  fills {st.fills}"),
+        Text(
+            f"  PnL net {st.net_pnl:.4f} = realised {pnl.realized:.4f} ({pnl.round_trips} round trips)"
+            f" - fees {pnl.fees:.4f} - funding {pnl.funding:.4f} + unrealised {st.unrealized:.4f}"
+        ),
+    ]
+    table = Table()
+    for col in ("level", "price", "side", "state", "order", "size", "filled", "hold"):
+        table.add_column(col, justify="right" if col not in ("side", "state") else "left")
+    for row in sorted(st.levels, key=lambda r: r.price, reverse=True):
+        table.add_row(
+            str(row.index), str(row.price), row.side or "-", row.state,
+            str(row.client_order_index) if row.client_order_index is not None else "-",
+            str(row.order_size), str(row.filled), str(row.hold),
+        )  # fmt: skip
+    return Group(*lines, table)
+
+
+async def session_view(client: Client, workflow_id: str) -> Group:
+    return report_view(await session_report(client, workflow_id))
