@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -158,8 +158,11 @@ def adjust(
     except ValidationError as exc:
         raise ConfigError(f"invalid adjust: {describe_errors(exc)}") from None
 
-    async def run() -> Any:
+    async def run() -> GridConfig:
         return await grid.adjust(await reach(load_settings()), name, change)
 
-    result = asyncio.run(run())
-    console.print(f"adjusted {names.grid_session_id(name)}" + (f": {result}" if result is not None else ""))
+    cfg = asyncio.run(run())
+    console.print(
+        f"adjusted {names.grid_session_id(name)}: {cfg.lower}..{cfg.upper}, {cfg.levels} levels "
+        f"{cfg.spacing}, size {cfg.size} {cfg.size_unit}; the ladder rebuilds"
+    )

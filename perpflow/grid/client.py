@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 from temporalio.client import (
     Client,
+    WorkflowContinuedAsNewError,
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowQueryFailedError,
@@ -73,15 +74,19 @@ async def send(client: Client, name: str, signal: str, payload: dict[str, Any]) 
     return wid
 
 
-async def adjust(client: Client, name: str, change: Adjust) -> Any:
-    """The ``adjust`` update: the session's validator refuses a change that does not fit."""
+async def adjust(client: Client, name: str, change: Adjust) -> GridConfig:
+    """The ``adjust`` update: the session's config after it; its validator refuses a change that
+    does not fit."""
     wid = names.grid_session_id(name)
     try:
-        return await client.get_workflow_handle(wid).execute_update("adjust", change)
+        config: GridConfig = await client.get_workflow_handle(wid).execute_update(
+            "adjust", change, result_type=GridConfig
+        )
     except RPCError as exc:
         raise _not_running(exc, wid) from None
     except WorkflowUpdateFailedError as exc:
         raise PerpflowError(f"{wid} refused the adjust: {exc.cause}") from None
+    return config
 
 
 def _not_running(exc: RPCError, wid: str) -> Exception:
@@ -101,25 +106,28 @@ class GridReport:
 
 
 async def session_report(client: Client, workflow_id: str, run_id: str | None = None) -> GridReport:
-    """The latest run of ``workflow_id`` (or that run), with its ``status`` query (replayed once ended)."""
+    """The latest run of ``workflow_id`` (or that run): queried while it runs, its result once ended."""
     try:
         desc = await client.get_workflow_handle(workflow_id, run_id=run_id).describe()
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             raise PerpflowError(f"no grid session {workflow_id}") from None
         raise
-    handle = client.get_workflow_handle(workflow_id, run_id=desc.run_id)
+    # Pinned to the described run: a session started again meanwhile is another run.
+    handle = client.get_workflow_handle(workflow_id, run_id=desc.run_id, result_type=GridStatus)
     report = GridReport(workflow_id, desc.status.name if desc.status else "UNKNOWN")
-    if desc.status is WorkflowExecutionStatus.FAILED:
+    if desc.status is WorkflowExecutionStatus.RUNNING:
         try:
-            await handle.result(follow_runs=False)
-        except WorkflowFailureError as exc:
-            report.reason = str(exc.cause)
+            report.status = await handle.query("status", result_type=GridStatus, rpc_timeout=QUERY_TIMEOUT)
+        except (RPCError, WorkflowQueryFailedError) as exc:
+            report.reason = f"status query unanswered ({exc}); is the orchestrator running?"
+        return report
     try:
-        report.status = await handle.query("status", result_type=GridStatus, rpc_timeout=QUERY_TIMEOUT)
-    except (RPCError, WorkflowQueryFailedError) as exc:
-        unanswered = f"status query unanswered ({exc}); is the orchestrator running?"
-        report.reason = "; ".join(r for r in (report.reason, unanswered) if r)
+        report.status = await handle.result(follow_runs=False)
+    except WorkflowFailureError as exc:
+        report.reason = str(exc.cause)
+    except WorkflowContinuedAsNewError as exc:
+        report.reason = f"continued as run {exc.new_execution_run_id}"
     return report
 
 
@@ -146,8 +154,9 @@ async def session_rows(client: Client, limit: int = 50) -> list[list[str]]:
     return rows
 
 
-def report_view(report: GridReport) -> Group:
-    """The session's state and PnL over its level table, top price first."""
+def report_view(report: GridReport, *, active_only: bool = False) -> Group:
+    """The session's state and PnL over its level table, top price first (``active_only``: the
+    levels with an order on the venue or a hold)."""
     lines = [Text(f"{report.workflow_id}  ({report.execution})", style="bold")]
     if report.reason:
         lines.append(Text(f"  {report.reason}"))
@@ -169,7 +178,8 @@ def report_view(report: GridReport) -> Group:
     table = Table()
     for col in ("level", "price", "side", "state", "order", "size", "filled", "hold"):
         table.add_column(col, justify="right" if col not in ("side", "state") else "left")
-    for row in sorted(st.levels, key=lambda r: r.price, reverse=True):
+    rows = [r for r in st.levels if r.state.live or r.hold] if active_only else st.levels
+    for row in sorted(rows, key=lambda r: r.price, reverse=True):
         table.add_row(
             str(row.index), str(row.price), row.side or "-", row.state,
             str(row.client_order_index) if row.client_order_index is not None else "-",
@@ -178,5 +188,5 @@ def report_view(report: GridReport) -> Group:
     return Group(*lines, table)
 
 
-async def session_view(client: Client, workflow_id: str) -> Group:
-    return report_view(await session_report(client, workflow_id))
+async def session_view(client: Client, workflow_id: str, *, active_only: bool = False) -> Group:
+    return report_view(await session_report(client, workflow_id), active_only=active_only)
