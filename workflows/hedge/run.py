@@ -36,6 +36,11 @@ RECORDED = frozenset(
     {CycleState.QUOTING, CycleState.HOLDING, CycleState.CLOSING, CycleState.UNWINDING, CycleState.CANCELLING}
 )
 
+# From this patch on, the CycleState search attribute lists a hedge under way as QUOTING and is
+# written only when what it lists changes, so a hedge's own workflow task carries no visibility
+# write (~6 ms of every fill -> hedge, bench_fill_to_hedge). The status query shows HEDGING.
+HEDGING_UNLISTED = "hedging-unlisted"
+
 
 class CycleRun:
     def __init__(self, inp: HedgeCycleInput, s: CycleProgress) -> None:
@@ -48,6 +53,8 @@ class CycleRun:
         # Alerts and watch changes: never holding up the orders, a few attempts, awaited at the end.
         self.beside: list[asyncio.Future[Any]] = []
         self.result: CycleResult | None = None
+        self.hedging_unlisted = workflow.patched(HEDGING_UNLISTED)
+        self.listed: CycleState | None = None  # the CycleState search attribute's value
 
     @property
     def params(self) -> CycleParams:
@@ -84,9 +91,18 @@ class CycleRun:
         was = self.s.state
         if self.s.move_to(state):
             workflow.logger.info("cycle %s %s -> %s", workflow.info().workflow_id, was, state)
-        workflow.upsert_search_attributes([names.CYCLE_STATE.value_set(state.value)])
+        self._list(state)
         if state in RECORDED:
             self.record()
+
+    def _list(self, state: CycleState) -> None:
+        if not self.hedging_unlisted:
+            workflow.upsert_search_attributes([names.CYCLE_STATE.value_set(state.value)])
+            return
+        listed = CycleState.QUOTING if state is CycleState.HEDGING else state
+        if listed is not self.listed:
+            workflow.upsert_search_attributes([names.CYCLE_STATE.value_set(listed.value)])
+            self.listed = listed
 
     def record(self, result: CycleResult | None = None) -> None:
         """Ledger rows in order, beside the trading; the final one retries until it is written."""
