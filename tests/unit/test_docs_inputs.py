@@ -17,7 +17,14 @@ EXAMPLES = BLOCK.findall(DOC.read_text())
 
 def test_every_workflow_input_is_shown() -> None:
     shown = {model for _, model, _ in EXAMPLES}
-    assert shown == {"HealthCheckInput", "HedgeCycleInput", "FleetInput", "PayoutInput", "ReconcileInput"}
+    assert shown == {
+        "HealthCheckInput",
+        "HedgeCycleInput",
+        "FleetInput",
+        "GridSessionInput",
+        "PayoutInput",
+        "ReconcileInput",
+    }
 
 
 @pytest.mark.parametrize(("module", "model", "text"), EXAMPLES, ids=[m for _, m, _ in EXAMPLES])
