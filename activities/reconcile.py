@@ -8,10 +8,10 @@ from collections.abc import Callable
 from temporalio import activity
 from temporalio.client import Client
 
-from activities.health import Probe
 from perpflow.db.ledger import Ledger
 from perpflow.db.reconcile import Orphans
 from perpflow.errors import PerpflowError
+from perpflow.health import Probe
 from perpflow.models import AuditEntry
 from perpflow.reconcile.models import (
     AccountsQuery,

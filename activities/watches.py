@@ -13,9 +13,9 @@ from pathlib import Path
 
 from temporalio import activity
 
-from activities.health import Probe
 from perpflow.db.ledger import Ledger
 from perpflow.db.watches import Watches
+from perpflow.health import Probe
 from perpflow.marketdata.liveness import with_feed
 from perpflow.marketdata.models import DeactivatedWatches, DeactivateWatches, Watch, WatchSpec, WorkerStatus
 from perpflow.marketdata.status import MAX_AGE_S, MarketDataUnhealthy, read_status, status_path, verdict

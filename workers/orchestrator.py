@@ -8,7 +8,8 @@ from typing import Any
 
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from activities.health import HealthActivities, ledger_probe, venue_probe
+from activities.grid import GridActivities
+from activities.health import HealthActivities
 from activities.hedge import HedgeActivities
 from activities.market import MarketActivities
 from activities.payouts import orchestrator_payout_activities
@@ -18,8 +19,10 @@ from perpflow.alerts.channels import channels_from
 from perpflow.alerts.delivery import AlertDelivery
 from perpflow.alerts.notifier import Notifier
 from perpflow.db.alerts import AlertOutbox
+from perpflow.db.grid import GridSessions
 from perpflow.db.hedge import HedgeCycles
 from perpflow.db.ledger import Ledger
+from perpflow.health import ledger_probe, venue_probe
 from perpflow.models import Component
 from perpflow.names import ORCHESTRATOR_QUEUE
 from perpflow.process import main_entry, stop_event
@@ -64,6 +67,7 @@ async def main() -> None:
                 *orchestrator_payout_activities(settings, ledger, notifier),
                 *WatchActivities(ledger, settings.state_dir).all(),
                 *HedgeActivities(HedgeCycles(ledger), notifier).all(),
+                *GridActivities(GridSessions(ledger)).all(),
                 *ReconcileActivities(client, ledger).all(),
             ],
         )

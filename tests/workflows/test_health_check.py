@@ -10,9 +10,10 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.health import HealthActivities, ledger_probe
+from activities.health import HealthActivities
 from perpflow.db.ledger import Ledger
 from perpflow.db.migrate import head_revision
+from perpflow.health import ledger_probe
 from perpflow.models import Component, HealthCheckInput, HealthReport
 from workflows.health import HealthCheckWorkflow
 
