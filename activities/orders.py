@@ -22,6 +22,10 @@ class OrderActivities:
     async def place_order(self, intent: m.OrderIntent) -> m.OrderAck:
         return await typed_failures(self.gateway.place(intent))
 
+    @activity.defn(name="place_orders")
+    async def place_orders(self, batch: m.OrderBatch) -> m.OrderAcks:
+        return await typed_failures(self.gateway.place_batch(batch))
+
     @activity.defn(name="get_order")
     async def get_order(self, ref: m.OrderRef) -> m.OrderAck:
         return await typed_failures(self.gateway.order(ref))
@@ -60,7 +64,14 @@ class OrderActivities:
 
     def send_activities(self) -> list[Callable[..., object]]:
         """The ones that spend nonces: served from the key's one-slot queue."""
-        return [self.place_order, self.cancel_order, self.cancel_all, self.modify_order, self.refresh_nonce]
+        return [
+            self.place_order,
+            self.place_orders,
+            self.cancel_order,
+            self.cancel_all,
+            self.modify_order,
+            self.refresh_nonce,
+        ]
 
     def read_activities(self) -> list[Callable[..., object]]:
         """Private reads (auth tokens, no nonces): served concurrently from the key's read queue."""

@@ -17,6 +17,8 @@ from perpflow.orders.models import (
     NonceState,
     OpenOrders,
     OrderAck,
+    OrderAcks,
+    OrderBatch,
     OrderIntent,
     OrderRef,
 )
@@ -35,6 +37,8 @@ __all__ = [
     "NonceState",
     "OpenOrders",
     "OrderAck",
+    "OrderAcks",
+    "OrderBatch",
     "OrderIntent",
     "OrderRef",
 ]

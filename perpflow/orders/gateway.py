@@ -3,7 +3,8 @@
 An intent is claimed in the ledger (its client order index fixed once) before anything is signed;
 the signed transaction's nonce and hash are recorded before it is sent; a retry first looks the
 order up on the venue by that index, and sends again only if the venue has not seen it once its
-indexing grace is over. Every order state the ledger holds is written from here.
+indexing grace is over. Every order state the ledger holds is written from here, through the
+steps ``placing`` shares with ``batch``.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
-from perpflow.orders.errors import OrderNotFound, OrderPending
-from perpflow.orders.ledger import OrderLedger, OrderRecord
+from perpflow.orders.batch import BatchPlacement
+from perpflow.orders.errors import OrderNotFound
+from perpflow.orders.ledger import OrderRecord
 from perpflow.orders.models import (
     AccountQuery,
     AccountSnapshot,
@@ -28,13 +29,14 @@ from perpflow.orders.models import (
     NonceState,
     OpenOrders,
     OrderAck,
+    OrderAcks,
+    OrderBatch,
     OrderIntent,
     OrderRef,
 )
-from perpflow.risk import GLOBAL_SCOPE, RiskLimits, TradingStates, account_scope, check_order
-from perpflow.venues.base import Venue
+from perpflow.orders.placing import Placing
 from perpflow.venues.errors import InsufficientMargin, InvalidNonce, InvalidOrder, RateLimited
-from perpflow.venues.types import OrderSpec, OrderStatus, VenueOrder
+from perpflow.venues.types import OrderStatus, VenueOrder
 
 log = logging.getLogger(__name__)
 
@@ -42,28 +44,19 @@ log = logging.getLogger(__name__)
 HEARTBEAT_EVERY_S = 2.0
 
 
-class OrderGateway:
+class OrderGateway(Placing):
     """Every order operation of one signer: its own account only, each call one payload in, one out."""
 
-    def __init__(self, venue: Venue, orders: OrderLedger, states: TradingStates, limits: RiskLimits) -> None:
-        self.venue = venue
-        self.orders = orders
-        self.states = states
-        self.limits = limits
-
-    def _serve(self, account_index: int) -> None:
-        if account_index != self.venue.account_index:
-            raise InvalidOrder(f"this signer serves account {self.venue.account_index}, not {account_index}")
-
     async def place(self, intent: OrderIntent) -> OrderAck:
-        self._serve(intent.account_index)
+        self.serve(intent.account_index)
         # The risk check's reads (risk states, the venue's position) overlap the claim and the
         # signature, so a hedge reaches the venue sooner; nothing is sent before its verdict.
         risk = asyncio.ensure_future(self._risk_check(intent))
         try:
             record = await self.orders.claim(intent)
             if record.submitted_at is not None:
-                seen = await self._look_for_earlier_send(record)
+                found = await self.venue.order_by_client_index(intent.market, record.client_order_index)
+                seen = await self.earlier_send(record, found)
                 if seen is not None:
                     return seen
             return await self._send(record, risk)
@@ -71,75 +64,34 @@ class OrderGateway:
             risk.cancel()
             await asyncio.gather(risk, return_exceptions=True)
 
-    async def _look_for_earlier_send(self, record: OrderRecord) -> OrderAck | None:
-        """An earlier attempt sent this intent: return what the venue holds, if anything."""
-        key = record.intent.key
-        found = await self.venue.order_by_client_index(record.intent.market, record.client_order_index)
-        if found is not None:
-            await self.orders.mark_seen(key, found)
-            log.info("order %s already on the venue as %s", key, found.order_index)
-            return record.ack(found, sent_now=False)
-        assert record.submitted_at is not None
-        waited = (datetime.now(UTC) - record.submitted_at).total_seconds()
-        if waited < self.venue.indexing_grace_s:
-            raise OrderPending(f"order {key} sent {waited:.1f} s ago is not visible yet")
-        log.warning("order %s never reached the venue; sending it again", key)
-        return None
+    async def place_batch(self, batch: OrderBatch) -> OrderAcks:
+        """Each intent exactly once, as ``place`` places one, in the venue's batch transactions."""
+        return await BatchPlacement(self).place(batch)
 
     async def _risk_check(self, intent: OrderIntent) -> None:
-        state, account = await asyncio.gather(
-            self.states.strictest(GLOBAL_SCOPE, account_scope(intent.venue, intent.account_index)),
-            self.venue.account(),
-        )
-        position = account.position(intent.market).size
-        check_order(
-            market=intent.market,
-            side=intent.side,
-            size=intent.size,
-            price=intent.price,
-            reduce_only=intent.reduce_only,
-            position=position,
-            limits=self.limits,
-            state=state,
-        )
+        self.check(intent, *await self.risk_reads(intent))
 
     async def _send(self, record: OrderRecord, risk: asyncio.Future[None]) -> OrderAck:
         intent = record.intent
-        spec = OrderSpec(
-            market=intent.market,
-            client_order_index=record.client_order_index,
-            side=intent.side,
-            kind=intent.kind,
-            tif=intent.tif,
-            size=intent.size,
-            price=intent.price,
-            reduce_only=intent.reduce_only,
-        )
         # A denied order's signed tx is dropped unsent; nonces only advance on a successful send.
-        _, signed = await asyncio.gather(risk, self.venue.sign_order(spec))
+        _, signed = await asyncio.gather(risk, self.venue.sign_order(record.spec()))
         await self.orders.mark_submitting(intent.key, signed)
         try:
             await self.venue.submit(signed)
         except (InvalidNonce, RateLimited) as exc:
-            # Refused before execution: nothing exists on the venue; the retry sends afresh.
-            await self.orders.mark_unsent(intent.key, type(exc).__name__)
-            if isinstance(exc, InvalidNonce):
-                await self.venue.refresh_nonce()
+            await self.unsent([record], exc)
             raise
         except (InsufficientMargin, InvalidOrder) as exc:
             await self.orders.mark_rejected(intent.key, str(exc))
             raise
         await self.orders.mark_sent(intent.key)
         found = await self.venue.order_by_client_index(intent.market, record.client_order_index)
-        if found is not None:
-            await self.orders.mark_seen(intent.key, found)
-            if self.venue.refused_for_margin(found):
-                raise InsufficientMargin(f"order {intent.key} {found.reason}")
+        ack = await self.placed(record, found)
         log.info("order %s sent coi=%d nonce=%d", intent.key, record.client_order_index, signed.nonce)
-        return record.ack(found, sent_now=True)
+        return ack
 
     async def order(self, ref: OrderRef) -> OrderAck:
-        self._serve(ref.account_index)
+        self.serve(ref.account_index)
         return await self._current(ref)
 
     async def _lookup(self, ref: OrderRef) -> tuple[OrderRecord | None, VenueOrder | None]:
@@ -171,7 +123,7 @@ class OrderGateway:
 
     async def cancel(self, ref: OrderRef) -> OrderAck:
         """Cancel and return the order's final state; cancelling a filled order is not an error."""
-        self._serve(ref.account_index)
+        self.serve(ref.account_index)
         current = await self._current(ref)
         if current.status in (OrderStatus.OPEN, OrderStatus.PENDING):
             # A cancel that races a fill or expiry is refused; the look-up below tells which.
@@ -181,17 +133,17 @@ class OrderGateway:
         return current
 
     async def cancel_all(self, req: CancelAll) -> OpenOrders:
-        self._serve(req.account_index)
+        self.serve(req.account_index)
         await self.venue.cancel_all(req.market)
         return await self._open(req.market)
 
     async def modify(self, req: Modify) -> OrderAck:
-        self._serve(req.order.account_index)
+        self.serve(req.order.account_index)
         await self.venue.modify(req.order.market, req.order.index, req.size, req.price)
         return await self._current(req.order)
 
     async def refresh_nonce(self, req: AccountQuery) -> NonceState:
-        self._serve(req.account_index)
+        self.serve(req.account_index)
         nonce = await self.venue.refresh_nonce()
         assert self.venue.api_key_index is not None
         return NonceState(
@@ -199,7 +151,7 @@ class OrderGateway:
         )
 
     async def open_orders(self, req: AccountQuery) -> OpenOrders:
-        self._serve(req.account_index)
+        self.serve(req.account_index)
         return await self._open(req.market)
 
     async def _open(self, market: str | None) -> OpenOrders:
@@ -207,18 +159,18 @@ class OrderGateway:
         return OpenOrders(orders=[OrderAck.of(o) for o in orders])
 
     async def position(self, req: AccountQuery) -> AccountSnapshot:
-        self._serve(req.account_index)
+        self.serve(req.account_index)
         return AccountSnapshot(account=await self.venue.account())
 
     async def fills(self, req: FillsQuery) -> FillsPage:
-        self._serve(req.account_index)
+        self.serve(req.account_index)
         fills, cursor = await self.venue.fills(req.market, req.cursor)
         return FillsPage(fills=fills, cursor=cursor or req.cursor)
 
     async def await_fill(self, req: AwaitFill, heartbeat: Callable[[str], None]) -> OrderAck:
         """Poll until the order fills beyond ``known_filled``, ends, or time is up: the safety net
         beside the market-data worker's fill signals."""
-        self._serve(req.order.account_index)
+        self.serve(req.order.account_index)
         deadline = time.monotonic() + req.timeout_s
         while True:
             record, found = await self._lookup(req.order)

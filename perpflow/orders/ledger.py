@@ -1,7 +1,8 @@
 """What the gateway keeps in the ledger: one record per intent, moved only along the state table.
 
-``perpflow.db.orders.Orders`` is the one implementation; the gateway is its one caller of the
-``mark_*`` writers, so the order's state has one writer.
+``perpflow.db.orders.Orders`` is the one implementation; the gateway (with the steps ``placing``
+and ``batch`` share with it) is its one caller of the ``mark_*`` writers, so the order's state has
+one writer.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from perpflow.models import Model
 from perpflow.orders.models import OrderAck, OrderIntent
 from perpflow.orders.status import OrderState
 from perpflow.venues.base import SignedTx
-from perpflow.venues.types import OrderStatus, VenueOrder
+from perpflow.venues.types import OrderSpec, OrderStatus, VenueOrder
 
 
 class OrderRecord(Model):
@@ -25,6 +26,32 @@ class OrderRecord(Model):
     order_index: int | None = None
     nonce: int | None = None
     submitted_at: AwareDatetime | None = None
+
+    def spec(self) -> OrderSpec:
+        """The order as the venue signs it."""
+        intent = self.intent
+        return OrderSpec(
+            market=intent.market,
+            client_order_index=self.client_order_index,
+            side=intent.side,
+            kind=intent.kind,
+            tif=intent.tif,
+            size=intent.size,
+            price=intent.price,
+            reduce_only=intent.reduce_only,
+        )
+
+    def refused(self, exc: Exception, *, sent_now: bool) -> OrderAck:
+        """Refused as place_order would have failed: never live on the venue."""
+        return OrderAck(
+            key=self.intent.key,
+            market=self.intent.market,
+            client_order_index=self.client_order_index,
+            status=OrderStatus.CANCELED,
+            reason=str(exc),
+            sent_now=sent_now,
+            refusal=type(exc).__name__,
+        )
 
     def ack(self, found: VenueOrder | None, *, sent_now: bool) -> OrderAck:
         """The venue's view of the order if it has one, else a pending order of the full size."""

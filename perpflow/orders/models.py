@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from perpflow.models import Model
 from perpflow.venues.base import VenueName
@@ -50,6 +50,8 @@ class OrderAck(Model):
     filled_quote: Decimal = Decimal(0)
     remaining_size: Decimal = Decimal(0)
     sent_now: bool  # False when an earlier attempt had already placed it
+    # In a batch: the failure place_order would have ended with (its type's name), this order's alone.
+    refusal: str = ""
 
     @classmethod
     def of(cls, order: VenueOrder, key: str = "", *, sent_now: bool = False) -> OrderAck:
@@ -59,6 +61,30 @@ class OrderAck(Model):
             filled_size=order.filled_size, filled_quote=order.filled_quote,
             remaining_size=order.remaining_size, sent_now=sent_now,
         )  # fmt: skip
+
+
+# Orders one place_orders call carries: a ladder of a few hundred levels, sent in the venue's batches.
+MAX_BATCH_INTENTS = 500
+
+
+class OrderBatch(Model):
+    """Orders for one account and market, placed together; each intent exactly once by its key."""
+
+    intents: list[OrderIntent] = Field(min_length=1, max_length=MAX_BATCH_INTENTS)
+
+    @model_validator(mode="after")
+    def _one_account_and_market(self) -> OrderBatch:
+        first = self.intents[0]
+        where = {(i.venue, i.account_index, i.market) for i in self.intents}
+        if where != {(first.venue, first.account_index, first.market)}:
+            raise ValueError("a batch's intents are all for one venue, account and market")
+        if len({i.key for i in self.intents}) != len(self.intents):
+            raise ValueError("a batch's intents have distinct keys")
+        return self
+
+
+class OrderAcks(Model):
+    acks: list[OrderAck]  # one per intent, in the batch's order
 
 
 class OrderRef(Model):

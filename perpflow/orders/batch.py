@@ -1,0 +1,178 @@
+"""Placing a batch of orders (a grid's ladder): each intent exactly once, as ``place`` places one,
+sent in the venue's batch transactions of at most ``max_batch`` orders on consecutive nonces.
+
+Every intent is claimed first; those an earlier attempt sent are looked up, not sent again. The
+risk gate is read once and holds each order to the position its side's earlier orders would leave
+if they all filled. Each chunk is signed, stored, then sent: a bad nonce refreshes it and re-signs
+what is not sent yet; a chunk the venue refuses whole goes again one order at a time, so a refusal
+is its own order's (``OrderAck.refusal``) and the others are placed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from decimal import Decimal
+
+from perpflow.orders.errors import OrderPending
+from perpflow.orders.ledger import OrderRecord
+from perpflow.orders.models import OrderAck, OrderAcks, OrderBatch
+from perpflow.orders.placing import Placing
+from perpflow.risk import RiskRejected, TradingState
+from perpflow.venues.base import SignedTx
+from perpflow.venues.errors import InsufficientMargin, InvalidNonce, InvalidOrder, RateLimited
+from perpflow.venues.types import Side, VenueOrder
+
+log = logging.getLogger(__name__)
+
+# Bad nonces in a row before the batch gives up (the activity's retry starts afresh).
+NONCE_ATTEMPTS = 3
+
+
+class BatchPlacement:
+    """One ``place_batch`` call: the acks so far, and the orders sent now."""
+
+    def __init__(self, placing: Placing) -> None:
+        self.placing = placing
+        self.venue = placing.venue
+        self.orders = placing.orders
+        self.acks: dict[str, OrderAck] = {}
+        self.sent: list[OrderRecord] = []
+
+    async def place(self, batch: OrderBatch) -> OrderAcks:
+        first = batch.intents[0]
+        self.placing.serve(first.account_index)
+        risk = asyncio.ensure_future(self.placing.risk_reads(first))
+        try:
+            records = await asyncio.gather(*(self.orders.claim(intent) for intent in batch.intents))
+            fresh, pending = await self._earlier_sends(records)
+            await self._send(self._within_risk(fresh, *await risk), self.venue.max_batch)
+        finally:
+            risk.cancel()
+            await asyncio.gather(risk, return_exceptions=True)
+        await self._seen_after_send()
+        log.info("batch of %d on %s: %d sent now", len(records), first.market, len(self.sent))
+        if pending:
+            raise pending[0]
+        return OrderAcks(acks=[self.acks[intent.key] for intent in batch.intents])
+
+    async def _earlier_sends(
+        self, records: Sequence[OrderRecord]
+    ) -> tuple[list[OrderRecord], list[OrderPending]]:
+        """Acks what an earlier attempt placed; returns what is still to send, and what may yet show."""
+        found = await self._find([r for r in records if r.submitted_at is not None])
+        fresh: list[OrderRecord] = []
+        pending: list[OrderPending] = []
+        for record in records:
+            if record.submitted_at is not None:
+                try:
+                    seen = await self.placing.earlier_send(record, found.get(record.client_order_index))
+                except OrderPending as exc:
+                    pending.append(exc)
+                    continue
+                if seen is not None:
+                    self.acks[record.intent.key] = seen
+                    continue
+            fresh.append(record)
+        return fresh, pending
+
+    def _within_risk(
+        self, records: Sequence[OrderRecord], state: TradingState, position: Decimal
+    ) -> list[OrderRecord]:
+        """Each order as ``place`` checks it, against the position the batch's earlier orders of its
+        side would leave if they all filled."""
+        after = {Side.BUY: position, Side.SELL: position}
+        passed = []
+        for record in records:
+            intent = record.intent
+            try:
+                self.placing.check(intent, state, after[intent.side])
+            except RiskRejected as exc:
+                self.acks[intent.key] = record.refused(exc, sent_now=False)
+                continue
+            after[intent.side] += intent.side.sign * intent.size
+            passed.append(record)
+        return passed
+
+    async def _send(self, records: Sequence[OrderRecord], size: int) -> None:
+        """In chunks of ``size``, one after the other: each chunk's nonces follow the last one's."""
+        rest, bad_nonces = list(records), 0
+        while rest:
+            chunk, rest = rest[:size], rest[size:]
+            try:
+                await self._send_chunk(chunk)
+            except InvalidNonce:
+                bad_nonces += 1
+                if bad_nonces >= NONCE_ATTEMPTS:
+                    raise
+                rest = chunk + rest  # the nonce is refreshed: re-signed from it
+
+    async def _send_chunk(self, chunk: Sequence[OrderRecord]) -> None:
+        signed = await self._signed(chunk)
+        if not signed:
+            return
+        records, txs = [r for r, _ in signed], [tx for _, tx in signed]
+        await asyncio.gather(*(self.orders.mark_submitting(r.intent.key, tx) for r, tx in signed))
+        try:
+            await (self.venue.submit(txs[0]) if len(txs) == 1 else self.venue.submit_batch(txs))
+        except (InvalidNonce, RateLimited) as exc:
+            await self.placing.unsent(records, exc)
+            raise
+        except (InsufficientMargin, InvalidOrder) as exc:
+            if len(records) > 1:
+                await self.placing.unsent(records, exc)  # refused whole: find whose refusal it is
+                await self._send(records, 1)
+                return
+            await self.orders.mark_rejected(records[0].intent.key, str(exc))
+            self.acks[records[0].intent.key] = records[0].refused(exc, sent_now=False)
+            return
+        await asyncio.gather(*(self.orders.mark_sent(r.intent.key) for r in records))
+        self.sent.extend(records)
+
+    async def _signed(self, chunk: Sequence[OrderRecord]) -> list[tuple[OrderRecord, SignedTx]]:
+        try:
+            txs = await self.venue.sign_batch([r.spec() for r in chunk])
+        except InvalidOrder as exc:
+            if len(chunk) > 1:
+                return await self._signed_apart(chunk, exc)
+            self.acks[chunk[0].intent.key] = chunk[0].refused(exc, sent_now=False)
+            return []
+        return list(zip(chunk, txs, strict=True))
+
+    async def _signed_apart(
+        self, chunk: Sequence[OrderRecord], exc: InvalidOrder
+    ) -> list[tuple[OrderRecord, SignedTx]]:
+        """The orders the venue cannot sign (a price or size it cannot represent) are refused alone;
+        the rest are signed together."""
+        for record in chunk:
+            await self._signed([record])
+        rest = [r for r in chunk if r.intent.key not in self.acks]
+        if len(rest) == len(chunk):
+            raise exc
+        return await self._signed(rest) if rest else []
+
+    async def _seen_after_send(self) -> None:
+        found = await self._find(self.sent)
+        for record in self.sent:
+            try:
+                ack = await self.placing.placed(record, found.get(record.client_order_index))
+            except InsufficientMargin as exc:
+                ack = record.refused(exc, sent_now=True)
+            self.acks[record.intent.key] = ack
+
+    async def _find(self, records: Sequence[OrderRecord]) -> dict[int, VenueOrder]:
+        """What the venue shows of these orders, by client order index: one read of the market's
+        open orders, then a look-up of each one not among them (filled, cancelled, not yet visible)."""
+        wanted = {r.client_order_index for r in records}
+        if not wanted:
+            return {}
+        market = records[0].intent.market
+        found: dict[int, VenueOrder] = {}
+        if len(wanted) > 1:
+            opened = await self.venue.open_orders(market)
+            found = {o.client_order_index: o for o in opened if o.client_order_index in wanted}
+        missing = sorted(wanted - found.keys())
+        looked = await asyncio.gather(*(self.venue.order_by_client_index(market, coi) for coi in missing))
+        found.update({coi: order for coi, order in zip(missing, looked, strict=True) if order is not None})
+        return found

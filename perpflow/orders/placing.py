@@ -1,0 +1,82 @@
+"""What placing one order and placing a batch share: the signer's account, the risk gate, the look-up
+before any resend, and the ledger's moves around a send."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from perpflow.orders.errors import OrderPending
+from perpflow.orders.ledger import OrderLedger, OrderRecord
+from perpflow.orders.models import OrderAck, OrderIntent
+from perpflow.risk import GLOBAL_SCOPE, RiskLimits, TradingState, TradingStates, account_scope, check_order
+from perpflow.venues.base import Venue
+from perpflow.venues.errors import InsufficientMargin, InvalidNonce, InvalidOrder
+from perpflow.venues.types import VenueOrder
+
+log = logging.getLogger(__name__)
+
+
+class Placing:
+    """One signer's account on one venue, its ledger of orders and its risk limits."""
+
+    def __init__(self, venue: Venue, orders: OrderLedger, states: TradingStates, limits: RiskLimits) -> None:
+        self.venue = venue
+        self.orders = orders
+        self.states = states
+        self.limits = limits
+
+    def serve(self, account_index: int) -> None:
+        if account_index != self.venue.account_index:
+            raise InvalidOrder(f"this signer serves account {self.venue.account_index}, not {account_index}")
+
+    async def risk_reads(self, intent: OrderIntent) -> tuple[TradingState, Decimal]:
+        """The strictest trading state over the intent's account, and its position in the market."""
+        state, account = await asyncio.gather(
+            self.states.strictest(GLOBAL_SCOPE, account_scope(intent.venue, intent.account_index)),
+            self.venue.account(),
+        )
+        return state, account.position(intent.market).size
+
+    def check(self, intent: OrderIntent, state: TradingState, position: Decimal) -> None:
+        check_order(
+            market=intent.market,
+            side=intent.side,
+            size=intent.size,
+            price=intent.price,
+            reduce_only=intent.reduce_only,
+            position=position,
+            limits=self.limits,
+            state=state,
+        )
+
+    async def earlier_send(self, record: OrderRecord, found: VenueOrder | None) -> OrderAck | None:
+        """An earlier attempt sent this intent: what the venue holds of it (``found``), if anything."""
+        key = record.intent.key
+        if found is not None:
+            await self.orders.mark_seen(key, found)
+            log.info("order %s already on the venue as %s", key, found.order_index)
+            return record.ack(found, sent_now=False)
+        assert record.submitted_at is not None
+        waited = (datetime.now(UTC) - record.submitted_at).total_seconds()
+        if waited < self.venue.indexing_grace_s:
+            raise OrderPending(f"order {key} sent {waited:.1f} s ago is not visible yet")
+        log.warning("order %s never reached the venue; sending it again", key)
+        return None
+
+    async def unsent(self, records: Sequence[OrderRecord], exc: Exception) -> None:
+        """Refused before execution (bad nonce, 429): nothing exists on the venue; sent afresh later."""
+        await asyncio.gather(*(self.orders.mark_unsent(r.intent.key, type(exc).__name__) for r in records))
+        if isinstance(exc, InvalidNonce):
+            await self.venue.refresh_nonce()
+
+    async def placed(self, record: OrderRecord, found: VenueOrder | None) -> OrderAck:
+        """Sent just now: the venue's view of it, if it shows yet. Cancelled for margin raises."""
+        if found is not None:
+            await self.orders.mark_seen(record.intent.key, found)
+            if self.venue.refused_for_margin(found):
+                raise InsufficientMargin(f"order {record.intent.key} {found.reason}")
+        return record.ack(found, sent_now=True)
