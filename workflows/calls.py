@@ -37,6 +37,8 @@ with workflow.unsafe.imports_passed_through():
         MarketQuery,
         OpenOrders,
         OrderAck,
+        OrderAcks,
+        OrderBatch,
         OrderIntent,
         OrderRef,
     )
@@ -113,6 +115,7 @@ class Activity(Generic[ArgT, ResultT]):
 
 # -- the venue, through a signer's queues (orders on the send queue, reads on the read queue) ------
 PLACE_ORDER = Activity("place_order", OrderIntent, OrderAck, ORDER)
+PLACE_ORDERS = Activity("place_orders", OrderBatch, OrderAcks, ORDER)
 CANCEL_ORDER = Activity("cancel_order", OrderRef, OrderAck, ORDER)
 AWAIT_FILL = Activity("await_fill", AwaitFill, OrderAck, VENUE_READ)
 GET_POSITION = Activity("get_position", AccountQuery, AccountSnapshot, VENUE_READ)
