@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from decimal import Decimal
+from typing import TypeVar
 
 from perpflow.orders.errors import OrderPending
 from perpflow.orders.ledger import OrderRecord
@@ -25,9 +26,23 @@ from perpflow.venues.errors import InsufficientMargin, InvalidNonce, InvalidOrde
 from perpflow.venues.types import Side, VenueOrder
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Bad nonces in a row before the batch gives up (the activity's retry starts afresh).
 NONCE_ATTEMPTS = 3
+# Ledger writes at once: within the ledger's connection pool (5), so none waits for a new connection.
+LEDGER_WRITES_AT_ONCE = 5
+
+
+async def _each(calls: Sequence[Awaitable[T]]) -> list[T]:
+    """Every call's result, in order, a few at a time."""
+    gate = asyncio.Semaphore(LEDGER_WRITES_AT_ONCE)
+
+    async def one(call: Awaitable[T]) -> T:
+        async with gate:
+            return await call
+
+    return await asyncio.gather(*(one(call) for call in calls))
 
 
 class BatchPlacement:
@@ -45,7 +60,7 @@ class BatchPlacement:
         self.placing.serve(first.account_index)
         risk = asyncio.ensure_future(self.placing.risk_reads(first))
         try:
-            records = await asyncio.gather(*(self.orders.claim(intent) for intent in batch.intents))
+            records = await _each([self.orders.claim(intent) for intent in batch.intents])
             fresh, pending = await self._earlier_sends(records)
             await self._send(self._within_risk(fresh, *await risk), self.venue.max_batch)
         finally:
@@ -62,20 +77,23 @@ class BatchPlacement:
     ) -> tuple[list[OrderRecord], list[OrderPending]]:
         """Acks what an earlier attempt placed; returns what is still to send, and what may yet show."""
         found = await self._find([r for r in records if r.submitted_at is not None])
-        fresh: list[OrderRecord] = []
-        pending: list[OrderPending] = []
-        for record in records:
-            if record.submitted_at is not None:
-                try:
-                    seen = await self.placing.earlier_send(record, found.get(record.client_order_index))
-                except OrderPending as exc:
-                    pending.append(exc)
-                    continue
-                if seen is not None:
-                    self.acks[record.intent.key] = seen
-                    continue
-            fresh.append(record)
-        return fresh, pending
+        looked = await _each([self._earlier_send(r, found.get(r.client_order_index)) for r in records])
+        fresh = [record for record, outcome in zip(records, looked, strict=True) if outcome is None]
+        return fresh, [outcome for outcome in looked if isinstance(outcome, OrderPending)]
+
+    async def _earlier_send(
+        self, record: OrderRecord, found: VenueOrder | None
+    ) -> OrderAck | OrderPending | None:
+        """None: to send (again)."""
+        if record.submitted_at is None:
+            return None
+        try:
+            seen = await self.placing.earlier_send(record, found)
+        except OrderPending as exc:
+            return exc
+        if seen is not None:
+            self.acks[record.intent.key] = seen
+        return seen
 
     def _within_risk(
         self, records: Sequence[OrderRecord], state: TradingState, position: Decimal
@@ -113,7 +131,7 @@ class BatchPlacement:
         if not signed:
             return
         records, txs = [r for r, _ in signed], [tx for _, tx in signed]
-        await asyncio.gather(*(self.orders.mark_submitting(r.intent.key, tx) for r, tx in signed))
+        await _each([self.orders.mark_submitting(r.intent.key, tx) for r, tx in signed])
         try:
             await (self.venue.submit(txs[0]) if len(txs) == 1 else self.venue.submit_batch(txs))
         except (InvalidNonce, RateLimited) as exc:
@@ -127,7 +145,7 @@ class BatchPlacement:
             await self.orders.mark_rejected(records[0].intent.key, str(exc))
             self.acks[records[0].intent.key] = records[0].refused(exc, sent_now=False)
             return
-        await asyncio.gather(*(self.orders.mark_sent(r.intent.key) for r in records))
+        await _each([self.orders.mark_sent(r.intent.key) for r in records])
         self.sent.extend(records)
 
     async def _signed(self, chunk: Sequence[OrderRecord]) -> list[tuple[OrderRecord, SignedTx]]:
@@ -154,12 +172,14 @@ class BatchPlacement:
 
     async def _seen_after_send(self) -> None:
         found = await self._find(self.sent)
-        for record in self.sent:
-            try:
-                ack = await self.placing.placed(record, found.get(record.client_order_index))
-            except InsufficientMargin as exc:
-                ack = record.refused(exc, sent_now=True)
-            self.acks[record.intent.key] = ack
+        await _each([self._seen(record, found.get(record.client_order_index)) for record in self.sent])
+
+    async def _seen(self, record: OrderRecord, found: VenueOrder | None) -> None:
+        try:
+            ack = await self.placing.placed(record, found)
+        except InsufficientMargin as exc:
+            ack = record.refused(exc, sent_now=True)
+        self.acks[record.intent.key] = ack
 
     async def _find(self, records: Sequence[OrderRecord]) -> dict[int, VenueOrder]:
         """What the venue shows of these orders, by client order index: one read of the market's

@@ -15,6 +15,7 @@ from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
 from perpflow.db.risk import RiskStates
 from perpflow.orders import OrderAcks, OrderBatch, OrderIntent
+from perpflow.orders.errors import OrderPending
 from perpflow.risk import RiskLimits
 from perpflow.venues.base import SignedTx, Venue, VenueAccess, VenueName
 from perpflow.venues.errors import TransportError
@@ -106,6 +107,27 @@ async def test_intents_already_placed_are_looked_up_not_sent_again(
     acks = await env.run(order_activities.place_orders, batch)
     assert [a.sent_now for a in acks.acks] == [False] * 5 + [True] * 15
     assert [a.client_order_index for a in acks.acks[:5]] == [p.client_order_index for p in placed]
+    await once_each(venue, acks)
+
+
+async def test_an_order_sent_moments_ago_is_pending_the_rest_placed_then_it_once(
+    order_activities: OrderActivities, sim_account: SimAccount, venue: LighterVenue, ledger: Ledger
+) -> None:
+    bid, _ = await best(venue)
+    batch = ladder(sim_account.account_index, bid - 10, 8)
+    orders = Orders(ledger)
+    await orders.claim(batch.intents[0])
+    # The signer recorded the first order signed, then died before it was sent.
+    lost = SignedTx(
+        tx_type=14, tx_info="{}", tx_hash="0x10", nonce=0, api_key_index=sim_account.api_key_index
+    )
+    await orders.mark_submitting(batch.intents[0].key, lost)
+    with pytest.raises(OrderPending):
+        await env.run(order_activities.place_orders, batch)
+    assert len(await venue.open_orders("ETH")) == 7
+    venue.indexing_grace_s = 0.0
+    acks = await env.run(order_activities.place_orders, batch)
+    assert [a.sent_now for a in acks.acks] == [True] + [False] * 7
     await once_each(venue, acks)
 
 
