@@ -20,6 +20,7 @@ from perpflow.orders.errors import OrderPending
 from perpflow.orders.ledger import OrderRecord
 from perpflow.orders.models import OrderAck, OrderAcks, OrderBatch
 from perpflow.orders.placing import Placing
+from perpflow.orders.status import OrderState
 from perpflow.risk import RiskRejected, TradingState
 from perpflow.venues.base import SignedTx
 from perpflow.venues.errors import InsufficientMargin, InvalidNonce, InvalidOrder, RateLimited
@@ -43,6 +44,11 @@ async def _each(calls: Sequence[Awaitable[T]]) -> list[T]:
             return await call
 
     return await asyncio.gather(*(one(call) for call in calls))
+
+
+def _rejected(record: OrderRecord) -> bool:
+    """Refused as specified by an earlier attempt: refused again, never sent again."""
+    return record.status is OrderState.REJECTED
 
 
 class BatchPlacement:
@@ -75,8 +81,9 @@ class BatchPlacement:
     async def _earlier_sends(
         self, records: Sequence[OrderRecord]
     ) -> tuple[list[OrderRecord], list[OrderPending]]:
-        """Acks what an earlier attempt placed; returns what is still to send, and what may yet show."""
-        found = await self._find([r for r in records if r.submitted_at is not None])
+        """Acks what an earlier attempt placed or met a refusal for; returns what is still to send,
+        and what may yet show."""
+        found = await self._find([r for r in records if r.submitted_at is not None and not _rejected(r)])
         looked = await _each([self._earlier_send(r, found.get(r.client_order_index)) for r in records])
         fresh = [record for record, outcome in zip(records, looked, strict=True) if outcome is None]
         return fresh, [outcome for outcome in looked if isinstance(outcome, OrderPending)]
@@ -85,15 +92,21 @@ class BatchPlacement:
         self, record: OrderRecord, found: VenueOrder | None
     ) -> OrderAck | OrderPending | None:
         """None: to send (again)."""
-        if record.submitted_at is None:
+        key = record.intent.key
+        if _rejected(record):
+            ack: OrderAck | None = record.refused(InvalidOrder(f"refused: {record.reason}"), sent_now=False)
+        elif record.submitted_at is None:
             return None
-        try:
-            seen = await self.placing.earlier_send(record, found)
-        except OrderPending as exc:
-            return exc
-        if seen is not None:
-            self.acks[record.intent.key] = seen
-        return seen
+        else:
+            try:
+                ack = await self.placing.earlier_send(record, found)
+            except OrderPending as exc:
+                return exc
+            if found is not None and self.venue.refused_for_margin(found):
+                ack = record.refused(InsufficientMargin(f"order {key} {found.reason}"), sent_now=False)
+        if ack is not None:
+            self.acks[key] = ack
+        return ack
 
     def _within_risk(
         self, records: Sequence[OrderRecord], state: TradingState, position: Decimal

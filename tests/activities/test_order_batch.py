@@ -170,6 +170,9 @@ async def test_a_batch_refused_whole_goes_again_one_by_one(
     assert [a.refusal for a in acks.acks] == ["InsufficientMargin"] + [""] * 5
     assert [a.status for a in acks.acks[1:]] == [OrderStatus.OPEN] * 5
     assert await venue.orders_by_client_index(acks.acks[0].client_order_index) == []
+    again = await env.run(order_activities.place_orders, batch)  # retried: refused again, never sent
+    assert [(a.refusal, a.sent_now) for a in again.acks] == [("InvalidOrder", False)] + [("", False)] * 5
+    assert await venue.orders_by_client_index(acks.acks[0].client_order_index) == []
 
 
 async def test_a_bad_nonce_is_refreshed_and_every_order_placed_once(
