@@ -64,14 +64,8 @@ class OrderActivities:
 
     def send_activities(self) -> list[Callable[..., object]]:
         """The ones that spend nonces: served from the key's one-slot queue."""
-        return [
-            self.place_order,
-            self.place_orders,
-            self.cancel_order,
-            self.cancel_all,
-            self.modify_order,
-            self.refresh_nonce,
-        ]
+        placing = [self.place_order, self.place_orders]
+        return [*placing, self.cancel_order, self.cancel_all, self.modify_order, self.refresh_nonce]
 
     def read_activities(self) -> list[Callable[..., object]]:
         """Private reads (auth tokens, no nonces): served concurrently from the key's read queue."""
