@@ -2,40 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from pathlib import Path
 
-from rich.console import Console
-
 from perpflow.config import load_yaml
-from perpflow.db.ledger import Ledger
+from perpflow.devstack.demo_status import ledger_accounts, show_until_stopped
 from perpflow.hedge.config import FleetConfig
 from perpflow.hedge.fleet_client import fleet_table, start_fleet
-from perpflow.process import main_entry, stop_event
+from perpflow.process import main_entry
 from perpflow.settings import load_settings
 from perpflow.temporal_client import connect
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "demo-fleet.yaml"
-REFRESH_S = 10
 
 
 async def main() -> None:
-    stop = stop_event()
     settings = load_settings()
-    ledger = Ledger(settings.ledger_url)
-    try:
-        accounts = await ledger.accounts()
-    finally:
-        await ledger.close()
+    accounts = await ledger_accounts(settings)
     client = await connect(settings)
     fleet_id = await start_fleet(client, load_yaml(CONFIG, FleetConfig).to_input(accounts), reuse=True)
-    console = Console(width=160, force_terminal=False)
-    while not stop.is_set():
-        with contextlib.suppress(Exception):  # a status table is best effort; the fleet is not
-            console.print(await fleet_table(client, fleet_id))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), REFRESH_S)
+    await show_until_stopped(lambda: fleet_table(client, fleet_id))
 
 
 if __name__ == "__main__":

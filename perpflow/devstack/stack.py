@@ -49,10 +49,12 @@ def units(settings: Settings, opts: DevOptions) -> list[Unit]:
         market_data_service(
             settings, child_env(settings, opts), signer_config_path(settings), opts.metrics_port
         ),
-        # Last: the demo hedge fleet, started once every worker polls, printing its status table.
-        Service(
-            name="demo-fleet",
-            command=[sys.executable, "-m", "perpflow.devstack.demo_fleet"],
-            env=child_env(settings, opts),
+        # Last: the demo jobs, started once every worker polls, printing their status.
+        *(
+            Service(name=name, command=[sys.executable, "-m", module], env=child_env(settings, opts))
+            for name, module in (
+                ("demo-fleet", "perpflow.devstack.demo_fleet"),
+                ("demo-grid", "perpflow.devstack.demo_grid"),
+            )
         ),
     ]

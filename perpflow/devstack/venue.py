@@ -23,7 +23,8 @@ from perpflow.models import AccountRef
 from perpflow.settings import Settings
 from perpflow.sim.admin_client import SimAdmin
 
-DEMO_ACCOUNTS = ("demo-maker-1", "demo-taker-1", "demo-maker-2", "demo-taker-2")
+DEMO_GRID_ACCOUNT = "demo-grid-1"  # the demo grid session's own: never one of the fleet's pairs
+DEMO_ACCOUNTS = ("demo-maker-1", "demo-taker-1", "demo-maker-2", "demo-taker-2", DEMO_GRID_ACCOUNT)
 DEMO_COLLATERAL = Decimal(100_000)
 DEMO_KEY_INDEX = 3
 

@@ -5,8 +5,10 @@ The ``perpflow grid`` commands and the dev stack's demo grid both use it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, timedelta
+from decimal import Decimal
 from typing import Any
 
 from rich.console import Group
@@ -85,8 +87,14 @@ async def adjust(client: Client, name: str, change: Adjust) -> GridConfig:
     except RPCError as exc:
         raise _not_running(exc, wid) from None
     except WorkflowUpdateFailedError as exc:
-        raise PerpflowError(f"{wid} refused the adjust: {exc.cause}") from None
+        raise PerpflowError(f"{wid} refused the adjust: {_one_line(str(exc.cause))}") from None
     return config
+
+
+def _one_line(message: str) -> str:
+    """A validation failure's lines joined, without pydantic's input echo and links."""
+    lines = (re.sub(r"\s*\[type=.*", "", line.strip()) for line in message.splitlines())
+    return ": ".join(line for line in lines if line and not line.startswith("For further information"))
 
 
 def _not_running(exc: RPCError, wid: str) -> Exception:
@@ -119,7 +127,9 @@ async def session_report(client: Client, workflow_id: str, run_id: str | None = 
     if desc.status is WorkflowExecutionStatus.RUNNING:
         try:
             report.status = await handle.query("status", result_type=GridStatus, rpc_timeout=QUERY_TIMEOUT)
-        except (RPCError, WorkflowQueryFailedError) as exc:
+        except WorkflowQueryFailedError as exc:  # the session answered: it cannot say yet
+            report.reason = str(exc)
+        except RPCError as exc:
             report.reason = f"status query unanswered ({exc}); is the orchestrator running?"
         return report
     try:
@@ -175,17 +185,23 @@ def report_view(report: GridReport, *, active_only: bool = False) -> Group:
             f" - fees {pnl.fees:.4f} - funding {pnl.funding:.4f} + unrealised {st.unrealized:.4f}"
         ),
     ]
+    places = max((_places(row.price) for row in st.levels), default=0)
     table = Table()
     for col in ("level", "price", "side", "state", "order", "size", "filled", "hold"):
         table.add_column(col, justify="right" if col not in ("side", "state") else "left")
     rows = [r for r in st.levels if r.state.live or r.hold] if active_only else st.levels
     for row in sorted(rows, key=lambda r: r.price, reverse=True):
         table.add_row(
-            str(row.index), str(row.price), row.side or "-", row.state,
+            str(row.index), f"{row.price:.{places}f}", row.side or "-", row.state,
             str(row.client_order_index) if row.client_order_index is not None else "-",
             str(row.order_size), str(row.filled), str(row.hold),
         )  # fmt: skip
     return Group(*lines, table)
+
+
+def _places(price: Decimal) -> int:
+    exponent = price.as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
 async def session_view(client: Client, workflow_id: str, *, active_only: bool = False) -> Group:
