@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 
 import pytest
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.orders import OrderActivities
@@ -188,6 +189,20 @@ async def test_a_bad_nonce_is_refreshed_and_every_order_placed_once(
     await sim.admin.inject_fault("invalid_nonce", count=1, path="/api/v1/sendTxBatch")
     acks = await env.run(order_activities.place_orders, batch)
     assert sizes == [50, 50, 10]
+    assert {(a.status, a.sent_now) for a in acks.acks} == {(OrderStatus.OPEN, True)}
+    await once_each(venue, acks)
+
+
+async def test_a_429_ends_the_attempt_and_the_retry_places_each_order_once(
+    order_activities: OrderActivities, sim_account: SimAccount, venue: LighterVenue, sim: SimHandle
+) -> None:
+    bid, _ = await best(venue)
+    batch = ladder(sim_account.account_index, bid - 10, 60)
+    await sim.admin.inject_fault("http_429", count=1, path="/api/v1/sendTxBatch")
+    with pytest.raises(ApplicationError) as exc:
+        await env.run(order_activities.place_orders, batch)
+    assert (exc.value.type, exc.value.non_retryable) == ("RateLimited", False)
+    acks = await env.run(order_activities.place_orders, batch)
     assert {(a.status, a.sent_now) for a in acks.acks} == {(OrderStatus.OPEN, True)}
     await once_each(venue, acks)
 
