@@ -64,7 +64,7 @@ class OrderActivities:
 
     def send_activities(self) -> list[Callable[..., object]]:
         """The ones that spend nonces: served from the key's one-slot queue."""
-        placing = [self.place_order, self.place_orders]
+        placing: list[Callable[..., object]] = [self.place_order, self.place_orders]
         return [*placing, self.cancel_order, self.cancel_all, self.modify_order, self.refresh_nonce]
 
     def read_activities(self) -> list[Callable[..., object]]:
