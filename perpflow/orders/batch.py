@@ -184,7 +184,7 @@ class BatchPlacement:
         return await self._signed(rest) if rest else []
 
     async def _seen_after_send(self) -> None:
-        found = await self._find(self.sent)
+        found = await self._find(self.sent, just_sent=True)
         await _each([self._seen(record, found.get(record.client_order_index)) for record in self.sent])
 
     async def _seen(self, record: OrderRecord, found: VenueOrder | None) -> None:
@@ -194,9 +194,13 @@ class BatchPlacement:
             ack = record.refused(exc, sent_now=True)
         self.acks[record.intent.key] = ack
 
-    async def _find(self, records: Sequence[OrderRecord]) -> dict[int, VenueOrder]:
+    async def _find(
+        self, records: Sequence[OrderRecord], *, just_sent: bool = False
+    ) -> dict[int, VenueOrder]:
         """What the venue shows of these orders, by client order index: one read of the market's
-        open orders, then a look-up of each one not among them (filled, cancelled, not yet visible)."""
+        open orders, then a look-up of each one not among them (filled, cancelled, not yet visible).
+        Orders ``just_sent`` are looked up one by one only once the venue shows some of them: before
+        it has indexed the batch each look-up would miss, at a request apiece (they stay pending)."""
         wanted = {r.client_order_index for r in records}
         if not wanted:
             return {}
@@ -205,6 +209,8 @@ class BatchPlacement:
         if len(wanted) > 1:
             opened = await self.venue.open_orders(market)
             found = {o.client_order_index: o for o in opened if o.client_order_index in wanted}
+            if just_sent and not found:
+                return found
         missing = sorted(wanted - found.keys())
         looked = await asyncio.gather(*(self.venue.order_by_client_index(market, coi) for coi in missing))
         found.update({coi: order for coi, order in zip(missing, looked, strict=True) if order is not None})

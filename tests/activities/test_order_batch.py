@@ -228,3 +228,28 @@ async def test_a_venue_of_the_protocols_alone_takes_the_batch_in_its_own_sizes(
     again = await env.run(acts.place_orders, batch)
     assert {a.sent_now for a in again.acks} == {False}
     await once_each(memory, acks)
+
+
+async def test_a_batch_not_yet_indexed_is_pending_without_a_look_up_per_order(
+    memory: MemoryVenue, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    acts = OrderActivities(memory, Orders(ledger), RiskStates(ledger), RiskLimits())
+    batch = ladder(7, Decimal(1990), 25)
+    looked: list[int] = []
+    look_up, list_open = memory.order_by_client_index, memory.open_orders
+
+    async def counted(symbol: str, client_order_index: int) -> object:
+        looked.append(client_order_index)
+        return await look_up(symbol, client_order_index)
+
+    async def not_indexed(symbol: str | None = None) -> list[object]:
+        return []
+
+    monkeypatch.setattr(memory, "order_by_client_index", counted)
+    monkeypatch.setattr(memory, "open_orders", not_indexed)
+    acks = await env.run(acts.place_orders, batch)
+    assert ({a.status for a in acks.acks}, looked) == ({OrderStatus.PENDING}, [])
+    monkeypatch.setattr(memory, "open_orders", list_open)
+    again = await env.run(acts.place_orders, batch)  # indexed now: found, not sent again
+    assert {(a.status, a.sent_now) for a in again.acks} == {(OrderStatus.OPEN, False)}
+    await once_each(memory, again)
