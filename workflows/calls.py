@@ -25,6 +25,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from perpflow.alerts.models import Alert
+    from perpflow.grid.models import GridFills, GridRecord
     from perpflow.hedge.models import CycleRecord
     from perpflow.marketdata.models import DeactivatedWatches, DeactivateWatches, Watch, WatchSpec
     from perpflow.models import AuditEntry, ComponentReport, HealthCheckRequest
@@ -120,6 +121,7 @@ CANCEL_ORDER = Activity("cancel_order", OrderRef, OrderAck, ORDER)
 AWAIT_FILL = Activity("await_fill", AwaitFill, OrderAck, VENUE_READ)
 GET_POSITION = Activity("get_position", AccountQuery, AccountSnapshot, VENUE_READ)
 GET_OPEN_ORDERS = Activity("get_open_orders", AccountQuery, OpenOrders, VENUE_READ)
+GET_ORDER = Activity("get_order", OrderRef, OrderAck, VENUE_READ)
 
 # -- public market data, on the orchestrator's queue ---------------------------------------------
 GET_MARKET = Activity("get_market", MarketQuery, MarketInfo, VENUE_READ)
@@ -132,6 +134,8 @@ DEACTIVATE_WATCHES = Activity("deactivate_watches", DeactivateWatches, Deactivat
 # -- the ledger and alerts -----------------------------------------------------------------------
 RECORD_CYCLE: Activity[CycleRecord, None] = Activity("record_cycle", CycleRecord, None, BESIDE)
 SEND_ALERT: Activity[Alert, None] = Activity("send_alert", Alert, None, BESIDE)
+RECORD_GRID_SESSION: Activity[GridRecord, None] = Activity("record_grid_session", GridRecord, None, BESIDE)
+RECORD_GRID_FILLS: Activity[GridFills, None] = Activity("record_grid_fills", GridFills, None, BESIDE)
 
 # -- the exposure reconciler ---------------------------------------------------------------------
 RECONCILE_ACCOUNTS = Activity("reconcile_accounts", AccountsQuery, ManagedAccounts, RECONCILE_READ)

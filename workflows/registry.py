@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from workflows.grid.session import GridSessionWorkflow
 from workflows.health import HealthCheckWorkflow
 from workflows.hedge.cycle import HedgeCycleWorkflow
 from workflows.hedge.fleet import HedgeFleetWorkflow
@@ -9,6 +10,7 @@ from workflows.payout import LiquidationPayoutWorkflow
 from workflows.reconcile import ReconcileWorkflow
 
 ALL_WORKFLOWS: list[type] = [
+    GridSessionWorkflow,
     HealthCheckWorkflow,
     HedgeCycleWorkflow,
     HedgeFleetWorkflow,

@@ -1,0 +1,196 @@
+"""GridSessionWorkflow on the time-skipping server with the fake venue: the ladder laid, each fill
+re-armed on the other side exactly once, partial fills, frozen while the feed is down, every stop
+action, an adjust rebuilt once, a Temporal cancel, continue-as-new carrying the book."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from temporalio.client import (
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.exceptions import CancelledError
+from temporalio.testing import WorkflowEnvironment
+
+from perpflow.grid.config import StopAction
+from perpflow.grid.levels import LevelState
+from perpflow.grid.models import GridState, GridStatus, StopReason
+from perpflow.signals import FeedState
+from perpflow.venues.types import Side
+from tests.timeskip.conftest import history_lengths, until
+from tests.timeskip.fake_grid import GridRig, grid_rig
+
+LEVEL = Decimal(10)
+MID = Decimal(2000)
+SIZE = Decimal("0.01")
+
+
+@pytest.fixture
+async def rig(skipping_env: WorkflowEnvironment) -> AsyncIterator[GridRig]:
+    async with grid_rig(skipping_env) as rig:
+        yield rig
+
+
+async def laid(rig: GridRig, config: dict[str, Any] | None = None) -> WorkflowHandle[Any, GridStatus]:
+    """A session started, its 20 levels resting (10 buys below 2000, 10 sells above)."""
+    handle = await rig.start(config or rig.config())
+    await until(lambda: len(rig.resting()) == 20, "the ladder resting")
+    return handle
+
+
+def account_position(rig: GridRig) -> Decimal:
+    return rig.fake.venue.positions[rig.account.account_index]
+
+
+async def test_the_ladder_rests_one_order_per_level_and_the_gap_at_the_price(rig: GridRig) -> None:
+    handle = await laid(rig)
+    status = await rig.until_status(handle, lambda s: s.state is GridState.RUNNING, "running")
+    assert sorted((o.intent.side, o.intent.price) for o in rig.resting()) == sorted(
+        [(Side.BUY, MID - LEVEL * i) for i in range(1, 11)]
+        + [(Side.SELL, MID + LEVEL * i) for i in range(1, 11)]
+    )
+    assert len({o.intent.key for o in rig.resting()}) == 20
+    assert all(o.intent.size == SIZE and o.intent.tif.value == "post_only" for o in rig.resting())
+    rows = {row.price: row for row in status.levels}
+    assert rows[MID].state is LevelState.IDLE
+    assert await rig.until_status(
+        handle, lambda s: all(r.state is not LevelState.PLACING for r in s.levels), "acked"
+    )
+
+
+async def test_a_fill_re_arms_the_opposite_level_exactly_once_even_signalled_twice(rig: GridRig) -> None:
+    handle = await laid(rig)
+    [bid] = rig.resting(MID - LEVEL)
+    await rig.fill(handle, bid, signals=2)
+    await until(lambda: rig.resting(MID), "the sell one level up")
+    await rig.until_status(handle, lambda s: s.fills == 1 and s.position == SIZE, "one fill counted")
+    await asyncio.sleep(1)
+    [sell] = rig.placed_at(MID)
+    assert (sell.side, sell.size) == (Side.SELL, SIZE)
+    assert len(rig.fake.venue.placed()) == 21
+    # The sell fills: the level below re-arms its buy (once), the round trip's profit is realised.
+    [ask] = rig.resting(MID)
+    await rig.fill(handle, ask, signals=2)
+    await until(lambda: rig.resting(MID - LEVEL), "the buy re-armed")
+    status = await rig.until_status(handle, lambda s: s.fills == 2, "two fills")
+    await asyncio.sleep(1)
+    assert len(rig.placed_at(MID - LEVEL)) == 2 and len(rig.fake.venue.placed()) == 22
+    assert status.position == 0 and status.pnl.realized == SIZE * LEVEL
+
+
+async def test_a_partial_fill_re_arms_the_filled_quantity_and_the_rest_keeps_resting(rig: GridRig) -> None:
+    handle = await laid(rig)
+    [bid] = rig.resting(MID - LEVEL)
+    await rig.fill(handle, bid, Decimal("0.004"))
+    await until(lambda: rig.resting(MID), "the sell for the filled part")
+    [sell] = rig.resting(MID)
+    assert (sell.intent.side, sell.intent.size) == (Side.SELL, Decimal("0.004"))
+    status = await rig.until_status(handle, lambda s: s.position == Decimal("0.004"), "the partial fill")
+    row = next(r for r in status.levels if r.price == MID - LEVEL)
+    assert row.state is LevelState.PARTIALLY_FILLED and row.filled == Decimal("0.004")
+    assert rig.resting(MID - LEVEL) == [bid]
+
+
+async def test_frozen_while_the_feed_is_down_then_the_reconcile_catches_up(rig: GridRig) -> None:
+    handle = await laid(rig)
+    await rig.feed(handle, FeedState.DOWN)
+    await rig.until_status(handle, lambda s: s.frozen, "frozen")
+    reads = len(rig.fake.called("get_open_orders"))
+    [bid] = rig.resting(MID - LEVEL)
+    rig.fake.venue.mark = bid.intent.price
+    rig.fake.venue.fill(bid.coi)  # its signal was lost with the feed
+    await asyncio.sleep(1)
+    assert rig.resting(MID) == [] and (await rig.status(handle)).frozen
+    await rig.feed(handle, FeedState.UP)
+    await until(lambda: rig.resting(MID), "the sell placed after the reconcile")
+    status = await rig.until_status(handle, lambda s: not s.frozen and s.position == SIZE, "caught up")
+    assert len(rig.fake.called("get_open_orders")) > reads
+    assert status.fills == 1 and len(rig.placed_at(MID)) == 1
+
+
+@pytest.mark.parametrize("action", list(StopAction))
+async def test_stop_carries_out_its_action_and_leaves_the_manual_order_alone(
+    rig: GridRig, action: StopAction
+) -> None:
+    handle = await laid(rig)
+    [bid] = rig.resting(MID - LEVEL)
+    await rig.fill(handle, bid)
+    await until(lambda: rig.resting(MID), "the re-armed sell")
+    manual = await rig.manual_order(Decimal(1500))
+    await rig.until_status(handle, lambda s: s.position == SIZE, "the fill counted")
+    await handle.signal("stop", {"action": action.value, "by": "test", "reason": "done"})
+    status = await handle.result()
+    assert status.state is GridState.STOPPED and status.stop_reason is StopReason.OPERATOR
+    own = [o for o in rig.resting() if o.coi != manual.coi]
+    if action is StopAction.KEEP_ORDERS:
+        assert len(own) == 20 and status.position == SIZE
+    else:
+        assert own == []
+        expected = 0 if action is StopAction.FLATTEN else SIZE
+        assert status.position == expected and account_position(rig) == expected
+    assert rig.resting()[-1] is manual or manual in rig.resting()
+    assert all(ref.client_order_index != manual.coi for ref in rig.fake.called("cancel_order"))
+    assert rig.fake.sessions[-1].state is GridState.STOPPED
+    assert {f.fill_id for f in rig.fake.fills} >= {"fill-1"}
+
+
+async def test_adjust_rebuilds_once_even_when_the_update_is_retried(rig: GridRig) -> None:
+    handle = await laid(rig)
+    old = {o.coi for o in rig.resting()}
+    for _ in range(2):
+        await handle.execute_update("adjust", {"levels": 11})
+    status = await rig.until_status(
+        handle, lambda s: s.version == 1 and s.state is GridState.RUNNING and len(s.levels) == 11, "rebuilt"
+    )
+    await until(lambda: len(rig.resting()) == 10, "the new ladder resting")
+    assert not old & {o.coi for o in rig.resting()}
+    assert sorted(o.intent.price for o in rig.resting())[:2] == [Decimal(1900), Decimal(1920)]
+    await asyncio.sleep(1)
+    assert (await rig.status(handle)).version == 1 == status.version
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update("adjust", {"lower": "2200"})
+    assert "lower" in str(refused.value.cause)
+
+
+async def test_a_temporal_cancel_stops_with_the_configured_action_and_ends_cancelled(rig: GridRig) -> None:
+    handle = await laid(rig)
+    [bid] = rig.resting(MID - LEVEL)
+    await rig.fill(handle, bid)
+    await rig.until_status(handle, lambda s: s.position == SIZE, "the fill counted")
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
+    assert isinstance(failure.value.cause, CancelledError)
+    assert (await handle.describe()).status is WorkflowExecutionStatus.CANCELED
+    status = await rig.status(handle)
+    assert status.state is GridState.STOPPED and status.stop_reason is StopReason.CANCELLED
+    assert rig.resting() == [] and account_position(rig) == 0 and status.position == 0
+    assert rig.fake.sessions[-1].stop_reason is StopReason.CANCELLED
+
+
+async def round_trips(rig: GridRig, handle: WorkflowHandle[Any, Any], fills: int) -> None:
+    """Fill the bid below the mark, then the ask it re-armed, and so on: one fill at a time, each
+    after the order it re-armed rests."""
+    for n in range(fills):
+        price = MID - LEVEL if n % 2 == 0 else MID
+        [order] = await until(lambda p=price: rig.resting(p), f"the order at {price} (fill {n})")  # type: ignore[misc]
+        await rig.fill(handle, order)
+
+
+async def test_continue_as_new_carries_the_book(rig: GridRig) -> None:
+    handle = await laid(rig, rig.config(fills_per_run=10))
+    first_run = (await handle.describe()).run_id
+    await round_trips(rig, handle, 12)
+    status = await rig.until_status(handle, lambda s: s.fills == 12, "12 fills")
+    assert status.pnl.round_trips == 6 and status.pnl.realized == 6 * SIZE * LEVEL
+    assert (await handle.describe()).run_id != first_run
+    await until(lambda: len(rig.resting()) == 20, "the last re-armed buy resting")
+    assert len({o.key for o in rig.fake.venue.placed()}) == 32
+    assert len(await history_lengths(rig.client, handle.id, first_run or "")) == 2
