@@ -10,15 +10,17 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from perpflow.db.migrate import head_revision
 from perpflow.devstack.ports import free_port
+from perpflow.devstack.venue import DEMO_GRID_ACCOUNT
 
 BIN = Path(sys.executable).parent
 BANNER = "perpflow embedded stack is up"
@@ -36,6 +38,11 @@ class Stack:
         return subprocess.run(
             [str(BIN / "perpflow"), *args], env=self.env, capture_output=True, text=True, timeout=timeout
         )
+
+    def ok(self, *args: str) -> str:
+        result = self.cli(*args)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
 
     def temporal(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -105,7 +112,7 @@ def wait_for_banner(stack: Stack, timeout: float = 180) -> None:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = start_stack(tmp_path_factory.mktemp("dev"), "--duration", "600")
+    stack = start_stack(tmp_path_factory.mktemp("dev"), "--duration", "900")
     wait_for_banner(stack)
     yield stack
     if stack.proc.poll() is None:
@@ -160,6 +167,66 @@ def test_workflows_list_filters_by_kind(stack: Stack) -> None:
     result = stack.cli("workflows", "list", "--kind", "health", "--status", "completed")
     assert result.returncode == 0, result.stderr
     assert "HealthCheck" in result.stdout
+
+
+def until(what: str, check: Callable[[], bool], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(1)
+
+
+def test_the_demo_grid_runs_beside_the_fleet_and_shows_in_the_status_output(stack: Stack) -> None:
+    until(
+        "the demo grid's view", lambda: any("grid-demo  (RUNNING)  RUNNING" in line for line in stack.lines)
+    )
+    until("its PnL", lambda: any("demo-grid |   PnL net" in line for line in stack.lines), timeout=30)
+    status = stack.ok("grid", "status", "demo")
+    assert "grid-demo  (RUNNING)  RUNNING" in status
+    assert all(col in status for col in ("price", "side", "state", "order", "filled", "realised", "funding"))
+    assert "grid-demo" in stack.ok("grid", "list")
+
+
+def grid_config(stack: Stack, name: str) -> Path:
+    """A small SOL grid on the demo grid account (the demo's own grid is on ETH)."""
+    signer = yaml.safe_load((Path(stack.env["PERPFLOW_STATE_DIR"]) / "signer.yaml").read_text())
+    account = next(a for a in signer["accounts"] if a["name"] == DEMO_GRID_ACCOUNT)
+    config = {
+        "name": name, "market": "SOL", "lower": "140", "upper": "160", "levels": 5, "size": "0.1",
+        "stop": {"outside_range_pct": "10"},
+        "account": {"account_index": account["account_index"], "api_key_index": account["api_key_index"]},
+    }  # fmt: skip
+    path = Path(stack.env["PERPFLOW_STATE_DIR"]) / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def grid_shows(stack: Stack, name: str, text: str) -> Callable[[], bool]:
+    return lambda: text in stack.ok("grid", "status", name)
+
+
+STOP_FLAGS = {"clif": "--flatten", "clikp": "--keep-position", "cliko": "--keep-orders"}
+
+
+def test_the_grid_cli_starts_steers_and_stops_sessions(stack: Stack) -> None:
+    for name in STOP_FLAGS:
+        config = grid_config(stack, name)
+        assert stack.ok("grid", "start", str(config)).strip() == f"started grid-{name}"
+    refused = stack.cli("grid", "start", str(config))
+    assert refused.returncode == 1 and "is already running" in refused.stderr
+    for name in STOP_FLAGS:
+        until(f"{name}'s ladder", grid_shows(stack, name, "OPEN"))
+    assert "sent pause to grid-clif" in stack.ok("grid", "pause", "clif", "--by", "ops", "--reason", "test")
+    until("PAUSED", grid_shows(stack, "clif", "PAUSED"), timeout=60)
+    stack.ok("grid", "resume", "clif")
+    until("RUNNING again", grid_shows(stack, "clif", "RUNNING  v"), timeout=60)
+    assert "7 levels" in stack.ok("grid", "adjust", "clif", "--levels", "7")
+    until("the rebuilt ladder", grid_shows(stack, "clif", "RUNNING  v1"), timeout=90)
+    for name, flag in STOP_FLAGS.items():
+        assert f"sent stop to grid-{name}" in stack.ok("grid", "stop", name, flag)
+    for name, flag in STOP_FLAGS.items():
+        until(f"{name} STOPPED", grid_shows(stack, name, "STOPPED"), timeout=90)
+        assert ("OPEN" in stack.ok("grid", "status", name)) is (flag == "--keep-orders")
 
 
 def test_ctrl_c_stops_every_child(stack: Stack) -> None:
