@@ -91,7 +91,7 @@ ALERTED_S = PERIOD_S + SETTLE_S + RUN_S
 # Fleet A survives and must run its cycles to the end; fleet B is terminated mid-run, so it is
 # given more cycles than it can reach. Both cycle terminations hit B (each halts its pair).
 PAIRS_A, CYCLES_A = 3, 8
-PAIRS_B, CYCLES_B = 3, 20
+PAIRS_B, CYCLES_B = 3, None  # B runs until the plan terminates it, however slow the machine
 MIN_CYCLES = 20
 CYCLE = CycleParams(
     size=Decimal("0.05"),
@@ -341,7 +341,7 @@ def legs(accounts: list[SimAccount]) -> list[LegAccount]:
     return [LegAccount(account_index=a.account_index, api_key_index=a.api_key_index) for a in accounts]
 
 
-def fleet_input(name: str, accounts: list[SimAccount], cycles: int) -> FleetInput:
+def fleet_input(name: str, accounts: list[SimAccount], cycles: int | None) -> FleetInput:
     pair_legs = legs(accounts)
     return FleetInput(
         name=name,
