@@ -34,18 +34,19 @@ with workflow.unsafe.imports_passed_through():
     from workflows.grid.run import GridRun
 
 REFUSED = frozenset(e.__name__ for e in REFUSALS) | {"Unrepresentable"}
-# Placements sent at once: a batch activity can take this step's place, the rest stays.
-PLACE_PARALLEL = 5
+# Orders sent (or cancelled) at once: a batch activity can take this step's place, the rest stays.
+PARALLEL = 5
 RETRY_S = 5.0  # an ambiguous placement is sent again (same key) after this, then longer
 REFUSED_PAUSE_S = (2.0, 60.0)  # first and longest pause after refusals in a row
 
 
 async def carry_out(run: GridRun, plan: Plan) -> None:
-    for cancel in plan.cancel:
-        await _cancel(run, cancel)
+    """The cancels first, then the placements, a few at a time."""
+    for i in range(0, len(plan.cancel), PARALLEL):
+        await asyncio.gather(*(_cancel(run, c) for c in plan.cancel[i : i + PARALLEL]))
     refused = False
-    for i in range(0, len(plan.place), PLACE_PARALLEL):
-        batch = [_send(run, p) for p in plan.place[i : i + PLACE_PARALLEL]]
+    for i in range(0, len(plan.place), PARALLEL):
+        batch = [_send(run, p) for p in plan.place[i : i + PARALLEL]]
         refused |= not all(await asyncio.gather(*batch))
     if plan.place:
         run.refused = run.refused + 1 if refused else 0
@@ -104,7 +105,8 @@ async def land_inflight(run: GridRun) -> None:
 async def _cancel(run: GridRun, cancel: Cancel) -> None:
     coi = cancel.client_order_index
     try:
-        ack = await unless_cancelled(CANCEL_ORDER.run(run.book.order_ref(coi), task_queue=run.send_queue()))
+        # Shielded: a Temporal cancel lets it finish; the stop's reconcile reads how it ended.
+        ack = await asyncio.shield(CANCEL_ORDER.run(run.book.order_ref(coi), task_queue=run.send_queue()))
     except ActivityError as exc:  # the reconcile's look-up settles it
         workflow.logger.warning("grid %s: cancel %s failed: %s", run.book.workflow_id, coi, root_cause(exc))
         run.reconcile_due = True

@@ -27,7 +27,7 @@ FILL_BATCH = 20
 
 
 class GridRun:
-    def __init__(self, book: GridBook) -> None:
+    def __init__(self, book: GridBook, *, carried: bool) -> None:
         self.book = book
         self.price: Decimal | None = book.mark
         self.wake = False  # a fill, a crossing, a feed change or a command: plan again now
@@ -39,7 +39,10 @@ class GridRun:
         self.next_poll = workflow.now() + timedelta(seconds=book.config.safety_poll_s)
         self.refused = 0  # placements refused in a row: the next ones wait longer
         self.hold_until: datetime | None = None
-        self.watched_version = -1  # the ladder version the band watches were registered for
+        # The ladder version the band watches were registered for (a continued run's still are),
+        # and whether this run has heard the feed's state yet.
+        self.watched_version = book.version if carried else -1
+        self.feed_known = False
         # Placements under way: a cancel waits for them, so no order is sent unseen.
         self.inflight: dict[str, tuple[Placement, asyncio.Task[OrderAck | None]]] = {}
         self.recorder: asyncio.Task[None] | None = None

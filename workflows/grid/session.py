@@ -52,7 +52,9 @@ class GridSessionWorkflow(OperatorControls):
     async def run(self, raw: Any = None) -> GridStatus:
         inp = parse_input(GridSessionInput, raw, names.Kind.GRID_SESSION)
         book = inp.carry or await _open(inp.config())
-        self.run_ = run = GridRun(book)
+        self.run_ = run = GridRun(book, carried=inp.carry is not None)
+        if inp.carry is None:
+            run.record()
         for command in self.early:
             command(run)
         try:
@@ -83,7 +85,8 @@ class GridSessionWorkflow(OperatorControls):
         self._do(lambda run: run.book.pause() if paused else run.book.resume())
 
     def _stop(self, cmd: OperatorCommand) -> None:
-        self._do(lambda run: run.stop(StopReason.OPERATOR, self.action))
+        action = self.action
+        self._do(lambda run: run.stop(StopReason.OPERATOR, action))
 
     @workflow.signal
     def stop(self, payload: Any = None) -> None:
@@ -91,12 +94,12 @@ class GridSessionWorkflow(OperatorControls):
         every field optional (the config's stop action by default)."""
         self.action = None
         if isinstance(payload, dict) and "action" in payload:
-            payload = dict(payload)
             try:
-                self.action = StopAction(payload.pop("action"))
+                self.action = StopAction(payload["action"])
             except ValueError as exc:
                 self.commands.reject("stop", payload, exc)
                 return
+            payload = {k: v for k, v in payload.items() if k != "action"}
         super().stop(payload)
 
     @workflow.signal

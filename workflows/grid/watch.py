@@ -20,16 +20,18 @@ with workflow.unsafe.imports_passed_through():
 
 async def watch_ladder(run: GridRun) -> None:
     """Band watches both ways at every level and at the range's edges, each starting on the
-    mark's side (nothing fires at once); the first one registered says the feed's state (every
-    one of them asks for its changes)."""
-    if run.watched_version == run.book.version:
+    mark's side (nothing fires at once), once per ladder: a continued run keeps its watches and
+    only asks the first again for the feed's state (every one of them asks for its changes)."""
+    if run.watched_version == run.book.version and run.feed_known:
         return
     specs = [_spec(run, name, price, way) for name, price in _prices(run) for way in Direction]
     first = await REGISTER_WATCH.run(specs[0])
     run.seed_feed(first.feed_up, first.feed)
-    rest: list[asyncio.Future[Watch]] = [REGISTER_WATCH.start(spec) for spec in specs[1:]]
-    run.beside.extend(rest)
-    run.watched_version = run.book.version
+    run.feed_known = True
+    if run.watched_version != run.book.version:
+        rest: list[asyncio.Future[Watch]] = [REGISTER_WATCH.start(spec) for spec in specs[1:]]
+        run.beside.extend(rest)
+        run.watched_version = run.book.version
 
 
 def _prices(run: GridRun) -> list[tuple[str, Decimal]]:
