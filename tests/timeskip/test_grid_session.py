@@ -194,3 +194,29 @@ async def test_continue_as_new_carries_the_book(rig: GridRig) -> None:
     await until(lambda: len(rig.resting()) == 20, "the last re-armed buy resting")
     assert len({o.key for o in rig.fake.venue.placed()}) == 32
     assert len(await history_lengths(rig.client, handle.id, first_run or "")) == 2
+
+
+async def test_paused_places_nothing_new_and_resume_re_arms(rig: GridRig) -> None:
+    handle = await laid(rig)
+    await handle.signal("pause", {"by": "test"})
+    await rig.until_status(handle, lambda s: s.state is GridState.PAUSED, "paused")
+    [bid] = rig.resting(MID - LEVEL)
+    await rig.fill(handle, bid)
+    await rig.until_status(handle, lambda s: s.fills == 1, "the fill counted while paused")
+    await asyncio.sleep(1)
+    assert rig.placed_at(MID) == []
+    await handle.signal("resume", {"by": "test"})
+    await until(lambda: rig.resting(MID), "the sell re-armed after resume")
+    assert len(rig.placed_at(MID)) == 1
+
+
+async def test_a_refused_level_is_tried_again_later_under_a_new_key(rig: GridRig) -> None:
+    rig.fake.venue.refuse(lambda i: i.price == MID - LEVEL, times=2, error="InvalidOrder")
+    handle = await rig.start(rig.config())
+    await until(lambda: rig.resting(MID - LEVEL), "the refused level placed at last")
+    keys = [i.key for i in rig.fake.called("place_order") if i.price == MID - LEVEL]
+    assert [k.rsplit("-g", 1)[1] for k in keys] == ["0", "1", "2"]
+    assert len(rig.resting()) == 20
+    await handle.signal("stop", {"action": "keep_position"})
+    status = await handle.result()
+    assert status.state is GridState.STOPPED and rig.resting() == []

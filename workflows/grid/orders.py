@@ -17,6 +17,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from perpflow.grid.levels import LevelState
     from perpflow.grid.models import Cancel, Placement, Plan
     from perpflow.orders import AccountQuery, BookQuery, MarketQuery, OrderAck
     from perpflow.orders.errors import REFUSALS
@@ -140,7 +141,14 @@ async def reconcile(run: GridRun) -> None:
     )
     position = next((p.size for p in snapshot.account.positions if p.market == run.config.market), Decimal(0))
     report = book.reconcile(opened.orders, position, workflow.now())
-    for cancel in report.cancel:
+    # A level still cancelling whose order still rests: its cancel was lost, send it again.
+    resting = {ack.client_order_index for ack in opened.orders}
+    again = [
+        Cancel(client_order_index=lv.client_order_index, level=lv.index)
+        for lv in book.levels
+        if lv.state is LevelState.CANCELLING and lv.client_order_index in resting
+    ]
+    for cancel in report.cancel + again:
         await _cancel(run, cancel)
     await look_up(run, report.look_up)
     workflow.logger.info(
