@@ -16,7 +16,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
-from temporalio.exceptions import CancelledError
+from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
 
 from perpflow.grid.config import StopAction
@@ -220,3 +220,20 @@ async def test_a_refused_level_is_tried_again_later_under_a_new_key(rig: GridRig
     await handle.signal("stop", {"action": "keep_position"})
     status = await handle.result()
     assert status.state is GridState.STOPPED and rig.resting() == []
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [({"levels": 1}, "levels"), ({"account": None}, "account"), ({"size": "0.0001"}, "")],
+    ids=["too-few-levels", "no-account", "below-the-market-minimum"],
+)
+async def test_a_config_that_cannot_run_fails_at_once_placing_nothing(
+    rig: GridRig, change: dict[str, Any], says: str
+) -> None:
+    config = {k: v for k, v in {**rig.config(), **change}.items() if v is not None}
+    handle = await rig.start(config)
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
+    assert isinstance(failure.value.cause, ApplicationError), failure.value.cause
+    assert failure.value.cause.type in ("InvalidInput", "LadderError") and says in str(failure.value.cause)
+    assert rig.fake.called("place_order") == []

@@ -21,6 +21,7 @@ from activities.watches import WatchActivities
 from perpflow import names
 from perpflow.db.grid import GridSessions
 from perpflow.db.ledger import Ledger
+from perpflow.exposure import EXPOSURE_QUERY, Exposure
 from perpflow.grid.levels import LevelState
 from perpflow.grid.models import GridState, GridStatus
 from perpflow.venues.lighter.client import LighterVenue
@@ -110,6 +111,9 @@ async def test_a_session_lays_its_ladder_re_arms_fills_and_stop_leaves_only_the_
             assert level(laid, 3).state is LevelState.IDLE and not laid.frozen
             resting = {o.client_order_index for o in await venue.open_orders("ETH")}
             assert len(resting) == 7 and MANUAL_COI in resting
+            # The exposure reconciler sees the session's orders as its own, never the manual one.
+            owned = await handle.query(EXPOSURE_QUERY, result_type=Exposure)
+            assert set(owned.open_orders) == resting - {MANUAL_COI} and owned.positions == []
 
             # The price walks down through level 2: its buy fills, the sell one level up re-arms.
             await sim.admin.set_price(ETH, mid - step - step / 2)
