@@ -26,7 +26,7 @@ from perpflow.grid.levels import LevelState
 from perpflow.grid.models import GridState, GridStatus
 from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.types import OrderKind, OrderSpec, Side, TimeInForce
-from tests.plugins.hedge import ETH, signer_workers
+from tests.plugins.hedge import ETH, record_history, signer_workers
 from tests.plugins.marketdata import md_config, running
 from tests.plugins.sim import SimHandle
 from tests.plugins.venues import best, new_account, venue_for
@@ -136,6 +136,7 @@ async def test_a_session_lays_its_ladder_re_arms_fills_and_stop_leaves_only_the_
             left = [o.client_order_index for o in await venue.open_orders("ETH")]
             assert left == [MANUAL_COI]
             assert (await venue.account()).position("ETH").size == 0
+            await record_history(handle, "grid_session_stopped")
     finally:
         for order in await venue.open_orders("ETH"):
             await venue.cancel("ETH", order.order_index)
