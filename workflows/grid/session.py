@@ -124,12 +124,15 @@ class GridSessionWorkflow(OperatorControls):
     def _validate_adjust(self, change: Adjust) -> None:
         if self.run_ is None:
             raise ValueError("the session is starting: adjust it once its ladder is laid")
-        if self.run_.book.state in (GridState.STOPPING, GridState.STOPPED, GridState.FAILED):
-            raise ValueError(f"the session is {self.run_.book.state}")
+        book = self.run_.book
+        if book.state in (GridState.STOPPING, GridState.STOPPED, GridState.FAILED):
+            raise ValueError(f"the session is {book.state}")
         try:
-            self.run_.book.adjusted(change)
+            config = book.adjusted(change)
         except LadderError as exc:
             raise ValueError(str(exc)) from None
+        if book.state is GridState.REBUILDING and config != book.config:
+            raise ValueError("a rebuild is under way: adjust again once it is RUNNING")
 
     @workflow.query
     def status(self) -> GridStatus:
