@@ -107,34 +107,39 @@ class PayoutRepository:
         return workflow_id
 
     async def record_detected(self, new: NewPayout) -> PayoutRecord:
-        """Insert the row for a detected event once; later calls return it unchanged."""
+        """Insert the row for a detected event once; later calls return it unchanged.
+
+        The insert comes first: a transaction that read before writing fails at once on SQLite
+        when another writer committed in between, while one that writes first waits its turn."""
         ev = new.event
-        async with self.ledger.session() as s:
-            row = await s.get(t.Payout, new.workflow_id)
-            if row is None:
-                row = t.Payout(
-                    workflow_id=new.workflow_id,
-                    chain_id=new.chain_id,
-                    event_tx_hash=ev.tx_hash,
-                    event_log_index=ev.log_index,
-                    event_block_number=ev.block_number,
-                    event_block_hash=ev.block_hash,
-                    user_address=ev.user,
-                    leverage_ratio=ev.leverage_ratio,
-                    liquidation_amount=Decimal(ev.liquidation_amount_wei),
-                    state=PayoutState.CONFIRMING,
-                    tx_hashes=[],
-                    created_at=new.at,
-                    updated_at=new.at,
-                )
+        row = t.Payout(
+            workflow_id=new.workflow_id,
+            chain_id=new.chain_id,
+            event_tx_hash=ev.tx_hash,
+            event_log_index=ev.log_index,
+            event_block_number=ev.block_number,
+            event_block_hash=ev.block_hash,
+            user_address=ev.user,
+            leverage_ratio=ev.leverage_ratio,
+            liquidation_amount=Decimal(ev.liquidation_amount_wei),
+            state=PayoutState.CONFIRMING,
+            tx_hashes=[],
+            created_at=new.at,
+            updated_at=new.at,
+        )
+        try:
+            async with self.ledger.session() as s:
                 s.add(row)
-                try:
-                    await s.flush()
-                except IntegrityError:
+                await s.flush()
+                return _record(row)
+        except IntegrityError:
+            async with self.ledger.session() as s:
+                existing = await s.get(t.Payout, new.workflow_id)
+                if existing is None:
                     raise DuplicatePayoutEvent(
                         f"event {ev.tx_hash}/{ev.log_index} in block {ev.block_hash} already has a payout row"
                     ) from None
-            return _record(row)
+                return _record(existing)
 
     async def get(self, workflow_id: str) -> PayoutRecord:
         async with self.ledger.session() as s:
