@@ -48,6 +48,9 @@ async def test_fleet_survives_sigkills_of_orchestrator_and_signer(
     procs = worker_procs(chaos_env, sim, postgres_url, accounts, tmp_path)
     for p in procs.all:
         p.start()
+    # A cycle gives up on a signer queue nobody polls within 10 s: start trading once every
+    # worker polls (importing a worker takes over 10 s on a loaded machine).
+    await asyncio.gather(*(p.polling(timeout=120) for p in procs.all))
     legs = [LegAccount(account_index=a.account_index, api_key_index=a.api_key_index) for a in accounts]
     fleet = FleetInput(
         name=f"chaos{uuid.uuid4().hex[:6]}",

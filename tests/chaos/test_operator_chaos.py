@@ -617,6 +617,9 @@ async def test_cancels_terminates_and_sigkills_end_flat_with_rows_kept_and_each_
     procs = worker_procs(chaos_env, sim, postgres_url, accounts, tmp_path)
     for p in procs.all:
         p.start()
+    # A cycle gives up on a signer queue nobody polls within 10 s: start trading once every
+    # worker polls (importing a worker takes over 10 s on a loaded machine).
+    await asyncio.gather(*(p.polling(timeout=120) for p in procs.all))
     await manage(pg_ledger, client, accounts)
     tag = uuid.uuid4().hex[:6]
     inputs = {
