@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import ValidationError
+    from pydantic import BaseModel, ValidationError
 
     from perpflow import names
     from perpflow.exposure import EXPOSURE_QUERY, Exposure, OwnedPosition
@@ -38,6 +38,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.grid.process import steer
     from workflows.grid.run import GridRun
     from workflows.validation import FAIL_ON_INVALID_INPUT, parse_input
+
+M = TypeVar("M", bound=BaseModel)
 
 
 @workflow.defn(name="GridSessionWorkflow", failure_exception_types=FAIL_ON_INVALID_INPUT)
@@ -167,7 +169,7 @@ class GridSessionWorkflow(OperatorControls):
         command(self.run_)
         self.run_.wake = True
 
-    def _parse(self, name: str, model: Any, payload: Any) -> Any:
+    def _parse(self, name: str, model: type[M], payload: Any) -> M | None:
         try:
             return model.model_validate(payload)
         except ValidationError as exc:
@@ -199,13 +201,12 @@ async def _cancelled(run: GridRun) -> GridStatus:
     """A Temporal cancel: the sends under way landed, then a stop with the configured action;
     ends CANCELLED saying what it did."""
     book = run.book
-    if not book.state.final:
-        await land_inflight(run)
-        run.stop(StopReason.CANCELLED)
-        status = await steer(run, cancelling=True)
-    else:
+    if book.state.final:  # it had ended; the cancel came during the last ledger write
         await run.flush()
-        status = book.status()
+        return book.status()
+    await land_inflight(run)
+    run.stop(StopReason.CANCELLED)
+    status = await steer(run, cancelling=True)
     did = f"{status.stop_reason}: {book.stop_action}, position {status.position}, {status.fills} fills"
     workflow.set_current_details(f"CANCELLED ({did})")
     workflow.logger.info("grid %s cancelled: %s", book.workflow_id, did)
