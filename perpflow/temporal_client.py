@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from temporalio.client import Client
+from collections.abc import Sequence
+from typing import Any
+
+from temporalio.client import Client, WorkflowExecutionDescription
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.service import TLSConfig
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from perpflow.errors import PerpflowError
 from perpflow.settings import Settings
@@ -40,3 +44,38 @@ async def reach(settings: Settings) -> Client:
         raise PerpflowError(
             f"cannot reach Temporal at {settings.temporal_address} ({reason}); is `perpflow dev` running?"
         ) from None
+
+
+async def start_job(
+    client: Client,
+    workflow: str,
+    arg: Any,
+    *,
+    workflow_id: str,
+    listed_as: Sequence[SearchAttributePair[str]],
+    task_queue: str,
+    reuse: bool = False,
+) -> None:
+    """Start a job under its business id. Its search attributes are set at start, not only by the
+    workflow, so a job that fails before its first task is listed too. ``reuse``: a running job
+    of that id is this one; otherwise starting it again raises WorkflowAlreadyStartedError."""
+    await client.start_workflow(
+        workflow,
+        arg,
+        id=workflow_id,
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING if reuse else WorkflowIDConflictPolicy.FAIL,
+        search_attributes=TypedSearchAttributes(list(listed_as)),
+    )
+
+
+async def describe_run(
+    client: Client, workflow_id: str, run_id: str | None, *, missing: str
+) -> WorkflowExecutionDescription:
+    """The latest run of ``workflow_id`` (or that run); ``missing`` is the error when there is none."""
+    try:
+        return await client.get_workflow_handle(workflow_id, run_id=run_id).describe()
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            raise PerpflowError(missing) from None
+        raise

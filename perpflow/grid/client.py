@@ -22,7 +22,7 @@ from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import SearchAttributePair
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -30,6 +30,7 @@ from perpflow import names
 from perpflow.errors import PerpflowError
 from perpflow.grid.config import Adjust, GridConfig
 from perpflow.grid.models import GridStatus
+from perpflow.temporal_client import describe_run, start_job
 
 WORKFLOW_TYPE = "GridSessionWorkflow"
 # The orchestrator answers a status query in milliseconds; no answer in this time means no worker.
@@ -42,22 +43,21 @@ async def start_session(
 ) -> str:
     """Start ``grid-{name}``; a session of that name already running is an error (``reuse``: it is it)."""
     wid = names.grid_session_id(config.name)
-    policy = WorkflowIDConflictPolicy.USE_EXISTING if reuse else WorkflowIDConflictPolicy.FAIL
-    # Set at start, not only by the workflow: a session that fails before its first task is listed too.
-    attributes = TypedSearchAttributes([
+    listed_as = [
         SearchAttributePair(names.KIND, names.Kind.GRID_SESSION.value),
         SearchAttributePair(names.VENUE, config.venue.value),
         SearchAttributePair(names.MARKET, config.market),
         SearchAttributePair(names.ACCOUNT, str(config.account.account_index)),
-    ])  # fmt: skip
+    ]
     try:
-        await client.start_workflow(
+        await start_job(
+            client,
             WORKFLOW_TYPE,
             config,
-            id=wid,
+            workflow_id=wid,
+            listed_as=listed_as,
             task_queue=task_queue,
-            id_conflict_policy=policy,
-            search_attributes=attributes,
+            reuse=reuse,
         )
     except WorkflowAlreadyStartedError:
         raise PerpflowError(
@@ -115,12 +115,7 @@ class GridReport:
 
 async def session_report(client: Client, workflow_id: str, run_id: str | None = None) -> GridReport:
     """The latest run of ``workflow_id`` (or that run): queried while it runs, its result once ended."""
-    try:
-        desc = await client.get_workflow_handle(workflow_id, run_id=run_id).describe()
-    except RPCError as exc:
-        if exc.status is RPCStatusCode.NOT_FOUND:
-            raise PerpflowError(f"no grid session {workflow_id}") from None
-        raise
+    desc = await describe_run(client, workflow_id, run_id, missing=f"no grid session {workflow_id}")
     # Pinned to the described run: a session started again meanwhile is another run.
     handle = client.get_workflow_handle(workflow_id, run_id=desc.run_id, result_type=GridStatus)
     report = GridReport(workflow_id, desc.status.name if desc.status else "UNKNOWN")

@@ -20,34 +20,33 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowQueryFailedError,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import SearchAttributePair
 from temporalio.exceptions import FailureError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from perpflow import names
-from perpflow.errors import PerpflowError
 from perpflow.hedge.fleet import FleetInput, FleetResult, FleetStatus, PairStatus
 from perpflow.hedge.models import CycleStatus
+from perpflow.temporal_client import describe_run, start_job
 
 
 async def start_fleet(
     client: Client, inp: FleetInput, *, reuse: bool = False, task_queue: str = names.ORCHESTRATOR_QUEUE
 ) -> str:
     wid = names.hedge_fleet_id(inp.name)
-    policy = WorkflowIDConflictPolicy.USE_EXISTING if reuse else WorkflowIDConflictPolicy.FAIL
-    # Set at start, not only by the workflow: a fleet that fails before its first task is listed too.
-    attributes = TypedSearchAttributes([
+    listed_as = [
         SearchAttributePair(names.KIND, names.Kind.HEDGE_FLEET.value),
         SearchAttributePair(names.VENUE, inp.venue),
         SearchAttributePair(names.MARKET, inp.market),
-    ])  # fmt: skip
-    await client.start_workflow(
+    ]
+    await start_job(
+        client,
         "HedgeFleetWorkflow",
         inp,
-        id=wid,
+        workflow_id=wid,
+        listed_as=listed_as,
         task_queue=task_queue,
-        id_conflict_policy=policy,
-        search_attributes=attributes,
+        reuse=reuse,
     )
     return wid
 
@@ -85,12 +84,7 @@ class FleetReport:
 
 async def fleet_report(client: Client, fleet_id: str, run_id: str | None = None) -> FleetReport:
     """The latest run of ``fleet_id`` (or that run): queried while it runs, its end once it ended."""
-    try:
-        desc = await client.get_workflow_handle(fleet_id, run_id=run_id).describe()
-    except RPCError as exc:
-        if exc.status is RPCStatusCode.NOT_FOUND:
-            raise PerpflowError(f"no fleet {fleet_id}") from None
-        raise
+    desc = await describe_run(client, fleet_id, run_id, missing=f"no fleet {fleet_id}")
     # Pinned to the described run: a fleet started again meanwhile is another run.
     handle = client.get_workflow_handle(fleet_id, run_id=desc.run_id, result_type=FleetResult)
     execution = desc.status.name if desc.status else "UNKNOWN"

@@ -1,6 +1,6 @@
 """The wallet worker with a crash point, for the payout chaos test (not a test module).
 
-``python -m tests.chaos.faulty_wallet after_store /tmp/marker`` runs ``workers.wallet`` and
+``python -m tests.chaos.faulty_wallet after_store MARKER_FILE`` runs ``workers.wallet`` and
 SIGKILLs it once right after that step of the lane: the marker file is written first, so the
 restarted worker (same arguments) runs through.
 """
