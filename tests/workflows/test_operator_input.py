@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from perpflow.grid.book import GridSessionInput
 from perpflow.hedge.fleet import FleetInput
 from perpflow.hedge.models import CycleParams, CycleStatus, HedgeCycleInput, LegAccount
 from perpflow.models import HealthCheckInput
@@ -30,6 +31,7 @@ from workflows.validation import INVALID_INPUT
 # Every registered workflow type: its PerpflowKind and the input it takes. A type missing here
 # fails its test by name.
 INPUTS: dict[str, tuple[Kind, type[BaseModel]]] = {
+    "GridSessionWorkflow": (Kind.GRID_SESSION, GridSessionInput),
     "HealthCheckWorkflow": (Kind.HEALTH, HealthCheckInput),
     "HedgeCycleWorkflow": (Kind.HEDGE_CYCLE, HedgeCycleInput),
     "HedgeFleetWorkflow": (Kind.HEDGE_FLEET, FleetInput),
