@@ -95,14 +95,17 @@ class ChainWatcher:
         if batch.reorg is not None:
             log.warning("watcher rewound reason=%s to=%s", batch.reorg.reason, batch.cursor.block_number)
         await asyncio.gather(*(self.start(ev) for ev in batch.events))
-        await self.repo.save_cursor(self.name, self.policy.chain_id, batch.cursor)
+        # Ledger writes run to their end even when the watcher is cancelled: a unit of work cut off
+        # mid-rollback leaves its connection holding SQLite's write lock for every other writer.
+        await asyncio.shield(self.repo.save_cursor(self.name, self.policy.chain_id, batch.cursor))
         if batch.events:
             log.info("watcher batch events=%d cursor=%s", len(batch.events), batch.cursor.block_number)
 
     async def start(self, event: PositionLiquidated) -> bool:
         """Start the event's workflow; False if it exists (running or finished): a no-op."""
         async with self._gate:
-            workflow_id = await self.book.claim(self.policy.chain_id, event, datetime.now(UTC))
+            claim = self.book.claim(self.policy.chain_id, event, datetime.now(UTC))
+            workflow_id = await asyncio.shield(claim)
             try:
                 await self.client.start_workflow(
                     WORKFLOW_TYPE,
