@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
+from pydantic import Field
+
 from perpflow import names
 from perpflow.grid import ladder, planner, rule
 from perpflow.grid.config import Adjust, GridConfig, RebuildPolicy, Spacing, StopAction
@@ -25,11 +27,14 @@ from perpflow.grid.models import (
 )
 from perpflow.grid.orders import GridOrders
 from perpflow.grid.reconcile import reconcile
+from perpflow.models import RejectedCommand
 from perpflow.orders import OrderAck
 from perpflow.venues.types import MarketInfo, OrderKind, Side, TimeInForce
 
 # A flatten is an IOC: what it leaves (a thin book, a refusal) is tried again, this many times in all.
 MAX_FLATTENS = 5
+# Rejected commands a continued run still shows in its status.
+KEEP_REJECTED = 20
 
 
 class GridBook(GridOrders):
@@ -218,10 +223,13 @@ class GridSessionInput(GridConfig):
     from continue-as-new, the config as adjusted with the book it carries."""
 
     carry: GridBook | None = None
+    rejected_commands: list[RejectedCommand] = Field(default_factory=list)
 
     @classmethod
-    def resume(cls, book: GridBook) -> GridSessionInput:
-        return cls.model_validate({**book.config.model_dump(), "carry": book.carry()})
+    def resume(cls, book: GridBook, rejected: list[RejectedCommand]) -> GridSessionInput:
+        """The next run's input: the book, and the latest rejected commands (a bounded few)."""
+        carried = {"carry": book.carry(), "rejected_commands": rejected[-KEEP_REJECTED:]}
+        return cls.model_validate({**book.config.model_dump(), **carried})
 
     def config(self) -> GridConfig:
-        return GridConfig.model_validate(self.model_dump(exclude={"carry"}))
+        return GridConfig.model_validate(self.model_dump(exclude={"carry", "rejected_commands"}))

@@ -180,6 +180,10 @@ def report_view(report: GridReport, *, active_only: bool = False) -> Group:
             f" - fees {pnl.fees:.4f} - funding {pnl.funding:.4f} + unrealised {st.unrealized:.4f}"
         ),
     ]
+    lines += [
+        Text(f"  rejected {c.name} at {c.at:%H:%M:%S}: {c.error}  payload {c.payload}", style="yellow")
+        for c in st.rejected_commands[-3:]
+    ]
     places = max((_places(row.price) for row in st.levels), default=0)
     table = Table()
     for col in ("level", "price", "side", "state", "order", "size", "filled", "hold"):

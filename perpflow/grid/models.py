@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, Field
 
 from perpflow.grid.config import GridConfig
 from perpflow.grid.levels import LevelState
-from perpflow.models import Model
+from perpflow.models import Model, RejectedCommand
 from perpflow.venues.types import OrderKind, Side, TimeInForce
 
 
@@ -129,6 +129,8 @@ class GridStatus(Model):
     fills: int
     stop_reason: StopReason | None
     levels: list[LevelRow]
+    # Signals the session could not take (a misspelled name, a bad payload), the latest last.
+    rejected_commands: list[RejectedCommand] = Field(default_factory=list)
 
 
 class GridRecord(Model):

@@ -37,6 +37,8 @@ from perpflow.orders import (
     BookSnapshot,
     MarketQuery,
     OrderAck,
+    OrderAcks,
+    OrderBatch,
     OrderIntent,
     OrderRef,
 )
@@ -309,6 +311,20 @@ class FakeTrading:
         self.calls.append(("place_order", intent))
         return await self.venue.place(intent)
 
+    @activity.defn(name="place_orders")
+    async def place_orders(self, batch: OrderBatch) -> OrderAcks:
+        """Each intent as ``place_order`` places it; a refusal is its own order's, as the gateway's."""
+        self.calls.append(("place_orders", batch))
+        acks = []
+        for intent in batch.intents:
+            self.calls.append(("place_order", intent))
+            try:
+                acks.append(await self.venue.place(intent))
+            except ApplicationError as exc:
+                refused = {"status": OrderStatus.CANCELED, "sent_now": False, "refusal": exc.type}
+                acks.append(OrderAck(key=intent.key, market=intent.market, client_order_index=0, **refused))
+        return OrderAcks(acks=acks)
+
     @activity.defn(name="cancel_order")
     async def cancel_order(self, ref: OrderRef) -> OrderAck:
         self.calls.append(("cancel_order", ref))
@@ -364,7 +380,7 @@ class FakeTrading:
         ]
 
     def signer(self) -> list[Callable[..., Any]]:
-        return [self.place_order, self.cancel_order]
+        return [self.place_order, self.place_orders, self.cancel_order]
 
     def signer_read(self) -> list[Callable[..., Any]]:
         return [self.get_order, self.await_fill, self.get_position]

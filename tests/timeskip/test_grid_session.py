@@ -184,12 +184,15 @@ async def round_trips(rig: GridRig, handle: WorkflowHandle[Any, Any], fills: int
         await rig.fill(handle, order)
 
 
-async def test_continue_as_new_carries_the_book(rig: GridRig) -> None:
+async def test_continue_as_new_carries_the_book_and_the_rejected_commands(rig: GridRig) -> None:
     handle = await laid(rig, rig.config(fills_per_run=10))
     first_run = (await handle.describe()).run_id
+    await handle.signal("pauze", {"by": "test"})  # misspelled: rejected, shown, not dropped
     await round_trips(rig, handle, 12)
     status = await rig.until_status(handle, lambda s: s.fills == 12, "12 fills")
     assert status.pnl.round_trips == 6 and status.pnl.realized == 6 * SIZE * LEVEL
+    assert [c.name for c in status.rejected_commands] == ["pauze"]
+    assert status.state is GridState.RUNNING
     assert (await handle.describe()).run_id != first_run
     await until(lambda: len(rig.resting()) == 20, "the last re-armed buy resting")
     assert len({o.key for o in rig.fake.venue.placed()}) == 32

@@ -14,10 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perpflow.grid.book import GridBook, GridSessionInput
+from perpflow.grid.book import KEEP_REJECTED, GridBook, GridSessionInput
 from perpflow.grid.config import Adjust, GridConfig, StopAction
 from perpflow.grid.levels import LevelState
 from perpflow.grid.models import GridState, Placement, Plan, StopReason
+from perpflow.models import RejectedCommand
 from perpflow.orders import OrderAck
 from perpflow.signals import OrderFilled
 from perpflow.venues.types import MarketInfo, OrderKind, OrderStatus, Side
@@ -289,9 +290,14 @@ def test_the_book_survives_continue_as_new_as_json() -> None:
         b.on_fill(v.fill(v.coi_at("2900"), Decimal("0.005")))
     b.paid_funding(Decimal("0.3"))
     assert b.continue_as_new_due
-    raw = json.loads(GridSessionInput.resume(b).model_dump_json())
+    at = datetime(2026, 11, 30, tzinfo=UTC)
+    rejected = [
+        RejectedCommand(name=f"pauze{i}", payload="None", error="unknown signal", at=at) for i in range(30)
+    ]
+    raw = json.loads(GridSessionInput.resume(b, rejected).model_dump_json())
     inp = GridSessionInput.model_validate(raw)
     assert inp.carry == b.carry() and inp.carry is not None and not inp.carry.continue_as_new_due
+    assert inp.rejected_commands == rejected[-KEEP_REJECTED:]
     assert inp.config() == b.config and inp.carry.pnl.funding == Decimal("0.3")
     fresh = GridSessionInput.model_validate(config().model_dump(mode="json"))
     assert fresh.carry is None and fresh.config() == config()

@@ -2,9 +2,10 @@
 book wrote ahead, each under its own key), the venue's truth read back (reconcile, the safety-net
 poll) and the mark.
 
-A refused placement frees its level (the book tries a new key later, after a pause that grows
-with each refusal in a row); an ambiguous failure is retried under the same key, which the order
-gateway recognises, so no level ever gets a second live order.
+Placements go to the venue in batch transactions (``place_orders``). A refused placement frees
+its level (the book tries a new key later, after a pause that grows with each refusal in a row);
+a batch left without an answer is sent again under the same keys, which the order gateway
+recognises, so no level ever gets a second live order.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from perpflow.grid.levels import LevelState
     from perpflow.grid.models import Cancel, Placement, Plan
-    from perpflow.orders import AccountQuery, BookQuery, MarketQuery, OrderAck
+    from perpflow.orders import AccountQuery, BookQuery, MarketQuery, OrderAck, OrderBatch
     from perpflow.orders.errors import REFUSALS
+    from perpflow.orders.models import MAX_BATCH_INTENTS
     from perpflow.venues.types import MarketInfo
     from workflows.calls import (
         CANCEL_ORDER,
@@ -29,63 +31,75 @@ with workflow.unsafe.imports_passed_through():
         GET_OPEN_ORDERS,
         GET_ORDER,
         GET_POSITION,
-        PLACE_ORDER,
+        PLACE_ORDERS,
     )
     from workflows.failures import root_cause, unless_cancelled
     from workflows.grid.run import GridRun
+    from workflows.options import ORDER
 
 REFUSED = frozenset(e.__name__ for e in REFUSALS) | {"Unrepresentable"}
-# Orders sent (or cancelled) at once: a batch activity can take this step's place, the rest stays.
-PARALLEL = 5
-RETRY_S = 5.0  # an ambiguous placement is sent again (same key) after this, then longer
+PARALLEL = 5  # cancels sent at once
+RETRY_S = 5.0  # an unanswered batch is sent again (same keys) after this, then longer
 REFUSED_PAUSE_S = (2.0, 60.0)  # first and longest pause after refusals in a row
+Answers = dict[str, OrderAck | None]  # by key: the ack, or None when the venue refused it
 
 
 async def carry_out(run: GridRun, plan: Plan) -> None:
-    """The cancels first, then the placements, a few at a time."""
+    """The cancels first, a few at a time, then the placements in batch transactions."""
     for i in range(0, len(plan.cancel), PARALLEL):
         await asyncio.gather(*(_cancel(run, c) for c in plan.cancel[i : i + PARALLEL]))
+    if not plan.place:
+        return
     refused = False
-    for i in range(0, len(plan.place), PARALLEL):
-        batch = [_send(run, p) for p in plan.place[i : i + PARALLEL]]
-        refused |= not all(await asyncio.gather(*batch))
-    if plan.place:
-        run.refused = run.refused + 1 if refused else 0
-        if refused:
-            first, longest = REFUSED_PAUSE_S
-            pause = min(first * 2 ** (run.refused - 1), longest)
-            run.hold_until = workflow.now() + timedelta(seconds=pause)
+    for i in range(0, len(plan.place), MAX_BATCH_INTENTS):
+        refused |= not await _send(run, plan.place[i : i + MAX_BATCH_INTENTS])
+    run.refused = run.refused + 1 if refused else 0
+    if refused:
+        first, longest = REFUSED_PAUSE_S
+        pause = min(first * 2 ** (run.refused - 1), longest)
+        run.hold_until = workflow.now() + timedelta(seconds=pause)
 
 
-async def _send(run: GridRun, placement: Placement) -> bool:
-    """Place one order until the venue answers; False when it refused it."""
-    task = asyncio.ensure_future(_until_answered(run, placement))
-    run.inflight[placement.key] = (placement, task)
+async def _send(run: GridRun, placements: list[Placement]) -> bool:
+    """Place these orders until the venue answers; False when it refused any of them."""
+    task = asyncio.ensure_future(_until_answered(run, placements))
+    for placement in placements:
+        run.inflight[placement.key] = (placement, task)
     try:
         # Shielded: a Temporal cancel must not abandon a send under way (it would rest unseen).
-        ack = await asyncio.shield(task)
+        answers = await asyncio.shield(task)
     finally:
-        run.inflight.pop(placement.key, None)
-    return _landed(run, placement, ack)
+        for placement in placements:
+            run.inflight.pop(placement.key, None)
+    landed = [_landed(run, placement, answers[placement.key]) for placement in placements]  # each one
+    return all(landed)
 
 
-async def _until_answered(run: GridRun, placement: Placement) -> OrderAck | None:
-    """The ack, or None when refused; anything else is sent again under the same key."""
-    intent = run.book.intent(placement)
-    attempt = 0
+async def _until_answered(run: GridRun, placements: list[Placement]) -> Answers:
+    """One answer per placement; a batch without one is sent again under the same keys (the
+    gateway looks up what an earlier attempt sent rather than sending it twice)."""
+    batch = OrderBatch(intents=[run.book.intent(p) for p in placements])
+    # Each order is a few ledger writes: a long ladder's batch gets the time it needs.
+    timeout = timedelta(seconds=ORDER["start_to_close_timeout"].total_seconds() + len(placements) / 10)
+    attempt, wid = 0, run.book.workflow_id
     while True:
         try:
-            return await PLACE_ORDER.run(intent, task_queue=run.send_queue())
+            acks = await PLACE_ORDERS.run(batch, task_queue=run.send_queue(), start_to_close_timeout=timeout)
         except ActivityError as exc:
             cause = exc.cause
             if isinstance(cause, ApplicationError) and cause.type in REFUSED:
-                workflow.logger.warning("grid %s: %s refused: %s", run.book.workflow_id, intent.key, cause)
-                return None
+                workflow.logger.warning("grid %s: %d orders refused: %s", wid, len(placements), cause)
+                return {placement.key: None for placement in placements}
             attempt += 1
             workflow.logger.warning(
-                "grid %s: %s unanswered: %s", run.book.workflow_id, intent.key, root_cause(exc)
+                "grid %s: %d orders unanswered: %s", wid, len(batch.intents), root_cause(exc)
             )
             await workflow.sleep(min(RETRY_S * attempt, 60.0))
+            continue
+        for ack in acks.acks:
+            if ack.refusal:
+                workflow.logger.warning("grid %s: %s refused: %s %s", wid, ack.key, ack.refusal, ack.reason)
+        return {ack.key: None if ack.refusal else ack for ack in acks.acks}
 
 
 def _landed(run: GridRun, placement: Placement, ack: OrderAck | None) -> bool:
@@ -99,7 +113,7 @@ def _landed(run: GridRun, placement: Placement, ack: OrderAck | None) -> bool:
 async def land_inflight(run: GridRun) -> None:
     """Wait for the placements under way and take in what they placed (a cancel does this)."""
     for placement, task in list(run.inflight.values()):
-        _landed(run, placement, await task)
+        _landed(run, placement, (await task)[placement.key])
     run.inflight.clear()
 
 

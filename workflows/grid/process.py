@@ -5,7 +5,7 @@ new every ``fills_per_run`` fills, carrying the book whole.
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -81,11 +81,23 @@ async def _wait(run: GridRun) -> None:
         deadlines.append(run.hold_until)
     if (end := _time_limit(run)) is not None:
         deadlines.append(end)
-    timeout = (min(deadlines) - workflow.now()).total_seconds()
-    if timeout > 0:
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(lambda: run.wake, timeout=timeout)
+    if (deadline := min(deadlines)) > workflow.now():
+        alarm = _alarm(run, deadline)
+        await workflow.wait_condition(lambda: run.wake or alarm.done())
     run.wake = False
+
+
+def _alarm(run: GridRun, deadline: datetime) -> asyncio.Task[None]:
+    """One timer for the next deadline, kept while the deadline stays: a fill that wakes the
+    session writes no timer events to its history."""
+    if run.alarm is not None:
+        at, timer = run.alarm
+        if at == deadline and not timer.done():
+            return timer
+        timer.cancel()
+    timer = asyncio.ensure_future(workflow.sleep(deadline - workflow.now()))
+    run.alarm = (deadline, timer)
+    return timer
 
 
 def _time_limit(run: GridRun) -> datetime | None:
@@ -103,4 +115,4 @@ async def _continue(run: GridRun) -> None:
     await run.flush()
     await workflow.wait_condition(workflow.all_handlers_finished)
     workflow.logger.info("grid %s continues as new after %s fills", run.book.workflow_id, run.book.fills)
-    workflow.continue_as_new(GridSessionInput.resume(run.book))
+    workflow.continue_as_new(GridSessionInput.resume(run.book, run.rejected))

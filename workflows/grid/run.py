@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from perpflow.grid.config import GridConfig, StopAction
     from perpflow.grid.models import GridStatus, Placement, StopReason
     from perpflow.marketdata.models import DeactivateWatches
+    from perpflow.models import RejectedCommand
     from perpflow.orders import OrderAck
     from perpflow.signals import FeedChanged, FeedState, OrderFilled
     from workflows.calls import DEACTIVATE_WATCHES, RECORD_GRID_FILLS, RECORD_GRID_SESSION
@@ -27,8 +28,9 @@ FILL_BATCH = 20
 
 
 class GridRun:
-    def __init__(self, book: GridBook, *, carried: bool) -> None:
+    def __init__(self, book: GridBook, *, carried: bool, rejected: list[RejectedCommand]) -> None:
         self.book = book
+        self.rejected = rejected  # the session's rejected commands, carried through continue-as-new
         self.price: Decimal | None = book.mark
         self.wake = False  # a fill, a crossing, a feed change or a command: plan again now
         self.feed_up = True
@@ -39,12 +41,13 @@ class GridRun:
         self.next_poll = workflow.now() + timedelta(seconds=book.config.safety_poll_s)
         self.refused = 0  # placements refused in a row: the next ones wait longer
         self.hold_until: datetime | None = None
+        self.alarm: tuple[datetime, asyncio.Task[None]] | None = None  # the timer a wait wakes on
         # The ladder version the band watches were registered for (a continued run's still are),
         # and whether this run has heard the feed's state yet.
         self.watched_version = book.version if carried else -1
         self.feed_known = False
         # Placements under way: a cancel waits for them, so no order is sent unseen.
-        self.inflight: dict[str, tuple[Placement, asyncio.Task[OrderAck | None]]] = {}
+        self.inflight: dict[str, tuple[Placement, asyncio.Task[dict[str, OrderAck | None]]]] = {}
         self.recorder: asyncio.Task[None] | None = None
         self.fill_writer: asyncio.Task[None] | None = None
         self.beside: list[asyncio.Future[Any]] = []

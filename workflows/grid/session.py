@@ -53,8 +53,9 @@ class GridSessionWorkflow(OperatorControls):
     @workflow.run
     async def run(self, raw: Any = None) -> GridStatus:
         inp = parse_input(GridSessionInput, raw, names.Kind.GRID_SESSION)
+        self.commands.rejected[:0] = inp.rejected_commands  # a continued run's, before its own
         book = inp.carry or await _open(inp.config())
-        self.run_ = run = GridRun(book, carried=inp.carry is not None)
+        self.run_ = run = GridRun(book, carried=inp.carry is not None, rejected=self.commands.rejected)
         if inp.carry is None:
             run.record()
         for command in self.early:
@@ -138,7 +139,7 @@ class GridSessionWorkflow(OperatorControls):
 
     @workflow.query
     def status(self) -> GridStatus:
-        return self._run.book.status()
+        return self._run.book.status().model_copy(update={"rejected_commands": self.commands.rejected})
 
     @workflow.query(name=EXPOSURE_QUERY)
     def exposure(self) -> Exposure:
