@@ -3,55 +3,26 @@ order activities on the sim, and the market-data service signalling fills and th
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-from temporalio.client import WorkflowHandle, WorkflowQueryFailedError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from activities.grid import GridActivities
-from activities.market import MarketActivities
-from activities.watches import WatchActivities
 from perpflow import names
-from perpflow.db.grid import GridSessions
 from perpflow.db.ledger import Ledger
 from perpflow.exposure import EXPOSURE_QUERY, Exposure
 from perpflow.grid.levels import LevelState
 from perpflow.grid.models import GridState, GridStatus
 from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.types import OrderKind, OrderSpec, Side, TimeInForce
+from tests.plugins.grid import Ladder, grid_orchestrator, level, until
 from tests.plugins.hedge import ETH, record_history, signer_workers
 from tests.plugins.marketdata import md_config, running
 from tests.plugins.sim import SimHandle
-from tests.plugins.venues import best, new_account, venue_for
-from workflows.grid.session import GridSessionWorkflow
+from tests.plugins.venues import new_account, venue_for
 
 MANUAL_COI = 7_000_001
-
-
-async def until(
-    handle: WorkflowHandle[Any, Any], check: Callable[[GridStatus], bool], what: str, timeout: float = 45
-) -> GridStatus:
-    deadline = asyncio.get_running_loop().time() + timeout
-    status: GridStatus | None = None
-    while True:
-        with contextlib.suppress(WorkflowQueryFailedError):  # starting: no ladder yet
-            status = await handle.query("status", result_type=GridStatus)
-        if status is not None and check(status):
-            return status
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; last status {status}")
-        await asyncio.sleep(0.2)
-
-
-def level(status: GridStatus, index: int) -> Any:
-    return status.levels[index]
 
 
 async def test_a_session_lays_its_ladder_re_arms_fills_and_stop_leaves_only_the_manual_order(
@@ -60,39 +31,11 @@ async def test_a_session_lays_its_ladder_re_arms_fills_and_stop_leaves_only_the_
     client = temporal_env.client
     account = await new_account(sim)
     venue, public = venue_for(sim, account), LighterVenue(sim.url, 0)
-    market = await public.market("ETH")
-    tick = Decimal(1).scaleb(-market.price_decimals)
-    bid, ask = await best(public)
-    mid = ((bid + ask) / 2).quantize(tick)
-    step = max((ask - bid) * 4, mid * Decimal("0.004")).quantize(tick)
-    size = max(market.min_base_amount, (market.min_quote_amount * 2 / mid)).quantize(
-        Decimal(1).scaleb(-market.size_decimals)
-    )
-    config = {
-        "name": f"sim-{uuid.uuid4().hex[:6]}",
-        "account": {"account_index": account.account_index, "api_key_index": account.api_key_index},
-        "market": "ETH",
-        "lower": str(mid - 3 * step),
-        "upper": str(mid + 3 * step),
-        "levels": 7,
-        "size": str(size),
-        "reconcile_every_s": 5,
-        "safety_poll_s": 5,
-        "stop": {"outside_range_pct": 50},
-    }
+    ladder = await Ladder.around_the_book(public)
+    mid, step, size, tick = ladder.mid, ladder.step, ladder.size, ladder.tick
+    config = ladder.config(f"sim-{uuid.uuid4().hex[:6]}", account, stop={"outside_range_pct": 50})
     queue = f"grid-{uuid.uuid4()}"
-    markets = MarketActivities(public)
-    orchestrator = Worker(
-        client,
-        task_queue=queue,
-        workflows=[GridSessionWorkflow],
-        activities=[
-            markets.get_book_top,
-            markets.get_market,
-            *WatchActivities(pg_ledger, tmp_path).all(),
-            *GridActivities(GridSessions(pg_ledger)).all(),
-        ],
-    )
+    orchestrator = grid_orchestrator(client, queue, public, pg_ledger, tmp_path)
     manual = OrderSpec(
         market="ETH", client_order_index=MANUAL_COI, side=Side.BUY, kind=OrderKind.LIMIT,
         tif=TimeInForce.POST_ONLY, size=size, price=(mid * Decimal("0.8")).quantize(tick),
