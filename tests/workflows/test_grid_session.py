@@ -4,7 +4,7 @@ order activities on the sim, and the market-data service signalling fills and th
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
@@ -85,3 +85,54 @@ async def test_a_session_lays_its_ladder_re_arms_fills_and_stop_leaves_only_the_
             await venue.cancel("ETH", order.order_index)
         await venue.close()
         await public.close()
+
+
+async def test_a_partial_fill_at_the_minimum_size_re_arms_that_size_and_the_rest_keeps_resting(
+    temporal_env: WorkflowEnvironment, sim: SimHandle, pg_ledger: Ledger, tmp_path: Path
+) -> None:
+    client = temporal_env.client
+    account, other = await new_account(sim), await new_account(sim)
+    venue, taker, public = venue_for(sim, account), venue_for(sim, other), LighterVenue(sim.url, 0)
+    ladder = await Ladder.around_the_book(public)
+    market = await public.market("ETH")
+    price = ladder.mid - ladder.step  # level 2's buy
+    lot = Decimal(1).scaleb(-market.size_decimals)
+    smallest = max(market.min_base_amount, (market.min_quote_amount / price).quantize(lot, ROUND_UP))
+    config = ladder.config(
+        f"part-{uuid.uuid4().hex[:6]}", account, size=str(2 * smallest), stop={"outside_range_pct": 50}
+    )
+    queue = f"grid-{uuid.uuid4()}"
+    workers = [grid_orchestrator(client, queue, public, pg_ledger, tmp_path)]
+    workers += signer_workers(client, venue, account, pg_ledger)
+    try:
+        async with running(md_config(sim, tmp_path), client, pg_ledger), workers[0], workers[1], workers[2]:
+            handle = await client.start_workflow(
+                "GridSessionWorkflow", config, id=names.grid_session_id(config["name"]), task_queue=queue,
+                result_type=GridStatus,
+            )  # fmt: skip
+            await until(handle, lambda s: level(s, 2).state is LevelState.OPEN, "level 2 resting")
+            # The price at level 2: the market maker quotes around it, the level's buy is the best
+            # bid; another trader sells it the smallest order the market takes.
+            await sim.admin.set_price(ETH, price)
+            hit = OrderSpec(
+                market="ETH", client_order_index=7_000_002, side=Side.SELL, kind=OrderKind.LIMIT,
+                tif=TimeInForce.IOC, size=smallest, price=price,
+            )  # fmt: skip
+            await taker.submit(await taker.sign_order(hit))
+            part = await until(
+                handle,
+                lambda s: level(s, 3).state is LevelState.OPEN,
+                "the partial fill re-armed one level up",
+            )
+            assert (level(part, 3).side, level(part, 3).order_size) == (Side.SELL, smallest)
+            assert (level(part, 2).state, level(part, 2).filled) == (LevelState.PARTIALLY_FILLED, smallest)
+            assert part.position == smallest
+            resting = {o.client_order_index: o for o in await venue.open_orders("ETH")}
+            rest = resting[level(part, 2).client_order_index or 0]
+            assert rest.remaining_size == smallest  # the rest of the level's order still rests
+            await handle.signal("stop", {"by": "test"})
+            final = await handle.result()
+            assert final.position == 0 and await venue.open_orders("ETH") == []
+    finally:
+        for v in (venue, taker, public):
+            await v.close()
