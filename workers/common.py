@@ -1,4 +1,5 @@
-"""What every worker process shares (besides ``perpflow.process``): its build id, running until stopped."""
+"""What every worker process shares (besides ``perpflow.process``): its build id, running until
+stopped, and its metrics endpoint."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from contextlib import AsyncExitStack
 from importlib.metadata import version
 
 from temporalio.worker import Worker
+
+from perpflow.metrics.endpoint import Endpoint
+from perpflow.metrics.scrape import Read, ScrapeTime
 
 log = logging.getLogger("perpflow.worker")
 
@@ -24,3 +28,13 @@ async def run_workers(workers: list[Worker], stop: asyncio.Event) -> None:
             log.info("worker polling task_queue=%s", worker.task_queue)
         await stop.wait()
         log.info("stopping %d worker(s)", len(workers))
+
+
+def start_metrics(metrics: Endpoint, **reads: Read) -> None:
+    """Serve ``metrics`` (if its port is set) with the process's scrape-time ``reads`` (by source
+    name, each run on this event loop when a scrape finds its values older than a few seconds).
+    The caller closes it (``metrics.close()``) when the process stops."""
+    loop = asyncio.get_running_loop()
+    for source, read in reads.items():
+        metrics.add(ScrapeTime(source, read, loop))
+    metrics.start()

@@ -1,6 +1,7 @@
 """Market-data worker: venue websockets -> books, fills, bands -> signals. A Temporal client only.
 
-  python -m workers.market_data [--signer-config signer.yaml] [--markets ETH,BTC] [--metrics-port 9464]
+  python -m workers.market_data [--signer-config signer.yaml] [--markets ETH,BTC]
+                                [--metrics-port 9464] [--metrics-host 0.0.0.0]
 
 The venue URL is ``PERPFLOW_LIGHTER_URL``. Accounts and markets come from the ledger (accounts
 table and active watches); ``--signer-config`` only supplies each account's proxy (with its
@@ -18,23 +19,24 @@ from perpflow.db.ledger import Ledger
 from perpflow.marketdata.config import MarketDataConfig
 from perpflow.marketdata.metrics import Metrics
 from perpflow.marketdata.service import MarketDataService
+from perpflow.metrics import endpoint
+from perpflow.metrics.names import Process
 from perpflow.orders.config import SignerConfig
 from perpflow.process import main_entry, stop_event
 from perpflow.settings import Settings, load_settings
 from perpflow.temporal_client import connect
 from perpflow.venues.registry import build_feed
 from perpflow.venues.types import Proxy
+from workers.common import start_metrics
 
 log = logging.getLogger("perpflow.worker")
-
-DEFAULT_METRICS_PORT = 9464
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="workers.market_data")
     parser.add_argument("--signer-config", type=Path, help="signer YAML: account proxies only")
     parser.add_argument("--markets", default="", help="books to keep without a watch, e.g. ETH,BTC")
-    parser.add_argument("--metrics-port", type=int, default=DEFAULT_METRICS_PORT, help="0 disables")
+    endpoint.add_arguments(parser)
     return parser.parse_args()
 
 
@@ -49,32 +51,35 @@ def proxies(path: Path | None, settings: Settings) -> dict[int, Proxy]:
     }
 
 
-def build_config(args: argparse.Namespace, settings: Settings) -> MarketDataConfig:
+def build_config(args: argparse.Namespace, settings: Settings, metrics_port: int) -> MarketDataConfig:
     return MarketDataConfig(
         markets=tuple(m for m in args.markets.split(",") if m),
         state_dir=settings.state_dir,
         proxies=proxies(args.signer_config, settings),
-        metrics_port=args.metrics_port or None,
+        metrics_port=metrics_port or None,
     )
 
 
 async def main() -> None:
     args = parse_args()
+    endpoint_settings = endpoint.from_arguments(args)
+    served = endpoint.Endpoint(Process.MARKET_DATA, endpoint_settings)
+    served.install_sdk()  # before the first client connects
     settings = load_settings()
     if not settings.lighter_url:
         raise SystemExit("market data: set PERPFLOW_LIGHTER_URL to the venue's base URL")
-    config = build_config(args, settings)
+    config = build_config(args, settings, endpoint_settings.port)
     feed = build_feed(config.venue, settings.lighter_url)
     stop = stop_event()
     ledger = Ledger(settings.ledger_url)
     try:
-        client = await connect(settings)
         metrics = Metrics()
-        if config.metrics_port:
-            metrics.serve(config.metrics_port)
-            log.info("market data metrics on :%d", config.metrics_port)
+        served.add(metrics.registry)  # type: ignore[arg-type]  # a registry is a collector
+        start_metrics(served)
+        client = await connect(settings)
         await MarketDataService(config, feed, client, ledger, metrics).run(stop)
     finally:
+        served.close()
         await ledger.close()
 
 

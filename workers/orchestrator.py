@@ -1,5 +1,8 @@
 """Orchestrator worker: every workflow, the ledger, risk and notification activities, and the
-alert delivery loop beside them."""
+alert delivery loop beside them.
+
+  python -m workers.orchestrator [--metrics-port 9464] [--metrics-host 0.0.0.0]
+"""
 
 from __future__ import annotations
 
@@ -22,23 +25,43 @@ from perpflow.db.alerts import AlertOutbox
 from perpflow.db.grid import GridSessions
 from perpflow.db.hedge import HedgeCycles
 from perpflow.db.ledger import Ledger
+from perpflow.grid.models import GridState
 from perpflow.health import ledger_probe, venue_probe
+from perpflow.hedge.models import CycleState
+from perpflow.metrics import endpoint
+from perpflow.metrics.ledger import LedgerGauges, LedgerWords
+from perpflow.metrics.names import Process
 from perpflow.models import Component
 from perpflow.names import ORCHESTRATOR_QUEUE
+from perpflow.payouts.models import PayoutState
 from perpflow.process import main_entry, stop_event
+from perpflow.reconcile.models import OrphanKind
 from perpflow.settings import load_settings
 from perpflow.temporal_client import connect
 from perpflow.venues.base import VenueAccess, VenueName
 from perpflow.venues.registry import build_venue
-from workers.common import BUILD_ID, run_workers
+from workers.common import BUILD_ID, run_workers, start_metrics
 from workflows.registry import ALL_WORKFLOWS
+
+# The ledger gauges' breakdowns, from the models that define them.
+LEDGER_WORDS = LedgerWords(
+    cycle_states=[s.value for s in CycleState],
+    payout_states=[s.value for s in PayoutState],
+    open_payout_states=[s.value for s in PayoutState if not s.final],
+    grid_states=[s.value for s in GridState],
+    open_grid_states=[s.value for s in GridState if not s.final],
+    orphan_kinds=[k.value for k in OrphanKind],
+)
 
 
 async def main() -> None:
+    metrics = endpoint.Endpoint(Process.ORCHESTRATOR, endpoint.parse(prog="workers.orchestrator"))
+    metrics.install_sdk()  # before the first client connects
     settings = load_settings()
     stop = stop_event()
     ledger = Ledger(settings.ledger_url)
     try:
+        start_metrics(metrics, ledger=LedgerGauges(ledger.engine, LEDGER_WORDS).read)
         client = await connect(settings)
         probes = {Component.LEDGER: [ledger_probe(ledger), orphans_probe(ledger)]}
         market_activities: list[Callable[..., Any]] = []
@@ -75,6 +98,7 @@ async def main() -> None:
         async with delivery.running():
             await run_workers([worker], stop)
     finally:
+        metrics.close()
         await ledger.close()
 
 

@@ -1,12 +1,12 @@
 """Signer worker: holds venue API keys, one task queue and one activity slot per key.
 
 One slot per key is what keeps nonces from colliding; one process may host several keys.
-  python -m workers.signer CONFIG.yaml [ACCOUNT_NAME ...]
+  python -m workers.signer CONFIG.yaml [ACCOUNT_NAME ...] [--metrics-port 9464] [--metrics-host 0.0.0.0]
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 from temporalio.worker import Worker
@@ -17,6 +17,10 @@ from perpflow.config import load_yaml
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
 from perpflow.db.risk import RiskStates
+from perpflow.metrics import endpoint
+from perpflow.metrics.accounts import AccountGauges
+from perpflow.metrics.names import Process
+from perpflow.orders import observe
 from perpflow.orders.config import SignerConfig
 from perpflow.process import main_entry, stop_event
 from perpflow.settings import load_settings
@@ -24,7 +28,7 @@ from perpflow.temporal_client import connect
 from perpflow.venues.base import Venue
 from perpflow.venues.config import VenueAccount
 from perpflow.venues.registry import build_venue
-from workers.common import BUILD_ID, run_workers
+from workers.common import BUILD_ID, run_workers, start_metrics
 
 
 def selected(config: SignerConfig, only: list[str]) -> list[VenueAccount]:
@@ -37,20 +41,32 @@ def selected(config: SignerConfig, only: list[str]) -> list[VenueAccount]:
     return [a for a in accounts if a.name in only]
 
 
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="workers.signer")
+    parser.add_argument("config", type=Path, help="signer YAML: accounts and their keys")
+    parser.add_argument("accounts", nargs="*", help="serve only these accounts of the config")
+    endpoint.add_arguments(parser)
+    return parser.parse_args()
+
+
 async def main() -> None:
-    if len(sys.argv) < 2:
-        raise SystemExit("usage: python -m workers.signer CONFIG.yaml [ACCOUNT_NAME ...]")
+    args = parse_args()
+    metrics = endpoint.Endpoint(Process.SIGNER, endpoint.from_arguments(args))
+    metrics.install_sdk()  # before the first client connects
     settings = load_settings()
-    config = load_yaml(Path(sys.argv[1]), SignerConfig)
+    config = load_yaml(args.config, SignerConfig)
     stop = stop_event()
     ledger = Ledger(settings.ledger_url)
     venues: list[Venue] = []
     try:
+        accounts = selected(config, args.accounts)
+        for account in accounts:
+            venues.append(build_venue(account.venue, config.access(account, settings.state_dir)))
+            observe.prepare(venues[-1])
+        start_metrics(metrics, accounts=AccountGauges(venues).read)
         client = await connect(settings)
         workers = []
-        for account in selected(config, sys.argv[2:]):
-            venue = build_venue(account.venue, config.access(account, settings.state_dir))
-            venues.append(venue)
+        for account, venue in zip(accounts, venues, strict=True):
             activities = OrderActivities(venue, Orders(ledger), RiskStates(ledger), config.risk)
             key = (account.venue, account.account_index, account.api_key_index)
             workers += [
@@ -70,6 +86,7 @@ async def main() -> None:
             ]
         await run_workers(workers, stop)
     finally:
+        metrics.close()
         for venue in venues:
             await venue.close()
         await ledger.close()

@@ -3,6 +3,8 @@
 It serves ``perpflow-wallet-{chain}-{address}`` with ``max_concurrent_activities=1``, so nonces
 are allocated, signed and broadcast strictly one after the other (receipts are awaited on the
 orchestrator, so the lane never waits for one).
+
+  python -m workers.wallet [--metrics-port 9464] [--metrics-host 0.0.0.0]
 """
 
 from __future__ import annotations
@@ -15,19 +17,26 @@ from activities.wallet import WalletActivities
 from perpflow import names
 from perpflow.db.ledger import Ledger
 from perpflow.db.payouts import PayoutRepository
+from perpflow.metrics import endpoint
+from perpflow.metrics.chain import WalletGauges
+from perpflow.metrics.names import Process
 from perpflow.payouts.config import load_payouts_config
 from perpflow.payouts.lane import FaultHook, WalletLane
 from perpflow.payouts.runtime import chain_client, check_owner, load_wallet
 from perpflow.process import main_entry, stop_event
 from perpflow.settings import load_settings
 from perpflow.temporal_client import connect
-from workers.common import BUILD_ID, run_workers
+from workers.common import BUILD_ID, run_workers, start_metrics
 
 log = logging.getLogger("perpflow.wallet")
 
 
 async def main(fault: FaultHook | None = None) -> None:
-    """Serve the lane; `fault` is a chaos test's crash-point hook (none in production)."""
+    """Serve the lane; `fault` is a chaos test's crash-point hook (none in production): that test's
+    own arguments are not ours, so its metrics settings come from the environment alone."""
+    metrics_settings = endpoint.MetricsSettings() if fault else endpoint.parse(prog="workers.wallet")
+    metrics = endpoint.Endpoint(Process.WALLET, metrics_settings)
+    metrics.install_sdk()  # before the first client connects
     settings = load_settings()
     cfg = load_payouts_config(settings)
     stop = stop_event()
@@ -35,6 +44,9 @@ async def main(fault: FaultHook | None = None) -> None:
     ledger = Ledger(settings.ledger_url)
     chain = chain_client(cfg)
     try:
+        start_metrics(
+            metrics, wallet=WalletGauges(chain, ledger.engine, cfg.chain.chain_id, wallet.address).read
+        )
         await check_owner(chain, wallet, cfg)
         lane = WalletLane(chain, wallet, PayoutRepository(ledger), cfg.chain.chain_id, fault)
         await lane.reconcile()  # a node restart or rollback may have lost stored txs
@@ -49,6 +61,7 @@ async def main(fault: FaultHook | None = None) -> None:
         log.info("wallet lane wallet=%s chain_id=%s", wallet.address, cfg.chain.chain_id)
         await run_workers([worker], stop)
     finally:
+        metrics.close()
         await chain.close()
         await ledger.close()
 

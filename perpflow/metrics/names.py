@@ -66,6 +66,14 @@ BUILD_INFO = _m(
     P.EVERY,
 )
 
+REFRESH_FAILURES = _m(
+    "perpflow_metrics_read_failures",
+    C,
+    ("source",),
+    "Scrape-time reads (ledger, venue accounts, chain) that failed or timed out; the last values stay",
+    P.EVERY,
+)
+
 # -- orchestrator: the ledger, read at scrape time (cached a few seconds) ---------------------------
 HEDGE_CYCLES = _m(
     "perpflow_hedge_cycles", G, ("fleet", "state"), "Hedge cycles in the ledger by state", P.ORCHESTRATOR
@@ -92,7 +100,7 @@ FLEET_REALISED_PNL_TODAY = _m(
     "perpflow_fleet_realised_pnl_today_usd",
     G,
     ("fleet",),
-    "Realised PnL of the fleet's hedge cycles started since 00:00 UTC, net of fees (ledger)",
+    "Realised PnL of the fleet's hedge cycles ended since 00:00 UTC, net of fees (ledger)",
     P.ORCHESTRATOR,
 )
 GRID_REALISED_PNL = _m(
@@ -128,14 +136,14 @@ PAYOUT_LATENCY = _m(
 ORDERS_PLACED = _m(
     "perpflow_orders_placed",
     C,
-    ("venue", "account", "market", "kind", "tif"),
-    "Orders the venue accepted from this signer (a retry finding its earlier send counts once)",
+    ("venue", "account", "tif"),
+    "Orders this signer sent and the venue took (counted by the attempt that sent them)",
     P.SIGNER,
 )
 ORDERS_REJECTED = _m(
     "perpflow_orders_rejected",
     C,
-    ("venue", "account", "market", "reason"),
+    ("venue", "account", "reason"),
     "Orders refused for good (not retried): risk denial, margin, invalid order, auth, key reuse",
     P.SIGNER,
 )
@@ -149,7 +157,7 @@ ORDERS_RETRIED = _m(
 HEDGE_LATENCY = _m(
     "perpflow_hedge_latency_seconds",
     H,
-    ("venue", "market"),
+    ("venue", "account"),
     "From the maker fill (venue time) to the venue accepting the hedge order",
     P.SIGNER,
 )

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from perpflow.orders import observe
 from perpflow.orders.batch import BatchPlacement
 from perpflow.orders.errors import OrderNotFound
 from perpflow.orders.ledger import OrderRecord
@@ -48,6 +49,15 @@ class OrderGateway(Placing):
     """Every order operation of one signer: its own account only, each call one payload in, one out."""
 
     async def place(self, intent: OrderIntent) -> OrderAck:
+        try:
+            ack = await self._place(intent)
+        except BaseException as exc:
+            observe.failed(intent, exc)
+            raise
+        observe.acked(intent, ack)
+        return ack
+
+    async def _place(self, intent: OrderIntent) -> OrderAck:
         self.serve(intent.account_index)
         # The risk check's reads (risk states, the venue's position) overlap the claim and the
         # signature, so a hedge reaches the venue sooner; nothing is sent before its verdict.
@@ -66,7 +76,14 @@ class OrderGateway(Placing):
 
     async def place_batch(self, batch: OrderBatch) -> OrderAcks:
         """Each intent exactly once, as ``place`` places one, in the venue's batch transactions."""
-        return await BatchPlacement(self).place(batch)
+        try:
+            acks = await BatchPlacement(self).place(batch)
+        except BaseException as exc:
+            observe.failed(batch.intents[0], exc)
+            raise
+        for intent, ack in zip(batch.intents, acks.acks, strict=True):
+            observe.acked(intent, ack)
+        return acks
 
     async def _risk_check(self, intent: OrderIntent) -> None:
         self.check(intent, *await self.risk_reads(intent))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
 from perpflow.models import Model
 from perpflow.venues.base import VenueName
@@ -34,9 +34,13 @@ class OrderIntent(Model):
     size: Decimal = Field(gt=0)
     price: Decimal = Field(gt=0)  # limit price, or the worst acceptable price of a market order
     reduce_only: bool = False
+    # The maker fill this order hedges (the venue's time of it): the signer measures the hedge
+    # latency from it. Not part of the order: the ledger does not keep it.
+    hedges_fill_at: AwareDatetime | None = None
 
     def same_order_as(self, other: OrderIntent) -> bool:
-        return self.model_dump(exclude={"key"}) == other.model_dump(exclude={"key"})
+        apart = {"key", "hedges_fill_at"}
+        return self.model_dump(exclude=apart) == other.model_dump(exclude=apart)
 
 
 class OrderAck(Model):

@@ -18,6 +18,7 @@ from perpflow.chain.errors import AlreadyImported, NonceTooLow, ReplacementUnder
 from perpflow.chain.fees import bump_fees
 from perpflow.chain.models import Eip1559Fees, SignedTx, TxState, UnsignedTx
 from perpflow.chain.wallet import HotWallet
+from perpflow.metrics.instruments import WALLET_BROADCASTS
 from perpflow.payouts.book import PayoutBook
 from perpflow.payouts.errors import PayoutIneligible, PayoutStateError
 from perpflow.payouts.ledger import Exposure, PayoutLedger
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 # up every stored hash, which is the only reliable way to learn what happened.
 DOUBT = (NonceTooLow, AlreadyImported, ReplacementUnderpriced)
 FEES_TTL_S = 1.0
+# What a broadcast is (perpflow_wallet_broadcasts_total's kind): a new tx, the same signed bytes
+# again, or a replacement with higher fees.
+FIRST, REBROADCAST, FEE_BUMP = "first", "rebroadcast", "fee_bump"
 # Told each named step of a send ("after_store", "after_broadcast"): a chaos test's crash points.
 FaultHook = Callable[[str], None]
 
@@ -54,9 +58,11 @@ class WalletLane:
         if not self._reconciled:  # once per process, before the first nonce is taken
             await self.reconcile()
         rec = await self.repo.get(req.workflow_id)
+        kind = REBROADCAST
         if rec.raw_tx is not None and not req.new_nonce:
             signed = stored_signed(rec)  # a retry: never a second nonce, the same bytes again
         else:
+            kind = FIRST
             # Three independent reads at once: the lane is serial, its latency is the throughput.
             paid, exp, pool = await asyncio.gather(
                 self.chain.paid(rec.liquidation_id),
@@ -71,7 +77,7 @@ class WalletLane:
             _check_limits(rec, req, exp, pool)
             signed = await self._allocate_sign_store(rec, chain_pending=req.new_nonce)
             self._step("after_store")
-        await self.broadcast(signed)
+        await self.broadcast(signed, kind)
         self._step("after_broadcast")
         return SendResult(outcome=SendOutcome.SENT, tx_hash=signed.tx_hash, nonce=signed.nonce)
 
@@ -88,11 +94,12 @@ class WalletLane:
             "fee bump workflow_id=%s nonce=%s old_tx=%s new_tx=%s max_fee=%s",
             rec.workflow_id, old.nonce, old.tx_hash, signed.tx_hash, fees.max_fee_per_gas,
         )  # fmt: skip
-        await self.broadcast(signed)
+        await self.broadcast(signed, FEE_BUMP)
         return SendResult(outcome=SendOutcome.SENT, tx_hash=signed.tx_hash, nonce=signed.nonce)
 
-    async def broadcast(self, signed: SignedTx) -> None:
+    async def broadcast(self, signed: SignedTx, kind: str) -> None:
         """Send the stored bytes; a duplicate or stale answer is settled by the receipt lookup."""
+        WALLET_BROADCASTS.labels(str(self.chain_id), self.wallet.address, kind).inc()
         try:
             await self.chain.send_raw(signed)
         except DOUBT as exc:
@@ -109,7 +116,7 @@ class WalletLane:
         for rec in await self.repo.stored_from_nonce(self.chain_id, address, latest):
             signed = stored_signed(rec)
             if await self.chain.tx_state(signed.tx_hash) is TxState.UNKNOWN:
-                await self.broadcast(signed)
+                await self.broadcast(signed, REBROADCAST)
                 resent += 1
         await self.repo.advance_next_nonce(self.chain_id, address, await self.chain.pending_nonce(address))
         self._reconciled = True

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from perpflow.chain.client import ChainClient
 from perpflow.chain.errors import SendRejected
 from perpflow.chain.models import PositionLiquidated, TxReceipt, TxState, liquidation_id
+from perpflow.metrics.instruments import PAYOUT_LATENCY
 from perpflow.payouts.book import PayoutBook
 from perpflow.payouts.ledger import PayoutLedger
 from perpflow.payouts.models import (
@@ -188,6 +189,9 @@ class PayoutTracker:
         await self.book.settled(
             rec.workflow_id, PayoutState.DONE, tx_hash=tx_hash, gas_used=gas, block_number=block
         )
+        if not rec.state.final:  # a retried look-up of a payout already done counts once
+            latency = (datetime.now(UTC) - rec.created_at).total_seconds()
+            PAYOUT_LATENCY.labels(str(rec.chain_id)).observe(max(latency, 0.0))
         log.info("payout confirmed workflow_id=%s tx=%s block=%s", rec.workflow_id, tx_hash, block)
 
 

@@ -29,6 +29,7 @@ from perpflow import names
 from perpflow.chain.client import ChainClient
 from perpflow.chain.follower import FollowerConfig, LogBatch, LogFollower
 from perpflow.chain.models import PositionLiquidated
+from perpflow.metrics.instruments import PAYOUT_EVENTS
 from perpflow.payouts.book import PayoutBook
 from perpflow.payouts.ledger import PayoutLedger
 from perpflow.payouts.models import PayoutInput, PayoutPolicy, PayoutState
@@ -120,6 +121,7 @@ class ChainWatcher:
                 log.info("payout already started workflow_id=%s", workflow_id)
                 return False
         self.started += 1
+        PAYOUT_EVENTS.labels(str(self.policy.chain_id)).inc()
         log.info(
             "payout started workflow_id=%s block=%s user=%s", workflow_id, event.block_number, event.user
         )
