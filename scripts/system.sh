@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # System services the tests talk to: PostgreSQL on 127.0.0.1:5432 (started if stopped,
-# installed with apt-get if absent) and Debian's docker-compose (to validate
-# docker-compose.yml; the Docker engine itself is not needed).
+# installed with apt-get if absent), Debian's docker-compose (to validate
+# docker-compose.yml; the Docker engine itself is not needed), and Debian's Prometheus
+# (prometheus and promtool: the metrics scrape test, the alert rules' tests) and Alertmanager
+# (amtool checks its config). Each tool is installed only when missing.
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
@@ -35,5 +37,14 @@ ensure_compose() {
   apt_install docker-compose || echo "system: docker-compose unavailable; its check will be skipped" >&2
 }
 
+ensure_prometheus() {
+  command -v prometheus >/dev/null && command -v promtool >/dev/null && command -v amtool >/dev/null && return 0
+  echo "system: installing Prometheus, promtool and Alertmanager (metrics and alert-rule tests)" >&2
+  # Without the recommended exporters; the tests start their own server on free ports.
+  apt_install --no-install-recommends prometheus prometheus-alertmanager \
+    || { echo "system: cannot install prometheus / prometheus-alertmanager (need root)" >&2; return 1; }
+}
+
 ensure_postgres
 ensure_compose
+ensure_prometheus
