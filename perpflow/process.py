@@ -9,15 +9,49 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 
+from perpflow.errors import PerpflowError
+
 log = logging.getLogger("perpflow.worker")
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def expected(exc: BaseException) -> bool:
+    """A failure the code foresaw, logged as one line: perpflow's typed errors (a venue refusal, a
+    rate limit, an invalid nonce: their retry is the design), the ApplicationErrors the activity
+    shims raise from them, and cancellation (a worker shutting down, a workflow cancelled).
+    Anything else is a bug until shown otherwise, and keeps its traceback."""
+    kinds: list[type[BaseException]] = [PerpflowError, asyncio.CancelledError]
+    temporal = sys.modules.get("temporalio.exceptions")  # loaded by every process that can raise them
+    if temporal is not None:
+        kinds += [temporal.ApplicationError, temporal.CancelledError]
+    return isinstance(exc, tuple(kinds))
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: first line`` of an exception, with an ApplicationError's own type name."""
+    kind = getattr(exc, "type", None) or type(exc).__name__
+    lines = str(exc).strip().splitlines()
+    return f"{kind}: {lines[0]}" if lines else str(kind)
+
+
+class OneLineExpected(logging.Formatter):
+    """Prints an expected failure as ``message: Type: text`` instead of its traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None or not expected(exc):
+            return super().format(record)
+        short = logging.makeLogRecord(record.__dict__)
+        short.exc_info, short.exc_text, short.stack_info = None, None, None
+        short.msg, short.args = f"{record.getMessage()}: {describe(exc)}", None
+        return super().format(short)
 
 
 def configure_logging(level: str | None = None) -> None:
-    logging.basicConfig(
-        level=level or os.environ.get("PERPFLOW_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OneLineExpected(LOG_FORMAT))
+    logging.basicConfig(level=level or os.environ.get("PERPFLOW_LOG_LEVEL", "INFO"), handlers=[handler])
 
 
 def stop_event() -> asyncio.Event:
