@@ -29,9 +29,11 @@ def expected(exc: BaseException) -> bool:
 
 
 def describe(exc: BaseException) -> str:
-    """``Type: first line`` of an exception, with an ApplicationError's own type name."""
+    """``Type: first line`` of an exception, with an ApplicationError's own type name (its str()
+    starts with that name already; its ``message`` does not)."""
     kind = getattr(exc, "type", None) or type(exc).__name__
-    lines = str(exc).strip().splitlines()
+    message = getattr(exc, "message", None)
+    lines = (message if isinstance(message, str) else str(exc)).strip().splitlines()
     return f"{kind}: {lines[0]}" if lines else str(kind)
 
 

@@ -42,6 +42,8 @@ def test_an_expected_failure_is_one_line(exc: BaseException, said: str) -> None:
     assert "Traceback" not in line
     assert "Completing activity as failed (ctx): " in line
     assert said in line
+    kind = said.partition(":")[0]
+    assert f"{kind}: {kind}" not in line  # the type named once
 
 
 def test_an_unexpected_failure_keeps_its_traceback() -> None:
