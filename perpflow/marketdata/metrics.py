@@ -11,6 +11,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from perpflow.venues.feed import StreamState
 
 _STATES = list(StreamState)
+# The kinds of delivery (``Delivery.kind``): each signal counter starts at zero for every one.
+SIGNAL_KINDS = ("fill", "crossing", "feed")
 # Fill -> signal accepted by Temporal: milliseconds matter, seconds mean an outage.
 LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -46,10 +48,14 @@ class Metrics:
             registry=r,
         )
         self.pending_signals = Gauge("perpflow_md_pending_signals", "Signals not yet accepted", registry=r)
+        for k in SIGNAL_KINDS:
+            for labelled in (self.signals, self.signal_retries, self.signal_latency):
+                labelled.labels(k)
 
     def set_state(self, stream: str, state: StreamState) -> None:
         for s in _STATES:
             self.state.labels(stream, s.value).set(1 if s is state else 0)
 
     def serve(self, port: int, host: str = "127.0.0.1") -> None:
+        """This registry alone; the worker serves it with the rest (perpflow.metrics.endpoint)."""
         start_http_server(port, addr=host, registry=self.registry)

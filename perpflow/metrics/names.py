@@ -297,25 +297,30 @@ MD_PENDING_SIGNALS = _m("perpflow_md_pending_signals", G, (), "Signals not yet a
 
 CATALOGUE: tuple[Metric, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Metric))
 
-# -- the Temporal SDK's metrics (every process with a Temporal client; workers add the task ones) --
+# -- the Temporal SDK's metrics -----------------------------------------------------------------------
+# Every process with a Temporal client reports the request ones; a process's workers add the
+# task ones for their queues (workflow tasks: the orchestrator only). Failure counters appear at the
+# first failure. Histograms in seconds (``_seconds_bucket`` etc.), counters ``_total``.
 SDK_METRICS: tuple[Metric, ...] = (
     _m("temporal_workflow_task_schedule_to_start_latency_seconds", H, ("namespace", "task_queue"),
-       "Workflow task schedule-to-start latency", P.EVERY),
+       "Workflow task schedule-to-start latency", P.ORCHESTRATOR),
     _m("temporal_workflow_task_execution_latency_seconds", H, ("namespace", "task_queue", "workflow_type"),
-       "Workflow task execution latency", P.EVERY),
-    _m("temporal_activity_schedule_to_start_latency_seconds", H, ("namespace", "task_queue", "activity_type"),
-       "Activity schedule-to-start latency", P.EVERY),
-    _m("temporal_activity_execution_latency_seconds", H, ("namespace", "task_queue", "activity_type"),
-       "Activity execution latency", P.EVERY),
-    _m("temporal_activity_execution_failed", C, ("namespace", "task_queue", "activity_type"),
-       "Activity executions that failed", P.EVERY),
+       "Workflow task execution latency", P.ORCHESTRATOR),
+    _m("temporal_workflow_endtoend_latency_seconds", H, ("namespace", "task_queue", "workflow_type"),
+       "Workflow run time, start to close", P.ORCHESTRATOR),
+    _m("temporal_activity_schedule_to_start_latency_seconds", H, ("namespace", "task_queue"),
+       "Activity schedule-to-start latency (a queue without enough pollers shows here first)", P.EVERY),
+    _m("temporal_activity_execution_latency_seconds", H,
+       ("namespace", "task_queue", "activity_type", "workflow_type"), "Activity execution latency", P.EVERY),
+    _m("temporal_activity_execution_failed", C, ("namespace", "task_queue", "activity_type", "workflow_type"),
+       "Activity executions that failed (each attempt)", P.EVERY),
     _m("temporal_num_pollers", G, ("namespace", "task_queue", "poller_type"),
-       "Pollers per task queue", P.EVERY),
+       "Pollers this process has on each task queue", P.EVERY),
     _m("temporal_worker_task_slots_available", G, ("namespace", "task_queue", "worker_type"),
-       "Free task slots", P.EVERY),
+       "Free task slots of this process's workers", P.EVERY),
     _m("temporal_request", C, ("namespace", "operation"), "Requests to the Temporal server", P.EVERY),
     _m("temporal_request_failure", C, ("namespace", "operation"),
        "Failed requests to the Temporal server", P.EVERY),
 )  # fmt: skip
 
-BY_NAME: dict[str, Metric] = {m.name: m for m in CATALOGUE}
+BY_NAME: dict[str, Metric] = {m.name: m for m in (*CATALOGUE, *SDK_METRICS)}
