@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Collection, Mapping
+from datetime import time
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +58,17 @@ class Settings(BaseSettings):
     temporal_api_key: SecretStr | None = None
     # The venue's REST/WS base URL for public market reads (the signer config names its own).
     lighter_url: str | None = None
-    # Alerts are logged and audited; this webhook (chat, pager) receives them as JSON too.
-    alert_webhook_url: str | None = None
+    # Alert channels beyond the log and the audit table (docs/alerts.md): apprise URLs, each with
+    # an optional least severity ("critical:tgram://..."), separated by commas or new lines; the
+    # file holds more of them (a Docker secret). The older webhook is one more JSON channel.
+    alert_urls: SecretStr | None = None
+    alert_urls_file: Path | None = None
+    alert_webhook_url: SecretStr | None = None
+    # Alerts of one severity and title within this window after one sent are counted, not sent;
+    # their count goes out when the window ends. 0: every alert is sent.
+    alert_repeat_window_s: float = Field(default=600.0, ge=0)
+    # The daily status report's time of day (UTC, "07:00") to the e-mail channels; unset: none.
+    alert_report_at: time | None = None
     # The one variable without our prefix: DATABASE_URL is the convention every tool knows.
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -27,6 +28,7 @@ from tests.plugins.marketdata import eventually
 FAST: dict[str, Any] = {"first_retry_s": 0.1, "max_retry_s": 0.4}
 # Much longer than any test: only a wake (or a due retry) makes the loop deliver in time.
 NO_POLL = 60.0
+NONE = timedelta(0)
 
 
 def alert(key: str | None = "orphan-lighter-7-42", **fields: Any) -> Alert:
@@ -72,18 +74,24 @@ async def test_concurrent_sends_of_one_key_record_it_once(ledger: Ledger) -> Non
 
 async def test_a_down_webhook_is_retried_until_it_returns_then_posted_once(ledger: Ledger) -> None:
     async with webhook(answer=503) as hook:
-        delivery = AlertDelivery(AlertOutbox(ledger), [WebhookChannel(hook.url)], poll_s=NO_POLL, **FAST)
+        channel = WebhookChannel(hook.url)
+        delivery = AlertDelivery(AlertOutbox(ledger), [channel], poll_s=NO_POLL, **FAST)
         notifier = Notifier(ledger, on_enqueued=delivery.wake)
         async with delivery.running():
             assert await notifier.send(alert())
 
             async def failed_twice() -> bool:
-                return (await entry(delivery.outbox, "orphan-lighter-7-42")).attempts >= 2
+                # The channel's attempts are recorded after each send (the row's, when claimed).
+                row = await entry(delivery.outbox, "orphan-lighter-7-42")
+                state = (await delivery.outbox.channel_states(row.id)).get(channel.name)
+                return state is not None and state.attempts >= 2
 
             await eventually(failed_twice, "two failed attempts")
             down = await entry(delivery.outbox, "orphan-lighter-7-42")
             assert down.delivered_at is None
-            assert down.last_error == "webhook answered HTTP 503 Service Unavailable"
+            assert down.last_error == (
+                f"{channel.name}: Failed to send JSON POST notification: Servers are overloaded., error=503."
+            )
             assert hook.accepted() == []
 
             hook.answer = 200
@@ -117,7 +125,7 @@ async def test_an_unreachable_webhook_error_names_no_url(ledger: Ledger) -> None
         await eventually(failed, "a failed attempt")
     error = (await entry(delivery.outbox, "orphan-lighter-7-42")).last_error
     assert error is not None
-    assert error.startswith("webhook unreachable")
+    assert error.endswith("A Connection error occurred sending JSON notification to 127.0.0.1.")
     assert "secret-token" not in error
 
 
@@ -139,7 +147,10 @@ async def test_two_delivery_loops_post_each_alert_once(ledger: Ledger) -> None:
     async with webhook(answer=200) as hook:
         ledgers = [Ledger(ledger.url), Ledger(ledger.url)]
         loops = [
-            AlertDelivery(AlertOutbox(other), [WebhookChannel(hook.url)], poll_s=0.02, batch=5)
+            # Thirty alerts of one title: none is a repeat here, the subject is the two loops.
+            AlertDelivery(
+                AlertOutbox(other), [WebhookChannel(hook.url)], poll_s=0.02, batch=5, repeat_window=NONE
+            )
             for other in ledgers
         ]
         try:
@@ -194,3 +205,14 @@ def test_migration_0006_upgrades_and_downgrades(empty_database: str) -> None:
     assert (current_revision(empty_database), "alert_outbox" in _tables(empty_database)) == ("0005", False)
     upgrade(empty_database, "0006")
     assert (current_revision(empty_database), "alert_outbox" in _tables(empty_database)) == ("0006", True)
+
+
+def test_migration_0011_upgrades_and_downgrades(empty_database: str) -> None:
+    channel_tables = {"alert_deliveries", "alert_repeats"}
+    upgrade(empty_database, "0011")
+    assert channel_tables <= _tables(empty_database)
+    command.downgrade(alembic_config(empty_database), "0010")
+    assert (current_revision(empty_database), channel_tables & _tables(empty_database)) == ("0010", set())
+    assert "alert_outbox" in _tables(empty_database)
+    upgrade(empty_database, "0011")
+    assert (current_revision(empty_database), channel_tables <= _tables(empty_database)) == ("0011", True)
