@@ -3,6 +3,17 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# `make run` passes these to `perpflow dev` when set: make run TEMPORAL_PORT=7300 UI_PORT=8300, or
+# any of its options as ARGS: make run ARGS="--anvil-port 8600 --duration 600".
+TEMPORAL_PORT ?=
+UI_PORT ?=
+SIM_PORT ?=
+ANVIL_PORT ?=
+METRICS_PORT ?=
+ARGS ?=
+DEV_ARGS = $(if $(TEMPORAL_PORT),--temporal-port $(TEMPORAL_PORT)) $(if $(UI_PORT),--ui-port $(UI_PORT)) \
+	$(if $(SIM_PORT),--sim-port $(SIM_PORT)) $(if $(ANVIL_PORT),--anvil-port $(ANVIL_PORT)) \
+	$(if $(METRICS_PORT),--metrics-port $(METRICS_PORT))
 
 .PHONY: install run test lint typecheck format bench lock contract clean
 
@@ -10,7 +21,7 @@ install:
 	@bash scripts/bootstrap.sh
 
 run: install
-	$(BIN)/perpflow dev
+	$(BIN)/perpflow dev $(strip $(DEV_ARGS) $(ARGS))
 
 test: install
 	@bash scripts/system.sh

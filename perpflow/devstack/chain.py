@@ -8,6 +8,7 @@ the demo reporter resolve them.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
@@ -24,8 +25,7 @@ from perpflow.chain.client import ChainClient
 from perpflow.chain.wallet import HotWallet
 from perpflow.devstack import chain_admin
 from perpflow.devstack.anvil import AnvilConfig, find_anvil, probe_chain_id
-from perpflow.devstack.options import DevOptions, child_env
-from perpflow.devstack.ports import free_port, port_is_free
+from perpflow.devstack.options import ANVIL_PORT, DevOptions, child_env
 from perpflow.devstack.probes import queue_has_pollers
 from perpflow.devstack.supervisor import Service, Step, Unit
 from perpflow.secrets import read_store, resolve, write_store
@@ -33,7 +33,6 @@ from perpflow.settings import Settings
 
 log = logging.getLogger("perpflow.dev")
 
-ANVIL_PORT = 8545
 WALLET_SECRET, REPORTER_SECRET = "payout_wallet", "payout_reporter"
 DEMO_FILE = "payout-demo.json"
 ETH = 10**18
@@ -43,6 +42,7 @@ DEV_BALANCE_WEI = 1_000 * ETH
 BLOCK_TIME_S = 1.0
 
 
+@functools.cache  # asked by several units; one warning when missing
 def anvil_available() -> bool:
     try:
         find_anvil()
@@ -53,8 +53,8 @@ def anvil_available() -> bool:
 
 
 def anvil_config(settings: Settings, opts: DevOptions) -> AnvilConfig:
-    # 8545 when free (wallets and tools expect it); another port when something holds it.
-    port = ANVIL_PORT if port_is_free(opts.host, ANVIL_PORT) else free_port(opts.host)
+    """On ``opts.anvil_port`` (DevOptions.resolve: 8545 when free, another port when taken)."""
+    port = opts.anvil_port or ANVIL_PORT
     state = settings.state_dir.resolve() / "anvil-state.json"
     return AnvilConfig(host=opts.host, port=port, state_file=state, block_time_s=BLOCK_TIME_S)
 
@@ -88,13 +88,24 @@ def chain_service_units(settings: Settings, opts: DevOptions) -> list[Unit]:
             opts.temporal_address, settings.temporal_namespace, queue, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
         )
 
-    def python(module: str) -> list[str]:
-        return [sys.executable, "-m", module]
+    def python(module: str, name: str) -> list[str]:
+        return [sys.executable, "-m", module, *opts.metrics_args(name)]
 
     return [
-        Service(name="wallet", command=python("workers.wallet"), ready=wallet_ready, env=env),
-        Service(name="watcher", command=python("workers.chain_watcher"), env=env),
-        Service(name="liquidator", command=python("perpflow.devstack.demo_liquidator"), env=env),
+        Service(
+            name="wallet",
+            command=python("workers.wallet", "wallet"),
+            ready=wallet_ready,
+            env=env,
+            ports=opts.metrics_bind("wallet"),
+        ),
+        Service(
+            name="chain-watcher",
+            command=python("workers.chain_watcher", "chain-watcher"),
+            env=env,
+            ports=opts.metrics_bind("chain-watcher"),
+        ),
+        Service(name="liquidator", command=python("perpflow.devstack.demo_liquidator", "demo"), env=env),
     ]
 
 

@@ -8,17 +8,12 @@ from perpflow.devstack.supervisor import Service
 from perpflow.marketdata.status import MarketDataUnhealthy, read_status, status_path, verdict
 from perpflow.settings import Settings
 
-METRICS_PORT = 9464
-
 
 def market_data_service(
-    settings: Settings,
-    env: dict[str, str],
-    signer_config: str | None = None,
-    metrics_port: int = METRICS_PORT,
+    settings: Settings, env: dict[str, str], signer_config: str | None = None, metrics_port: int | None = None
 ) -> Service:
     """Ready once its status file is fresh and every stream it opened is connected."""
-    command = [sys.executable, "-m", "workers.market_data", "--metrics-port", str(metrics_port)]
+    command = [sys.executable, "-m", "workers.market_data", "--metrics-port", str(metrics_port or 0)]
     if signer_config:
         command += ["--signer-config", signer_config]
     path = status_path(settings.state_dir.resolve())
@@ -30,6 +25,5 @@ def market_data_service(
             return False
         return True
 
-    return Service(
-        name="market-data", command=command, ready=ready, env=env, ports=[("metrics", metrics_port)]
-    )
+    ports = [("metrics", metrics_port)] if metrics_port else []
+    return Service(name="market-data", command=command, ready=ready, env=env, ports=ports)

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
-from perpflow.devstack.marketdata import METRICS_PORT
+from perpflow.devstack.ports import free_port, port_is_free
 from perpflow.settings import Settings
+
+ANVIL_PORT = 8545  # wallets and tools expect it
+METRICS_PORT = 9464  # the first metrics port; every perpflow process takes the next free one
+# The perpflow processes of the stack, in the order their metrics ports are given out (market-data
+# first: it served 9464 alone before the others had metrics).
+METRICS_PROCESSES = ("market-data", "orchestrator", "signer", "wallet", "chain-watcher")
+# Those whose worker takes `--metrics-port N` today: only they get a port.
+TAKES_METRICS_PORT = frozenset({"market-data"})
 
 
 @dataclass(frozen=True)
@@ -14,7 +23,9 @@ class DevOptions:
     temporal_port: int = 7233
     ui_port: int = 8233
     sim_port: int = 8787
-    metrics_port: int = METRICS_PORT  # the market-data worker's Prometheus endpoint
+    anvil_port: int | None = None  # None: 8545 when free, else any free port
+    metrics_port: int = METRICS_PORT  # 0: no metrics endpoints
+    metrics_ports: tuple[tuple[str, int], ...] = ()  # given out by resolve()
 
     @property
     def sim_url(self) -> str:
@@ -27,6 +38,44 @@ class DevOptions:
     @property
     def ui_url(self) -> str:
         return f"http://{self.host}:{self.ui_port}"
+
+    @property
+    def anvil_url(self) -> str:
+        return f"http://{self.host}:{self.anvil_port}"
+
+    def metrics_port_of(self, process: str) -> int | None:
+        return dict(self.metrics_ports).get(process)
+
+    def metrics_args(self, process: str) -> list[str]:
+        """``--metrics-port N`` for a process that serves metrics, else nothing."""
+        port = self.metrics_port_of(process)
+        return ["--metrics-port", str(port)] if port else []
+
+    def metrics_bind(self, process: str) -> list[tuple[str, int]]:
+        """The process's metrics port as a Service's ``ports`` (checked free before the start)."""
+        port = self.metrics_port_of(process)
+        return [("metrics", port)] if port else []
+
+    def metrics_urls(self) -> dict[str, str]:
+        return {name: f"http://{self.host}:{port}/metrics" for name, port in self.metrics_ports}
+
+    def resolve(self, processes: tuple[str, ...] = METRICS_PROCESSES) -> DevOptions:
+        """Every port fixed: anvil's, and one metrics port per process counted up from
+        ``metrics_port`` past the ports in use (by this stack or anything else)."""
+        anvil = self.anvil_port
+        if anvil is None:
+            anvil = ANVIL_PORT if port_is_free(self.host, ANVIL_PORT) else free_port(self.host)
+        if self.metrics_port == 0:
+            return dataclasses.replace(self, anvil_port=anvil, metrics_ports=())
+        taken = {self.temporal_port, self.ui_port, self.sim_port, anvil}
+        given: list[tuple[str, int]] = []
+        port = self.metrics_port
+        for name in (p for p in processes if p in TAKES_METRICS_PORT):
+            while port in taken or not port_is_free(self.host, port):
+                port += 1
+            given.append((name, port))
+            taken.add(port)
+        return dataclasses.replace(self, anvil_port=anvil, metrics_ports=tuple(given))
 
 
 def child_env(settings: Settings, opts: DevOptions) -> dict[str, str]:

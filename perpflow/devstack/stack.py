@@ -1,7 +1,8 @@
-"""The embedded stack (``perpflow dev``): Temporal dev server, ledger migrations, workers.
+"""The embedded stack (``perpflow dev``): Temporal dev server, ledger migrations, the simulated
+venue, anvil and the payout guard, every worker, and the demo jobs, in their start order.
 
-Later services (simulated venue, anvil, signer/wallet/market-data workers, the demo) are
-added to ``units()``; the supervisor needs no change for them.
+``resolved()`` fixes every port first (anvil's, one metrics port per process), so the units, the
+banner and the state dir's record (perpflow/devstack/state.py) name the same addresses.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import sys
 
 from perpflow import names
 from perpflow.db.migrate import upgrade
-from perpflow.devstack.chain import chain_service_units, chain_setup_units
+from perpflow.devstack.chain import anvil_available, chain_service_units, chain_setup_units
 from perpflow.devstack.marketdata import market_data_service
-from perpflow.devstack.options import DevOptions, child_env
+from perpflow.devstack.options import METRICS_PROCESSES, DevOptions, child_env
 from perpflow.devstack.probes import queue_has_pollers
 from perpflow.devstack.reconcile import reconcile_schedule_step
 from perpflow.devstack.supervisor import Service, Step, Unit
@@ -29,8 +30,18 @@ def worker_service(name: str, module: str, queue: str, settings: Settings, opts:
         return await queue_has_pollers(opts.temporal_address, settings.temporal_namespace, queue)
 
     return Service(
-        name=name, command=[sys.executable, "-m", module], ready=ready, env=child_env(settings, opts)
+        name=name,
+        command=[sys.executable, "-m", module, *opts.metrics_args(name)],
+        ready=ready,
+        env=child_env(settings, opts),
+        ports=opts.metrics_bind(name),
     )
+
+
+def resolved(opts: DevOptions) -> DevOptions:
+    """The options with every port fixed; no wallet or chain watcher runs without anvil."""
+    processes = METRICS_PROCESSES if anvil_available() else ("market-data", "orchestrator", "signer")
+    return opts.resolve(processes)
 
 
 def units(settings: Settings, opts: DevOptions) -> list[Unit]:
@@ -40,14 +51,17 @@ def units(settings: Settings, opts: DevOptions) -> list[Unit]:
     return [
         temporal_service(settings, opts),
         Step("ledger migrations", migrate),
-        *venue_units(settings, opts.host, opts.sim_port, opts.temporal_address, child_env(settings, opts)),
+        *venue_units(settings, opts, child_env(settings, opts)),
         # anvil + guard set-up first: the orchestrator serves payouts only once payouts.yaml exists.
         *chain_setup_units(settings, opts),
         worker_service("orchestrator", "workers.orchestrator", names.ORCHESTRATOR_QUEUE, settings, opts),
         reconcile_schedule_step(settings, opts.temporal_address),
         *chain_service_units(settings, opts),
         market_data_service(
-            settings, child_env(settings, opts), signer_config_path(settings), opts.metrics_port
+            settings,
+            child_env(settings, opts),
+            signer_config_path(settings),
+            opts.metrics_port_of("market-data"),
         ),
         # Last: the demo jobs, started once every worker polls, printing their status.
         *(

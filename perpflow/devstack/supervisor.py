@@ -106,7 +106,7 @@ class Supervisor:
 
     async def _pump(self, svc: Service, proc: asyncio.subprocess.Process) -> None:
         assert proc.stdout is not None
-        prefix = f"{svc.name:>12} | "
+        prefix = f"{svc.name:>13} | "
         async for raw in proc.stdout:
             sys.stdout.write(prefix + raw.decode(errors="replace").rstrip() + "\n")
             sys.stdout.flush()

@@ -17,6 +17,7 @@ from temporalio.api.enums.v1 import TaskQueueType
 
 from perpflow import names, secrets
 from perpflow.db.ledger import Ledger
+from perpflow.devstack.options import DevOptions
 from perpflow.devstack.probes import queue_has_pollers
 from perpflow.devstack.supervisor import Service, Step, Unit
 from perpflow.models import AccountRef
@@ -85,11 +86,9 @@ async def create_demo_accounts(settings: Settings, sim_url: str) -> list[Account
     return refs
 
 
-def venue_units(
-    settings: Settings, host: str, sim_port: int, temporal_address: str, env: dict[str, str]
-) -> list[Unit]:
+def venue_units(settings: Settings, opts: DevOptions, env: dict[str, str]) -> list[Unit]:
     """The sim, then the demo accounts, then one signer process holding their keys."""
-    sim_url = f"http://{host}:{sim_port}"
+    sim_url, temporal_address = opts.sim_url, opts.temporal_address
     queues: list[str] = []
 
     async def accounts() -> None:
@@ -105,12 +104,16 @@ def venue_units(
         return all(polled)
 
     return [
-        sim_service(sim_url, sim_port, host),
+        sim_service(sim_url, opts.sim_port, opts.host),
         Step("demo accounts", accounts),
         Service(
             name="signer",
-            command=[sys.executable, "-m", "workers.signer", signer_config_path(settings)],
+            command=[
+                *(sys.executable, "-m", "workers.signer", signer_config_path(settings)),
+                *opts.metrics_args("signer"),
+            ],
             ready=signer_ready,
             env=env,
+            ports=opts.metrics_bind("signer"),
         ),
     ]
