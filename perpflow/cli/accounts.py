@@ -18,16 +18,18 @@ from temporalio.client import Client, WorkflowFailureError
 
 from perpflow import names
 from perpflow.cli.console import console, new_table
+from perpflow.cli.context import load_settings, reach
 from perpflow.cli.ledger import ledger_call
 from perpflow.db.reconcile import Orphans
 from perpflow.errors import PerpflowError
 from perpflow.reconcile.judge import order_key, position_key
 from perpflow.reconcile.models import AccountReport, OpenOrphan, Policy, ReconcileInput, ReconcileReport
 from perpflow.reconcile.schedule import current_input, ensure_schedule, inputs_for
-from perpflow.settings import Settings, load_settings
-from perpflow.temporal_client import reach
+from perpflow.settings import Settings
 
-reconcile_app = typer.Typer(no_args_is_help=True, help="The exposure reconciler: schedules, orphans.")
+reconcile_app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="The exposure reconciler: schedules, orphans."
+)
 
 ORPHAN = "[bold red]ORPHAN[/]"
 

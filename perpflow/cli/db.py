@@ -5,9 +5,9 @@ from __future__ import annotations
 import typer
 
 from perpflow.cli.console import console
-from perpflow.settings import load_settings
+from perpflow.cli.context import load_settings
 
-db_app = typer.Typer(no_args_is_help=True, help="The ledger database.")
+db_app = typer.Typer(no_args_is_help=True, add_completion=False, help="The ledger database.")
 
 
 @db_app.command("upgrade")

@@ -3,33 +3,34 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 
-from perpflow import names
 from perpflow.cli.console import console, new_table
+from perpflow.cli.context import load_settings, reach
+from perpflow.cli.operator import By, Reason, command_payload
 from perpflow.config import describe_errors, load_yaml
 from perpflow.errors import ConfigError
-from perpflow.grid import client as grid
 from perpflow.grid.config import Adjust, GridConfig, SizeUnit, Spacing, StopAction
-from perpflow.settings import load_settings
-from perpflow.temporal_client import reach
+
+if TYPE_CHECKING:  # loaded by the commands: the grid client brings the Temporal client along
+    from perpflow.grid.client import GridReport
 
 grid_app = typer.Typer(
-    no_args_is_help=True, help="Grid sessions: start, status, list, pause, resume, stop, flatten, adjust."
+    no_args_is_help=True,
+    add_completion=False,
+    help="Grid sessions: start, status, list, pause, resume, stop, flatten, adjust.",
 )
-
-By = Annotated[str | None, typer.Option("--by", help="Who, recorded with the command (default: your login).")]
-Reason = Annotated[str | None, typer.Option("--reason", help="Why, recorded with the command.")]
 
 
 @grid_app.command("start")
 def start(config: Path) -> None:
     """Start a session from a YAML config (workflow id grid-NAME)."""
+    from perpflow.grid import client as grid
+
     cfg = load_yaml(config, GridConfig)
 
     async def run() -> str:
@@ -43,8 +44,10 @@ def status(
     name: str | None = typer.Argument(None, help="Session name (default: every running one)."),
 ) -> None:
     """State, frozen flag, PnL and the level table (price, side, state, order, filled)."""
+    from perpflow import names
+    from perpflow.grid import client as grid
 
-    async def run() -> list[grid.GridReport]:
+    async def run() -> list[GridReport]:
         client = await reach(load_settings())
         if name:
             return [await grid.session_report(client, names.grid_session_id(name))]
@@ -60,6 +63,7 @@ def status(
 @grid_app.command("list")
 def list_sessions(limit: int = 50) -> None:
     """Sessions newest first, from Temporal's visibility (PerpflowKind=grid-session)."""
+    from perpflow.grid import client as grid
 
     async def run() -> list[list[str]]:
         return await grid.session_rows(await reach(load_settings()), limit)
@@ -81,8 +85,9 @@ def list_sessions(limit: int = 50) -> None:
 
 
 def _signal(name: str, signal: str, by: str | None, reason: str | None, **fields: str | None) -> None:
-    sent = {"by": by or getpass.getuser(), "reason": reason, **fields}
-    payload = {key: value for key, value in sent.items() if value is not None}
+    from perpflow.grid import client as grid
+
+    payload = command_payload(by, reason, **fields)
 
     async def run() -> str:
         return await grid.send(await reach(load_settings()), name, signal, payload)
@@ -98,6 +103,7 @@ def pause(name: str, by: By = None, reason: Reason = None) -> None:
 
 @grid_app.command("resume")
 def resume(name: str, by: By = None, reason: Reason = None) -> None:
+    """Place orders again after a pause: the ladder is re-armed."""
     _signal(name, "resume", by, reason)
 
 
@@ -148,6 +154,9 @@ def adjust(
     activation_band_pct: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Change the ladder: a versioned rebuild (cancelling, then the new ladder), once even if retried."""
+    from perpflow import names
+    from perpflow.grid import client as grid
+
     fields = {
         "lower": lower, "upper": upper, "levels": levels, "spacing": spacing, "size": size,
         "size_unit": size_unit, "max_open_orders_per_side": max_open_orders_per_side,

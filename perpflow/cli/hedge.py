@@ -3,34 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from perpflow import names
 from perpflow.cli.console import console
-from perpflow.cli.ledger import ledger_call
-from perpflow.config import load_yaml
-from perpflow.hedge.config import FleetConfig
-from perpflow.hedge.fleet_client import (
-    RECENT,
-    FleetReport,
-    fleet_report,
-    fleet_reports,
-    report_table,
-    start_fleet,
-)
-from perpflow.settings import load_settings
-from perpflow.temporal_client import reach
+from perpflow.cli.context import load_settings, reach
+from perpflow.cli.operator import By, Reason, command_payload
 
-hedge_app = typer.Typer(no_args_is_help=True, help="Hedge fleets: start, status, pause, resume, stop, kill.")
+if TYPE_CHECKING:  # loaded by the commands that use them: they bring the Temporal client along
+    from perpflow.hedge.fleet_client import FleetReport
+
+hedge_app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Hedge fleets: start, status, pause, resume, stop, kill, flatten.",
+)
 
 
 @hedge_app.command("start")
 def start(config: Path) -> None:
     """Start a fleet from a YAML config (accounts by ledger name)."""
+    from perpflow.cli.ledger import ledger_call
+    from perpflow.config import load_yaml
+    from perpflow.hedge.config import FleetConfig
+    from perpflow.hedge.fleet_client import start_fleet
 
     async def run() -> str:
         settings = load_settings()
@@ -45,6 +44,8 @@ def status(
     fleet: str | None = typer.Argument(None, help="Fleet name (default: running and recently ended fleets)."),
 ) -> None:
     """Each fleet's mode and Temporal status; while running its pairs, cycle states, positions, PnL."""
+    from perpflow import names
+    from perpflow.hedge.fleet_client import RECENT, fleet_report, fleet_reports, report_table
 
     async def run() -> list[FleetReport]:
         client = await reach(load_settings())
@@ -59,39 +60,46 @@ def status(
         console.print(f"no fleet running or ended in the last {RECENT.total_seconds() / 3600:g} h")
 
 
-def _signal(workflow_id: str, name: str) -> None:
+def _signal(workflow_id: str, name: str, by: str | None, reason: str | None) -> None:
     async def run() -> None:
         client = await reach(load_settings())
-        await client.get_workflow_handle(workflow_id).signal(name, {"by": getpass.getuser()})
+        await client.get_workflow_handle(workflow_id).signal(name, command_payload(by, reason))
 
     asyncio.run(run())
     console.print(f"sent {name} to {workflow_id}")
 
 
+def _fleet_id(fleet: str) -> str:
+    from perpflow import names
+
+    return names.hedge_fleet_id(fleet)
+
+
 @hedge_app.command("pause")
-def pause(fleet: str) -> None:
+def pause(fleet: str, by: By = None, reason: Reason = None) -> None:
     """No new cycles; open ones go on."""
-    _signal(names.hedge_fleet_id(fleet), "pause")
+    _signal(_fleet_id(fleet), "pause", by, reason)
 
 
 @hedge_app.command("resume")
-def resume(fleet: str) -> None:
-    _signal(names.hedge_fleet_id(fleet), "resume")
+def resume(fleet: str, by: By = None, reason: Reason = None) -> None:
+    """Start cycles again after a pause."""
+    _signal(_fleet_id(fleet), "resume", by, reason)
 
 
 @hedge_app.command("stop")
-def stop(fleet: str) -> None:
+def stop(fleet: str, by: By = None, reason: Reason = None) -> None:
     """Let open cycles finish; start no other."""
-    _signal(names.hedge_fleet_id(fleet), "stop")
+    _signal(_fleet_id(fleet), "stop", by, reason)
 
 
 @hedge_app.command("kill")
-def kill(fleet: str) -> None:
+def kill(fleet: str, by: By = None, reason: Reason = None) -> None:
     """Flatten every open cycle now, then halt."""
-    _signal(names.hedge_fleet_id(fleet), "kill")
+    _signal(_fleet_id(fleet), "kill", by, reason)
 
 
 @hedge_app.command("flatten")
-def flatten(cycle_id: str) -> None:
+def flatten(cycle_id: str, by: By = None, reason: Reason = None) -> None:
     """Close one cycle's legs now."""
-    _signal(cycle_id, "flatten")
+    _signal(cycle_id, "flatten", by, reason)

@@ -13,14 +13,15 @@ import typer
 from pydantic import TypeAdapter
 
 from perpflow.cli.console import console, err, new_table
+from perpflow.cli.context import load_settings, reach
 from perpflow.errors import PerpflowError
-from perpflow.settings import load_settings
-from perpflow.temporal_client import reach
 
 if TYPE_CHECKING:  # loaded by the commands that use it: it brings the Temporal worker along
     from perpflow.history import ReplayOutcome
 
-history_app = typer.Typer(no_args_is_help=True, help="Export and replay workflow histories.")
+history_app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Export and replay workflow histories."
+)
 
 
 @history_app.command("export")

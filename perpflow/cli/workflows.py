@@ -9,10 +9,12 @@ import typer
 
 from perpflow import names
 from perpflow.cli.console import console, new_table
-from perpflow.settings import Settings, load_settings
-from perpflow.temporal_client import reach
+from perpflow.cli.context import load_settings, reach
+from perpflow.settings import Settings
 
-workflows_app = typer.Typer(no_args_is_help=True, help="Workflows in the perpflow namespace.")
+workflows_app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Workflows in the perpflow namespace."
+)
 
 
 @workflows_app.command("list")
