@@ -1,4 +1,8 @@
-"""The ``perpflow`` operator command (typer + rich). Errors are one line, never a traceback."""
+"""The ``perpflow`` operator command (typer + rich). Errors are one line, never a traceback.
+
+Each command's module is imported only when that command runs (perpflow/cli/lazy.py): this module
+imports typer and nothing heavy, so ``perpflow --help`` answers at once.
+"""
 
 from __future__ import annotations
 
@@ -6,44 +10,75 @@ import os
 import sys
 
 import typer
-from pydantic import ValidationError
-from temporalio.service import RPCError
 
-from perpflow.cli.accounts import accounts, reconcile_app
-from perpflow.cli.console import err
-from perpflow.cli.db import db_app
-from perpflow.cli.dev import dev
-from perpflow.cli.doctor import doctor
-from perpflow.cli.grid import grid_app
-from perpflow.cli.hedge import hedge_app
-from perpflow.cli.history import history_app
-from perpflow.cli.payouts import payouts_app
-from perpflow.cli.workflows import workflows_app
-from perpflow.config import describe_errors
+from perpflow.cli.lazy import Lazy, LazyGroup
 from perpflow.errors import PerpflowError
-from perpflow.sim.command import sim as sim_command
 
-app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
-app.add_typer(workflows_app, name="workflows")
-app.add_typer(history_app, name="history")
-app.add_typer(db_app, name="db")
-app.add_typer(hedge_app, name="hedge")
-app.add_typer(grid_app, name="grid")
-app.add_typer(payouts_app, name="payouts")
-app.add_typer(reconcile_app, name="reconcile")
-app.command("accounts")(accounts)
-app.command("sim", help="Run the simulated venue: Lighter protocol, matching engine, admin API.")(sim_command)
-app.command("dev")(dev)
-app.command("doctor")(doctor)
+
+class Root(LazyGroup):
+    COMMANDS = (
+        Lazy("dev", "perpflow.cli.dev:dev",
+             "Start the embedded stack: Temporal dev server, ledger, workers (Ctrl+C stops all)."),
+        Lazy("doctor", "perpflow.cli.doctor:doctor",
+             "Run HealthCheckWorkflow through the orchestrator and print its report."),
+        Lazy("hedge", "perpflow.cli.hedge:hedge_app",
+             "Hedge fleets: start, status, pause, resume, stop, kill, flatten."),
+        Lazy("grid", "perpflow.cli.grid:grid_app",
+             "Grid sessions: start, status, list, pause, resume, stop, flatten, adjust."),
+        Lazy("payouts", "perpflow.cli.payouts:payouts_app",
+             "Liquidation payouts: list, show, approve, reject."),
+        Lazy("accounts", "perpflow.cli.accounts:accounts",
+             "Positions, open orders and the workflow owning each, orphans highlighted (a look-only run)."),
+        Lazy("reconcile", "perpflow.cli.accounts:reconcile_app",
+             "The exposure reconciler: schedules, orphans."),
+        Lazy("workflows", "perpflow.cli.workflows:workflows_app", "Workflows in the perpflow namespace."),
+        Lazy("history", "perpflow.cli.history:history_app", "Export and replay workflow histories."),
+        Lazy("db", "perpflow.cli.db:db_app", "The ledger database."),
+        Lazy("sim", "perpflow.sim.command:sim",
+             "Run the simulated perp venue (its Lighter face, admin API under /_sim) on HOST:PORT."),
+    )  # fmt: skip
+
+
+app = typer.Typer(
+    cls=Root,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,  # plain help: see lazy._plain
+)
+
+
+@app.callback()
+def _root() -> None:
+    """perpflow: hedge fleets, grid sessions and liquidation payouts as Temporal workflows."""
+
+
+def _loaded(module: str, name: str) -> type[BaseException]:
+    """A library's error type if the library is loaded: an exception of a module never imported
+    cannot have been raised, so the CLI need not import the library to recognise it."""
+    found = getattr(sys.modules.get(module), name, None)
+    return found if isinstance(found, type) and issubclass(found, BaseException) else _Never
+
+
+class _Never(Exception):
+    """Matches no raised exception: stands for an error type whose library is not loaded."""
 
 
 def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, ValidationError):
-        return f"invalid settings: {describe_errors(exc)}"
-    if isinstance(exc, RPCError):
-        return f"Temporal: {exc.message}"
+    if isinstance(exc, _loaded("pydantic", "ValidationError")):
+        from perpflow.config import describe_errors
+
+        return f"invalid settings: {describe_errors(exc)}"  # type: ignore[arg-type]
+    if isinstance(exc, _loaded("temporalio.service", "RPCError")):
+        return f"Temporal: {getattr(exc, 'message', exc)}"
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def _known(exc: BaseException) -> bool:
+    """Errors an operator can act on, printed without their type."""
+    library = (_loaded("pydantic", "ValidationError"), _loaded("temporalio.service", "RPCError"))
+    return isinstance(exc, (PerpflowError, OSError, *library))
 
 
 def main() -> None:
@@ -57,8 +92,9 @@ def main() -> None:
     except Exception as exc:
         if os.environ.get("PERPFLOW_DEBUG"):
             raise
-        known = isinstance(exc, PerpflowError | RPCError | ValidationError | OSError)
-        prefix = "" if known else f"unexpected {type(exc).__name__}: "
+        from perpflow.cli.console import err
+
+        prefix = "" if _known(exc) else f"unexpected {type(exc).__name__}: "
         err.print(f"[red]error:[/] {prefix}{_one_line(exc)}", highlight=False)
         code = 1
     # Exit without interpreter finalisation: the Temporal SDK's runtime threads can crash it.
