@@ -20,7 +20,7 @@ class Root(LazyGroup):
         Lazy("dev", "perpflow.cli.dev:dev",
              "Start the embedded stack: Temporal dev server, ledger, workers (Ctrl+C stops all)."),
         Lazy("doctor", "perpflow.cli.doctor:doctor",
-             "Run HealthCheckWorkflow through the orchestrator and print its report."),
+             "Probe every part of the stack; list what was found, exit 1 on any problem."),
         Lazy("hedge", "perpflow.cli.hedge:hedge_app",
              "Hedge fleets: start, status, pause, resume, stop, kill, flatten."),
         Lazy("grid", "perpflow.cli.grid:grid_app",
