@@ -57,6 +57,12 @@ def test_promtool_accepts_every_rule_file() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_prometheus_config_loads_every_rule_file() -> None:
+    done = _promtool("check", "config", str(RULES.parent / "prometheus.yml"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{len(_files(RULES, '*.yml'))} rule files found" in done.stdout, done.stdout
+
+
 def test_promtool_rule_cases_pass() -> None:
     done = _promtool("test", "rules", *map(str, _files(CASES, "*.test.yml")))
     assert done.returncode == 0, done.stdout + done.stderr
