@@ -4,11 +4,15 @@
 ``promtool test rules`` runs the cases of tests/promtool against them, where every alert has a case
 in which it fires and one in which it does not. The rules' labels and annotations are what
 Alertmanager routes on and what the e-mail shows, so their presence is checked here too.
-promtool comes with Debian's ``prometheus`` package (scripts/system.sh installs it).
+The Grafana dashboards' queries are parsed by promtool too (as recording rules), with Grafana's
+variables replaced by what Grafana would send. promtool comes with Debian's ``prometheus`` package
+(scripts/system.sh installs it).
 """
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 from collections import defaultdict
@@ -22,6 +26,10 @@ import yaml
 ROOT = Path(__file__).parents[2]
 RULES = ROOT / "config" / "prometheus" / "rules"
 CASES = ROOT / "tests" / "promtool"
+DASHBOARDS = ROOT / "config" / "grafana" / "dashboards"
+# Grafana's variables as Grafana substitutes them: an interval, and "All" of a multi-value variable.
+_INTERVAL = re.compile(r"\$__(rate_)?interval")
+_VARIABLE = re.compile(r"\$\w+")
 SEVERITIES = {"critical", "warning"}
 AREAS = {"trading", "market-data", "payouts", "platform"}
 
@@ -97,3 +105,20 @@ def test_every_rule_file_is_loaded_by_a_case_file() -> None:
         (CASES / rule_file).resolve() for suite in _cases() for rule_file in suite.get("rule_files", [])
     }
     assert set(_files(RULES, "*.yml")) <= loaded
+
+
+def test_promtool_parses_every_dashboard_query(tmp_path: Path) -> None:
+    exprs = [
+        target["expr"]
+        for path in _files(DASHBOARDS, "*.json")
+        for panel in json.loads(path.read_text())["panels"]
+        for target in panel.get("targets", [])
+    ]
+    rules = [
+        {"record": f"dashboard_query_{n}", "expr": _VARIABLE.sub(".*", _INTERVAL.sub("1m", expr))}
+        for n, expr in enumerate(exprs)
+    ]
+    (tmp_path / "queries.yml").write_text(yaml.safe_dump({"groups": [{"name": "q", "rules": rules}]}))
+    done = _promtool("check", "rules", str(tmp_path / "queries.yml"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{len(rules)} rules found" in done.stdout
