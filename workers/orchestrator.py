@@ -46,6 +46,7 @@ from workflows.registry import ALL_WORKFLOWS
 # The ledger gauges' breakdowns, from the models that define them.
 LEDGER_WORDS = LedgerWords(
     cycle_states=[s.value for s in CycleState],
+    open_cycle_states=[s.value for s in CycleState if not s.final],
     payout_states=[s.value for s in PayoutState],
     open_payout_states=[s.value for s in PayoutState if not s.final],
     grid_states=[s.value for s in GridState],

@@ -22,8 +22,9 @@ from perpflow.metrics.scrape import filled
 
 _at = DateTime(timezone=True)
 _cycles = table(
-    "hedge_cycles", column("fleet"), column("state"), column("realized_pnl"), column("ended_at", _at)
-)
+    "hedge_cycles", column("fleet"), column("pair"), column("venue"), column("maker_account"),
+    column("taker_account"), column("state"), column("realized_pnl"), column("ended_at", _at),
+)  # fmt: skip
 _grids = table(
     "grid_sessions", column("state"), column("venue"), column("account_index"), column("market"),
     column("realized_profit"), column("fees"), column("funding"), column("position"),
@@ -42,6 +43,7 @@ class LedgerWords:
     Every state gets a series, zero when no row is in it, so a rule sees 0 rather than nothing."""
 
     cycle_states: Collection[str]
+    open_cycle_states: Collection[str]
     payout_states: Collection[str]
     open_payout_states: Collection[str]
     grid_states: Collection[str]
@@ -68,24 +70,33 @@ class LedgerGauges:
     async def _cycles(self, conn: AsyncConnection) -> list[Family]:
         c = _cycles.c
         pnl = func.coalesce(func.sum(cast(c.realized_pnl, Float)), 0.0)
-        by_state = (
-            await conn.execute(select(c.fleet, c.state, func.count(), pnl).group_by(c.fleet, c.state))
-        ).all()
+        query = select(c.fleet, c.state, func.count(), pnl).group_by(c.fleet, c.state)
+        by_state = (await conn.execute(query)).all()
         midnight = datetime.combine(datetime.now(UTC).date(), time(), UTC)
-        today = (
-            await conn.execute(select(c.fleet, pnl).where(c.ended_at >= midnight).group_by(c.fleet))
-        ).all()
+        query = select(c.fleet, pnl).where(c.ended_at >= midnight).group_by(c.fleet)
+        today: dict[str, float] = dict((await conn.execute(query)).all())  # rows of (fleet, pnl)
         fleets = {r[0] for r in by_state}
-        per_fleet = {f: sum(r[3] for r in by_state if r[0] == f) for f in fleets}
-        today_by_fleet = dict.fromkeys(fleets, 0.0) | {r[0]: r[1] for r in today}
-        counts = {(f, s): 0 for f in fleets for s in self.words.cycle_states} | {
-            (r[0], r[1]): r[2] for r in by_state
-        }
+        counts = {(f, s): 0 for f in fleets for s in self.words.cycle_states}
+        counts |= {(f, s): n for f, s, n, _ in by_state}
         return [
             filled(names.HEDGE_CYCLES, counts.items()),
-            filled(names.FLEET_REALISED_PNL, (((f,), v) for f, v in per_fleet.items())),
-            filled(names.FLEET_REALISED_PNL_TODAY, (((f,), v) for f, v in today_by_fleet.items())),
+            filled(
+                names.FLEET_REALISED_PNL, (((f,), sum(r[3] for r in by_state if r[0] == f)) for f in fleets)
+            ),
+            filled(names.FLEET_REALISED_PNL_TODAY, (((f,), today.get(f, 0.0)) for f in fleets)),
+            await self._pairs(conn),
         ]
+
+    async def _pairs(self, conn: AsyncConnection) -> Family:
+        """The accounts of each pair with a live cycle, for a rule to add up their positions."""
+        c = _cycles.c
+        legs = (c.fleet, c.pair, c.venue, c.maker_account, c.taker_account)
+        query = select(*legs).distinct().where(c.state.in_(self.words.open_cycle_states))
+        rows = (await conn.execute(query)).all()
+        accounts = [((f, p, v, m, "maker"), 1) for f, p, v, m, _ in rows]
+        return filled(
+            names.HEDGE_PAIR_ACCOUNT, accounts + [((f, p, v, t, "taker"), 1) for f, p, v, _, t in rows]
+        )
 
     async def _grids(self, conn: AsyncConnection) -> list[Family]:
         g = _grids.c

@@ -78,6 +78,14 @@ REFRESH_FAILURES = _m(
 HEDGE_CYCLES = _m(
     "perpflow_hedge_cycles", G, ("fleet", "state"), "Hedge cycles in the ledger by state", P.ORCHESTRATOR
 )
+HEDGE_PAIR_ACCOUNT = _m(
+    "perpflow_hedge_pair_account",
+    G,
+    ("fleet", "pair", "venue", "account", "role"),
+    "1 for each account (role maker or taker) of a pair with an unfinished cycle: joined with "
+    "perpflow_account_position it gives the pair's naked exposure (docs/metrics.md)",
+    P.ORCHESTRATOR,
+)
 GRID_SESSIONS = _m(
     "perpflow_grid_sessions", G, ("state",), "Grid sessions in the ledger by state", P.ORCHESTRATOR
 )

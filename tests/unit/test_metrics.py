@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
@@ -203,3 +204,9 @@ def test_an_empty_gauge_family_has_the_catalogue_s_labels() -> None:
     assert isinstance(family, GaugeMetricFamily)
     [sample] = family.samples
     assert sample.labels == {"venue": "lighter", "account": "1", "market": "ETH"} and sample.value == -0.5
+
+
+def test_docs_metrics_names_every_metric_of_the_catalogue() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "metrics.md").read_text()
+    undocumented = [m.name for m in (*CATALOGUE, *SDK_METRICS) if f"`{m.name}" not in docs]
+    assert not undocumented, f"docs/metrics.md does not name {undocumented}"
