@@ -1,6 +1,8 @@
 """Helpers for chaos tests that run the real worker processes (no fixtures here): a process that is
 SIGKILLed and restarted at will (or at seeded random points), the signer's YAML and environment for
-fresh sim accounts, and a price wiggle that keeps resting quotes filling."""
+fresh sim accounts, a price wiggle that keeps resting quotes filling; for the grid sessions, requests
+held at the sim, its websockets refused, a watch over what an account rests, and what a workflow
+placed, was signalled and how many runs it had."""
 
 from __future__ import annotations
 
@@ -17,8 +19,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import yaml
+from sqlalchemy import select
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from perpflow.db import tables as t
+from perpflow.db.ledger import Ledger
+from perpflow.signals import ORDER_FILLED, OrderFilled
+from perpflow.venues.errors import VenueError
 from perpflow.venues.lighter.client import LighterVenue
 from tests.plugins.sim import SimHandle
 from tests.plugins.venues import SimAccount, best
@@ -127,3 +135,128 @@ async def kill_at_random(procs: Sequence[Proc], stop: asyncio.Event, rng: random
         victim.kill()
         await asyncio.sleep(rng.uniform(0.2, 1.5))
         victim.start()
+
+
+# -- grid chaos: held sends, the feed cut, a watch on what rests -------------------------------------
+
+SEND_PATHS = ("/api/v1/sendTx", "/api/v1/sendTxBatch")  # the Lighter face's order sends
+OPEN_ORDERS_PATH = "/api/v1/accountActiveOrders"
+
+
+def market_data_proc(procs: WorkerProcs, state_dir: Path) -> Proc:
+    """``python -m workers.market_data`` beside ``procs`` (same server, sim, ledger and state dir,
+    so the orchestrator reads its status file); not started yet."""
+    argv = [sys.executable, "-m", "workers.market_data", "--markets", "ETH", "--metrics-port", "0"]
+    return Proc("market-data", argv, procs.orchestrator.env, state_dir / "market-data.log")
+
+
+async def restart(procs: Sequence[Proc], timeout: float = 120) -> None:
+    """SIGKILL each of ``procs`` (those running), start them again, until every one polls."""
+    for p in procs:
+        p.kill()
+    for p in procs:
+        p.start()
+    await asyncio.gather(*(p.polling(timeout=timeout) for p in procs))
+
+
+@dataclass(frozen=True)
+class Held:
+    sim: SimHandle
+    faults: int  # latency faults waiting once these were set
+
+    async def taken(self, timeout: float = 60) -> None:
+        """Until the sim holds a request: one of these faults is used up. A send held so dies with
+        its connection (the sim reads its body after the latency): it never reaches the engine."""
+        begun = time.monotonic()
+        while await _latency_faults(self.sim) >= self.faults:
+            assert time.monotonic() - begun < timeout, f"no held request reached the sim within {timeout}s"
+            await asyncio.sleep(0.05)
+
+
+async def hold_next(sim: SimHandle, latency_ms: int, *paths: str) -> Held:
+    """The sim holds the next request to each of ``paths`` ``latency_ms`` before serving it."""
+    for path in paths:
+        await sim.admin.inject_fault("latency", count=1, path=path, latency_ms=latency_ms)
+    return Held(sim, await _latency_faults(sim))
+
+
+async def _latency_faults(sim: SimHandle) -> int:
+    return sum(f["kind"] == "latency" for f in (await sim.admin.state())["faults"])
+
+
+async def refuse_websockets(sim: SimHandle) -> None:
+    """Every websocket of the sim closes, and new ones are refused until ``allow_websockets``."""
+    await sim.admin.inject_fault("ws_drop", seconds=3600)
+
+
+async def allow_websockets(sim: SimHandle) -> None:
+    await sim.admin.inject_fault("ws_drop", seconds=0)
+
+
+class RestingWatch:
+    """Samples one account's open orders in a market until stopped (``async with``; the venue client
+    is its own, closed at the end). A grid level rests one order at a time and no two levels share
+    a price: any price resting two orders at once is recorded."""
+
+    def __init__(self, venue: LighterVenue, market: str = "ETH") -> None:
+        self.venue, self.market = venue, market
+        self.samples = 0
+        self.doubles: list[tuple[Decimal, list[int]]] = []  # (price, client order indexes)
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> RestingWatch:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+        await self.venue.close()
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                orders = await self.venue.open_orders(self.market)
+            except VenueError:  # a read the sim's faults refused: the next sample looks again
+                orders = []
+            else:
+                self.samples += 1
+            by_price: dict[Decimal, list[int]] = {}
+            for order in orders:
+                by_price.setdefault(order.price, []).append(order.client_order_index)
+            self.doubles += [(price, cois) for price, cois in by_price.items() if len(cois) > 1]
+            await asyncio.sleep(0.25)
+
+
+async def placed_once(ledger: Ledger, venue: LighterVenue, workflow_id: str) -> dict[str, int]:
+    """The workflow's order keys in the ledger, each with its client order index; asserts that none
+    of them reached the venue twice."""
+    query = select(t.Order.idempotency_key, t.Order.client_order_index).where(
+        t.Order.workflow_id == workflow_id
+    )
+    async with ledger.session() as s:
+        keys: dict[str, int] = dict((await s.execute(query)).all())
+    seen = {key: len(await venue.orders_by_client_index(coi)) for key, coi in keys.items()}
+    assert {key: n for key, n in seen.items() if n > 1} == {}
+    return keys
+
+
+async def signalled_fills(client: Client, workflow_id: str) -> set[int]:
+    """The client order indexes of the ``order_filled`` signals in the latest run's history."""
+    cois = set()
+    async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
+        attrs = event.workflow_execution_signaled_event_attributes
+        if (
+            event.HasField("workflow_execution_signaled_event_attributes")
+            and attrs.signal_name == ORDER_FILLED
+        ):
+            [fill] = await client.data_converter.decode(attrs.input.payloads, [OrderFilled])
+            cois.add(fill.client_order_index)
+    return cois
+
+
+async def runs_at_least(client: Client, workflow_id: str, count: int) -> bool:
+    """Whether the workflow id has ``count`` runs or more (continued as new ``count - 1`` times)."""
+    return len([run async for run in client.list_workflows(f"WorkflowId = '{workflow_id}'")]) >= count
