@@ -52,7 +52,7 @@ class ScrapeTime(Collector):
         loop: asyncio.AbstractEventLoop,
         *,
         ttl_s: float = 5.0,
-        timeout_s: float = 10.0,
+        timeout_s: float = 5.0,  # within a scrape's own timeout (10 s by default)
     ) -> None:
         self.source, self.read, self.loop = source, read, loop
         self.ttl_s, self.timeout_s = ttl_s, timeout_s
