@@ -127,6 +127,22 @@ class Orders:
             )
             return _record(row) if row is not None else None
 
+    async def keys_by_client_index(
+        self, venue: str, account_index: int, client_order_indexes: Collection[int]
+    ) -> dict[int, str]:
+        """The business key of each of these orders perpflow placed (others are absent)."""
+        if not client_order_indexes:
+            return {}
+        async with self.ledger.session() as s:
+            rows = await s.execute(
+                select(t.Order.client_order_index, t.Order.idempotency_key).where(
+                    t.Order.venue == venue,
+                    t.Order.account_index == account_index,
+                    t.Order.client_order_index.in_(list(client_order_indexes)),
+                )
+            )
+        return {coi: key for coi, key in rows if coi is not None}
+
     async def mark_submitting(self, key: str, tx: SignedTx) -> None:
         """Committed before the send: from here on a retry must look before it sends again."""
         await self._move(

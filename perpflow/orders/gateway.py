@@ -172,8 +172,13 @@ class OrderGateway(Placing):
         return await self._open(req.market)
 
     async def _open(self, market: str | None) -> OpenOrders:
+        """The account's open orders, each with its business key where perpflow placed it (a
+        workflow tells its own orders by key; a manual order has none)."""
         orders = await self.venue.open_orders(market)
-        return OpenOrders(orders=[OrderAck.of(o) for o in orders])
+        keys = await self.orders.keys_by_client_index(
+            self.venue.name, self.venue.account_index, [o.client_order_index for o in orders]
+        )
+        return OpenOrders(orders=[OrderAck.of(o, keys.get(o.client_order_index, "")) for o in orders])
 
     async def position(self, req: AccountQuery) -> AccountSnapshot:
         self.serve(req.account_index)

@@ -7,6 +7,7 @@ one writer.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Protocol
 
 from pydantic import AwareDatetime
@@ -75,6 +76,10 @@ class OrderLedger(Protocol):
     async def by_client_index(
         self, venue: str, account_index: int, client_order_index: int
     ) -> OrderRecord | None: ...
+
+    async def keys_by_client_index(
+        self, venue: str, account_index: int, client_order_indexes: Collection[int]
+    ) -> dict[int, str]: ...
 
     async def mark_submitting(self, key: str, tx: SignedTx) -> None:
         """Committed before the send: from here on a retry must look before it sends again."""

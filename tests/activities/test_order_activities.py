@@ -60,7 +60,10 @@ async def test_post_only_bid_rests_and_every_read_sees_it(
     assert (await env.run(order_activities.get_order, ref)).order_index == placed.order_index
     query = AccountQuery(account_index=sim_account.account_index, market="ETH")
     open_orders = await env.run(order_activities.get_open_orders, query)
-    assert [o.client_order_index for o in open_orders.orders] == [placed.client_order_index]
+    # With its business key from the ledger: a workflow tells its own orders by it.
+    assert [(o.client_order_index, o.key) for o in open_orders.orders] == [
+        (placed.client_order_index, placed.key)
+    ]
     cancelled = await env.run(order_activities.cancel_order, ref)
     assert cancelled.status is OrderStatus.CANCELED
 
