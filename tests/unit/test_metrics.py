@@ -18,6 +18,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric as Family
 from prometheus_client.parser import text_string_to_metric_families
 
+from perpflow.marketdata.metrics import Metrics
 from perpflow.metrics import endpoint, instruments, names
 from perpflow.metrics.names import CATALOGUE, SDK_METRICS, Kind
 from perpflow.metrics.scrape import ScrapeTime, filled
@@ -210,3 +211,15 @@ def test_docs_metrics_names_every_metric_of_the_catalogue() -> None:
     docs = (Path(__file__).parents[2] / "docs" / "metrics.md").read_text()
     undocumented = [m.name for m in (*CATALOGUE, *SDK_METRICS) if f"`{m.name}" not in docs]
     assert not undocumented, f"docs/metrics.md does not name {undocumented}"
+
+
+def test_the_market_data_worker_s_metrics_are_the_catalogue_s() -> None:
+    registry = Metrics().registry
+    exposed = {f.name: f for f in registry.collect()}
+    market_data = [m for m in CATALOGUE if m.process is names.Process.MARKET_DATA]
+    assert set(exposed) == {m.name.removesuffix("_total") for m in market_data}
+    for m in market_data:
+        family = exposed[m.name]
+        assert family.type == m.kind.value
+        labels = {k for s in family.samples for k in s.labels} - {"le"}
+        assert labels == set(m.labels) or not family.samples, m
