@@ -13,8 +13,8 @@ METRICS_PORT = 9464  # the first metrics port; every perpflow process takes the 
 # The perpflow processes of the stack, in the order their metrics ports are given out (market-data
 # first: it served 9464 alone before the others had metrics).
 METRICS_PROCESSES = ("market-data", "orchestrator", "signer", "wallet", "chain-watcher")
-# Those whose worker takes `--metrics-port N` today: only they get a port.
-TAKES_METRICS_PORT = frozenset({"market-data"})
+# Those whose worker takes `--metrics-port N` (perpflow/metrics/endpoint.py): only they get a port.
+TAKES_METRICS_PORT = frozenset(METRICS_PROCESSES)
 
 
 @dataclass(frozen=True)
