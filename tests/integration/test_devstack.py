@@ -32,7 +32,12 @@ class Stack:
     env: dict[str, str]
     temporal_port: int
     ui_port: int
+    anvil_port: int
     lines: list[str] = field(default_factory=list)
+
+    @property
+    def record(self) -> Path:
+        return Path(self.env["PERPFLOW_STATE_DIR"]) / "dev-stack.json"
 
     def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -88,14 +93,15 @@ def stack_env(tmp: Path, temporal_port: int) -> dict[str, str]:
 
 
 def start_stack(tmp: Path, *extra: str) -> Stack:
-    tport, uport = free_port(), free_port()
+    tport, uport, aport = free_port(), free_port(), free_port()
     env = stack_env(tmp, tport)
     proc = subprocess.Popen(
         [str(BIN / "perpflow"), "dev", "--temporal-port", str(tport), "--ui-port", str(uport),
-         "--sim-port", str(free_port()), "--metrics-port", str(free_port()), *extra],
+         "--sim-port", str(free_port()), "--anvil-port", str(aport), "--metrics-port", str(free_port()),
+         *extra],
         env=env, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
-    stack = Stack(proc=proc, env=env, temporal_port=tport, ui_port=uport)
+    stack = Stack(proc=proc, env=env, temporal_port=tport, ui_port=uport, anvil_port=aport)
     assert proc.stdout is not None
     threading.Thread(target=lambda: stack.lines.extend(proc.stdout or []), daemon=True).start()
     return stack
@@ -123,6 +129,34 @@ def test_web_ui_api_answers(stack: Stack) -> None:
     resp = requests.get(f"http://127.0.0.1:{stack.ui_port}/api/v1/namespaces/perpflow/workflows", timeout=10)
     assert resp.status_code == 200
     assert any(f"127.0.0.1:{stack.ui_port}" in line for line in stack.lines)
+
+
+def test_the_banner_and_the_state_dir_name_every_address(stack: Stack) -> None:
+    recorded = json.loads(stack.record.read_text())
+    assert recorded["pid"] == stack.proc.pid
+    assert recorded["temporal_address"] == f"127.0.0.1:{stack.temporal_port}"
+    assert recorded["anvil_rpc"] == f"http://127.0.0.1:{stack.anvil_port}"
+    banner = "".join(stack.lines[next(i for i, line in enumerate(stack.lines) if BANNER in line) :])
+    addresses = [recorded["ui_url"], recorded["temporal_address"], recorded["sim_url"], recorded["anvil_rpc"]]
+    for address in [*addresses, *recorded["metrics"].values()]:
+        assert address in banner
+    assert set(recorded["metrics"]) == {"market-data", "orchestrator", "signer", "wallet", "chain-watcher"}
+    for url in recorded["metrics"].values():
+        assert requests.get(url, timeout=10).status_code == 200
+
+
+def test_the_cli_finds_the_stack_without_an_address(stack: Stack) -> None:
+    env = {k: v for k, v in stack.env.items() if k != "PERPFLOW_TEMPORAL_ADDRESS"}
+
+    def listed() -> bool:
+        done = subprocess.run(
+            [str(BIN / "perpflow"), "workflows", "list", "--kind", "hedge-fleet"],
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return "fleet-demo" in done.stdout
+
+    until("the demo fleet listed", listed, timeout=60)
 
 
 def test_doctor_reports_the_ledger_healthy(stack: Stack) -> None:
@@ -234,6 +268,7 @@ def test_ctrl_c_stops_every_child(stack: Stack) -> None:
     assert len(children) >= 2  # temporal server and the orchestrator worker
     stack.proc.send_signal(signal.SIGINT)
     assert stack.proc.wait(timeout=30) == 0
+    assert not stack.record.exists()
     deadline = time.monotonic() + 10
     while any(alive(p) for p in children) and time.monotonic() < deadline:
         time.sleep(0.1)
