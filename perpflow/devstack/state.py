@@ -76,9 +76,13 @@ def read_record(state_dir: Path) -> StackRecord | None:
 
 
 def running_record(state_dir: Path) -> StackRecord | None:
-    """The record of a stack whose supervisor still runs, else None."""
+    """The record of a stack whose supervisor still runs, else None. A process started after the
+    record was written holds a reused pid: the stack is gone."""
     record = read_record(state_dir)
-    return record if record is not None and _alive(record.pid) else None
+    if record is None or not _alive(record.pid):
+        return None
+    started = _start_time(record.pid)
+    return record if started is None or started <= record.started_at.timestamp() + 1 else None
 
 
 def _alive(pid: int) -> bool:
@@ -89,5 +93,20 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # someone else's process: alive
         return True
     with contextlib.suppress(OSError):  # a zombie is dead for us
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        return _stat(pid)[0] != "Z"
     return True
+
+
+def _stat(pid: int) -> list[str]:
+    """/proc/PID/stat from its third field (state) on; the name before it may hold spaces."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _start_time(pid: int) -> float | None:
+    """When the process started (epoch seconds), where /proc tells."""
+    try:
+        ticks = int(_stat(pid)[19])  # field 22: starttime, clock ticks after boot
+        boot = next(line for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime"))
+    except (OSError, IndexError, ValueError, StopIteration):
+        return None
+    return int(boot.split()[1]) + ticks / os.sysconf("SC_CLK_TCK")

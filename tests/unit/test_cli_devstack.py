@@ -88,6 +88,10 @@ def test_an_address_given_wins_over_the_stack(state_dir: Path, monkeypatch: pyte
 def test_a_stopped_or_unreadable_stack_is_ignored(state_dir: Path) -> None:
     write_record(state_dir, record(dead_pid(), 17233))
     assert running_record(state_dir) is None
+    # A live process that started after the record was written holds a reused pid.
+    reused = record(os.getpid(), 17233).model_copy(update={"started_at": datetime(2020, 1, 1, tzinfo=UTC)})
+    write_record(state_dir, reused)
+    assert running_record(state_dir) is None
     assert load_settings().temporal_address == "127.0.0.1:7233"
     stack_file(state_dir).write_text("{not json")
     assert running_record(state_dir) is None
