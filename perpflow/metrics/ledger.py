@@ -22,8 +22,9 @@ from perpflow.metrics.scrape import filled
 
 _at = DateTime(timezone=True)
 _cycles = table(
-    "hedge_cycles", column("fleet"), column("pair"), column("venue"), column("maker_account"),
-    column("taker_account"), column("state"), column("realized_pnl"), column("ended_at", _at),
+    "hedge_cycles", column("fleet"), column("pair"), column("venue"), column("market"),
+    column("maker_account"), column("taker_account"), column("state"), column("realized_pnl"),
+    column("ended_at", _at),
 )  # fmt: skip
 _grids = table(
     "grid_sessions", column("state"), column("venue"), column("account_index"), column("market"),
@@ -90,13 +91,12 @@ class LedgerGauges:
     async def _pairs(self, conn: AsyncConnection) -> Family:
         """The accounts of each pair with a live cycle, for a rule to add up their positions."""
         c = _cycles.c
-        legs = (c.fleet, c.pair, c.venue, c.maker_account, c.taker_account)
+        legs = (c.fleet, c.pair, c.venue, c.market, c.maker_account, c.taker_account)
         query = select(*legs).distinct().where(c.state.in_(self.words.open_cycle_states))
         rows = (await conn.execute(query)).all()
-        accounts = [((f, p, v, m, "maker"), 1) for f, p, v, m, _ in rows]
-        return filled(
-            names.HEDGE_PAIR_ACCOUNT, accounts + [((f, p, v, t, "taker"), 1) for f, p, v, _, t in rows]
-        )
+        makers = [((f, p, v, a, m, "maker"), 1) for f, p, v, m, a, _ in rows]
+        takers = [((f, p, v, a, m, "taker"), 1) for f, p, v, m, _, a in rows]
+        return filled(names.HEDGE_PAIR_ACCOUNT, makers + takers)
 
     async def _grids(self, conn: AsyncConnection) -> list[Family]:
         g = _grids.c

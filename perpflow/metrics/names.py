@@ -81,9 +81,9 @@ HEDGE_CYCLES = _m(
 HEDGE_PAIR_ACCOUNT = _m(
     "perpflow_hedge_pair_account",
     G,
-    ("fleet", "pair", "venue", "account", "role"),
-    "1 for each account (role maker or taker) of a pair with an unfinished cycle: joined with "
-    "perpflow_account_position it gives the pair's naked exposure (docs/metrics.md)",
+    ("fleet", "pair", "venue", "account", "market", "role"),
+    "1 for each account (role maker or taker) of a pair with an unfinished cycle in that market: "
+    "joined with perpflow_account_position it gives the pair's naked exposure (docs/metrics.md)",
     P.ORCHESTRATOR,
 )
 GRID_SESSIONS = _m(
@@ -109,6 +109,15 @@ FLEET_REALISED_PNL_TODAY = _m(
     G,
     ("fleet",),
     "Realised PnL of the fleet's hedge cycles ended since 00:00 UTC, net of fees (ledger)",
+    P.ORCHESTRATOR,
+)
+# Set by the fleet workflow through workflow.metric_meter() (replay-safe), so it carries the SDK's
+# namespace, task_queue and workflow_type labels too; absent for a fleet without a limit.
+FLEET_DAILY_LOSS_LIMIT = _m(
+    "perpflow_fleet_daily_loss_limit_usd",
+    G,
+    ("fleet",),
+    "The fleet's daily loss limit (its input), set at each cycle result while it runs",
     P.ORCHESTRATOR,
 )
 GRID_REALISED_PNL = _m(

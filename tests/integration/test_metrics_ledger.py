@@ -74,7 +74,7 @@ async def test_the_ledger_gauges_count_states_sum_pnl_and_age_what_waits(ledger:
     assert got["perpflow_fleet_realised_pnl_usd"] == {("A",): 5.75, ("B",): -2.0}
     assert got["perpflow_fleet_realised_pnl_today_usd"] == {("A",): 0.75, ("B",): -2.0}
     assert got["perpflow_hedge_pair_account"] == {  # the pair of the HEDGING cycle
-        ("A", "p", "lighter", "1", "maker"): 1, ("A", "p", "lighter", "2", "taker"): 1,
+        ("A", "p", "lighter", "1", "ETH", "maker"): 1, ("A", "p", "lighter", "2", "ETH", "taker"): 1,
     }  # fmt: skip
 
     sessions = got["perpflow_grid_sessions"]
