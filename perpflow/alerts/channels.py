@@ -11,6 +11,7 @@ Only the orchestrator imports this module (apprise loads its plugins on the firs
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Protocol
 from urllib.parse import quote
@@ -90,12 +91,22 @@ class AppriseChannel:
         return isinstance(self.plugin, NotifyEmail)
 
     async def send(self, alert: Alert, html: str | None = None) -> None:
-        plugin = self._instantiate(self.spec.url + self._fields(alert)) if self._json else self.plugin
+        # A plugin object per send: apprise paces one object's sends (e-mail 5.5 s apart) by sleeping
+        # in a thread of its small pool, which concurrent alerts and the lease cannot wait for. A
+        # service's own rate limit answer is a failed send, retried on the channel's back-off.
+        plugin = (
+            self._instantiate(self.spec.url + self._fields(alert)) if self._json else copy.copy(self.plugin)
+        )
         target = apprise.Apprise(asset=self._asset)
         target.add(plugin)
-        title, body = (alert.title, alert.detail or alert.title) if self._json else chat_text(alert)
+        if html is not None:  # the report: its own subject, the HTML (apprise adds a text part)
+            title, body = alert.title, html
+        elif self._json:  # apprise needs a message: the title when there is no detail
+            title, body = alert.title, alert.detail or alert.title
+        else:
+            title, body = chat_text(alert)
         result = await target.async_notify(
-            body=html or body,
+            body=body,
             title=title,
             notify_type=_NOTIFY_TYPES[alert.severity],
             body_format=apprise.NotifyFormat.HTML if html else apprise.NotifyFormat.TEXT,

@@ -209,15 +209,15 @@ class AlertOutbox:
 
     async def stamp_summary(self, entry: OutboxEntry, window: timedelta) -> Alert:
         """A summary's text, counted once from its lead's repeats and kept (retries send the same)."""
-        if entry.alert.detail or entry.lead_id is None:
+        if entry.lead_id is None:
             return entry.alert
         async with self.ledger.session() as s:
-            lead = await s.get(t.AlertOutbox, entry.lead_id)
-            assert lead is not None  # the summary row references it
+            row, lead = await s.get(t.AlertOutbox, entry.id), await s.get(t.AlertOutbox, entry.lead_id)
+            assert row is not None and lead is not None  # the summary row references its lead
+            if row.detail:  # stamped by an earlier try (this loop's or another's)
+                return _entry(row).alert
             tally = await _tally(s, entry.lead_id)
             alert = summary_alert(_entry(lead).alert, tally, window, entry.alert.key)
-            row = await s.get(t.AlertOutbox, entry.id)
-            assert row is not None
             row.title, row.detail = alert.title, alert.detail
         return alert
 

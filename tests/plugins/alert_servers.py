@@ -39,10 +39,11 @@ class Received:
 
 @dataclass
 class Receiver:
-    """Answers ``answer`` (and ``reply`` as JSON) to every request on any path; keeps each one."""
+    """Answers ``answer`` and ``reply`` (JSON, or text when a string) to every request on any path;
+    keeps each request."""
 
     answer: int = 200
-    reply: dict[str, Any] = field(default_factory=dict)
+    reply: dict[str, Any] | str = field(default_factory=dict)
     url: str = ""
     requests: list[Received] = field(default_factory=list)
 
@@ -55,12 +56,14 @@ class Receiver:
 
 
 @asynccontextmanager
-async def receiver(answer: int = 200, reply: dict[str, Any] | None = None) -> AsyncIterator[Receiver]:
-    rec = Receiver(answer, reply or {})
+async def receiver(answer: int = 200, reply: dict[str, Any] | str | None = None) -> AsyncIterator[Receiver]:
+    rec = Receiver(answer, {} if reply is None else reply)
 
     async def receive(request: web.Request) -> web.Response:
         body = await request.read()
         rec.requests.append(Received(rec.answer, request.method, request.path, dict(request.headers), body))
+        if isinstance(rec.reply, str):
+            return web.Response(text=rec.reply, status=rec.answer)
         return web.json_response(rec.reply, status=rec.answer)
 
     app = web.Application()
