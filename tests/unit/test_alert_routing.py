@@ -3,6 +3,7 @@ setting, channel names and error texts that never show a token."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,36 @@ def test_settings_read_the_channels_from_the_environment(
     assert "AAHsecret" not in repr(settings) and "T0K3N" not in repr(settings)
     assert settings.alert_urls_file == tmp_path / "urls"
     assert (settings.alert_repeat_window_s, f"{settings.alert_report_at}") == (120.0, "07:30:00")
+
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_the_documented_value_and_the_example_file_are_channels_apprise_can_send_to() -> None:
+    from perpflow.alerts.channels import AppriseChannel, channels_from  # apprise loads its plugins: ~1 s
+
+    [documented] = re.findall(r'PERPFLOW_ALERT_URLS="([^"]+)"', (ROOT / "docs/alerts.md").read_text())
+    channels = channels_from(Settings(alert_urls=SecretStr(documented)))
+    channels += channels_from(Settings(alert_urls_file=ROOT / "config/alerts.example.urls"))
+    assert all(isinstance(c, AppriseChannel) for c in channels)
+    assert [(c.name.split("-")[0], c.spec.min_severity, c.takes_reports) for c in channels] == [
+        ("tgram", Severity.CRITICAL, False),
+        ("mailtos", Severity.WARNING, True),
+        ("json", Severity.INFO, False),
+        ("mailtos", Severity.WARNING, True),
+        ("tgram", Severity.CRITICAL, False),
+        ("slack", Severity.WARNING, False),
+        ("discord", Severity.CRITICAL, False),
+        ("jsons", Severity.INFO, False),
+    ]
+
+
+def test_a_url_apprise_cannot_send_to_stops_the_start_naming_the_entry_not_its_token() -> None:
+    from perpflow.alerts.channels import channels_from
+
+    with pytest.raises(ConfigError) as exc:
+        channels_from(Settings(alert_urls=SecretStr("json://h/x, tgram://not-a-bot-token-SECRET")))
+    assert str(exc.value) == (
+        "PERPFLOW_ALERT_URLS entry 2 (tgram://...) is not a URL apprise can send to: "
+        "see its documentation for that service's URL"
+    )
