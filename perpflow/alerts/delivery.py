@@ -112,7 +112,7 @@ class AlertDelivery:
 
     async def deliver_due(self) -> float:
         """Deliver every row due now; the seconds until the next one is due (at most a poll)."""
-        until_report = await self._schedule_report(_now())
+        until_report = await self.schedule_report(_now())
         claimed = await self.outbox.claim_due(_now(), self.lease, self.batch)
         # One by one, oldest first: a lead is known before the repeats that follow it.
         sending = []
@@ -148,11 +148,12 @@ class AlertDelivery:
         states = await self.outbox.channel_states(entry.id)
         due = [c for c in targets if _due(states.get(c.name), now)]
         errors = await asyncio.gather(*(_send(c, alert, html) for c in due))
+        sent = _now()  # a retry's delay counts from the answer (a timeout is 30 s after the start)
         outcomes = [
-            self._outcome(c.name, error, states.get(c.name), now)
+            self._outcome(c.name, error, states.get(c.name), sent)
             for c, error in zip(due, errors, strict=True)
         ]
-        done = await self.outbox.record(entry.id, [c.name for c in targets], outcomes, now)
+        done = await self.outbox.record(entry.id, [c.name for c in targets], outcomes, sent)
         for o in outcomes:
             if o.error is None:
                 log.info("alert %s delivered to %s", entry.alert.key, o.channel)
@@ -182,7 +183,7 @@ class AlertDelivery:
         delay = retry_delay(attempts, self._first_s, self._cap_s)
         return ChannelOutcome(channel, error, now + timedelta(seconds=delay))
 
-    async def _schedule_report(self, now: datetime) -> float:
+    async def schedule_report(self, now: datetime) -> float:
         """Write today's report row once its time has come; seconds until the next report time."""
         if self.report_at is None or not any(c.takes_reports for c in self.channels):
             return self.poll_s

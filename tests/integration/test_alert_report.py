@@ -1,18 +1,24 @@
 """The status report read from the ledger (both backends): positions, PnL, cycles, grid sessions,
-payouts and open alerts, as an HTML part and a text part saying the same."""
+payouts and open alerts, as an HTML part and a text part saying the same; and its daily outbox row,
+written once a day whatever the number of delivery loops."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from html.parser import HTMLParser
 
-from perpflow.alerts.models import Alert, Severity
+from pydantic import SecretStr
+
+from perpflow.alerts.channels import channels_from
+from perpflow.alerts.delivery import AlertDelivery
+from perpflow.alerts.models import Alert, AlertRole, Severity
 from perpflow.alerts.notifier import Notifier
 from perpflow.alerts.report import build_report
 from perpflow.db import tables as t
 from perpflow.db.alerts import AlertOutbox
 from perpflow.db.ledger import Ledger
+from perpflow.settings import Settings
 
 NOW = datetime.now(UTC)
 
@@ -128,3 +134,27 @@ async def test_an_empty_ledger_reports_nothing_to_attend_to(ledger: Ledger) -> N
     assert "Positions\n---------\nnone" in text
     # Positions, grid sessions, payouts, open alerts, and the alerts figure (cycles show 0 ended).
     assert cells(html).count("none") == 5
+
+
+async def test_the_report_row_is_written_once_a_day_when_its_time_has_come_whatever_the_loops(
+    ledger: Ledger,
+) -> None:
+    mail = "mailtos://alerts:pw@127.0.0.1:9?mode=starttls&from=perpflow@example.org&to=desk@example.org"
+    channels = channels_from(Settings(alert_urls=SecretStr(f"{mail}, json://127.0.0.1:9/hook")))
+    loops = [AlertDelivery(AlertOutbox(ledger), channels, report_at=time(7, 0)) for _ in range(2)]
+    day = datetime(2026, 12, 1, tzinfo=UTC)
+    assert await loops[0].schedule_report(day.replace(hour=6, minute=59)) == 60.0
+    assert await AlertOutbox(ledger).entries() == []
+    for loop in loops:
+        assert await loop.schedule_report(day.replace(hour=7, second=5)) == 24 * 3600 - 5
+    [row] = await AlertOutbox(ledger).entries()
+    assert (row.alert.key, row.role, row.alert.severity) == (
+        "status-report/2026-12-01",
+        AlertRole.REPORT,
+        "info",
+    )
+    assert [a for a in await ledger.audit_log() if a.action.startswith("alert.")] == []  # not an alert
+    # Without an e-mail channel there is no report to write.
+    webhook_only = AlertDelivery(AlertOutbox(ledger), channels[1:], report_at=time(7, 0), poll_s=5.0)
+    assert await webhook_only.schedule_report(day.replace(day=2, hour=8)) == 5.0
+    assert len(await AlertOutbox(ledger).entries()) == 1
