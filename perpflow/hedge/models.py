@@ -129,6 +129,8 @@ class CycleProgress(Model):
     state: CycleState = Field(default=CycleState.QUOTING, exclude=True)
     flatten_requested: bool = Field(default=False, exclude=True)
     wake: bool = Field(default=False, exclude=True)  # a fill or a price crossing to look at now
+    # The venue's time of the oldest maker fill not hedged yet (a signal's), for the hedge latency.
+    fill_at: AwareDatetime | None = Field(default=None, exclude=True)
     levels_stale: bool = Field(default=True, exclude=True)  # stop-loss / take-profit watches to (re)register
     unmatched: list[OrderFilled] = Field(default_factory=list, exclude=True)  # fills before their order
 
@@ -171,6 +173,8 @@ class CycleProgress(Model):
             return
         if self.tally.signalled(fill.client_order_index, fill.fill_id, fill.size, fill.price, fill.fee):
             self.wake = True
+            if self.fill_at is None and self.tally.orders[fill.client_order_index].role is Role.MAKER:
+                self.fill_at = fill.at
 
     def own_positions(self, legs: tuple[LegAccount, LegAccount]) -> dict[LegAccount, Decimal]:
         """What this cycle's own fills hold on each leg (never the account's other exposure)."""

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
@@ -23,6 +24,12 @@ from tests.plugins.venues import best
 
 @pytest.mark.parametrize("side", [Side.BUY, Side.SELL], ids=["long-maker", "short-maker"])
 async def test_full_cycle_hedges_holds_closes_and_ends_flat(hedge_rig: HedgeRig, side: Side) -> None:
+    latency = {"venue": "lighter", "account": str(hedge_rig.taker.account_index)}
+
+    def hedges_timed() -> float:
+        return REGISTRY.get_sample_value("perpflow_hedge_latency_seconds_count", latency) or 0.0
+
+    timed = hedges_timed()
     handle = await hedge_rig.start(hedge_rig.cycle(side))
     await hedge_rig.quoting(handle)
     await hedge_rig.move_through(side)
@@ -31,6 +38,7 @@ async def test_full_cycle_hedges_holds_closes_and_ends_flat(hedge_rig: HedgeRig,
     assert result.maker_filled == result.hedged == Decimal("0.05")
     assert await hedge_rig.positions() == (0, 0)
     assert result.open_exposure == {}
+    assert hedges_timed() > timed  # the signer timed the hedge from the maker's fill
     await record_history(handle, f"hedge_cycle_completed_{side.value}")
 
 

@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         PairStatus,
     )
     from perpflow.hedge.models import CycleResult, CycleState, HedgeCycleInput
+    from perpflow.metrics.names import FLEET_DAILY_LOSS_LIMIT
     from perpflow.venues.types import Side
     from workflows.alerts import raise_alert
     from workflows.commands import CommandLog
@@ -69,6 +70,7 @@ class HedgeFleetWorkflow(OperatorControls):
             names.KIND.value_set(names.Kind.HEDGE_FLEET), names.VENUE.value_set(inp.venue),
             names.MARKET.value_set(inp.market),
         ])  # fmt: skip
+        self._publish_limit()
         try:
             await asyncio.gather(*(self._pair_loop(p) for p in inp.pairs))
         except asyncio.CancelledError:
@@ -158,11 +160,20 @@ class HedgeFleetWorkflow(OperatorControls):
         if result.state is CycleState.FAILED:
             self.carry.failed_pairs.append(pair.name)
             raise_alert(Severity.CRITICAL, f"pair {pair.name} halted: cycle FAILED", result.reason)
+        self._publish_limit()
         limit = self._inp.daily_loss_limit_usd
         if limit is not None and self.carry.day_realized <= -limit and self.carry.mode not in ENDING:
             self.carry.mode = FleetMode.REDUCING
             self.carry.reason = f"daily loss limit {limit} reached: {self.carry.day_realized} (net of fees)"
             raise_alert(Severity.WARNING, "daily loss limit reached: REDUCING", self.carry.reason)
+
+    def _publish_limit(self) -> None:
+        """The daily loss limit as a metric, for the alert that warns before it is reached (the
+        SDK's metric meter records nothing while a history replays)."""
+        if (limit := self._inp.daily_loss_limit_usd) is not None:
+            m = FLEET_DAILY_LOSS_LIMIT
+            gauge = workflow.metric_meter().create_gauge_float(m.name, m.help, "USD")
+            gauge.set(float(limit), {"fleet": self._inp.name})
 
     def _pair_done(self, pair: PairSpec) -> bool:
         limit = self._inp.max_cycles_per_pair

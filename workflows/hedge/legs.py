@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from temporalio import workflow
@@ -37,6 +37,7 @@ async def place(
     role: Role,
     reduce_only: bool = False,
     deadline_s: float | None = None,
+    hedges_fill_at: datetime | None = None,
 ) -> OrderAck:
     wid = workflow.info().workflow_id
     intent = OrderIntent(
@@ -51,6 +52,7 @@ async def place(
         size=size,
         price=price,
         reduce_only=reduce_only,
+        hedges_fill_at=hedges_fill_at,
     )
     handle = PLACE_ORDER.start(
         intent,

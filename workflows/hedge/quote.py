@@ -142,10 +142,11 @@ async def _hedge(run: CycleRun, need: Decimal, left: float) -> None:
             price=worst,
             role=Role.HEDGE,
             deadline_s=left,
+            hedges_fill_at=run.s.fill_at or workflow.now(),  # polled, not signalled: when seen
         )
     except ActivityError as exc:
         raise HedgeImpossible(f"hedge of {need} refused: {root_cause(exc)}") from None
-    run.s.hedges += 1
+    run.s.hedges, run.s.fill_at = run.s.hedges + 1, None
     if ack.filled_size == 0:
         # Nothing within the slippage bound: look again shortly, until the deadline.
         await workflow.sleep(min(1.0, left))
