@@ -3,11 +3,13 @@ through continue-as-new, against the target of 12.
 
 The stack of bench_grid_scale (orchestrator, signer, market-data worker as processes; the sim;
 a dev server): one session of 20 levels 2 USD apart; the sim's price swept down and up the
-ladder one level per move, so each move fills one order (and the market-data worker signals the
-fill and the band crossing), at a steady pace. Events are counted over every run of the session,
+ladder one level per move, so a move fills the order resting there (and the market-data worker
+signals the fill and the band crossing); each move waits for the refill before the next, so the
+count does not depend on the machine's load. Events are counted over every run of the session,
 by type (activities by their type, signals by name), per fill as the session counts its fills;
 "per fill, once running" leaves out the first run's start (ladder, watches).
-  BENCH_GRID_HISTORY_FILLS (600; a run continues as new every 300), BENCH_GRID_HISTORY_PACE_S (0.25)
+  BENCH_GRID_HISTORY_FILLS (320; a run continues as new every 300), BENCH_GRID_HISTORY_PACE_S (0.1:
+  the pause after each move, for a re-arm the crossing asks for)
 """
 
 from __future__ import annotations
@@ -47,9 +49,10 @@ from perpflow.grid.levels import LevelState
 from perpflow.grid.models import GridStatus
 from perpflow.signals import ORDER_FILLED
 from perpflow.sim.admin_client import SimAdmin
+from perpflow.venues.types import Side
 
-FILLS = int(os.environ.get("BENCH_GRID_HISTORY_FILLS", "600"))
-PACE_S = float(os.environ.get("BENCH_GRID_HISTORY_PACE_S", "0.25"))
+FILLS = int(os.environ.get("BENCH_GRID_HISTORY_FILLS", "320"))
+PACE_S = float(os.environ.get("BENCH_GRID_HISTORY_PACE_S", "0.1"))
 LEVELS = 20
 TARGET = 12.0
 
@@ -86,6 +89,16 @@ def whole(s: GridStatus) -> bool:
     return sum(r.state is LevelState.OPEN for r in s.levels) == LEVELS - 1
 
 
+def crossed_order(s: GridStatus, was: Decimal, price: Decimal) -> bool:
+    """Whether moving the price from ``was`` to ``price`` crosses one of the session's orders."""
+    low, high = sorted((was, price))
+    buys_crossed = price < was
+    return any(
+        r.state is LevelState.OPEN and low < r.price < high and (r.side is Side.BUY) == buys_crossed
+        for r in s.levels
+    )
+
+
 def settled(s: GridStatus) -> bool:
     """No placement or cancel under way."""
     return not any(r.state in (LevelState.PLACING, LevelState.CANCELLING) for r in s.levels)
@@ -105,16 +118,18 @@ async def run(
         )
         await until_status(handle, whole, "the ladder resting", 60)
         await asyncio.sleep(2.0)  # the band watches registered beside the ladder
-        t0, fills, i = time.monotonic(), 0, 0
-        while fills < FILLS:
-            await admin.set_price(ETH, path[i % len(path)])
-            i += 1
+        t0, now, i, was = time.monotonic(), await status(handle), 0, START
+        while now.fills < FILLS:
+            before, price, i = now, path[i % len(path)], i + 1
+            await admin.set_price(ETH, price)
+            # A move fills the order resting on the level it crosses, if one does; the next move
+            # waits for its refill (and for any re-arm the crossing asks for), whatever the load.
+            if crossed_order(before, was, price):
+                await until_status(handle, lambda s, n=before.fills: s.fills > n, "the fill", 30)
             await asyncio.sleep(PACE_S)
-            if i % 20 == 0:
-                fills = (await status(handle)).fills
+            now, was = await until_status(handle, settled, "the refill resting", 30), price
         took = time.monotonic() - t0
-        await asyncio.sleep(1.0)
-        final = await until_status(handle, settled, "the last refill resting", 30)
+        final = now
         hist = await histories(client, [wid])
         await handle.terminate("bench done")
     return hist, final.fills, took
@@ -143,7 +158,7 @@ async def main() -> None:
     total = sum(len(r) for r in runs)
     print(
         f"Grid history: one session, {LEVELS} levels {STEP} USD apart, the price swept a level per "
-        f"move every {PACE_S:g} s; {fills} fills in {took:.0f} s; {backend(ledger_url)} ledger"
+        f"move, each after the last refill; {fills} fills in {took:.0f} s; {backend(ledger_url)} ledger"
     )
     print(f"runs {len(runs)}: events per run {[len(r) for r in runs]}")
     per_fill = total / max(fills, 1)
