@@ -35,6 +35,8 @@ READ_ELSEWHERE = frozenset({
     "PERPFLOW_TEST_WALLET_KEY",  # tests/chaos/test_payout_chaos.py: the wallet worker's env: key
     "PERPFLOW_BENCH_WALLET_KEY",  # bench/bench_payouts.py: the wallet worker's env: key
     "PERPFLOW_APT_UPDATED",  # scripts/system.sh: apt-get update ran once
+    "PERPFLOW_METRICS_PORT",  # perpflow/metrics/endpoint.py: each process's metrics port
+    "PERPFLOW_METRICS_HOST",  # perpflow/metrics/endpoint.py: the address it binds
 })  # fmt: skip
 
 

@@ -45,6 +45,13 @@ ensure_prometheus() {
     || { echo "system: cannot install prometheus / prometheus-alertmanager (need root)" >&2; return 1; }
 }
 
+ensure_openssl() {
+  command -v openssl >/dev/null && return 0
+  echo "system: installing openssl (the alert e-mail tests make a certificate for STARTTLS)" >&2
+  apt_install openssl || { echo "system: cannot install openssl (need root)" >&2; return 1; }
+}
+
 ensure_postgres
 ensure_compose
 ensure_prometheus
+ensure_openssl

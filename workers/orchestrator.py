@@ -18,10 +18,8 @@ from activities.market import MarketActivities
 from activities.payouts import orchestrator_payout_activities
 from activities.reconcile import ReconcileActivities, orphans_probe
 from activities.watches import WatchActivities, market_data_probe
-from perpflow.alerts.channels import channels_from
-from perpflow.alerts.delivery import AlertDelivery
+from perpflow.alerts.delivery import delivery_from
 from perpflow.alerts.notifier import Notifier
-from perpflow.db.alerts import AlertOutbox
 from perpflow.db.grid import GridSessions
 from perpflow.db.hedge import HedgeCycles
 from perpflow.db.ledger import Ledger
@@ -74,7 +72,7 @@ async def main() -> None:
             market_activities += [market.get_book_top, market.get_market]
         health = HealthActivities(probes)
         # Activities only record alerts; this loop delivers them, woken by each new one.
-        delivery = AlertDelivery(AlertOutbox(ledger), channels_from(settings))
+        delivery = delivery_from(settings, ledger)
         notifier = Notifier(ledger, on_enqueued=delivery.wake)
         worker = Worker(
             client,
