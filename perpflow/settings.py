@@ -37,6 +37,7 @@ READ_ELSEWHERE = frozenset({
     "PERPFLOW_APT_UPDATED",  # scripts/system.sh: apt-get update ran once
     "PERPFLOW_METRICS_PORT",  # perpflow/metrics/endpoint.py: each process's metrics port
     "PERPFLOW_METRICS_HOST",  # perpflow/metrics/endpoint.py: the address it binds
+    "PERPFLOW_METRICS",  # perpflow/metrics/endpoint.py: the prefix of the two above
 })  # fmt: skip
 
 
