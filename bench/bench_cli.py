@@ -10,6 +10,7 @@ took ~2.3 s (it imported Temporal, SQLAlchemy, web3 and the venue SDK); the targ
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import resource
 import statistics
@@ -44,6 +45,15 @@ def measure(argv: list[str], env: dict[str, str]) -> dict[str, float]:
     return {"best": min(walls), "median": statistics.median(walls), "cpu": min(cpus)}
 
 
+def bytecode_cached() -> bool:
+    """Whether the libraries' compiled .pyc files exist or can be written: without them every
+    process compiles each module it imports (seconds for Temporal's and SQLAlchemy's)."""
+    spec = importlib.util.find_spec("sqlalchemy")
+    origin = spec.origin if spec else None
+    cached = origin is not None and Path(importlib.util.cache_from_source(origin)).exists()
+    return cached or not os.environ.get("PYTHONDONTWRITEBYTECODE")
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "PERPFLOW_STATE_DIR": tmp, "COLUMNS": "100"}
@@ -58,6 +68,8 @@ def main() -> None:
         results = {name: measure(argv, env) for name, argv in cases.items()}
     floor = results["python -c pass (floor)"]
     print(f"{REPEAT} runs each, new process per run; best and median wall time, best CPU time")
+    if not bytecode_cached():
+        print("no bytecode cache (PYTHONDONTWRITEBYTECODE and no .pyc installed): each run compiles")
     print(f"{'command':<26} {'best s':>7} {'median s':>9} {'cpu s':>7} {'x floor':>8}")
     for name, r in results.items():
         ratio = r["best"] / floor["best"]
