@@ -250,6 +250,12 @@ def test_grafana_is_provisioned_with_the_prometheus_of_the_stack() -> None:
     assert found["prometheus"]["url"] == "http://prometheus:9090"
     assert found["prometheus"]["uid"] == "prometheus"
     assert found["alertmanager"]["url"] == "http://alertmanager:9093"
+    for providers in (provisioning / "dashboards").glob("*.y*ml"):
+        for provider in yaml.safe_load(providers.read_text())["providers"]:
+            path = provider["options"]["path"]
+            assert readable("grafana", path), f"dashboards at {path} are not mounted in grafana"
+            source = ROOT / mounts("grafana")[path]
+            assert list(source.glob("*.json")), f"no dashboard in {source.relative_to(ROOT)}"
 
 
 def test_alertmanager_config_is_valid_and_its_password_is_a_mounted_secret() -> None:
@@ -276,3 +282,16 @@ def test_the_example_configs_load_and_their_keys_are_mounted_where_they_are_read
         assert readable(service, services()[service]["environment"]["PERPFLOW_PAYOUTS_CONFIG"])
     for service in ("signer", "market-data"):
         assert readable(service, "/etc/perpflow/signer.yaml")
+
+
+def test_every_variable_and_key_file_is_documented() -> None:
+    deploy = (ROOT / "docs" / "deploy.md").read_text()
+    example = (ROOT / "config" / "compose" / "compose.env.example").read_text()
+    used = "\n".join(line for line in COMPOSE.read_text().splitlines() if not line.lstrip().startswith("#"))
+    for name in {m.group(1) for m in _VAR.finditer(used)}:
+        assert f"`{name}" in deploy, f"docs/deploy.md does not explain {name}"
+        assert re.search(rf"^{name}=", example, re.M), f"compose.env.example has no {name}"
+    for service in services():
+        for source in mounts(service).values():
+            if source.startswith("./secrets/"):
+                assert f"`{source.removeprefix('./')}" in deploy, f"docs/deploy.md does not list {source}"
