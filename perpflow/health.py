@@ -283,16 +283,19 @@ def failed_workflows_probe(client: Client, since: timedelta, *, scan: int = 500,
     return Probe(name="failed", check=check)
 
 
-def stuck_workflows_probe(client: Client, attempts: int, *, scan: int = 200, show: int = 5) -> Probe:
+def stuck_workflows_probe(
+    client: Client, attempts: int, waiting_s: float, *, scan: int = 200, show: int = 5
+) -> Probe:
     """Running workflows that make no progress: their workflow task keeps failing (the server's
-    ``TemporalReportedProblems``), or one of their activities is on its ``attempts``-th try."""
+    ``TemporalReportedProblems``), an activity is on its ``attempts``-th try, or one has waited
+    ``waiting_s`` for a worker to take it (a queue nobody polls, whichever it is)."""
 
     async def check() -> str:
         reported = 'ExecutionStatus="Running" AND TemporalReportedProblems IS NOT NULL'
         stuck = [f"{w.id} (workflow task failing)" async for w in client.list_workflows(reported, limit=show)]
         running = [w.id async for w in client.list_workflows('ExecutionStatus="Running"', limit=scan)]
-        retrying = await asyncio.gather(*(_retrying(client, wid, attempts) for wid in running))
-        stuck += [r for r in retrying if r]
+        pending = await asyncio.gather(*(_pending(client, wid, attempts, waiting_s) for wid in running))
+        stuck += [p for p in pending if p]
         if stuck:
             more = f" and {len(stuck) - show} more" if len(stuck) > show else ""
             raise Unhealthy(f"{len(stuck)} stuck: {'; '.join(stuck[:show])}{more}")
@@ -301,18 +304,36 @@ def stuck_workflows_probe(client: Client, attempts: int, *, scan: int = 200, sho
     return Probe(name="stuck", check=check)
 
 
-async def _retrying(client: Client, workflow_id: str, attempts: int) -> str:
+async def _pending(client: Client, workflow_id: str, attempts: int, waiting_s: float) -> str:
+    """Why the workflow's pending activities say it is stuck, or ""."""
+    from temporalio.api.enums.v1 import PendingActivityState, PendingWorkflowTaskState
+
     try:
         desc = await client.get_workflow_handle(workflow_id).describe()
     except Exception:  # ended or gone since it was listed: not stuck
         return ""
-    for pending in desc.raw_description.pending_activities:
-        if pending.attempt >= attempts:
-            failure = (
-                pending.last_failure.message.splitlines()[0][:120] if pending.last_failure.message else ""
-            )
-            why = f": {failure}" if failure else ""
-            return f"{workflow_id} ({pending.activity_type.name} attempt {pending.attempt}{why})"
+    now = datetime.now(UTC)
+    raw = desc.raw_description
+    task = raw.pending_workflow_task
+    if (
+        raw.HasField("pending_workflow_task")
+        and task.state == PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_SCHEDULED
+    ):
+        waited = (now - task.original_scheduled_time.ToDatetime(UTC)).total_seconds()
+        if waited > waiting_s:
+            queue = raw.execution_config.task_queue.name or desc.task_queue
+            return f"{workflow_id} (workflow task waiting {waited:.0f} s for a worker on {queue})"
+    for act in raw.pending_activities:
+        name = act.activity_type.name
+        if act.attempt >= attempts:
+            lines = act.last_failure.message.splitlines()
+            why = f": {lines[0][:120]}" if lines else ""
+            return f"{workflow_id} ({name} attempt {act.attempt}{why})"
+        scheduled = act.scheduled_time.ToDatetime(UTC) if act.HasField("scheduled_time") else now
+        waited = (now - scheduled).total_seconds()
+        if act.state == PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED and waited > waiting_s:
+            queue = act.activity_options.task_queue.name or "its queue"
+            return f"{workflow_id} ({name} waiting {waited:.0f} s for a worker on {queue})"
     return ""
 
 

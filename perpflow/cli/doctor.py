@@ -329,7 +329,11 @@ async def _temporal_findings(here: Here, opts: DoctorOptions) -> list[Finding]:
         examine("temporal", temporal_probe(client), opts.timeout_s),
         *(examine("pollers", probe, opts.timeout_s) for probe in _poller_probes(client, queues, opts)),
         examine("workflows", failed_workflows_probe(client, opts.since), opts.timeout_s),
-        examine("workflows", stuck_workflows_probe(client, opts.stuck_attempts), opts.timeout_s),
+        examine(
+            "workflows",
+            stuck_workflows_probe(client, opts.stuck_attempts, opts.poller_max_age_s),
+            opts.timeout_s,
+        ),
     )
     polled = {f.name for f in first if f.part == "pollers" and f.status is Status.OK}
     orchestrator, looks = await asyncio.gather(

@@ -28,7 +28,7 @@ from perpflow.db.ledger import Ledger
 from perpflow.db.migrate import upgrade
 from perpflow.devstack.harness import local_temporal
 from perpflow.health import Diagnosis, Finding, Status
-from perpflow.models import AccountRef
+from perpflow.models import AccountRef, HealthCheckInput
 from perpflow.settings import Settings
 from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.types import OrderKind, OrderSpec, Side, TimeInForce
@@ -222,3 +222,20 @@ async def test_doctor_fails_naming_the_queues_of_a_stopped_signer(stack: Stack) 
         stack.signer.start()
         stack.stopped.discard(stack.signer.name)
     await stack.until("signer back", lambda d: d.ok)
+
+
+async def test_doctor_fails_naming_a_workflow_on_a_queue_nobody_polls(stack: Stack) -> None:
+    await stack.until("healthy stack", lambda d: d.ok)
+    queue = "perpflow-nobody-polls-this"  # a worker doctor does not know of, never started
+    handle = await stack.temporal.client.start_workflow(
+        "HealthCheckWorkflow", HealthCheckInput(), id="doctor-test-orphaned-queue", task_queue=queue
+    )
+    try:
+        waiting = await stack.until(
+            "stuck workflow", lambda d: named(d, "workflows", "stuck").status is Status.PROBLEM
+        )
+        detail = named(waiting, "workflows", "stuck").detail
+        assert f"{handle.id} (workflow task waiting" in detail and f"for a worker on {queue})" in detail
+    finally:
+        await handle.terminate("test over")
+    await stack.until("healthy again", lambda d: d.ok)
