@@ -152,6 +152,8 @@ def adjust(
     size_unit: Annotated[SizeUnit | None, typer.Option(help="base or quote.")] = None,
     max_open_orders_per_side: Annotated[int | None, typer.Option()] = None,
     activation_band_pct: Annotated[str | None, typer.Option()] = None,
+    by: By = None,
+    reason: Reason = None,
 ) -> None:
     """Change the ladder: a versioned rebuild (cancelling, then the new ladder), once even if retried."""
     from perpflow import names
@@ -163,7 +165,8 @@ def adjust(
         "activation_band_pct": activation_band_pct,
     }  # fmt: skip
     try:
-        change = Adjust.model_validate({k: v for k, v in fields.items() if v is not None})
+        change = Adjust.model_validate({**{k: v for k, v in fields.items() if v is not None},
+                                        **command_payload(by, reason)})  # fmt: skip
     except ValidationError as exc:
         raise ConfigError(f"invalid adjust: {describe_errors(exc)}") from None
 

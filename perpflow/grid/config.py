@@ -101,7 +101,7 @@ class GridConfig(ConfigModel):
 
     def adjusted(self, change: Adjust) -> GridConfig:
         """This config with ``change`` applied, validated whole (an incoherent result raises)."""
-        updates = change.model_dump(exclude_none=True)
+        updates = change.model_dump(exclude_none=True, exclude={"by", "reason"})
         return type(self).model_validate({**self.model_dump(), **updates})
 
 
@@ -116,9 +116,11 @@ class Adjust(ConfigModel):
     size_unit: SizeUnit | None = None
     max_open_orders_per_side: int | None = Field(default=None, ge=1, le=500)
     activation_band_pct: Decimal | None = Field(default=None, gt=0, le=100)
+    by: str | None = Field(default=None, max_length=100)  # who, and why: logged with the rebuild
+    reason: str | None = Field(default=None, max_length=500)
 
     @model_validator(mode="after")
     def _something(self) -> Adjust:
-        if not self.model_dump(exclude_none=True):
+        if not self.model_dump(exclude_none=True, exclude={"by", "reason"}):
             raise ValueError("adjust changes nothing: give at least one field")
         return self

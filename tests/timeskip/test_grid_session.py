@@ -60,6 +60,9 @@ async def test_the_ladder_rests_one_order_per_level_and_the_gap_at_the_price(rig
     assert all(o.intent.size == SIZE and o.intent.tif.value == "post_only" for o in rig.resting())
     rows = {row.price: row for row in status.levels}
     assert rows[MID].state is LevelState.IDLE
+    # Crossings at each level re-arm a quarter of a step away: a price hovering there signals once.
+    bands = [w for w in rig.fake.watches if w.workflow_id == handle.id]
+    assert bands and {w.hysteresis for w in bands} == {LEVEL / 4}
     assert await rig.until_status(
         handle, lambda s: all(r.state is not LevelState.PLACING for r in s.levels), "acked"
     )

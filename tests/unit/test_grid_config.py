@@ -75,9 +75,11 @@ def test_a_yaml_typo_names_the_file_and_the_key(tmp_path: Path) -> None:
 
 def test_adjust_changes_only_what_it_names_and_revalidates() -> None:
     config = GridConfig.model_validate(raw())
-    moved = config.adjusted(Adjust(lower=Decimal(2900), levels=11))
+    moved = config.adjusted(Adjust(lower=Decimal(2900), levels=11, by="ops", reason="wider"))
     assert (moved.lower, moved.upper, moved.levels, moved.size) == (2900, 3200, 11, Decimal("0.05"))
     with pytest.raises(ValidationError, match="must be above lower"):
         config.adjusted(Adjust(lower=Decimal(3300)))
     with pytest.raises(ValidationError, match="changes nothing"):
         Adjust()
+    with pytest.raises(ValidationError, match="changes nothing"):
+        Adjust(by="ops", reason="who and why alone change nothing")

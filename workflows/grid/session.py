@@ -117,8 +117,9 @@ class GridSessionWorkflow(OperatorControls):
         run = self._run
         config = run.book.adjusted(change)
         if run.book.request_rebuild(config):
+            ladder = change.model_dump(exclude_none=True, exclude={"by", "reason"})
             workflow.logger.info(
-                "grid %s rebuilds: %s", run.book.workflow_id, change.model_dump(exclude_none=True)
+                "grid %s rebuilds: %s by %s %s", run.book.workflow_id, ladder, change.by, change.reason or ""
             )
         run.wake = True
         return run.book.config

@@ -7,6 +7,7 @@ reaches the history: the watches are registered once per ladder and re-arm by th
 from __future__ import annotations
 
 import asyncio
+import itertools
 from decimal import Decimal
 
 from temporalio import workflow
@@ -24,7 +25,8 @@ async def watch_ladder(run: GridRun) -> None:
     only asks the first again for the feed's state (every one of them asks for its changes)."""
     if run.watched_version == run.book.version and run.feed_known:
         return
-    specs = [_spec(run, name, price, way) for name, price in _prices(run) for way in Direction]
+    hysteresis = _hysteresis(run)
+    specs = [_spec(run, name, price, way, hysteresis) for name, price in _prices(run) for way in Direction]
     first = await REGISTER_WATCH.run(specs[0])
     run.seed_feed(first.feed_up, first.feed)
     run.feed_known = True
@@ -43,7 +45,15 @@ def _prices(run: GridRun) -> list[tuple[str, Decimal]]:
     return prices
 
 
-def _spec(run: GridRun, name: str, price: Decimal, way: Direction) -> WatchSpec:
+def _hysteresis(run: GridRun) -> Decimal:
+    """A crossing re-arms once the price went a quarter of the narrowest step back: a price that
+    hovers at a level sends one signal, not one per tick (each is a signal and a workflow task)."""
+    tick = Decimal(1).scaleb(-run.book.market.price_decimals)
+    step = min((b - a for a, b in itertools.pairwise(lv.price for lv in run.book.levels)), default=tick)
+    return max(tick, (step / 4).quantize(tick))
+
+
+def _spec(run: GridRun, name: str, price: Decimal, way: Direction, hysteresis: Decimal) -> WatchSpec:
     tick = Decimal(1).scaleb(-run.book.market.price_decimals)
     return WatchSpec(
         workflow_id=run.book.workflow_id,
@@ -54,7 +64,7 @@ def _spec(run: GridRun, name: str, price: Decimal, way: Direction) -> WatchSpec:
         account_index=run.config.account.account_index,
         level=price.quantize(tick),
         direction=way,
-        hysteresis=tick,
+        hysteresis=hysteresis,
         reference_price=run.mark,
         wants_feed_state=True,
     )

@@ -82,8 +82,11 @@ class LighterFeed:
         return self._rest
 
     async def start(self, stop: asyncio.Event) -> None:
-        # Proxies are per account and explicit: never pick one up from the environment.
-        self._session = aiohttp.ClientSession(trust_env=False)
+        # Proxies are per account and explicit: never pick one up from the environment. One socket
+        # per watched account stays open for good: no pool limit (aiohttp's default of 100 left the
+        # 100th account's stream, and then every REST read, waiting for a free connection).
+        connector = aiohttp.TCPConnector(limit=0)
+        self._session = aiohttp.ClientSession(connector=connector, trust_env=False)
         self._rest = LighterRest(self.url, self._session)
         await self._rest.start(stop)
 
