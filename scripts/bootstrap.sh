@@ -26,8 +26,11 @@ fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 [ -x .venv/bin/uv ] || .venv/bin/python -m pip install --quiet "uv==$UV_VERSION"
 echo "bootstrap: installing locked Python packages into .venv" >&2
-.venv/bin/uv pip sync --quiet --python .venv/bin/python requirements.lock
+# Compiled once here: a process that starts (a worker, the CLI) then loads bytecode instead of
+# compiling every module it imports, which takes seconds (and PYTHONDONTWRITEBYTECODE may be set).
+.venv/bin/uv pip sync --quiet --compile-bytecode --python .venv/bin/python requirements.lock
 .venv/bin/uv pip install --quiet --python .venv/bin/python --no-deps -e .
+.venv/bin/python -m compileall -q -j 0 perpflow workflows activities workers >/dev/null
 if [ -f package.json ]; then
   command -v npm >/dev/null || { echo "bootstrap: npm is required (Node.js 18+)" >&2; exit 1; }
   echo "bootstrap: installing pinned npm packages (anvil, solc)" >&2
