@@ -81,14 +81,12 @@ def doctor(  # noqa: PLR0917  (typer reads one parameter per option)
     look: Annotated[bool, typer.Option(help="Look for orphans on the venues now (a look-only run).")] = True,
 ) -> None:
     """Probe every part of the stack; list what was found, exit 1 on any problem."""
-    from perpflow.settings import load_settings
-
     opts = DoctorOptions(
         timeout_s=timeout, since=duration(since), poller_max_age_s=poller_max_age,
         head_max_age_s=head_max_age, stuck_attempts=stuck_attempts, wallet_payouts=wallet_payouts,
         signer_configs=tuple(signer_config or ()), look=look,
     )  # fmt: skip
-    diagnosis = asyncio.run(diagnose(load_settings(), opts))
+    diagnosis = asyncio.run(diagnose(_settings(), opts))
     if json:
         sys.stdout.write(diagnosis.model_dump_json(indent=2) + "\n")
     else:
@@ -96,6 +94,19 @@ def doctor(  # noqa: PLR0917  (typer reads one parameter per option)
     if not diagnosis.ok:
         _print_problems(diagnosis)
         raise typer.Exit(1)
+
+
+def _settings() -> Settings:
+    """The CLI's settings (a running `perpflow dev` found in the state dir when no address is set),
+    with that stack's simulated venue as the venue to probe when none is set."""
+    from perpflow.cli.context import load_settings
+    from perpflow.devstack.state import running_record
+
+    settings = load_settings()
+    stack = running_record(settings.state_dir) if settings.lighter_url is None else None
+    if stack is not None and stack.temporal_address == settings.temporal_address:
+        return settings.model_copy(update={"lighter_url": stack.sim_url})
+    return settings
 
 
 def _print_table(diagnosis: Diagnosis) -> None:
