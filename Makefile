@@ -15,7 +15,7 @@ DEV_ARGS = $(if $(TEMPORAL_PORT),--temporal-port $(TEMPORAL_PORT)) $(if $(UI_POR
 	$(if $(SIM_PORT),--sim-port $(SIM_PORT)) $(if $(ANVIL_PORT),--anvil-port $(ANVIL_PORT)) \
 	$(if $(METRICS_PORT),--metrics-port $(METRICS_PORT))
 
-.PHONY: install run test lint typecheck format bench lock contract clean
+.PHONY: install run test lint typecheck format bench lock contract dashboards clean
 
 install:
 	@bash scripts/bootstrap.sh
@@ -46,6 +46,10 @@ bench: install
 lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -q --no-header -o requirements.lock
 	sed -i '1i # Locked with: make lock  (uv pip compile pyproject.toml --extra dev --python-version 3.11)' requirements.lock
+
+# Regenerate config/grafana/dashboards/*.json from perpflow/dashboards (a test holds them equal).
+dashboards: install
+	$(BIN)/python -m perpflow.dashboards
 
 # Recompile contracts/LeverageGuard.sol into the committed artifact (needs Node).
 contract: install
