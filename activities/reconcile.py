@@ -10,8 +10,6 @@ from temporalio.client import Client
 
 from perpflow.db.ledger import Ledger
 from perpflow.db.reconcile import Orphans
-from perpflow.errors import PerpflowError
-from perpflow.health import Probe
 from perpflow.models import AuditEntry
 from perpflow.reconcile.models import (
     AccountsQuery,
@@ -56,22 +54,3 @@ class ReconcileActivities:
 
     def all(self) -> list[Callable[..., object]]:
         return [self.accounts, self.owners, self.sync_orphans, self.mark_alerted, self.audit]
-
-
-class OpenOrphans(PerpflowError):
-    """Exposure no live workflow owns is on a venue (the reconciler's ledger says which)."""
-
-
-def orphans_probe(ledger: Ledger) -> Probe:
-    """For ``perpflow doctor``: unhealthy while the reconciler has open orphans, naming them."""
-    orphans = Orphans(ledger)
-
-    async def check() -> str:
-        found = await orphans.open()
-        if found:
-            names = "; ".join(f"{o.orphan.describe()} since {o.opened_at:%H:%M:%S}" for o in found[:5])
-            more = f" (and {len(found) - 5} more)" if len(found) > 5 else ""
-            raise OpenOrphans(f"{len(found)} open orphan(s): {names}{more}")
-        return "no open orphans"
-
-    return Probe(name="orphans", check=check)

@@ -15,10 +15,9 @@ from temporalio import activity
 
 from perpflow.db.ledger import Ledger
 from perpflow.db.watches import Watches
-from perpflow.health import Probe
 from perpflow.marketdata.liveness import with_feed
 from perpflow.marketdata.models import DeactivatedWatches, DeactivateWatches, Watch, WatchSpec, WorkerStatus
-from perpflow.marketdata.status import MAX_AGE_S, MarketDataUnhealthy, read_status, status_path, verdict
+from perpflow.marketdata.status import MarketDataUnhealthy, read_status, status_path
 
 
 class WatchActivities:
@@ -57,13 +56,3 @@ class WatchActivities:
 
     def all(self) -> list[Callable[..., object]]:
         return [self.register_watch, self.deactivate_watches]
-
-
-def market_data_probe(state_dir: Path, max_age_s: float = MAX_AGE_S) -> Probe:
-    """For ``perpflow doctor``: the market-data worker's stream states from its status file."""
-    path = status_path(state_dir)
-
-    async def check() -> str:
-        return verdict(read_status(path), max_age_s=max_age_s)
-
-    return Probe(name="market-data", check=check)

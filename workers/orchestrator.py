@@ -16,15 +16,15 @@ from activities.health import HealthActivities
 from activities.hedge import HedgeActivities
 from activities.market import MarketActivities
 from activities.payouts import orchestrator_payout_activities
-from activities.reconcile import ReconcileActivities, orphans_probe
-from activities.watches import WatchActivities, market_data_probe
+from activities.reconcile import ReconcileActivities
+from activities.watches import WatchActivities
 from perpflow.alerts.delivery import delivery_from
 from perpflow.alerts.notifier import Notifier
 from perpflow.db.grid import GridSessions
 from perpflow.db.hedge import HedgeCycles
 from perpflow.db.ledger import Ledger
 from perpflow.grid.models import GridState
-from perpflow.health import ledger_probe, venue_probe
+from perpflow.health import ledger_probe, market_data_probe, orphans_probe, venue_probe
 from perpflow.hedge.models import CycleState
 from perpflow.metrics import endpoint
 from perpflow.metrics.ledger import LedgerGauges, LedgerWords

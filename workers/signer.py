@@ -7,6 +7,7 @@ One slot per key is what keeps nonces from colliding; one process may host sever
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from temporalio.worker import Worker
@@ -20,6 +21,7 @@ from perpflow.db.risk import RiskStates
 from perpflow.metrics import endpoint
 from perpflow.metrics.accounts import AccountGauges
 from perpflow.metrics.names import Process
+from perpflow.models import AccountRef
 from perpflow.orders import observe
 from perpflow.orders.config import SignerConfig
 from perpflow.process import main_entry, stop_event
@@ -29,6 +31,8 @@ from perpflow.venues.base import Venue
 from perpflow.venues.config import VenueAccount
 from perpflow.venues.registry import build_venue
 from workers.common import BUILD_ID, run_workers, start_metrics
+
+log = logging.getLogger("perpflow.signer")
 
 
 def selected(config: SignerConfig, only: list[str]) -> list[VenueAccount]:
@@ -49,6 +53,20 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+async def register(ledger: Ledger, accounts: list[VenueAccount]) -> None:
+    """The accounts this signer serves, made known to the ledger if they are not yet (the
+    reconciler and ``perpflow doctor`` look for orphans on the ledger's accounts); an account
+    already there keeps what the operator set for it."""
+    known = {a.name for a in await ledger.accounts()}
+    for a in accounts:
+        if a.name not in known:
+            ref = AccountRef(
+                name=a.name, venue=a.venue, account_index=a.account_index, api_key_index=a.api_key_index
+            )
+            await ledger.upsert_account(ref)
+            log.info("account %s (%s %d) registered in the ledger", a.name, a.venue, a.account_index)
+
+
 async def main() -> None:
     args = parse_args()
     metrics = endpoint.Endpoint(Process.SIGNER, endpoint.from_arguments(args))
@@ -60,6 +78,7 @@ async def main() -> None:
     venues: list[Venue] = []
     try:
         accounts = selected(config, args.accounts)
+        await register(ledger, accounts)
         for account in accounts:
             venues.append(build_venue(account.venue, config.access(account, settings.state_dir)))
             observe.prepare(venues[-1])

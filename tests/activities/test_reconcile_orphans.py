@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 
 from activities.health import HealthActivities
-from activities.reconcile import OpenOrphans, orphans_probe
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
 from perpflow.db.reconcile import OrderOwnership, Orphans
+from perpflow.health import Unhealthy, orphans_probe
 from perpflow.models import Component, HealthCheckRequest
 from perpflow.orders import OrderIntent
 from perpflow.reconcile.judge import order_key, position_key
@@ -89,7 +89,7 @@ async def test_the_doctor_probe_is_unhealthy_while_an_orphan_is_open_naming_it(l
     probe = orphans_probe(ledger)
     assert await probe.check() == "no open orphans"
     await Orphans(ledger).sync(sync(T0, POSITION))
-    with pytest.raises(OpenOrphans, match=r"orphan position 0\.05 on maker-1"):
+    with pytest.raises(Unhealthy, match=r"orphan position 0\.05 on maker-1"):
         await probe.check()
     health = HealthActivities({Component.LEDGER: [probe]})
     report = await health.check_component(HealthCheckRequest(component=Component.LEDGER, timeout_seconds=5))

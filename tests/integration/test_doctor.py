@@ -24,11 +24,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from perpflow import names
 from perpflow.cli.doctor import DoctorOptions, diagnose
-from perpflow.db.ledger import Ledger
 from perpflow.db.migrate import upgrade
 from perpflow.devstack.harness import local_temporal
 from perpflow.health import Diagnosis, Finding, Status
-from perpflow.models import AccountRef, HealthCheckInput
+from perpflow.models import HealthCheckInput
 from perpflow.settings import Settings
 from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.types import OrderKind, OrderSpec, Side, TimeInForce
@@ -127,14 +126,8 @@ async def stack(
     state = tmp_path_factory.mktemp("doctor")
     ledger_url = f"sqlite:///{state / 'ledger.db'}"
     upgrade(ledger_url)
+    # The signer registers its accounts in the ledger itself: the orphan checks below rely on it.
     accounts = [await new_account(sim), await new_account(sim)]
-    ledger = Ledger(ledger_url)
-    for i, a in enumerate(accounts):  # the names worker_procs gives them in the signer config
-        ref = AccountRef(
-            name=f"c{i}", venue="lighter", account_index=a.account_index, api_key_index=a.api_key_index
-        )
-        await ledger.upsert_account(ref)
-    await ledger.close()
     payout_config(chain_session, state / "payouts.yaml")  # found in the state dir, as in the dev stack
     procs = worker_procs(fast_temporal, sim, ledger_url, accounts, state)
     wallet_env = {**procs.orchestrator.env, WALLET_KEY_ENV: chain_session.owner._key.get_secret_value()}
