@@ -35,17 +35,6 @@ async def connect(settings: Settings) -> Client:
     )
 
 
-async def reach(settings: Settings) -> Client:
-    """``connect`` for the CLI: an unreachable server is one line saying where and what to run."""
-    try:
-        return await connect(settings)
-    except RuntimeError as exc:
-        reason = "connection refused" if "Connection refused" in str(exc) else str(exc).splitlines()[0][:160]
-        raise PerpflowError(
-            f"cannot reach Temporal at {settings.temporal_address} ({reason}); is `perpflow dev` running?"
-        ) from None
-
-
 async def start_job(
     client: Client,
     workflow: str,

@@ -324,8 +324,8 @@ def _done(finding: Finding) -> Pending:
 
 
 async def _temporal_findings(here: Here, opts: DoctorOptions) -> list[Finding]:
+    from perpflow.cli.context import reach
     from perpflow.health import Status, examine, failed_workflows_probe, stuck_workflows_probe, temporal_probe
-    from perpflow.temporal_client import reach
 
     address = here.settings.temporal_address
     try:

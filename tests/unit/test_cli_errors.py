@@ -17,7 +17,7 @@ def test_doctor_without_a_server_is_one_line(monkeypatch_env: dict[str, str]) ->
     result = run("doctor", env=monkeypatch_env)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert "is `perpflow dev` running?" in result.stderr
+    assert "cannot reach Temporal at" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 

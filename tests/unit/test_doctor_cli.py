@@ -30,7 +30,7 @@ def test_without_temporal_the_json_names_it_the_one_problem_and_skips_the_unconf
         status
     )
     [line] = done.stderr.strip().splitlines()
-    assert line.startswith("error: 1 problem(s): temporal ") and "is `perpflow dev` running?" in line
+    assert line.startswith("error: 1 problem(s): temporal ") and "cannot reach Temporal at" in line
 
 
 def test_an_unreadable_payout_config_is_a_problem_of_its_own(monkeypatch_env: dict[str, str]) -> None:
