@@ -56,10 +56,16 @@ def parse_args() -> argparse.Namespace:
 async def register(ledger: Ledger, accounts: list[VenueAccount]) -> None:
     """The accounts this signer serves, made known to the ledger if they are not yet (the
     reconciler and ``perpflow doctor`` look for orphans on the ledger's accounts); an account
-    already there keeps what the operator set for it."""
-    known = {a.name for a in await ledger.accounts()}
+    already there, under any name, keeps what the operator set for it."""
+    rows = await ledger.accounts()
+    known, names = {(r.venue, r.account_index) for r in rows}, {r.name for r in rows}
     for a in accounts:
-        if a.name not in known:
+        if (a.venue.value, a.account_index) in known:
+            continue
+        if a.name in names:  # the name is another account's: never overwrite it
+            log.warning("account %s (%s %d): the ledger names another account so; not registered",
+                        a.name, a.venue, a.account_index)  # fmt: skip
+        else:
             ref = AccountRef(
                 name=a.name, venue=a.venue, account_index=a.account_index, api_key_index=a.api_key_index
             )

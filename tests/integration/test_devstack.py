@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,7 @@ import yaml
 from perpflow.db.migrate import head_revision
 from perpflow.devstack.ports import free_port
 from perpflow.devstack.venue import DEMO_GRID_ACCOUNT
+from tests.plugins.prometheus import Prometheus, missing, served_by
 
 BIN = Path(sys.executable).parent
 BANNER = "perpflow embedded stack is up"
@@ -143,6 +146,21 @@ def test_the_banner_and_the_state_dir_name_every_address(stack: Stack) -> None:
     assert set(recorded["metrics"]) == {"market-data", "orchestrator", "signer", "wallet", "chain-watcher"}
     for url in recorded["metrics"].values():
         assert requests.get(url, timeout=10).status_code == 200
+
+
+async def test_the_real_prometheus_scrapes_every_process_of_the_stack(stack: Stack, tmp_path: Path) -> None:
+    """Each process's catalogue series, under its own job."""
+    recorded = json.loads(stack.record.read_text())
+    targets = {job: urllib.parse.urlsplit(url).netloc for job, url in recorded["metrics"].items()}
+
+    prometheus = Prometheus(tmp_path, targets)
+    try:
+        deadline = time.monotonic() + 120  # a bound for a loaded machine, not a timing expectation
+        while gaps := missing(await prometheus.series(), served_by):
+            assert time.monotonic() < deadline, "Prometheus lacks:\n" + "\n".join(gaps)
+            await asyncio.sleep(0.5)
+    finally:
+        prometheus.stop()
 
 
 def test_the_cli_finds_the_stack_without_an_address(stack: Stack) -> None:

@@ -61,7 +61,7 @@ class Stack:
         return self.procs.signer
 
     async def diagnose(self) -> Diagnosis:
-        await self.chain.mine()  # anvil mines on demand: a fresh head, as a live chain has
+        await self.chain.mine_now()  # anvil mines on demand: a fresh head, as a live chain has
         opts = DoctorOptions(timeout_s=10, poller_max_age_s=POLLER_MAX_AGE_S)
         return await diagnose(self.settings, opts)
 

@@ -13,8 +13,10 @@ from perpflow.db.ledger import Ledger
 from perpflow.metrics.ledger import LedgerGauges
 from workers.orchestrator import LEDGER_WORDS
 
-NOW = datetime.now(UTC)
-YESTERDAY = datetime.combine(NOW.date(), datetime.min.time(), UTC) - timedelta(hours=1)
+
+def now() -> datetime:
+    """At the test's run, not the suite's collection (ages are measured from the wall clock)."""
+    return datetime.now(UTC)
 
 
 def cycle(n: int, fleet: str, state: str, pnl: str, ended_at: datetime | None = None) -> t.HedgeCycle:
@@ -34,7 +36,7 @@ def grid(name: str, state: str, profit: str, fees: str, funding: str, position: 
 
 
 def payout(n: int, state: str, changed_s_ago: float) -> t.Payout:
-    at = NOW - timedelta(seconds=changed_s_ago)
+    at = now() - timedelta(seconds=changed_s_ago)
     return t.Payout(
         workflow_id=f"payout-{n}", chain_id=31337, event_tx_hash=f"0x{n:064x}", event_log_index=0,
         event_block_number=n, user_address="0x" + "1" * 40, leverage_ratio=1500,
@@ -45,8 +47,8 @@ def payout(n: int, state: str, changed_s_ago: float) -> t.Payout:
 def orphan(n: int, account: int, kind: str, resolved: bool = False) -> t.ReconcileOrphan:
     return t.ReconcileOrphan(
         key=f"k{n}", kind=kind, reason="no-owner", venue="lighter", account_name=f"a{account}",
-        account_index=account, market="ETH", size=Decimal(1), opened_at=NOW, opened_by="test",
-        last_seen_at=NOW, resolved_at=NOW if resolved else None,
+        account_index=account, market="ETH", size=Decimal(1), opened_at=now(), opened_by="test",
+        last_seen_at=now(), resolved_at=now() if resolved else None,
     )  # fmt: skip
 
 
@@ -55,13 +57,15 @@ def read(families: list[Any]) -> dict[str, dict[tuple[str, ...], float]]:
 
 
 async def test_the_ledger_gauges_count_states_sum_pnl_and_age_what_waits(ledger: Ledger) -> None:
+    today = now()
+    yesterday = datetime.combine(today.date(), datetime.min.time(), UTC) - timedelta(hours=1)
     async with ledger.session() as s:
         s.add_all([
             t.Account(name="a1", venue="lighter", account_index=1),
             t.Account(name="a2", venue="lighter", account_index=2),
-            cycle(1, "A", "DONE", "1.0", NOW), cycle(2, "A", "DONE", "-0.25", NOW),
-            cycle(3, "A", "DONE", "5", YESTERDAY), cycle(4, "A", "HEDGING", "0"),
-            cycle(5, "B", "FAILED", "-2", NOW),
+            cycle(1, "A", "DONE", "1.0", today), cycle(2, "A", "DONE", "-0.25", today),
+            cycle(3, "A", "DONE", "5", yesterday), cycle(4, "A", "HEDGING", "0"),
+            cycle(5, "B", "FAILED", "-2", today),
             grid("g1", "RUNNING", "3", "0.5", "-0.75", "0.2"), grid("g2", "STOPPED", "1", "0", "0", "0.7"),
             payout(1, "CONFIRMING", 100), payout(2, "CONFIRMING", 10), payout(3, "DONE", 500),
             orphan(1, 1, "order"), orphan(2, 1, "order"), orphan(3, 1, "order", resolved=True),

@@ -10,14 +10,9 @@ every series of the catalogue, with its labels, on the job of the process that s
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import shutil
-import subprocess
 import sys
 import time
-import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -41,9 +36,6 @@ from perpflow.devstack.harness import local_temporal
 from perpflow.devstack.ports import free_port
 from perpflow.hedge.models import CycleRecord, CycleState
 from perpflow.metrics.names import (
-    CATALOGUE,
-    FLEET_DAILY_LOSS_LIMIT,
-    REFRESH_FAILURES,
     SDK_METRICS,
     Metric,
     Process,
@@ -57,11 +49,10 @@ from perpflow.venues.types import OrderKind, Side, TimeInForce
 from tests.plugins.chain import ChainEnv
 from tests.plugins.chaos import Proc
 from tests.plugins.payouts import Payouts, open_payouts
+from tests.plugins.prometheus import PROCESSES, Prometheus, Sample, missing, served_by
 from tests.plugins.sim import SimHandle
 from tests.plugins.venues import best, new_account, venue_for
 
-Sample = tuple[dict[str, str], float]
-PROCESSES = tuple(p for p in Process if p is not Process.EVERY)
 WALLET_KEY_ENV = "PERPFLOW_TEST_WALLET_KEY"
 SIGNER_KEY_ENV = "METRICS_TEST_SIGNER_KEY"
 WAIT_S = 120.0  # a bound for a machine under load, not a timing expectation
@@ -104,68 +95,8 @@ class PlaceOrders:
         return outcomes
 
 
-class Prometheus:
-    """``prometheus`` on a free port scraping ``targets`` (job -> host:port) every second."""
-
-    def __init__(self, tmp: Path, targets: dict[str, str]) -> None:
-        binary = shutil.which("prometheus")
-        assert binary, "prometheus is missing: `make test` installs it (scripts/system.sh)"
-        self.port = free_port()
-        jobs = [{"job_name": job, "static_configs": [{"targets": [at]}]} for job, at in targets.items()]
-        config = {"global": {"scrape_interval": "1s", "scrape_timeout": "900ms"}, "scrape_configs": jobs}
-        (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
-        self.log = tmp / "prometheus.log"
-        argv = [
-            binary, f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{self.port}",
-        ]  # fmt: skip
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-    def _get(self, path: str, **params: str) -> Any:
-        url = f"http://127.0.0.1:{self.port}{path}?{urllib.parse.urlencode(params)}"
-        with urllib.request.urlopen(url, timeout=10) as resp:
-            return json.loads(resp.read())
-
-    async def series(self) -> list[Sample]:
-        """Every perpflow and Temporal SDK series of the last scrapes, with its value."""
-        query = '{__name__=~"perpflow_.+|temporal_.+"}'
-        try:
-            body = await asyncio.to_thread(self._get, "/api/v1/query", query=query)
-        except OSError:
-            assert self.proc.poll() is None, self.log.read_text()[-3000:]
-            return []  # not listening yet
-        return [(r["metric"], float(r["value"][1])) for r in body["data"]["result"]]
-
-
-# Set by workflow code through its metric meter, once that code sets it (see docs/metrics.md).
-FROM_WORKFLOWS = {FLEET_DAILY_LOSS_LIMIT}
-
-
 def expected(process: Process) -> list[Metric]:
-    own = [m for m in CATALOGUE if m.process in (process, Process.EVERY) and m not in FROM_WORKFLOWS]
-    if process is Process.MARKET_DATA:  # no scrape-time reads there
-        own.remove(REFRESH_FAILURES)
-    return own + [m for m in SDK_METRICS if m.name in SDK_EXPECTED[process]]
-
-
-def missing(found: list[Sample]) -> list[str]:
-    """Each expected series absent from its process's job, or present without a catalogue label."""
-    gaps = []
-    for process in PROCESSES:
-        for metric in expected(process):
-            labelled = [s for s, _ in found if s["__name__"] == metric.series and s["job"] == process.value]
-            if not any(set(metric.labels) <= set(s) for s in labelled):
-                gaps.append(f"{process.value}: {metric.series}{list(metric.labels)} ({len(labelled)} series)")
-    return gaps
+    return served_by(process) + [m for m in SDK_METRICS if m.name in SDK_EXPECTED[process]]
 
 
 def total(found: list[Sample], name: str, **labels: str) -> float:
@@ -267,7 +198,9 @@ async def every_series(prometheus: Prometheus) -> list[Sample]:
     deadline = time.monotonic() + WAIT_S
     while True:
         found = await prometheus.series()
-        gaps = missing(found) + [f"{n}{labels} > 0" for n, labels in EVENTS if not total(found, n, **labels)]
+        gaps = missing(found, expected) + [
+            f"{n}{labels} > 0" for n, labels in EVENTS if not total(found, n, **labels)
+        ]
         if not gaps:
             return found
         assert time.monotonic() < deadline, "Prometheus lacks:\n" + "\n".join(gaps)

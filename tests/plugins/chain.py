@@ -8,6 +8,7 @@ Load with `pytest_plugins = ["tests.plugins.chain"]` (or `-p tests.plugins.chain
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,13 @@ class ChainEnv:
 
     async def mine(self, blocks: int = 1) -> None:
         await self.rpc("anvil_mine", hex(blocks))
+
+    async def mine_now(self) -> None:
+        """One block stamped with the wall clock (or just after the head, if that is ahead): a
+        fresh head as a live chain has, whatever snapshots, reverts and time jumps came before."""
+        head = await self.guard.w3.eth.get_block("latest")
+        await self.rpc("evm_setNextBlockTimestamp", max(int(time.time()), int(head["timestamp"]) + 1))
+        await self.mine()
 
     async def sign_liquidation(
         self, user: str, leverage_ratio: int = 1500, amount_wei: int = ETH, nonce: int | None = None
