@@ -357,13 +357,16 @@ def fleet_input(name: str, accounts: list[SimAccount], cycles: int | None) -> Fl
 
 
 async def manage(ledger: Ledger, client: Client, accounts: list[SimAccount]) -> None:
-    """The accounts in the ledger (what the reconciler reads) and its Schedule, policy flatten."""
-    managed = {f"chaos-{a.account_index}": a for a in accounts}
+    """The accounts in the ledger (what the reconciler reads; the signer registers those it
+    serves under its config's names) and its Schedule, policy flatten."""
+    known = {a.account_index: a.name for a in await ledger.accounts("lighter")}
+    managed = {known.get(a.account_index, f"chaos-{a.account_index}"): a for a in accounts}
     for name, a in managed.items():
-        ref = AccountRef(
-            name=name, venue="lighter", account_index=a.account_index, api_key_index=a.api_key_index
-        )
-        await ledger.upsert_account(ref)
+        if a.account_index not in known:
+            ref = AccountRef(
+                name=name, venue="lighter", account_index=a.account_index, api_key_index=a.api_key_index
+            )
+            await ledger.upsert_account(ref)
     inp = ReconcileInput(
         period_s=PERIOD_S, settle_s=SETTLE_S, policies=dict.fromkeys(managed, Policy.FLATTEN)
     )
