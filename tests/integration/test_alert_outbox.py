@@ -21,7 +21,7 @@ from perpflow.db.alerts import AlertOutbox
 from perpflow.db.engine import sync_engine
 from perpflow.db.ledger import Ledger
 from perpflow.db.migrate import alembic_config, current_revision, upgrade
-from tests.plugins.alerts import webhook
+from tests.plugins.alert_servers import receiver
 from tests.plugins.marketdata import eventually
 
 # Short back-off so the tests retry within a second; the real schedule is checked on its own.
@@ -73,7 +73,7 @@ async def test_concurrent_sends_of_one_key_record_it_once(ledger: Ledger) -> Non
 
 
 async def test_a_down_webhook_is_retried_until_it_returns_then_posted_once(ledger: Ledger) -> None:
-    async with webhook(answer=503) as hook:
+    async with receiver(answer=503) as hook:
         channel = WebhookChannel(hook.url)
         delivery = AlertDelivery(AlertOutbox(ledger), [channel], poll_s=NO_POLL, **FAST)
         notifier = Notifier(ledger, on_enqueued=delivery.wake)
@@ -92,7 +92,7 @@ async def test_a_down_webhook_is_retried_until_it_returns_then_posted_once(ledge
             assert down.last_error == (
                 f"{channel.name}: Failed to send JSON POST notification: Servers are overloaded., error=503."
             )
-            assert hook.accepted() == []
+            assert [r.json() for r in hook.accepted()] == []
 
             hook.answer = 200
 
@@ -100,7 +100,7 @@ async def test_a_down_webhook_is_retried_until_it_returns_then_posted_once(ledge
                 return (await entry(delivery.outbox, "orphan-lighter-7-42")).delivered_at is not None
 
             await eventually(delivered, "delivery once the webhook is back")
-        assert hook.accepted() == [
+        assert [r.json() for r in hook.accepted()] == [
             {
                 "severity": "critical",
                 "source": "reconcile-lighter-7",
@@ -109,12 +109,12 @@ async def test_a_down_webhook_is_retried_until_it_returns_then_posted_once(ledge
                 "key": "orphan-lighter-7-42",
             }
         ]
-        assert len([status for status, _ in hook.posts if status == 503]) >= 2
+        assert len([r for r in hook.requests if r.status == 503]) >= 2
 
 
 async def test_an_unreachable_webhook_error_names_no_url(ledger: Ledger) -> None:
-    async with webhook(answer=200) as hook:
-        url = hook.url
+    async with receiver() as hook:
+        url = f"{hook.url}/hooks/secret-token"
     delivery = AlertDelivery(AlertOutbox(ledger), [WebhookChannel(url)], poll_s=NO_POLL, **FAST)
     async with delivery.running():
         await Notifier(ledger, on_enqueued=delivery.wake).send(alert())
@@ -144,7 +144,7 @@ async def test_without_a_webhook_an_alert_is_delivered_at_once(ledger: Ledger) -
 
 async def test_two_delivery_loops_post_each_alert_once(ledger: Ledger) -> None:
     keys = [f"alert-{i}" for i in range(30)]
-    async with webhook(answer=200) as hook:
+    async with receiver() as hook:
         ledgers = [Ledger(ledger.url), Ledger(ledger.url)]
         loops = [
             # Thirty alerts of one title: none is a repeat here, the subject is the two loops.
@@ -166,7 +166,7 @@ async def test_two_delivery_loops_post_each_alert_once(ledger: Ledger) -> None:
         finally:
             for other in ledgers:
                 await other.close()
-        assert sorted(body["key"] for body in hook.accepted()) == sorted(keys)
+        assert sorted(r.json()["key"] for r in hook.accepted()) == sorted(keys)
 
 
 def test_retries_back_off_from_1_s_doubling_to_60_s() -> None:

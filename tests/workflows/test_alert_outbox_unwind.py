@@ -23,7 +23,7 @@ from perpflow.db.ledger import Ledger
 from perpflow.hedge.models import CycleResult, CycleState
 from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.types import Side
-from tests.plugins.alerts import Webhook, webhook
+from tests.plugins.alert_servers import Receiver, receiver
 from tests.plugins.hedge import HedgeRig, signer_workers
 from tests.plugins.marketdata import eventually
 from tests.plugins.sim import SimHandle
@@ -33,7 +33,7 @@ from tests.plugins.venues import new_account, venue_for
 @dataclass
 class OutageRig:
     rig: HedgeRig
-    hook: Webhook
+    hook: Receiver
     outbox: AlertOutbox
 
 
@@ -52,7 +52,7 @@ async def outage_rig(
     market = MarketActivities(public)
     outbox = AlertOutbox(pg_ledger)
     async with AsyncExitStack() as stack:
-        hook = await stack.enter_async_context(webhook(answer=503))
+        hook = await stack.enter_async_context(receiver(answer=503))
         # Short back-off: the alert goes out within half a second of the webhook's return.
         delivery = AlertDelivery(outbox, [WebhookChannel(hook.url)], first_retry_s=0.1, max_retry_s=0.5)
         await stack.enter_async_context(delivery.running())
@@ -102,7 +102,7 @@ async def test_a_refused_hedge_unwinds_with_the_webhook_down_and_its_alerts_foll
 
     await eventually(all_delivered, "the cycle's alerts delivered once the webhook is back")
     entries = await outbox.entries(source=handle.id)
-    posted = [body for body in hook.accepted() if body["source"] == handle.id]
+    posted = [r.json() for r in hook.accepted() if r.json()["source"] == handle.id]
     assert sorted(body["key"] for body in posted) == sorted(e.alert.key for e in entries if e.alert.key)
     assert {body["severity"] for body in posted} <= {"warning", "critical"}
     audited = [
