@@ -16,7 +16,15 @@ from temporalio import activity
 from perpflow.db.ledger import Ledger
 from perpflow.db.watches import Watches
 from perpflow.marketdata.liveness import with_feed
-from perpflow.marketdata.models import DeactivatedWatches, DeactivateWatches, Watch, WatchSpec, WorkerStatus
+from perpflow.marketdata.models import (
+    DeactivatedWatches,
+    DeactivateWatches,
+    Watch,
+    WatchSet,
+    WatchSetResult,
+    WatchSpec,
+    WorkerStatus,
+)
 from perpflow.marketdata.status import MarketDataUnhealthy, read_status, status_path
 
 
@@ -40,6 +48,16 @@ class WatchActivities:
         )
         return watch
 
+    @activity.defn(name="set_watches")
+    async def set_watches(self, watches: WatchSet) -> WatchSetResult:
+        """One workflow's watches, whole: a ladder's many in one activity and one transaction."""
+        registered = await self.watches.replace(watches)
+        first = registered[0]
+        if first.spec.wants_feed_state:
+            first = with_feed(first, self._worker_status(), datetime.now(UTC))
+        activity.logger.info("watches set workflow=%s count=%d", watches.workflow_id, len(registered))
+        return WatchSetResult(count=len(registered), feed_up=first.feed_up, feed=first.feed)
+
     def _worker_status(self) -> WorkerStatus | None:
         if self.state_dir is None:
             return None
@@ -55,4 +73,4 @@ class WatchActivities:
         return DeactivatedWatches(count=count)
 
     def all(self) -> list[Callable[..., object]]:
-        return [self.register_watch, self.deactivate_watches]
+        return [self.register_watch, self.set_watches, self.deactivate_watches]

@@ -27,7 +27,14 @@ with workflow.unsafe.imports_passed_through():
     from perpflow.alerts.models import Alert
     from perpflow.grid.models import GridFills, GridRecord
     from perpflow.hedge.models import CycleRecord
-    from perpflow.marketdata.models import DeactivatedWatches, DeactivateWatches, Watch, WatchSpec
+    from perpflow.marketdata.models import (
+        DeactivatedWatches,
+        DeactivateWatches,
+        Watch,
+        WatchSet,
+        WatchSetResult,
+        WatchSpec,
+    )
     from perpflow.models import AuditEntry, ComponentReport, HealthCheckRequest
     from perpflow.orders import (
         AccountQuery,
@@ -129,6 +136,7 @@ GET_BOOK_TOP = Activity("get_book_top", BookQuery, BookSnapshot, VENUE_READ)
 
 # -- the market-data worker's price watches ------------------------------------------------------
 REGISTER_WATCH = Activity("register_watch", WatchSpec, Watch, BESIDE)
+SET_WATCHES = Activity("set_watches", WatchSet, WatchSetResult, BESIDE)
 DEACTIVATE_WATCHES = Activity("deactivate_watches", DeactivateWatches, DeactivatedWatches, BESIDE)
 
 # -- the ledger and alerts -----------------------------------------------------------------------

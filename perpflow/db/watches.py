@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from perpflow.db import tables as t
 from perpflow.db.ledger import Ledger
-from perpflow.marketdata.models import DeactivateWatches, Watch, WatchKind, WatchSpec
+from perpflow.marketdata.models import DeactivateWatches, Watch, WatchKind, WatchSet, WatchSpec
 from perpflow.signals import Direction
 
 
@@ -73,6 +73,29 @@ class Watches:
                 setattr(row, field, value)
             await s.flush()
             return _watch(row)
+
+    async def replace(self, watches: WatchSet) -> list[Watch]:
+        """The workflow's active watches become exactly ``watches.specs``, in one transaction."""
+        try:
+            return await self._replace(watches)
+        except IntegrityError:
+            return await self._replace(watches)  # a concurrent registration of the same name won
+
+    async def _replace(self, watches: WatchSet) -> list[Watch]:
+        async with self.ledger.session() as s:
+            query = select(t.Watch).where(t.Watch.workflow_id == watches.workflow_id)
+            rows = {row.name: row for row in (await s.scalars(query)).all()}
+            for row in rows.values():
+                row.active = False
+            kept = []
+            for spec in watches.specs:
+                row = rows.get(spec.name) or t.Watch(workflow_id=spec.workflow_id, name=spec.name)
+                s.add(row)
+                for field, value in _spec_values(spec).items():  # active again
+                    setattr(row, field, value)
+                kept.append(row)
+            await s.flush()
+            return [_watch(row) for row in kept]
 
     async def deactivate(self, req: DeactivateWatches) -> int:
         query = update(t.Watch).where(t.Watch.workflow_id == req.workflow_id, t.Watch.active.is_(True))

@@ -44,6 +44,9 @@ class GridOrders(Model):
     levels: list[GridLevel]
     state: GridState = GridState.RUNNING
     version: int = 0  # ladder rebuilds so far
+    # The crossings the market-data worker watches (names), and the ladder version they were set for.
+    watched: list[str] = Field(default_factory=list)
+    watched_version: int = -1
     tally: Tally = Field(default_factory=Tally)  # the session's orders by client order index
     pnl: GridPnl = Field(default_factory=GridPnl)
     fills: int = 0

@@ -68,6 +68,29 @@ class Watch(Model):
     feed: list[FeedChanged] = Field(default_factory=list)
 
 
+class WatchSet(Model):
+    """A workflow's watches, whole: these are registered (or updated, by name) and every other
+    active watch of the workflow is deactivated, in one transaction."""
+
+    workflow_id: str
+    specs: list[WatchSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_workflow(self) -> WatchSet:
+        if any(spec.workflow_id != self.workflow_id for spec in self.specs):
+            raise ValueError("every watch of a set belongs to its workflow")
+        if len({spec.name for spec in self.specs}) != len(self.specs):
+            raise ValueError("watch names repeat in the set")
+        return self
+
+
+class WatchSetResult(Model):
+    count: int
+    # As ``Watch``'s, for the set's first watch when it wants the feed state.
+    feed_up: bool | None = None
+    feed: list[FeedChanged] = Field(default_factory=list)
+
+
 class DeactivateWatches(Model):
     workflow_id: str
     names: list[str] | None = None  # None: every watch of the workflow

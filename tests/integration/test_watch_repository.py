@@ -9,7 +9,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.watches import WatchActivities
 from perpflow.db.ledger import Ledger
 from perpflow.db.watches import Watches
-from perpflow.marketdata.models import DeactivateWatches, WatchKind, WatchSpec
+from perpflow.marketdata.models import DeactivateWatches, WatchKind, WatchSet, WatchSpec
 from perpflow.signals import Direction
 
 
@@ -52,3 +52,31 @@ async def test_registering_a_watch_twice_updates_it_and_deactivation_removes_it(
     done = await env.run(acts.deactivate_watches, DeactivateWatches(workflow_id="wf-1"))
     assert done.count == 2
     assert [w.spec.workflow_id for w in await Watches(ledger).active()] == ["wf-2"]
+
+
+async def test_a_watch_set_becomes_the_workflows_watches_whole(ledger: Ledger) -> None:
+    acts, env = WatchActivities(ledger), ActivityEnvironment()
+
+    def band(workflow_id: str, name: str, level: str) -> WatchSpec:
+        return stop_loss(workflow_id, level).model_copy(update={"name": name})
+
+    await env.run(acts.register_watch, stop_loss("wf-other", "3100"))
+    first = await env.run(acts.set_watches, WatchSet(workflow_id="wf-1", specs=[
+        band("wf-1", "L1-buy-placeable", "2900"), band("wf-1", "below-1-down", "2700")]))  # fmt: skip
+    again = await env.run(acts.set_watches, WatchSet(workflow_id="wf-1", specs=[
+        band("wf-1", "below-1-down", "2700"), band("wf-1", "L2-sell-placeable", "3000")]))  # fmt: skip
+    assert (first.count, again.count) == (2, 2)
+    active = await Watches(ledger).active()
+    assert sorted((w.spec.workflow_id, w.spec.name, w.spec.level) for w in active) == [
+        ("wf-1", "L2-sell-placeable", Decimal(3000)),
+        ("wf-1", "below-1-down", Decimal(2700)),
+        ("wf-other", "stop-loss", Decimal(3100)),
+    ]
+    # A smaller set: the watch it keeps keeps its id, the other one ends.
+    ids = {w.spec.name: w.id for w in active}
+    await env.run(
+        acts.set_watches, WatchSet(workflow_id="wf-1", specs=[band("wf-1", "below-1-down", "2700")])
+    )
+    assert [(w.id, w.spec.name) for w in await Watches(ledger).active() if w.spec.workflow_id == "wf-1"] == [
+        (ids["below-1-down"], "below-1-down")
+    ]

@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from perpflow import names
 from perpflow.grid.models import GridFillRecord, GridFills, GridRecord, GridStatus
 from perpflow.hedge.models import LegAccount
-from perpflow.marketdata.models import Watch, WatchSpec
+from perpflow.marketdata.models import Watch, WatchSet, WatchSetResult, WatchSpec
 from perpflow.orders import AccountQuery, OpenOrders, OrderIntent
 from perpflow.signals import FEED_CHANGED, ORDER_FILLED, FeedChanged, FeedState, OrderFilled
 from perpflow.venues.types import OrderKind, Side, TimeInForce
@@ -48,6 +48,12 @@ class FakeGrid(FakeTrading):
         self.watches.append(spec)
         return Watch(id=len(self.watches), spec=spec, feed_up=self.feed_up)
 
+    @activity.defn(name="set_watches")
+    async def set_watches(self, req: WatchSet) -> WatchSetResult:
+        self.calls.append(("set_watches", req))
+        self.watches.extend(req.specs)
+        return WatchSetResult(count=len(req.specs), feed_up=self.feed_up)
+
     @activity.defn(name="record_grid_session")
     async def record_grid_session(self, rec: GridRecord) -> None:
         self.sessions.append(rec)
@@ -61,6 +67,7 @@ class FakeGrid(FakeTrading):
             self.get_market,
             self.get_book_top,
             self.register_watch,
+            self.set_watches,
             self.deactivate_watches,
             self.record_grid_session,
             self.record_grid_fills,

@@ -23,6 +23,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.calls import DEACTIVATE_WATCHES, RECORD_GRID_FILLS, RECORD_GRID_SESSION
     from workflows.options import BESIDE, LEDGER
 
+# Sessions begun before watch sets registered a band both ways at every level, one activity each;
+# their runs keep doing so (their histories replay), later runs set watches (workflows.grid.watch).
+WATCH_SETS = "grid-watch-sets"
+
 # Fill rows go to the ledger in batches of this many (or at a reconcile, a continue-as-new, the end).
 FILL_BATCH = 20
 
@@ -42,10 +46,12 @@ class GridRun:
         self.refused = 0  # placements refused in a row: the next ones wait longer
         self.hold_until: datetime | None = None
         self.alarm: tuple[datetime, asyncio.Task[None]] | None = None  # the timer a wait wakes on
-        # The ladder version the band watches were registered for (a continued run's still are),
-        # and whether this run has heard the feed's state yet.
-        self.watched_version = book.version if carried else -1
+        # Whether this run has heard the feed's state yet; the last watch set under way.
         self.feed_known = False
+        self.watching: asyncio.Future[object] | None = None
+        self.watch_sets = workflow.patched(WATCH_SETS)
+        # Before WATCH_SETS: the ladder version the watches were registered for.
+        self.watched_version = book.version if carried else -1
         # Placements under way: a cancel waits for them, so no order is sent unseen.
         self.inflight: dict[str, tuple[Placement, asyncio.Task[dict[str, OrderAck | None]]]] = {}
         self.recorder: asyncio.Task[None] | None = None

@@ -1,7 +1,11 @@
-"""What wakes a session besides its fills: the market-data worker signals the mid crossing a level
-(a level re-arms when the price returns to it) or the range's stop and rebuild prices, and tells
-the feed's state (``feed_changed``: frozen while down, a reconcile when it is back up). No tick
-reaches the history: the watches are registered once per ladder and re-arm by themselves.
+"""What wakes a session besides its fills: the market-data worker signals the mid crossing a price
+where the planner's choice changes (``perpflow.grid.crossings``: the range's edges, a level waiting
+for the price, an activation band's edges), and tells the feed's state (``feed_changed``: frozen
+while down, a reconcile when it is back up). No tick reaches the history.
+
+The watches are set as one set per change (``set_watches``), only when a crossing is wanted that
+is not watched yet: one no longer wanted stays until the next set (a needless wake costs less than
+an activity). A continued run keeps its watches and only asks for the feed's state again.
 """
 
 from __future__ import annotations
@@ -13,36 +17,44 @@ from decimal import Decimal
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from perpflow.marketdata.models import Watch, WatchKind, WatchSpec
+    from perpflow.grid.crossings import Crossing, crossings
+    from perpflow.marketdata.models import Watch, WatchKind, WatchSet, WatchSpec
     from perpflow.signals import Direction
-    from workflows.calls import REGISTER_WATCH
+    from workflows.calls import REGISTER_WATCH, SET_WATCHES
     from workflows.grid.run import GridRun
 
 
 async def watch_ladder(run: GridRun) -> None:
-    """Band watches both ways at every level and at the range's edges, each starting on the
-    mark's side (nothing fires at once), once per ladder: a continued run keeps its watches and
-    only asks the first again for the feed's state (every one of them asks for its changes)."""
-    if run.watched_version == run.book.version and run.feed_known:
+    if not run.watch_sets:
+        await _watch_every_level(run)
+        return
+    book = run.book
+    wanted = crossings(book.levels, run.config, book.market, run.mark)
+    names = [c.name for c in wanted]
+    current = book.watched_version == book.version
+    if current and run.feed_known and set(names) <= set(book.watched):
         return
     hysteresis = _hysteresis(run)
-    specs = [_spec(run, name, price, way, hysteresis) for name, price in _prices(run) for way in Direction]
-    first = await REGISTER_WATCH.run(specs[0])
-    run.seed_feed(first.feed_up, first.feed)
+    req = WatchSet(workflow_id=book.workflow_id, specs=[_spec(run, c, hysteresis) for c in wanted])
+    book.watched, book.watched_version = names, book.version
+    if run.feed_known:
+        run.watching = _after(run.watching, req)
+        run.beside.append(run.watching)
+        return
+    done = await SET_WATCHES.run(req)
+    run.seed_feed(done.feed_up, done.feed)
     run.feed_known = True
-    if run.watched_version != run.book.version:
-        rest: list[asyncio.Future[Watch]] = [REGISTER_WATCH.start(spec) for spec in specs[1:]]
-        run.beside.extend(rest)
-        run.watched_version = run.book.version
 
 
-def _prices(run: GridRun) -> list[tuple[str, Decimal]]:
-    c = run.config
-    prices = [(f"L{lv.index}", lv.price) for lv in run.book.levels]
-    edges = [c.rebuild_trigger_pct] + ([c.stop.outside_range_pct] if c.stop.outside_range_pct else [])
-    for pct in edges:
-        prices += [(f"below-{pct}", c.lower * (1 - pct / 100)), (f"above-{pct}", c.upper * (1 + pct / 100))]
-    return prices
+def _after(previous: asyncio.Future[object] | None, req: WatchSet) -> asyncio.Future[object]:
+    """Sets land in the order they were made: a later set never lands before an earlier one."""
+
+    async def set_() -> object:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        return await SET_WATCHES.run(req)
+
+    return asyncio.ensure_future(set_())
 
 
 def _hysteresis(run: GridRun) -> Decimal:
@@ -53,18 +65,41 @@ def _hysteresis(run: GridRun) -> Decimal:
     return max(tick, (step / 4).quantize(tick))
 
 
-def _spec(run: GridRun, name: str, price: Decimal, way: Direction, hysteresis: Decimal) -> WatchSpec:
+def _spec(run: GridRun, crossing: Crossing, hysteresis: Decimal) -> WatchSpec:
     tick = Decimal(1).scaleb(-run.book.market.price_decimals)
     return WatchSpec(
         workflow_id=run.book.workflow_id,
-        name=f"{name}-{way.value}",
+        name=crossing.name,
         kind=WatchKind.BAND,
         venue=run.config.venue,
         market=run.config.market,
         account_index=run.config.account.account_index,
-        level=price.quantize(tick),
-        direction=way,
+        level=crossing.price.quantize(tick),
+        direction=crossing.direction,
         hysteresis=hysteresis,
         reference_price=run.mark,
         wants_feed_state=True,
     )
+
+
+async def _watch_every_level(run: GridRun) -> None:
+    """Before ``run.watch_sets``: band watches both ways at every level and at the range's edges, once
+    per ladder, each its own activity."""
+    if run.watched_version == run.book.version and run.feed_known:
+        return
+    c, hysteresis = run.config, _hysteresis(run)
+    prices = [(f"L{lv.index}", lv.price) for lv in run.book.levels]
+    for pct in [c.rebuild_trigger_pct] + ([c.stop.outside_range_pct] if c.stop.outside_range_pct else []):
+        prices += [(f"below-{pct}", c.lower * (1 - pct / 100)), (f"above-{pct}", c.upper * (1 + pct / 100))]
+    specs = [
+        _spec(run, Crossing(name=f"{name}-{way.value}", price=price, direction=way), hysteresis)
+        for name, price in prices
+        for way in Direction
+    ]
+    first = await REGISTER_WATCH.run(specs[0])
+    run.seed_feed(first.feed_up, first.feed)
+    run.feed_known = True
+    if run.watched_version != run.book.version:
+        rest: list[asyncio.Future[Watch]] = [REGISTER_WATCH.start(spec) for spec in specs[1:]]
+        run.beside.extend(rest)
+        run.watched_version = run.book.version
