@@ -27,6 +27,7 @@ class VenueName(StrEnum):
     """The venues perpflow ships, as configs, inputs, queues and the ledger spell them."""
 
     LIGHTER = "lighter"
+    GRVT = "grvt"
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class VenueAccess:
     private_key: SecretStr | None = None
     proxy: Proxy | None = None
     limits: RequestLimits | None = None
+    session_key: SecretStr | None = None  # GRVT: the API key that logs in (the cookie session)
 
 
 @dataclass(frozen=True)

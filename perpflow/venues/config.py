@@ -30,9 +30,19 @@ class VenueAccount(ConfigModel):
     account_index: int = Field(ge=0)
     api_key_index: int = Field(ge=0, le=254)
     api_key: str  # secret reference to the API private key; never the key itself
+    # GRVT: secret reference to the API key that logs in (its session cookie); GRVT only.
+    session_key: str | None = None
     proxy: ProxyConfig | None = None
     tier: str | None = None  # the account's tier at the venue (None: its entry tier)
     requests_per_minute: float | None = Field(default=None, gt=0)  # overrides the tier's budget
+
+    @model_validator(mode="after")
+    def _session_key_where_the_venue_logs_in(self) -> Self:
+        if (self.venue is VenueName.GRVT) != (self.session_key is not None):
+            raise ValueError(
+                "a grvt account needs its session_key (the API key that logs in); only grvt has one"
+            )
+        return self
 
     @model_validator(mode="after")
     def _tier_the_venue_sells(self) -> Self:

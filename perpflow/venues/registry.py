@@ -9,10 +9,12 @@ from collections.abc import Collection
 
 from perpflow.venues.base import Venue, VenueAccess, VenueAdapter, VenueName
 from perpflow.venues.feed import VenueFeed
+from perpflow.venues.grvt import factory as grvt
 from perpflow.venues.lighter import factory as lighter
 
 ADAPTERS: dict[VenueName, VenueAdapter] = {
     VenueName.LIGHTER: lighter.ADAPTER,
+    VenueName.GRVT: grvt.ADAPTER,
 }
 
 

@@ -62,6 +62,10 @@ class SupervisedSocket(ABC):
     async def keep_alive(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         """Send one frame that makes a quiet venue answer."""
 
+    async def upgrade_headers(self) -> dict[str, str]:
+        """Headers of the upgrade request (a venue's session cookie); called before every connect."""
+        return {}
+
     @abstractmethod
     async def on_text(self, ws: aiohttp.ClientWebSocketResponse, text: str) -> bool:
         """Handle one text frame; False ends this connection (``run`` reconnects)."""
@@ -135,9 +139,11 @@ class SupervisedSocket(ABC):
         proxy, auth = proxy_args(self.proxy)
         timeout = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=2.0)
         async with asyncio.timeout(self.options.connect_timeout_s):
+            headers = await self.upgrade_headers()
             ws = await self.session.ws_connect(
-                self.url, proxy=proxy, proxy_auth=auth, autoping=True, heartbeat=None, timeout=timeout
-            )
+                self.url, proxy=proxy, proxy_auth=auth, autoping=True, heartbeat=None, timeout=timeout,
+                headers=headers,
+            )  # fmt: skip
         async with ws:
             self._ws = ws
             async with asyncio.timeout(self.options.connect_timeout_s):
