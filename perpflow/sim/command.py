@@ -26,9 +26,11 @@ def sim(  # noqa: PLR0917 - typer maps each parameter to an option
     tick_interval: Annotated[float, typer.Option(help="Seconds between price-path steps.")] = 1.0,
     book_interval_ms: Annotated[int, typer.Option(help="WebSocket update batching, ms.")] = 50,
     rate_limit: Annotated[int | None, typer.Option(help="Weighted requests/min per account.")] = None,
+    grvt_cookie_ttl: Annotated[float, typer.Option(help="GRVT session cookie lifetime, s.")] = 86400.0,
+    grvt_chain_id: Annotated[int, typer.Option(help="Chain id GRVT orders are signed for.")] = 326,
     log_level: Annotated[str, typer.Option(help="Python logging level.")] = "INFO",
 ) -> None:
-    """Run the simulated perp venue (its Lighter face, admin API under /_sim) on HOST:PORT."""
+    """Run the simulated perp venue (Lighter and GRVT faces, admin API under /_sim) on HOST:PORT."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = SimConfig(
@@ -41,6 +43,8 @@ def sim(  # noqa: PLR0917 - typer maps each parameter to an option
             tick_interval_s=tick_interval,
             book_interval_ms=book_interval_ms,
             rate_limit_per_minute=rate_limit,
+            grvt_cookie_ttl_s=grvt_cookie_ttl,
+            grvt_chain_id=grvt_chain_id,
         )
         asyncio.run(serve(config))
     except (PortUnavailable, ValueError, OSError) as exc:

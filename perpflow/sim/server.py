@@ -13,13 +13,14 @@ from aiohttp import web
 
 from perpflow.sim import admin
 from perpflow.sim.face import Face
+from perpflow.sim.faces.grvt.face import GrvtFace
 from perpflow.sim.faces.lighter.face import LighterFace
 from perpflow.sim.venue import SimConfig, Venue
 
 log = logging.getLogger(__name__)
 
 # One entry per face (a new venue adds its class here); the first one's shapes show in /_sim/state.
-FACES: tuple[Callable[[Venue], Face], ...] = (LighterFace,)
+FACES: tuple[Callable[[Venue], Face], ...] = (LighterFace, GrvtFace)
 
 
 class PortUnavailable(Exception):
@@ -69,7 +70,7 @@ async def serve(config: SimConfig, ready: Callable[[], None] | None = None) -> N
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     print(
-        f"perpflow sim listening on http://{config.host}:{config.port} (ws /stream, admin /_sim)",
+        f"perpflow sim listening on http://{config.host}:{config.port} (ws /stream, GRVT /grvt, admin /_sim)",
         file=sys.stderr,
         flush=True,
     )

@@ -36,6 +36,8 @@ class SimConfig:
     book_interval_ms: int = 50  # websocket delta batching (Lighter batches every 50 ms)
     ping_interval_s: float = 60.0
     rate_limit_per_minute: int | None = None
+    grvt_cookie_ttl_s: float = 24 * 3600.0  # GRVT's session lifetime; seconds in expiry tests
+    grvt_chain_id: int = 326  # the EIP-712 chain GRVT orders are signed for (326 = testnet)
     ladder: LadderConfig = field(default_factory=LadderConfig)
 
 
