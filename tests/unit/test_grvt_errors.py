@@ -20,7 +20,7 @@ from perpflow.venues.grvt import errors
 @pytest.mark.parametrize(
     ("code", "status", "kind"),
     [
-        (1000, 401, AuthError),
+        (1000, 401, errors.SessionRefused),
         (1008, 401, AuthError),
         (1400, 403, AuthError),
         (2000, 403, AuthError),
@@ -52,7 +52,8 @@ def test_a_429_waits_as_long_as_the_venue_asks_or_a_second() -> None:
 
 def test_http_failures_without_a_body() -> None:
     assert type(errors.from_http(502, "<html>bad gateway</html>", {})) is VenueUnavailable
-    assert type(errors.from_http(401, "", {})) is AuthError
+    assert type(errors.from_http(401, "", {})) is errors.SessionRefused
+    assert type(errors.from_http(403, "", {})) is AuthError
     assert type(errors.from_http(200, "not json", {})) is TransportError
     assert errors.from_http(200, {"result": {}}, {}) is None
 

@@ -14,7 +14,7 @@ from perpflow.venues.types import OrderStatus, Side
 COID = str(2**63 + 1_000_007)
 
 
-def book_msg(seq: int, prev: int, bids: list[dict[str, str]]) -> dict[str, object]:
+def book_msg(seq: int, prev: int, bids: list[dict[str, object]]) -> dict[str, object]:
     return {
         "stream": "v1.book.d", "selector": "ETH_USDT_Perp@100", "sequence_number": str(seq),
         "prev_sequence_number": str(prev),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -32,6 +33,8 @@ from perpflow.venues.types import OrderSpec, VenueOrder
 
 log = logging.getLogger(__name__)
 
+# Signed orders kept for resends in this process: far more than one signer has in flight.
+SIGNED_KEPT = 10_000
 # A cancel by client_order_id that arrives before its order waits this long for it (at most 5 s).
 CANCEL_TTL_MS = "5000"
 
@@ -66,7 +69,7 @@ class GrvtVenue(GrvtReads):
         if private_key is not None:
             key_index = api_key_index if api_key_index is not None else 0
             self._signer = GrvtSigner(private_key, self.endpoints.chain_id, account_index, key_index)
-        self._signed: dict[int, SignedTx] = {}
+        self._signed: OrderedDict[int, SignedTx] = OrderedDict()
 
     async def close(self) -> None:
         await self.rest.close()
@@ -85,6 +88,8 @@ class GrvtVenue(GrvtReads):
         instrument = await self.instrument(spec.market)
         signed = self._signer.create_order(spec, instrument, time.time_ns())
         self._signed[spec.client_order_index] = signed
+        if len(self._signed) > SIGNED_KEPT:
+            self._signed.popitem(last=False)
         return signed
 
     async def sign_batch(self, specs: Sequence[OrderSpec]) -> list[SignedTx]:

@@ -63,6 +63,7 @@ DEFAULT_WEIGHT = 20
 
 # Error codes (body {code, message, status}; grvt-api.md §4, §5, §7). 2090 (max open orders, HTTP
 # 429) is no rate limit: waiting does not close orders, so it refuses the order like a bad one.
+SESSION_CODE = 1000  # not authenticated: the cookie is missing, expired or ended by the venue
 AUTH_CODES = frozenset({1000, 1001, 1008, 1400, 2000, 2003})
 SIGNATURE_CODES = frozenset({2001, 2002, 2005, 2006, 2007, 2008, 1012})
 RATE_LIMIT_CODES = frozenset({1006})

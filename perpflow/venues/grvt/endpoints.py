@@ -23,7 +23,7 @@ ENVIRONMENTS = {
     "https://dev.gravitymarkets.io": GrvtEnv.DEV,
 }
 # Path prefixes of a single-base server (grvt-api.md §2: the SDK concatenates, so any prefix works).
-EDGE_PATH, TRADES_PATH, MARKET_DATA_PATH = "/edge", "/trades", "/market-data"
+EDGE_PATH, TRADES_PATH, MARKET_DATA_PATH = "/edge", "/td", "/md"
 DEFAULT_CHAIN_ID = CHAIN_IDS[GrvtEnv.TESTNET]
 
 

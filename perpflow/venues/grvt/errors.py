@@ -22,6 +22,11 @@ from perpflow.venues.errors import (
 from perpflow.venues.grvt import constants as c
 
 
+class SessionRefused(AuthError):
+    """1000 (or a bare 401): the venue no longer knows our session cookie. The request was not
+    processed, so it may go again on a fresh login."""
+
+
 class SignatureRejected(AuthError):
     """The venue refused the order's signature (wrong signer, expired, malformed): the same bytes
     would be refused again. Not retryable."""
@@ -42,6 +47,7 @@ def from_body(body: Mapping[str, Any], retry_after: float | None = None) -> Venu
     if code in c.RATE_LIMIT_CODES:
         return RateLimited(text, retry_after=retry_after or c.DEFAULT_RETRY_AFTER_SECONDS)
     kinds: tuple[tuple[frozenset[int], type[VenueError]], ...] = (
+        (frozenset({c.SESSION_CODE}), SessionRefused),
         (c.SIGNATURE_CODES, SignatureRejected),
         (c.AUTH_CODES, AuthError),
         (c.MARGIN_CODES, InsufficientMargin),
@@ -76,7 +82,9 @@ def from_http(status: int, body: Any, headers: Mapping[str, str]) -> VenueError 
         return None
     if status == 429:
         return RateLimited("grvt: too many requests", retry_after=retry_after(headers))
-    if status in (401, 403):
+    if status == 401:
+        return SessionRefused(f"grvt HTTP {status}")
+    if status == 403:
         return AuthError(f"grvt HTTP {status}")
     if status >= 500:
         return VenueUnavailable(f"grvt HTTP {status}")

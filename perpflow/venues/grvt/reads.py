@@ -68,7 +68,7 @@ class GrvtReads:
 
     async def book(self, symbol: str, depth: int = 20) -> Book:
         await self.instrument(symbol)
-        req = t.ApiOrderbookLevelsRequest(instrument=symbol, depth=book_depth(depth), aggregate=1)
+        req = t.ApiOrderbookLevelsRequest(instrument=symbol, depth=book_depth(depth))
         resp = await self.rest.call(self.rest.orderbook_levels_v1(req))
         bids, asks = parse.levels(resp.result.bids), parse.levels(resp.result.asks)
         return Book(market=symbol, bids=bids[:depth], asks=asks[:depth])

@@ -64,7 +64,19 @@ class GrvtRest(GrvtRawAsync):  # type: ignore[misc]  # the SDK is untyped
         return await self.post_text(is_auth, path, json.dumps(req, cls=DataclassJSONEncoder))
 
     async def post_text(self, is_auth: bool, path: str, text: str) -> dict[str, Any]:
-        """POST ``text`` as it is (a signed order's stored bytes go out unchanged)."""
+        """POST ``text`` as it is (a signed order's stored bytes go out unchanged). A private call
+        the venue refuses for its session (1000: not authenticated, so not processed) is sent once
+        more on a fresh login: a session the venue ended early costs no failed activity."""
+        try:
+            return await self._post_once(is_auth, path, text)
+        except errors.SessionRefused as exc:
+            if not is_auth or self._auth is None:
+                raise
+            self._auth.expire()
+            log.info("grvt session refused (%s); logging in again", exc)
+            return await self._post_once(is_auth, path, text)
+
+    async def _post_once(self, is_auth: bool, path: str, text: str) -> dict[str, Any]:
         if self._budget is not None:
             await self._budget.acquire(c.WEIGHTS.get(path.rsplit("/", 1)[-1], c.DEFAULT_WEIGHT))
         headers = {"Content-Type": "application/json"}
@@ -87,8 +99,6 @@ class GrvtRest(GrvtRawAsync):  # type: ignore[misc]  # the SDK is untyped
         except (aiohttp.ClientError, TimeoutError, ConnectionError) as exc:
             raise errors.from_exception(exc) or TransportError(str(exc)) from exc
         if failure is not None:
-            if is_auth and self._auth is not None and type(failure) is AuthError:
-                self._auth.expire()  # a refused cookie heals at the next request, not at its expiry
             raise failure
         assert isinstance(body, dict)
         return body
