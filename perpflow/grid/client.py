@@ -19,6 +19,7 @@ from temporalio.client import (
     WorkflowContinuedAsNewError,
     WorkflowExecutionStatus,
     WorkflowFailureError,
+    WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
@@ -129,11 +130,22 @@ async def session_report(client: Client, workflow_id: str, run_id: str | None = 
         return report
     try:
         report.status = await handle.result(follow_runs=False)
-    except WorkflowFailureError as exc:
+    except WorkflowFailureError as exc:  # cancelled, terminated, failed: no result
         report.reason = str(exc.cause)
+        report.status = await _last_status(handle)
     except WorkflowContinuedAsNewError as exc:
         report.reason = f"continued as run {exc.new_execution_run_id}"
     return report
+
+
+async def _last_status(handle: WorkflowHandle[Any, GridStatus]) -> GridStatus | None:
+    """What an ended run's book said last (a closed run answers a query from its history, when
+    an orchestrator is up): a cancelled session's stop and position, a terminated one's orders."""
+    try:
+        status: GridStatus = await handle.query("status", result_type=GridStatus, rpc_timeout=QUERY_TIMEOUT)
+    except (WorkflowQueryFailedError, RPCError):
+        return None
+    return status
 
 
 async def running_reports(client: Client) -> list[GridReport]:

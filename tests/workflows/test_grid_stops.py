@@ -21,6 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from perpflow import names
 from perpflow.db import tables as t
 from perpflow.db.ledger import Ledger
+from perpflow.grid.client import session_report
 from perpflow.grid.config import StopAction
 from perpflow.grid.levels import LevelState
 from perpflow.grid.models import GridState, GridStatus, StopReason
@@ -152,6 +153,10 @@ async def test_each_stop_condition_and_action_leaves_only_what_it_says(
         await by["cancel"].session.cancel()
         for label in ("keep-orders", "keep-position", "cancel"):
             await ended(by[label])
+        # What the operator's `grid status` shows of the cancelled one: how its stop ended.
+        report = await session_report(client, by["cancel"].session.id)
+        assert report.execution == "CANCELED" and report.status is not None
+        assert (report.status.stop_reason, report.status.position) == (StopReason.CANCELLED, 0)
         kept = await orders_of(pg_ledger, by["keep-orders"].session.id)
         resting = {o.client_order_index for o in await venues[accounts[4].account_index].open_orders("ETH")}
         assert len(resting) == 6 and resting <= kept  # its ladder, as it was at the stop
