@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     temporal_api_key: SecretStr | None = None
     # The venue's REST/WS base URL for public market reads (the signer config names its own).
     lighter_url: str | None = None
+    # GRVT's base URL, likewise: https://grvt.io, https://testnet.grvt.io, or a sim's
+    # http://HOST:PORT/grvt (docs/grvt-adapter.md). Set, the market-data worker streams GRVT too.
+    grvt_url: str | None = None
     # Alert channels beyond the log and the audit table (docs/alerts.md): apprise URLs, each with
     # an optional least severity ("critical:tgram://..."), separated by commas or new lines; the
     # file holds more of them (a Docker secret). The older webhook is one more JSON channel.

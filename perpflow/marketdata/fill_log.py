@@ -16,11 +16,20 @@ import logging
 from collections import deque
 from pathlib import Path
 
+from perpflow.venues.base import VenueName
+
 log = logging.getLogger(__name__)
 
 # Far more than a reconnect can replay (snapshot 50 + REST backfill 100 per market).
 KEEP_PER_ACCOUNT = 5_000
 SAVE_DELAY_S = 0.2
+
+
+def fill_log_path(state_dir: Path, venue: VenueName) -> Path:
+    """One file per venue: account indexes and fill ids are each venue's own (a GRVT sub-account
+    id may equal a Lighter account index). Lighter's keeps the name it had before GRVT."""
+    suffix = "" if venue is VenueName.LIGHTER else f"-{venue.value}"
+    return state_dir / f"marketdata-fills{suffix}.json"
 
 
 class FillLog:

@@ -1,6 +1,7 @@
 """The market-data service: streams, books, bands and fills, driven by the ledger's watches.
 
-A Temporal client only, speaking to one venue through its ``VenueFeed``. ``run(stop)`` keeps
+A Temporal client only, speaking to one venue through its ``VenueFeed`` (a process streaming
+several venues runs a service per venue, ``perpflow.marketdata.venues``). ``run(stop)`` keeps
 one book stream (every watched market) and one account stream per account (through that
 account's proxy), re-reads the ledger every ``refresh_interval_s`` and signals workflows on
 fills and band crossings, never per tick, and those that ask when a stream goes down or is up
@@ -28,12 +29,12 @@ from perpflow.marketdata.book import LocalBook
 from perpflow.marketdata.config import MarketDataConfig
 from perpflow.marketdata.delivery import Delivery, Signaller
 from perpflow.marketdata.feed import BookFeed
-from perpflow.marketdata.fill_log import FillLog
+from perpflow.marketdata.fill_log import FillLog, fill_log_path
 from perpflow.marketdata.fills import FillRouter
 from perpflow.marketdata.liveness import BOOKS, Liveness, account_of, account_stream
 from perpflow.marketdata.metrics import Metrics
 from perpflow.marketdata.models import Watch, WatchKind
-from perpflow.marketdata.telemetry import Telemetry
+from perpflow.marketdata.telemetry import Source, Telemetry
 from perpflow.signals import FeedState, PriceCrossed
 from perpflow.venues.errors import VenueError
 from perpflow.venues.feed import (
@@ -58,7 +59,11 @@ class MarketDataService:
         client: Client,
         ledger: Ledger,
         metrics: Metrics | None = None,
+        *,
+        telemetry: Telemetry | None = None,
     ) -> None:
+        """``telemetry``: shared with the other venues' services of the process, which runs it;
+        without one the service keeps and runs its own."""
         self.config, self.source, self.ledger = config, source, ledger
         self.metrics = metrics or Metrics()
         self.watches = Watches(ledger)
@@ -66,19 +71,16 @@ class MarketDataService:
         self.bands: dict[str, MarketBands] = defaultdict(MarketBands)
         self.streams: dict[str, FeedStream] = {}
         state_dir = config.state_dir
-        self.fill_log = FillLog(state_dir / "marketdata-fills.json" if state_dir else None)
+        self.fill_log = FillLog(fill_log_path(state_dir, config.venue) if state_dir else None)
         self.signaller = Signaller(client, on_sent=self._sent, on_retry=self._retry)
         self.router = FillRouter(Orders(ledger), self.fill_log, self.signaller.send, config.venue)
         self.liveness = Liveness(config.venue, self.signaller.send)
-        self.telemetry = Telemetry(
-            self.metrics,
-            self.streams,
-            self.feeds,
-            self.signaller,
-            self.liveness.current,
-            state_dir=state_dir,
-            interval_s=config.status_interval_s,
+        self._own_telemetry = telemetry is None
+        self.telemetry = telemetry or Telemetry(
+            self.metrics, state_dir=state_dir, interval_s=config.status_interval_s
         )
+        self._seen_by = Source(config.venue, self.streams, self.feeds, self.signaller, self.liveness.current)
+        self.telemetry.add(self._seen_by)
         self.ready = asyncio.Event()  # set after the first refresh subscribed everything
         self._books: BookStream | None = None
         self._books_catching_up = False  # connected, some book's snapshot still to come
@@ -96,7 +98,8 @@ class MarketDataService:
                 return
             self._books = self.source.books(BOOKS, self._on_book, self._hooks(self._books_connected))
             self._start_stream(self._books)
-            await asyncio.gather(self._refresh_loop(stop), self.telemetry.run(stop))
+            telemetry = [self.telemetry.run(stop)] if self._own_telemetry else []
+            await asyncio.gather(self._refresh_loop(stop), *telemetry)
         finally:
             await self._shutdown()
 
@@ -114,7 +117,7 @@ class MarketDataService:
         return StreamHooks(on_connected, self._on_state, self.config.stream)
 
     def _on_state(self, stream: FeedStream) -> None:
-        self.telemetry.on_state(stream)
+        self.telemetry.on_state(self._seen_by, stream)
         if stream.state is not StreamState.CONNECTED:
             self._feed(stream.name, FeedState.DOWN)
 

@@ -14,9 +14,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, runtime_checkable
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, SecretStr
 
 from perpflow.models import Model
 from perpflow.venues.types import Book, Proxy, VenueFill
@@ -140,4 +140,13 @@ class VenueFeed(Protocol):
         self, account_index: int, market: str, proxy: Proxy | None, limit: int
     ) -> list[VenueFill]:
         """The account's part of the market's latest trades (raises ``VenueError``)."""
+        ...
+
+
+@runtime_checkable
+class LoginFeed(VenueFeed, Protocol):
+    """A feed whose account streams log in (GRVT's cookie session). Lighter's are public."""
+
+    def add_login(self, account_index: int, api_key: SecretStr) -> None:
+        """The account's API key for its private streams (View permission is enough)."""
         ...

@@ -1,0 +1,218 @@
+"""The market-data worker process serving GRVT and Lighter at once, configured by its environment
+(``PERPFLOW_LIGHTER_URL``, ``PERPFLOW_GRVT_URL``) and the signer YAML (a GRVT account's View-only
+key): each venue's fills reach the workflow that owns the order as ``order_filled``, each stream's
+state as ``feed_changed`` naming its venue, and a GRVT session the venue ends costs no fill."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from temporalio import workflow
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from perpflow import names
+from perpflow.db.ledger import Ledger
+from perpflow.db.orders import Orders
+from perpflow.db.watches import Watches
+from perpflow.marketdata.models import WatchKind, WatchSpec
+from perpflow.models import AccountRef, Model
+from perpflow.orders import OrderIntent
+from perpflow.signals import FEED_CHANGED, ORDER_FILLED, FeedChanged, FeedState, OrderFilled
+from perpflow.venues.base import Venue, VenueName
+from perpflow.venues.types import OrderKind, OrderSpec, Side, TimeInForce
+from tests.plugins.grvt_stack import (
+    ETH_GRVT,
+    GrvtSimAccount,
+    admin_post,
+    grvt_stack,
+    grvt_venue,
+    new_grvt_account,
+    until_true,
+)
+from tests.plugins.sim import SimHandle
+from tests.plugins.venues import SimAccount, new_account, venue_for
+
+GRVT_SIZE = Decimal("0.05")
+LIGHTER_SIZE = Decimal("0.01")
+
+
+class Told(Model):
+    fills: dict[str, OrderFilled]
+    raw_fills: int
+    feed: list[FeedChanged]
+
+
+@workflow.defn(name="MarketDataGrvtRecorderTestWorkflow")
+class Recorder:
+    """Stands in for a trading workflow on both venues: takes the signals loosely, dedupes fills."""
+
+    def __init__(self) -> None:
+        self.fills: dict[str, OrderFilled] = {}
+        self.raw_fills = 0
+        self.feed: list[FeedChanged] = []
+        self.done = False
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: self.done)
+
+    @workflow.signal(name=ORDER_FILLED)
+    def order_filled(self, payload: dict[str, Any]) -> None:
+        fill = OrderFilled.model_validate(payload)
+        self.raw_fills += 1
+        self.fills.setdefault(fill.fill_id, fill)
+
+    @workflow.signal(name=FEED_CHANGED)
+    def feed_changed(self, payload: dict[str, Any]) -> None:
+        self.feed.append(FeedChanged.model_validate(payload))
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.done = True
+
+    @workflow.query
+    def told(self) -> Told:
+        return Told(fills=self.fills, raw_fills=self.raw_fills, feed=self.feed)
+
+
+@asynccontextmanager
+async def recorder(client: Client) -> AsyncIterator[WorkflowHandle[Any, Any]]:
+    queue = f"md-grvt-{uuid.uuid4()}"
+    async with Worker(
+        client, task_queue=queue, workflows=[Recorder], workflow_runner=UnsandboxedWorkflowRunner()
+    ):
+        handle = await client.start_workflow(Recorder.run, id=f"md-grvt-{uuid.uuid4()}", task_queue=queue)
+        yield handle
+        await handle.signal(Recorder.finish)
+        await handle.result()
+
+
+async def told(handle: WorkflowHandle[Any, Any]) -> Told:
+    return await handle.query(Recorder.told)
+
+
+async def take(orders: Orders, venue: Venue, workflow_id: str, step: str, size: Decimal) -> int:
+    """An IOC buy through the ask, claimed in the ledger for ``workflow_id`` first (as the signer
+    does), so its fill is that workflow's; its client order index."""
+    book = await venue.book(ETH_GRVT if venue.name is VenueName.GRVT else "ETH", 5)
+    assert book.best_ask is not None
+    price = book.best_ask + 5
+    intent = OrderIntent(
+        key=names.order_key(workflow_id, step), workflow_id=workflow_id, venue=venue.name,
+        account_index=venue.account_index, market=book.market, side=Side.BUY, tif=TimeInForce.IOC,
+        size=size, price=price,
+    )  # fmt: skip
+    coi = (await orders.claim(intent)).client_order_index
+    spec = OrderSpec(
+        market=book.market, client_order_index=coi, side=Side.BUY, kind=OrderKind.LIMIT,
+        tif=TimeInForce.IOC, size=size, price=price,
+    )  # fmt: skip
+    await venue.submit(await venue.sign_order(spec))
+    return coi
+
+
+async def watch_feed(ledger: Ledger, workflow_id: str, venue: VenueName, market: str, account: int) -> None:
+    """The workflow asks for the feed state of the venue's books and of the account's fills."""
+    spec = WatchSpec(
+        workflow_id=workflow_id, name=f"feed-{venue}", kind=WatchKind.ORDER, venue=venue, market=market,
+        account_index=account, client_order_index=1, wants_feed_state=True,
+    )  # fmt: skip
+    await Watches(ledger).register(spec)
+
+
+def changes(t: Told, venue: VenueName, stream: str) -> list[FeedState]:
+    """The stream's changes as told, in epoch order (signals may arrive out of order)."""
+    return [c.state for c in sorted(t.feed, key=lambda c: c.epoch) if c.venue == venue and c.stream == stream]
+
+
+async def register(ledger: Ledger, grvt: GrvtSimAccount, lighter: SimAccount) -> None:
+    """The accounts as the signer would register them (no signer runs here)."""
+    tag = uuid.uuid4().hex[:6]
+    await ledger.upsert_account(
+        AccountRef(name=f"g-{tag}", venue=VenueName.GRVT, account_index=grvt.account_index, api_key_index=0)
+    )
+    await ledger.upsert_account(
+        AccountRef(name=f"l-{tag}", venue=VenueName.LIGHTER, account_index=lighter.account_index)
+    )
+
+
+async def test_one_worker_routes_both_venues_fills_and_feed_states_and_a_session_ended_by_grvt_loses_no_fill(
+    temporal_env: WorkflowEnvironment, sim: SimHandle, postgres_url: str, pg_ledger: Ledger, tmp_path: Path
+) -> None:
+    client = temporal_env.client
+    g, l_ = await new_grvt_account(sim), await new_account(sim)
+    await register(pg_ledger, g, l_)
+    stack = grvt_stack(temporal_env, sim, postgres_url, tmp_path, [g], [l_], view_login=True)
+    gv, lv = grvt_venue(sim, g), venue_for(sim, l_)
+    orders = Orders(pg_ledger)
+    worker = stack.market_data("ETH", ETH_GRVT)
+    grvt_account, lighter_account = f"account-{g.account_index}", f"account-{l_.account_index}"
+    try:
+        async with recorder(client) as handle:
+            wid = handle.id
+            await watch_feed(pg_ledger, wid, VenueName.GRVT, ETH_GRVT, g.account_index)
+            await watch_feed(pg_ledger, wid, VenueName.LIGHTER, "ETH", l_.account_index)
+            worker.start()
+            status = await stack.streams_connected(
+                ["books", lighter_account, "grvt/books", f"grvt/{grvt_account}"], worker
+            )
+            assert {(f.venue, f.stream) for f in status.feeds} >= {("grvt", "books"), ("grvt", grvt_account)}
+
+            async def all_up() -> bool:
+                t = await told(handle)
+                streams = [(VenueName.GRVT, "books"), (VenueName.GRVT, grvt_account),
+                           (VenueName.LIGHTER, "books"), (VenueName.LIGHTER, lighter_account)]  # fmt: skip
+                return all(changes(t, v, s)[-1:] == [FeedState.UP] for v, s in streams)
+
+            await until_true(all_up, "every stream of both venues told up", worker)
+
+            # One fill on each venue, routed by the orders table to the workflow that claimed it.
+            g1 = await take(orders, gv, wid, "grvt-1", GRVT_SIZE)
+            l1 = await take(orders, lv, wid, "lighter-1", LIGHTER_SIZE)
+
+            async def filled(*cois: int) -> bool:
+                return set(cois) <= {f.client_order_index for f in (await told(handle)).fills.values()}
+
+            await until_true(lambda: filled(g1, l1), "a fill of each venue at the workflow", worker)
+            by_coi = {f.client_order_index: f for f in (await told(handle)).fills.values()}
+            assert (by_coi[g1].venue, by_coi[g1].account_index, by_coi[g1].market) == (
+                "grvt", g.account_index, ETH_GRVT,
+            )  # fmt: skip
+            assert (by_coi[g1].side, by_coi[g1].is_maker) == (Side.BUY, False)
+            assert (by_coi[l1].venue, by_coi[l1].account_index, by_coi[l1].market) == (
+                "lighter", l_.account_index, "ETH",
+            )  # fmt: skip
+
+            # GRVT ends every session: the trade socket closes, the feed logs in again, and a fill
+            # made meanwhile comes through (the reconnect's backfill from the fill history at worst).
+            before = await told(handle)
+            await admin_post(sim, "/_sim/grvt/sessions/expire", {})
+            g2 = await take(orders, gv, wid, "grvt-2", GRVT_SIZE)
+
+            async def reconnected() -> bool:
+                t = await told(handle)
+                return changes(t, VenueName.GRVT, grvt_account)[-2:] == [FeedState.DOWN, FeedState.UP]
+
+            await until_true(reconnected, "GRVT's account stream down, then up again", worker)
+            await until_true(lambda: filled(g2), "the fill made while GRVT's session ended", worker)
+            after = await told(handle)
+            # Lighter's streams and GRVT's book stream saw nothing of it.
+            for venue, stream in [(VenueName.LIGHTER, "books"), (VenueName.LIGHTER, lighter_account),
+                                  (VenueName.GRVT, "books")]:  # fmt: skip
+                assert changes(after, venue, stream) == changes(before, venue, stream)
+            assert {f.client_order_index for f in after.fills.values()} == {g1, l1, g2}
+            assert after.raw_fills == len(after.fills)  # each fill signalled once
+    finally:
+        worker.kill()
+        await gv.close()
+        await lv.close()
+    assert (tmp_path / "marketdata-fills-grvt.json").exists() and (
+        tmp_path / "marketdata-fills.json"
+    ).exists()
