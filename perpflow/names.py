@@ -63,6 +63,12 @@ def signer_read_queue(venue: str, account: int | str, key_index: int | str) -> s
     return signer_queue(venue, account, key_index) + "-read"
 
 
+def market_queue(venue: str) -> str:
+    """Public market reads (markets, books) of a venue other than Lighter, whose reads the
+    orchestrator serves on its own queue: no key, so any orchestrator can serve them."""
+    return f"perpflow-market-{_part(venue)}"
+
+
 def wallet_queue(chain_id: int, address: str) -> str:
     """One queue per hot wallet: a single slot there is the wallet's nonce lane."""
     return f"perpflow-wallet-{chain_id}-{_part(address)}"

@@ -1,4 +1,5 @@
-"""Hedge fleet payloads: pairs of accounts cycling on one market, and the fleet's state."""
+"""Hedge fleet payloads: pairs of accounts cycling on one market (or each leg on its own venue's
+market: cross-venue pairs), and the fleet's state."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
-from perpflow.hedge.models import CycleParams, CycleResult, LegAccount
+from perpflow.hedge.models import CycleParams, CycleResult, LegAccount, check_legs
 from perpflow.models import Model, RejectedCommand
 from perpflow.venues.base import VenueName
 from perpflow.venues.types import Side
@@ -26,7 +27,7 @@ class FleetMode(StrEnum):
 
 class PairSpec(Model):
     name: str
-    maker: LegAccount
+    maker: LegAccount  # a leg's venue and market default to the fleet's
     taker: LegAccount
     maker_side: Side | None = None  # None: alternate long and short, cycle after cycle
 
@@ -59,14 +60,20 @@ class FleetInput(Model):
 
     @model_validator(mode="after")
     def _accounts_once(self) -> FleetInput:
-        seen: set[int] = set()
+        seen: set[tuple[VenueName, int]] = set()
         for pair in self.pairs:
+            try:
+                check_legs(pair.maker, pair.taker, self.venue)
+            except ValueError as exc:
+                raise ValueError(f"pair {pair.name}: {exc}") from None
             for leg in (pair.maker, pair.taker):
-                if leg.account_index in seen:
+                account = (leg.venue or self.venue, leg.account_index)
+                if account in seen:
                     raise ValueError(
-                        f"account {leg.account_index} is in two pairs: it would trade in two cycles"
+                        f"{account[0]} account {leg.account_index} is in two pairs: "
+                        "it would trade in two cycles"
                     )
-                seen.add(leg.account_index)
+                seen.add(account)
         if len({p.name for p in self.pairs}) != len(self.pairs):
             raise ValueError("pair names must be unique")
         return self

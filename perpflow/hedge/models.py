@@ -53,10 +53,28 @@ TRANSITIONS: dict[CycleState, frozenset[CycleState]] = {
 
 
 class LegAccount(Model):
+    """One account of a cycle, and where it trades: ``venue`` and ``market`` default to the
+    cycle's (every one-venue cycle), and are set for a leg on another venue (a cross-venue cycle:
+    the maker quoting on one venue, the hedge on the other)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)  # hashable: legs key dicts
 
     account_index: int = Field(ge=0)
     api_key_index: int = Field(ge=0, le=254)
+    venue: VenueName | None = None
+    market: str | None = Field(default=None, min_length=1)
+
+
+def check_legs(maker: LegAccount, taker: LegAccount, venue: VenueName) -> None:
+    """Two accounts, each on a known market (``venue``: where a leg without its own trades)."""
+    if maker.account_index == taker.account_index:
+        # Even on two venues: the cycle's fills, positions and exposure tell legs apart by index.
+        raise ValueError("maker and taker must be different accounts (different account indexes)")
+    for role, leg in (("maker", maker), ("taker", taker)):
+        if leg.venue not in (None, venue) and leg.market is None:
+            raise ValueError(
+                f"the {role} leg trades on {leg.venue}, not the cycle's venue {venue}: name its market there"
+            )
 
 
 class CycleParams(Model):
@@ -94,9 +112,20 @@ class HedgeCycleInput(Model):
 
     @model_validator(mode="after")
     def _two_accounts(self) -> HedgeCycleInput:
-        if self.maker.account_index == self.taker.account_index:
-            raise ValueError("maker and taker must be different accounts")
+        check_legs(self.maker, self.taker, self.venue)
         return self
+
+    def venue_of(self, leg: LegAccount) -> VenueName:
+        return leg.venue or self.venue
+
+    def market_of(self, leg: LegAccount) -> str:
+        return leg.market or self.market
+
+    @property
+    def cross(self) -> bool:
+        """The legs trade on two markets (two venues): two books, two markets' rules."""
+        where = [(self.venue_of(leg), self.market_of(leg)) for leg in (self.maker, self.taker)]
+        return where[0] != where[1]
 
 
 @dataclass(frozen=True)
@@ -115,12 +144,14 @@ class CycleProgress(Model):
     run-time flags at the end (a continued run starts holding, its watches still registered)."""
 
     params: CycleParams | None = None  # the input's, as adjusted since
-    market: MarketInfo | None = None
+    market: MarketInfo | None = None  # the maker leg's market (and the taker's, on one market)
+    taker_market: MarketInfo | None = None  # a cross-venue cycle's hedge market
     tally: Tally = Field(default_factory=Tally)
     orders: list[str] = Field(default_factory=list)  # every order's key, in placement order
     hedges: int = 0
     hold_until: AwareDatetime | None = None  # None until the maker leg is hedged and holding
-    last_mark: Decimal | None = None
+    last_mark: Decimal | None = None  # the maker market's
+    taker_mark: Decimal | None = None  # a cross-venue cycle's hedge market's
     reason: str = ""
     paused: bool = False
     stop_requested: bool = False
@@ -198,6 +229,8 @@ class Leg(Model):
     account_index: int
     position: Decimal  # signed
     cash: Decimal  # signed quote flow: - for buys, + for sells
+    venue: str = ""
+    market: str = ""
 
 
 class CycleStatus(Model):
@@ -211,7 +244,8 @@ class CycleStatus(Model):
     maker_filled: Decimal
     hedged: Decimal
     orders: list[str]
-    last_mark: Decimal | None = None
+    last_mark: Decimal | None = None  # the maker market's
+    taker_mark: Decimal | None = None  # the hedge market's, when it is another
     realized_pnl: Decimal = Decimal(0)  # net of fees
     fees: Decimal = Decimal(0)
     reason: str = ""
@@ -236,10 +270,13 @@ class CycleRecord(Model):
     fleet: str
     pair: str
     seq: int
-    venue: str
+    venue: str  # the maker leg's
     market: str
     maker_account: int
     taker_account: int
+    # A cross-venue cycle's hedge leg (None: it trades where the maker does).
+    taker_venue: str | None = None
+    taker_market: str | None = None
     state: CycleState
     realized_pnl: Decimal = Decimal(0)
     fees: Decimal = Decimal(0)

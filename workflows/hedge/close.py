@@ -83,8 +83,11 @@ async def cancelled(run: CycleRun) -> CycleResult:
 
 
 async def _close_as_maker(run: CycleRun) -> None:
+    """Each leg's close rests at the touch of its own market's book (one read on one market)."""
     book = await read_book(run, 1)
     for leg, size in run.own_positions().items():
+        if run.inp.cross and not run.is_maker(leg):
+            book = await read_book(run, 1, leg)
         price = pricing.maker_price(book, _closing(size), 1)
         if price is not None:
             step = f"close-maker-{leg.account_index}"
@@ -109,7 +112,8 @@ async def _flatten_own(run: CycleRun, step: str) -> dict[LegAccount, Decimal]:
 
 
 async def _market_close(run: CycleRun, leg: LegAccount, size: Decimal, step: str) -> None:
-    worst = pricing.worst_price(run.market, _closing(size), await mark(run), run.params.max_slippage)
+    market, reference = run.market_of(leg), await mark(run, leg)
+    worst = pricing.worst_price(market, _closing(size), reference, run.params.max_slippage)
     ack = await _close_order(run, leg, step, size, kind=OrderKind.MARKET, tif=TimeInForce.IOC, price=worst)
     for _ in range(FINAL_LOOKS):
         if run.s.tally.orders[ack.client_order_index].final:

@@ -1,5 +1,6 @@
 """HedgeCycleWorkflow: a post-only maker leg on A, every fill increment hedged on B at once,
-a hold watched for stop-loss / take-profit, then both legs closed and verified flat.
+a hold watched for stop-loss / take-profit, then both legs closed and verified flat. A and B
+trade on one venue and market, or each on its own (a cross-venue cycle: GRVT <-> Lighter).
 
 A hedge that cannot be placed unwinds A: never a silent naked leg. Every close, unwind, flatten
 and cancel acts on this cycle's own fills only, never on whatever else the accounts hold, and
@@ -30,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         CycleStatus,
         HedgeCycleInput,
         Leg,
+        LegAccount,
     )
     from perpflow.hedge.tally import Role
     from perpflow.signals import ORDER_FILLED, PRICE_CROSSED, OrderFilled
@@ -37,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.controls import OperatorControls
     from workflows.hedge.close import cancelled, close, unwind
     from workflows.hedge.hold import hold
-    from workflows.hedge.legs import check_signers, read_market
+    from workflows.hedge.legs import check_signers, read_markets
     from workflows.hedge.quote import HedgeImpossible, quote_and_hedge
     from workflows.hedge.run import CycleRun
     from workflows.validation import FAIL_ON_INVALID_INPUT, parse_input
@@ -58,10 +60,17 @@ class HedgeCycleWorkflow(OperatorControls):
             self.s.resume(inp.carry)
             self.commands.rejected = self.s.rejected_commands
         else:
-            workflow.upsert_search_attributes([
-                names.KIND.value_set(names.Kind.HEDGE_CYCLE), names.VENUE.value_set(inp.venue),
-                names.ACCOUNT.value_set(str(inp.maker.account_index)), names.MARKET.value_set(inp.market),
-            ])  # fmt: skip
+            # Venue, Account and Market name where the maker quotes, one venue or two: the hedge
+            # leg's venue and market are in the status, the exposure and the ledger row.
+            maker = inp.maker
+            workflow.upsert_search_attributes(
+                [
+                    names.KIND.value_set(names.Kind.HEDGE_CYCLE),
+                    names.VENUE.value_set(inp.venue_of(maker)),
+                    names.ACCOUNT.value_set(str(maker.account_index)),
+                    names.MARKET.value_set(inp.market_of(maker)),
+                ]
+            )
         self.cycle = CycleRun(inp, self.s)
         try:
             return await _trade(self.cycle)
@@ -112,25 +121,35 @@ class HedgeCycleWorkflow(OperatorControls):
             raise ValueError(f"the cycle has ended ({s.state})")
         if not change.model_dump(exclude_none=True):
             raise ValueError("nothing to adjust")
-        if change.size is not None and s.market is not None and change.size < s.market.min_base_amount:
-            raise ValueError(f"size {change.size} is below the market minimum {s.market.min_base_amount}")
+        if change.size is not None and self._cycle.markets_known:
+            least = self._cycle.sizes.smallest_quote()
+            if change.size < least:
+                raise ValueError(f"size {change.size} is below the market minimum {least}")
 
     @workflow.query
     def status(self) -> CycleStatus:
         cycle, s = self._cycle, self.s
-        maker, taker = cycle.inp.maker.account_index, cycle.inp.taker.account_index
+
+        def leg(of: LegAccount) -> Leg:
+            acct = of.account_index
+            return Leg(
+                account_index=acct, position=s.tally.position(acct), cash=s.tally.cash(acct),
+                venue=cycle.venue_of(of), market=cycle.symbol_of(of),
+            )  # fmt: skip
+
         return CycleStatus(
             workflow_id=workflow.info().workflow_id,
             state=s.state,
             paused=s.paused,
             stop_requested=s.stop_requested,
             params=cycle.params,
-            maker=Leg(account_index=maker, position=s.tally.position(maker), cash=s.tally.cash(maker)),
-            taker=Leg(account_index=taker, position=s.tally.position(taker), cash=s.tally.cash(taker)),
+            maker=leg(cycle.inp.maker),
+            taker=leg(cycle.inp.taker),
             maker_filled=s.tally.filled(Role.MAKER),
             hedged=s.tally.filled(Role.HEDGE),
             orders=s.orders,
             last_mark=s.last_mark,
+            taker_mark=s.taker_mark,
             realized_pnl=s.tally.realized(),
             fees=s.tally.fees(),
             reason=s.reason,
@@ -139,11 +158,16 @@ class HedgeCycleWorkflow(OperatorControls):
 
     @workflow.query(name=EXPOSURE_QUERY)
     def exposure(self) -> Exposure:
-        """What this cycle owns on the venue, for the exposure reconciler."""
-        inp = self._cycle.inp
+        """What this cycle owns on each leg's venue, for the exposure reconciler of that venue."""
+        cycle = self._cycle
         positions = [
-            OwnedPosition(venue=inp.venue, account_index=leg.account_index, market=inp.market, size=size)
-            for leg, size in self._cycle.own_positions().items()
+            OwnedPosition(
+                venue=cycle.venue_of(leg),
+                account_index=leg.account_index,
+                market=cycle.symbol_of(leg),
+                size=size,
+            )
+            for leg, size in cycle.own_positions().items()
         ]
         return Exposure(
             workflow_id=workflow.info().workflow_id,
@@ -161,7 +185,7 @@ async def _trade(run: CycleRun) -> CycleResult:
     """Quote and hedge, hold, close: the business process (a continued run resumes holding)."""
     s = run.s
     if s.hold_until is None:
-        s.market = await read_market(run)
+        await read_markets(run)
         await check_signers(run)
         run.enter(CycleState.QUOTING)
         try:

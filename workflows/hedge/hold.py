@@ -1,8 +1,9 @@
 """The hold: both legs open until hold_s is over, a stop-loss / take-profit trigger or a flatten.
 
 The market-data worker signals a crossing of a leg's stop-loss / take-profit price at once (band
-watches registered here); a slow look at the book is the safety net. A long hold continues as
-new, carrying the cycle's ``CycleProgress`` whole.
+watches registered here); a slow look at the book is the safety net. Each leg is valued at its own
+market's mark (two books in a cross-venue cycle). A long hold continues as new, carrying the
+cycle's ``CycleProgress`` whole.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from perpflow.hedge import pricing
+    from perpflow.hedge.models import LegAccount
     from perpflow.marketdata.models import WatchKind, WatchSpec
     from perpflow.signals import Direction
     from workflows.calls import REGISTER_WATCH
-    from workflows.hedge.legs import mark
+    from workflows.hedge.legs import marks
     from workflows.hedge.run import CycleRun
 
 # A holding cycle continues as new past this many events (Temporal's hard limit is 51,200).
@@ -28,15 +30,15 @@ async def hold(run: CycleRun) -> None:
     s = run.s
     assert s.hold_until is not None
     while not s.flatten_requested:
-        price = await mark(run)
-        if trigger := _trigger(run, price):
+        prices = await marks(run)
+        if trigger := _trigger(run, prices):
             s.reason = trigger
             break
         left = (s.hold_until - workflow.now()).total_seconds()
         if left <= 0:
             break
         if s.levels_stale:
-            _watch_levels(run, price)
+            _watch_levels(run, prices)
         if _history_full():
             await _continue_holding(run)
         with contextlib.suppress(TimeoutError):
@@ -46,22 +48,23 @@ async def hold(run: CycleRun) -> None:
         s.wake = False
 
 
-def _trigger(run: CycleRun, price: Decimal) -> str | None:
-    """Per leg: the two legs sit on separately margined accounts."""
-    pnls = [run.s.tally.floating_pnl(leg.account_index, price) for leg in run.legs]
+def _trigger(run: CycleRun, prices: dict[LegAccount, Decimal]) -> str | None:
+    """Per leg: the two legs sit on separately margined accounts (on two venues, maybe)."""
+    pnls = {leg: run.s.tally.floating_pnl(leg.account_index, price) for leg, price in prices.items()}
     sl, tp = run.params.stop_loss_usd, run.params.take_profit_usd
-    if sl is not None and min(pnls) <= -sl:
-        return f"stop-loss: a leg's floating PnL {min(pnls):.2f} reached -{sl} at {price}"
-    if tp is not None and max(pnls) >= tp:
-        return f"take-profit: a leg's floating PnL {max(pnls):.2f} reached {tp} at {price}"
+    worst, best = min(pnls, key=pnls.__getitem__), max(pnls, key=pnls.__getitem__)
+    if sl is not None and pnls[worst] <= -sl:
+        return f"stop-loss: a leg's floating PnL {pnls[worst]:.2f} reached -{sl} at {prices[worst]}"
+    if tp is not None and pnls[best] >= tp:
+        return f"take-profit: a leg's floating PnL {pnls[best]:.2f} reached {tp} at {prices[best]}"
     return None
 
 
-def _watch_levels(run: CycleRun, price: Decimal) -> None:
-    """Ask the market-data worker to signal when the mark crosses a leg's SL or TP price."""
+def _watch_levels(run: CycleRun, prices: dict[LegAccount, Decimal]) -> None:
+    """Ask the market-data worker to signal when a leg's market crosses its SL or TP price."""
     s = run.s
     s.levels_stale = False
-    for leg in run.legs:
+    for leg, price in prices.items():
         acct = leg.account_index
         position = s.tally.position(acct)
         cash = s.tally.cash(acct) - s.tally.fees(acct)
@@ -75,9 +78,9 @@ def _watch_levels(run: CycleRun, price: Decimal) -> None:
                 workflow_id=workflow.info().workflow_id,
                 name=f"{name}-{acct}",
                 kind=WatchKind.BAND,
-                venue=run.inp.venue,
-                market=run.inp.market,
-                level=pricing.round_price(run.market, level),
+                venue=run.venue_of(leg),
+                market=run.symbol_of(leg),
+                level=pricing.round_price(run.market_of(leg), level),
                 direction=Direction.DOWN if losing_down else Direction.UP,
                 reference_price=price,
             )

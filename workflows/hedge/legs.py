@@ -43,9 +43,9 @@ async def place(
     intent = OrderIntent(
         key=names.order_key(wid, step),
         workflow_id=wid,
-        venue=run.inp.venue,
+        venue=run.venue_of(leg),
         account_index=leg.account_index,
-        market=run.inp.market,
+        market=run.symbol_of(leg),
         side=side,
         kind=kind,
         tif=tif,
@@ -60,7 +60,8 @@ async def place(
         schedule_to_close_timeout=None if deadline_s is None else timedelta(seconds=deadline_s),
     )
     # A resting post-only order pays the maker fee; anything that crosses pays the taker fee.
-    fee = run.market.maker_fee if tif is TimeInForce.POST_ONLY else run.market.taker_fee
+    market = run.market_of(leg)
+    fee = market.maker_fee if tif is TimeInForce.POST_ONLY else market.taker_fee
     placed = Placement(
         key=intent.key, leg=leg, role=role, side=side, fee_rate=fee / 100
     )  # fees are in percent
@@ -94,29 +95,57 @@ async def cancel_open_orders(run: CycleRun) -> None:
         await cancel(run, run.leg_of(run.s.tally.orders[coi].account_index), coi)
 
 
-async def read_market(run: CycleRun) -> MarketInfo:
+async def read_markets(run: CycleRun) -> None:
+    """Each leg's market rules (one read when both legs trade one market)."""
+    run.s.market = await _read_market(run, run.inp.maker)
+    if run.inp.cross:
+        run.s.taker_market = await _read_market(run, run.inp.taker)
+
+
+async def _read_market(run: CycleRun, leg: LegAccount) -> MarketInfo:
+    query = MarketQuery(market=run.symbol_of(leg))
     try:
-        return await unless_cancelled(GET_MARKET.run(MarketQuery(market=run.inp.market)))
+        return await unless_cancelled(GET_MARKET.run(query, task_queue=run.market_queue(leg)))
     except ActivityError as exc:
-        raise ApplicationError(root_cause(exc), type="UnknownMarket", non_retryable=True) from None
+        why = root_cause(exc)
+        if run.inp.cross:
+            why = f"{run.venue_of(leg)} market {query.market}: {why}"
+        raise ApplicationError(why, type="UnknownMarket", non_retryable=True) from None
 
 
-async def read_book(run: CycleRun, depth: int) -> Book:
-    return (await unless_cancelled(GET_BOOK_TOP.run(BookQuery(market=run.inp.market, depth=depth)))).book
+async def read_book(run: CycleRun, depth: int, leg: LegAccount | None = None) -> Book:
+    """The book of ``leg``'s market (the maker's by default)."""
+    leg = leg or run.inp.maker
+    query = BookQuery(market=run.symbol_of(leg), depth=depth)
+    return (await unless_cancelled(GET_BOOK_TOP.run(query, task_queue=run.market_queue(leg)))).book
 
 
-async def mark(run: CycleRun) -> Decimal:
-    book = await read_book(run, 1)
-    run.s.last_mark = book.mid or run.s.last_mark or run.s.tally.avg_price(Role.MAKER)
-    assert run.s.last_mark is not None
-    return run.s.last_mark
+async def mark(run: CycleRun, leg: LegAccount | None = None) -> Decimal:
+    """The mid of ``leg``'s market (the maker's by default), or the last one seen there."""
+    leg = leg or run.inp.maker
+    book, s = await read_book(run, 1, leg), run.s
+    if run.is_maker(leg) or not run.inp.cross:
+        s.last_mark = book.mid or s.last_mark or s.tally.avg_price(Role.MAKER)
+        assert s.last_mark is not None
+        return s.last_mark
+    s.taker_mark = book.mid or s.taker_mark or s.tally.avg_price(Role.HEDGE) or s.tally.avg_price(Role.MAKER)
+    assert s.taker_mark is not None
+    return s.taker_mark
+
+
+async def marks(run: CycleRun) -> dict[LegAccount, Decimal]:
+    """Each leg's mark: each is valued on its own market (one read when they share it)."""
+    maker, taker = run.legs
+    price = await mark(run, maker)
+    return {maker: price, taker: await mark(run, taker) if run.inp.cross else price}
 
 
 async def check_signers(run: CycleRun) -> None:
     """A first read on each leg's queue: an unknown account or key fails now, by name."""
     for leg in run.legs:
         queue = run.read_queue(leg)
-        query = AccountQuery(account_index=leg.account_index, market=run.inp.market)
+        query = AccountQuery(account_index=leg.account_index, market=run.symbol_of(leg))
+        where = f"{run.venue_of(leg)} " if run.inp.cross else ""
         try:
             await unless_cancelled(
                 GET_POSITION.run(query, task_queue=queue, schedule_to_start_timeout=SIGNER_PRESENT)
@@ -124,12 +153,12 @@ async def check_signers(run: CycleRun) -> None:
         except ActivityError as exc:
             if _timed_out_waiting(exc):
                 why = (
-                    f"no signer serves account {leg.account_index} API key {leg.api_key_index}: "
+                    f"no signer serves {where}account {leg.account_index} API key {leg.api_key_index}: "
                     f"nobody polled {queue} within {SIGNER_PRESENT.total_seconds():g} s "
                     "(unknown account or key, or its signer is not running)"
                 )
             else:
-                why = f"account {leg.account_index}: {root_cause(exc)}"
+                why = f"{where}account {leg.account_index}: {root_cause(exc)}"
             raise ApplicationError(why, type="UnknownAccount", non_retryable=True) from None
 
 

@@ -1,5 +1,7 @@
 """The maker leg: post-only quotes on A at book depth N, requoted until the size is filled, and
-every fill increment hedged on B at once (IOC within the slippage bound, by the hedge deadline)."""
+every fill increment hedged on B at once (IOC within the slippage bound, by the hedge deadline).
+A and B may trade on two venues: quotes are sized so both markets take them, each hedge is sized
+and priced on B's market."""
 
 from __future__ import annotations
 
@@ -35,14 +37,16 @@ async def quote_and_hedge(run: CycleRun) -> None:
     s = run.s
     for attempt in range(run.params.max_requotes + 1):
         await workflow.wait_condition(lambda: not s.paused or s.flatten_requested)
-        remaining = run.params.size - s.tally.filled(Role.MAKER)
-        if s.flatten_requested or s.stop_requested or remaining < run.market.min_base_amount:
+        size = run.sizes.quote(run.params.size - s.tally.filled(Role.MAKER))
+        if s.flatten_requested or s.stop_requested or size == 0:
             break
         book = await read_book(run, run.params.depth)
         price = pricing.maker_price(book, run.inp.maker_side, run.params.depth)
         if price is None:
             await workflow.sleep(run.params.poll_s)
             continue
+        if run.sizes.quote(size, run.price_floor(price)) == 0:
+            break  # too small in notional for a market; what has filled is hedged below
         ack = await place(
             run,
             run.inp.maker,
@@ -50,7 +54,7 @@ async def quote_and_hedge(run: CycleRun) -> None:
             side=run.inp.maker_side,
             kind=OrderKind.LIMIT,
             tif=TimeInForce.POST_ONLY,
-            size=pricing.round_size_down(run.market, remaining),
+            size=size,
             price=price,
             role=Role.MAKER,
         )
@@ -105,7 +109,7 @@ async def _wait_for_fills(run: CycleRun, ref: OrderRef, left: float) -> None:
 async def hedge_outstanding(run: CycleRun, *, final: bool) -> None:
     """Hedge on B whatever A has filled beyond what B already holds, by the hedge deadline."""
     deadline: float | None = None
-    while (need := _unhedged(run)) >= run.market.min_base_amount:
+    while (need := _unhedged(run)) > 0:
         if deadline is None:
             deadline = workflow.time() + run.params.hedge_deadline_s
             run.enter(CycleState.HEDGING)
@@ -113,23 +117,26 @@ async def hedge_outstanding(run: CycleRun, *, final: bool) -> None:
         if left <= 0:
             raise HedgeImpossible(f"could not hedge {need} within {run.params.hedge_deadline_s:g} s")
         await _hedge(run, need, left)
-    if final and (residue := _unhedged(run)) > 0:
-        run.s.reason = f"{residue} filled below the minimum order size could not be hedged"
+    tally = run.s.tally
+    if final and (residue := tally.filled(Role.MAKER) - tally.filled(Role.HEDGE)) > 0:
+        run.s.reason = f"{residue} filled below the hedge market's minimum order or lot could not be hedged"
         run.alert(Severity.WARNING, "unhedgeable residue", run.s.reason)
     if run.s.state is CycleState.HEDGING:
         run.enter(CycleState.QUOTING)
 
 
 def _unhedged(run: CycleRun) -> Decimal:
+    """What one hedge order on B's market can carry of A's unhedged fills (0: too little yet)."""
     tally = run.s.tally
-    return pricing.round_size_down(run.market, tally.filled(Role.MAKER) - tally.filled(Role.HEDGE))
+    price = run.price_floor(tally.avg_price(Role.MAKER))
+    return run.sizes.hedge(tally.filled(Role.MAKER) - tally.filled(Role.HEDGE), price)
 
 
 async def _hedge(run: CycleRun, need: Decimal, left: float) -> None:
     reference = run.s.tally.avg_price(Role.MAKER)
     assert reference is not None
     side = run.inp.maker_side.opposite
-    worst = pricing.worst_price(run.market, side, reference, run.params.max_slippage)
+    worst = pricing.worst_price(run.market_of(run.inp.taker), side, reference, run.params.max_slippage)
     try:
         ack = await place(
             run,

@@ -23,9 +23,11 @@ with workflow.unsafe.imports_passed_through():
         LegAccount,
         Placement,
     )
+    from perpflow.hedge.sizing import LegMarkets
     from perpflow.hedge.tally import Role
     from perpflow.marketdata.models import DeactivateWatches
     from perpflow.orders import OrderAck, OrderRef
+    from perpflow.venues.base import VenueName
     from perpflow.venues.types import MarketInfo
     from workflows.alerts import raise_alert
     from workflows.calls import DEACTIVATE_WATCHES, RECORD_CYCLE
@@ -41,6 +43,12 @@ RECORDED = frozenset(
 # write (~6 ms of every fill -> hedge, bench_fill_to_hedge). The status query shows HEDGING.
 HEDGING_UNLISTED = "hedging-unlisted"
 
+# From this patch on, a quote or hedge too small in notional for its market (GRVT's min_notional,
+# Lighter's min_quote_amount) is not sent (a refused quote would fail the cycle, a refused hedge
+# unwind it): the quoting ends, the hedge waits for more fills. Sizes were always held to each
+# market's lot and minimum size; those never change a one-market cycle's commands.
+NOTIONAL_MINIMUMS = "hedge-notional-minimums"
+
 
 class CycleRun:
     def __init__(self, inp: HedgeCycleInput, s: CycleProgress) -> None:
@@ -54,6 +62,7 @@ class CycleRun:
         self.beside: list[asyncio.Future[Any]] = []
         self.result: CycleResult | None = None
         self.hedging_unlisted = workflow.patched(HEDGING_UNLISTED)
+        self.notional_minimums = workflow.patched(NOTIONAL_MINIMUMS)
         self.listed: CycleState | None = None  # the CycleState search attribute's value
 
     @property
@@ -63,8 +72,21 @@ class CycleRun:
 
     @property
     def market(self) -> MarketInfo:
+        """The maker leg's market."""
         assert self.s.market is not None
         return self.s.market
+
+    @property
+    def markets_known(self) -> bool:
+        return self.s.market is not None and (not self.inp.cross or self.s.taker_market is not None)
+
+    @property
+    def sizes(self) -> LegMarkets:
+        return LegMarkets(self.market, self.market_of(self.inp.taker))
+
+    def price_floor(self, price: Decimal | None) -> Decimal | None:
+        """The price a size's notional minimum is checked at (None: before that patch, none is)."""
+        return price if self.notional_minimums else None
 
     @property
     def legs(self) -> tuple[LegAccount, LegAccount]:
@@ -76,14 +98,37 @@ class CycleRun:
     def leg_of(self, account_index: int) -> LegAccount:
         return self.inp.maker if account_index == self.inp.maker.account_index else self.inp.taker
 
+    # -- where each leg trades: its venue, market, signer and market-data queues --------------------
+
+    def is_maker(self, leg: LegAccount) -> bool:
+        return leg.account_index == self.inp.maker.account_index
+
+    def venue_of(self, leg: LegAccount) -> VenueName:
+        return self.inp.venue_of(leg)
+
+    def symbol_of(self, leg: LegAccount) -> str:
+        return self.inp.market_of(leg)
+
+    def market_of(self, leg: LegAccount) -> MarketInfo:
+        if self.is_maker(leg) or not self.inp.cross:
+            return self.market
+        assert self.s.taker_market is not None
+        return self.s.taker_market
+
     def ref(self, leg: LegAccount, coi: int) -> OrderRef:
-        return OrderRef(account_index=leg.account_index, market=self.inp.market, client_order_index=coi)
+        return OrderRef(account_index=leg.account_index, market=self.symbol_of(leg), client_order_index=coi)
 
     def send_queue(self, leg: LegAccount) -> str:
-        return names.signer_queue(self.inp.venue, leg.account_index, leg.api_key_index)
+        return names.signer_queue(self.venue_of(leg), leg.account_index, leg.api_key_index)
 
     def read_queue(self, leg: LegAccount) -> str:
-        return names.signer_read_queue(self.inp.venue, leg.account_index, leg.api_key_index)
+        return names.signer_read_queue(self.venue_of(leg), leg.account_index, leg.api_key_index)
+
+    def market_queue(self, leg: LegAccount) -> str | None:
+        """Where the leg's public market reads run: Lighter's on the orchestrator's own queue (the
+        workflow's, as they always have), any other venue's on that venue's market queue."""
+        venue = self.venue_of(leg)
+        return None if venue is VenueName.LIGHTER else names.market_queue(venue)
 
     # -- bookkeeping beside the orders ---------------------------------------------------------
 
@@ -107,11 +152,14 @@ class CycleRun:
     def record(self, result: CycleResult | None = None) -> None:
         """Ledger rows in order, beside the trading; the final one retries until it is written."""
         inp, s = self.inp, self.s
+        maker, taker = inp.maker, inp.taker
         rec = CycleRecord(
             workflow_id=workflow.info().workflow_id, fleet=inp.fleet, pair=inp.pair, seq=inp.seq,
-            venue=inp.venue, market=inp.market, maker_account=inp.maker.account_index,
-            taker_account=inp.taker.account_index, state=s.state, realized_pnl=s.tally.realized(),
+            venue=inp.venue_of(maker), market=inp.market_of(maker), maker_account=maker.account_index,
+            taker_account=taker.account_index, state=s.state, realized_pnl=s.tally.realized(),
             fees=s.tally.fees(), result=result,
+            taker_venue=inp.venue_of(taker) if inp.cross else None,
+            taker_market=inp.market_of(taker) if inp.cross else None,
         )  # fmt: skip
         previous = self.recorder
 
