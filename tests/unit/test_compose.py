@@ -295,3 +295,10 @@ def test_every_variable_and_key_file_is_documented() -> None:
         for source in mounts(service).values():
             if source.startswith("./secrets/"):
                 assert f"`{source.removeprefix('./')}" in deploy, f"docs/deploy.md does not list {source}"
+
+
+def test_compose_temporal_has_the_embedded_stacks_dynamic_config() -> None:
+    from perpflow.devstack.temporal import DYNAMIC_CONFIG
+
+    compose = yaml.safe_load((ROOT / "config/temporal/dynamicconfig.yaml").read_text())
+    assert {key: str(entries[0]["value"]) for key, entries in compose.items()} == DYNAMIC_CONFIG
