@@ -57,6 +57,21 @@ def _record(row: t.Order) -> OrderRecord:
         order_index=row.venue_order_index,
         nonce=row.nonce,
         submitted_at=_aware(row.submitted_at),
+        signed=_signed(row),
+    )
+
+
+def _signed(row: t.Order) -> SignedTx | None:
+    """The signed order stored before its send; rows from before 0012 have none."""
+    if row.tx_info is None or row.tx_type is None or row.nonce is None or row.api_key_index is None:
+        return None
+    return SignedTx(
+        tx_type=row.tx_type,
+        tx_info=row.tx_info,
+        tx_hash=row.tx_hash or "",
+        nonce=row.nonce,
+        api_key_index=row.api_key_index,
+        resend_until=_aware(row.resend_until),
     )
 
 
@@ -144,19 +159,24 @@ class Orders:
         return {coi: key for coi, key in rows if coi is not None}
 
     async def mark_submitting(self, key: str, tx: SignedTx) -> None:
-        """Committed before the send: from here on a retry must look before it sends again."""
+        """The signed bytes stored, committed before the send (write-ahead): from here on a retry
+        must look before it sends again, and a resend repeats these bytes while the venue takes them."""
         await self._move(
             key,
             OrderState.SUBMITTING,
             api_key_index=tx.api_key_index,
             nonce=tx.nonce,
             tx_hash=tx.tx_hash,
+            tx_type=tx.tx_type,
+            tx_info=tx.tx_info,
+            resend_until=tx.resend_until,
             submitted_at=datetime.now(UTC),
         )
 
     async def mark_unsent(self, key: str, reason: str) -> None:
-        """The venue refused the send outright (bad nonce, 429): nothing of it exists there."""
-        await self._move(key, OrderState.INTENT, reason=reason, nonce=None, submitted_at=None)
+        """The venue refused the send outright (bad nonce, 429): nothing of it exists there. The
+        signed bytes stay: the next send repeats them while the venue takes them (sign once)."""
+        await self._move(key, OrderState.INTENT, reason=reason, submitted_at=None)
 
     async def mark_rejected(self, key: str, reason: str) -> None:
         await self._move(key, OrderState.REJECTED, reason=reason)

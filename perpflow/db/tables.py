@@ -63,6 +63,11 @@ class Order(Base):
     api_key_index: Mapped[int | None]
     nonce: Mapped[int | None] = mapped_column(BigInteger)
     tx_hash: Mapped[str | None] = mapped_column(String(100))
+    # The signed order itself, stored before it is sent (write-ahead): a send in doubt repeats these
+    # exact bytes while the venue takes them (until ``resend_until``) rather than signing anew.
+    tx_type: Mapped[int | None]
+    tx_info: Mapped[str | None]
+    resend_until: Mapped[datetime | None]
     submitted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

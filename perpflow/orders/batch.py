@@ -3,9 +3,10 @@ sent in the venue's batch transactions of at most ``max_batch`` orders on consec
 
 Every intent is claimed first; those an earlier attempt sent are looked up, not sent again. The
 risk gate is read once and holds each order to the position its side's earlier orders would leave
-if they all filled. Each chunk is signed, stored, then sent: a bad nonce refreshes it and re-signs
-what is not sent yet; a chunk the venue refuses whole goes again one order at a time, so a refusal
-is its own order's (``OrderAck.refusal``) and the others are placed.
+if they all filled. Each chunk is signed (or its stored bytes taken again), stored, then sent: a
+bad nonce refreshes it and re-signs what is not sent yet; a chunk the venue refuses whole goes
+again one order at a time, so a refusal is its own order's (``OrderAck.refusal``) and the others
+are placed.
 """
 
 from __future__ import annotations
@@ -163,7 +164,7 @@ class BatchPlacement:
 
     async def _signed(self, chunk: Sequence[OrderRecord]) -> list[tuple[OrderRecord, SignedTx]]:
         try:
-            txs = await self.venue.sign_batch([r.spec() for r in chunk])
+            txs = await self.placing.signed(chunk)
         except InvalidOrder as exc:
             if len(chunk) > 1:
                 return await self._signed_apart(chunk, exc)

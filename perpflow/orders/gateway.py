@@ -1,10 +1,10 @@
 """The exactly-once order gateway: one signer's orders on one venue account.
 
 An intent is claimed in the ledger (its client order index fixed once) before anything is signed;
-the signed transaction's nonce and hash are recorded before it is sent; a retry first looks the
-order up on the venue by that index, and sends again only if the venue has not seen it once its
-indexing grace is over. Every order state the ledger holds is written from here, through the
-steps ``placing`` shares with ``batch``.
+the signed transaction itself is stored before it is sent; a retry first looks the order up on the
+venue by that index, and sends again only if the venue has not seen it once its indexing grace is
+over: the stored bytes as they are where the venue takes them again, else signed anew. Every order
+state the ledger holds is written from here, through the steps ``placing`` shares with ``batch``.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ class OrderGateway(Placing):
     async def _send(self, record: OrderRecord, risk: asyncio.Future[None]) -> OrderAck:
         intent = record.intent
         # A denied order's signed tx is dropped unsent; nonces only advance on a successful send.
-        _, signed = await asyncio.gather(risk, self.venue.sign_order(record.spec()))
+        _, (signed,) = await asyncio.gather(risk, self.signed([record]))
         await self.orders.mark_submitting(intent.key, signed)
         try:
             await self.venue.submit(signed)

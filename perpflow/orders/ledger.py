@@ -27,6 +27,9 @@ class OrderRecord(Model):
     order_index: int | None = None
     nonce: int | None = None
     submitted_at: AwareDatetime | None = None
+    # The signed order as last stored before a send (kept after a refused send: the same bytes go
+    # next time while the venue takes them); None before the first signature.
+    signed: SignedTx | None = None
 
     def spec(self) -> OrderSpec:
         """The order as the venue signs it."""
@@ -82,11 +85,13 @@ class OrderLedger(Protocol):
     ) -> dict[int, str]: ...
 
     async def mark_submitting(self, key: str, tx: SignedTx) -> None:
-        """Committed before the send: from here on a retry must look before it sends again."""
+        """The signed bytes stored, committed before the send: from here on a retry must look
+        before it sends again, and a resend repeats these bytes while the venue takes them."""
         ...
 
     async def mark_unsent(self, key: str, reason: str) -> None:
-        """The venue refused the send outright (bad nonce, 429): nothing of it exists there."""
+        """The venue refused the send outright (bad nonce, 429): nothing of it exists there. The
+        signed bytes stay: the next send repeats them while the venue takes them."""
         ...
 
     async def mark_rejected(self, key: str, reason: str) -> None: ...

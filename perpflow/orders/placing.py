@@ -13,11 +13,17 @@ from perpflow.orders.errors import OrderPending
 from perpflow.orders.ledger import OrderLedger, OrderRecord
 from perpflow.orders.models import OrderAck, OrderIntent
 from perpflow.risk import GLOBAL_SCOPE, RiskLimits, TradingState, TradingStates, account_scope, check_order
-from perpflow.venues.base import Venue
+from perpflow.venues.base import SignedTx, Venue
 from perpflow.venues.errors import InsufficientMargin, InvalidNonce, InvalidOrder
 from perpflow.venues.types import VenueOrder
 
 log = logging.getLogger(__name__)
+
+
+def _resendable(record: OrderRecord, now: datetime) -> SignedTx | None:
+    """The record's stored bytes, if the venue still takes them again."""
+    tx = record.signed
+    return tx if tx is not None and tx.resend_until is not None and now < tx.resend_until else None
 
 
 class Placing:
@@ -67,8 +73,20 @@ class Placing:
         log.warning("order %s never reached the venue; sending it again", key)
         return None
 
+    async def signed(self, records: Sequence[OrderRecord]) -> list[SignedTx]:
+        """The bytes to send: signed once, so the ones an earlier attempt stored go again as they
+        are while the venue takes them (GRVT drops a repeat as a duplicate, whereas a new signature
+        on another day is a new order). Otherwise all are signed now, together (consecutive nonces)."""
+        now = datetime.now(UTC)
+        kept = [tx for record in records if (tx := _resendable(record, now)) is not None]
+        if len(kept) == len(records):
+            for record in records:
+                log.info("order %s: its stored signed bytes go again", record.intent.key)
+            return kept
+        return await self.venue.sign_batch([r.spec() for r in records])
+
     async def unsent(self, records: Sequence[OrderRecord], exc: Exception) -> None:
-        """Refused before execution (bad nonce, 429): nothing exists on the venue; sent afresh later."""
+        """Refused before execution (bad nonce, 429): nothing exists on the venue; sent again later."""
         await asyncio.gather(*(self.orders.mark_unsent(r.intent.key, type(exc).__name__) for r in records))
         if isinstance(exc, InvalidNonce):
             await self.venue.refresh_nonce()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -57,13 +58,16 @@ class SignedTx:
     """A signed order not yet sent: the exact bytes a resend repeats. Never carries the key.
 
     ``tx_type`` is the venue's transaction kind, ``tx_info`` the signed body as sent, ``tx_hash``
-    the venue's identity of those bytes."""
+    the venue's identity of those bytes. ``resend_until`` is how long the venue takes these same
+    bytes again (GRVT: until shortly before the signature expires), so a send in doubt repeats
+    them; None where a resend must be signed afresh (Lighter: its nonces move on)."""
 
     tx_type: int
     tx_info: str
     tx_hash: str
     nonce: int
     api_key_index: int
+    resend_until: datetime | None = None
 
 
 @runtime_checkable

@@ -1,17 +1,16 @@
 """The GRVT venue on grvt-pysdk: the SDK's raw client for REST, its EIP-712 types for signing.
 
 Exactly-once with the order gateway: the gateway claims the intent (its client order index fixed
-once, so our client_order_id is too), signs here, records the signed transaction, and sends its
-bytes. Signing is reproducible (``signing``), and the bytes signed are kept per client_order_id,
-so a resend on doubt repeats the first bytes and GRVT drops it as a duplicate. Before any resend
-the gateway looks the order up here, through the order and fill histories as well.
+once, so our client_order_id is too), signs here, stores the signed bytes in the ledger, and sends
+them. A resend on doubt repeats the stored bytes (``SignedTx.resend_until``), which GRVT drops as
+a duplicate; signing is reproducible besides (``signing``). Before any resend the gateway looks the
+order up here, through the order and fill histories as well.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -33,8 +32,6 @@ from perpflow.venues.types import OrderSpec, VenueOrder
 
 log = logging.getLogger(__name__)
 
-# Signed orders kept for resends in this process: far more than one signer has in flight.
-SIGNED_KEPT = 10_000
 # A cancel by client_order_id that arrives before its order waits this long for it (at most 5 s).
 CANCEL_TTL_MS = "5000"
 
@@ -69,7 +66,6 @@ class GrvtVenue(GrvtReads):
         if private_key is not None:
             key_index = api_key_index if api_key_index is not None else 0
             self._signer = GrvtSigner(private_key, self.endpoints.chain_id, account_index, key_index)
-        self._signed: OrderedDict[int, SignedTx] = OrderedDict()
 
     async def close(self) -> None:
         await self.rest.close()
@@ -78,19 +74,12 @@ class GrvtVenue(GrvtReads):
     # -- signing and sending -------------------------------------------------------------------
 
     async def sign_order(self, spec: OrderSpec) -> SignedTx:
-        """Signed once per client order index in this process; a re-sign elsewhere (another day
-        aside) reproduces the same bytes."""
-        known = self._signed.get(spec.client_order_index)
-        if known is not None:
-            return known
+        """The gateway signs an order once and stores the bytes; a re-sign on the same UTC day would
+        reproduce them, on another day it would not (a new expiration)."""
         if self._signer is None or self.session is None:
             raise AuthError("this grvt venue has no signing key and API key: it cannot trade")
         instrument = await self.instrument(spec.market)
-        signed = self._signer.create_order(spec, instrument, time.time_ns())
-        self._signed[spec.client_order_index] = signed
-        if len(self._signed) > SIGNED_KEPT:
-            self._signed.popitem(last=False)
-        return signed
+        return self._signer.create_order(spec, instrument, time.time_ns())
 
     async def sign_batch(self, specs: Sequence[OrderSpec]) -> list[SignedTx]:
         if len(specs) > self.max_batch:

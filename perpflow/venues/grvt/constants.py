@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pysdk.grvt_raw_types import TimeInForce as SdkTif
 
 from perpflow.venues.base import VenueName
@@ -25,6 +27,10 @@ PRICE_DECIMALS_SIGNED = 9
 # are both derived, the ECDSA signature is deterministic), so a resend is a duplicate at GRVT.
 EXPIRY_DAYS = 28
 DAY_NS = 86_400 * 10**9
+# The gateway stores the signed bytes and repeats them on doubt. It stops a day before their
+# signature expires: a resend refused for expiry (2001) would end the order for good, and a resent
+# resting order should still rest a while.
+RESEND_MARGIN = timedelta(days=1)
 
 # A taker order is subject to a 25 ms speed bump and creation is asynchronous (PENDING, 0x00):
 # a look-up that misses within this long of the submit means "not visible yet".

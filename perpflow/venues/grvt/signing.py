@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -138,4 +138,12 @@ class GrvtSigner:
     def create_order(self, spec: OrderSpec, instrument: Instrument, now_ns: int) -> SignedTx:
         order = unsigned_order(spec, instrument, self.sub_account_id, now_ns)
         digest = sign(self._account, self.chain_id, order, instrument)
-        return SignedTx(c.TX_CREATE_ORDER, body(order), digest, order.signature.nonce, self.api_key_index)
+        return SignedTx(
+            c.TX_CREATE_ORDER, body(order), digest, order.signature.nonce, self.api_key_index,
+            resend_until=resend_until(int(order.signature.expiration)),
+        )  # fmt: skip
+
+
+def resend_until(expiration_ns: int) -> datetime:
+    """The stored bytes go again until a margin before their signature expires (2001 after that)."""
+    return datetime.fromtimestamp(expiration_ns // 10**9, UTC) - c.RESEND_MARGIN
