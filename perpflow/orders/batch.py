@@ -201,7 +201,8 @@ class BatchPlacement:
         """What the venue shows of these orders, by client order index: one read of the market's
         open orders, then a look-up of each one not among them (filled, cancelled, not yet visible).
         Orders ``just_sent`` are looked up one by one only once the venue shows some of them: before
-        it has indexed the batch each look-up would miss, at a request apiece (they stay pending)."""
+        it has indexed the batch each look-up would miss, at a request apiece (they stay pending);
+        and then by the venue's cheap look-up, as a miss only means "pending" there."""
         wanted = {r.client_order_index for r in records}
         if not wanted:
             return {}
@@ -213,6 +214,7 @@ class BatchPlacement:
             if just_sent and not found:
                 return found
         missing = sorted(wanted - found.keys())
-        looked = await asyncio.gather(*(self.venue.order_by_client_index(market, coi) for coi in missing))
+        look = self.venue.order_just_sent if just_sent else self.venue.order_by_client_index
+        looked = await asyncio.gather(*(look(market, coi) for coi in missing))
         found.update({coi: order for coi, order in zip(missing, looked, strict=True) if order is not None})
         return found

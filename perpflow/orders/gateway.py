@@ -102,7 +102,8 @@ class OrderGateway(Placing):
             await self.orders.mark_rejected(intent.key, str(exc))
             raise
         await self.orders.mark_sent(intent.key)
-        found = await self.venue.order_by_client_index(intent.market, record.client_order_index)
+        # Only a cheap look: not showing yet is pending; the full look-up waits for a retry.
+        found = await self.venue.order_just_sent(intent.market, record.client_order_index)
         ack = await self.placed(record, found)
         log.info("order %s sent coi=%d nonce=%d", intent.key, record.client_order_index, signed.nonce)
         return ack

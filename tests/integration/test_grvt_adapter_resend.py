@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -28,8 +28,9 @@ from perpflow.risk import RiskLimits
 from perpflow.venues.base import SignedTx
 from perpflow.venues.grvt import client as grvt_client
 from perpflow.venues.grvt.client import GrvtVenue
-from perpflow.venues.types import OrderKind, OrderStatus, TimeInForce
+from perpflow.venues.types import OrderKind, OrderStatus, TimeInForce, VenueOrder
 from tests.integration.test_grvt_adapter import (
+    ETH,
     GrvtAccount,
     best,
     env,
@@ -177,3 +178,36 @@ async def test_a_429_keeps_the_stored_bytes_and_the_retry_sends_them_unchanged(
     assert placed.sent_now and placed.status in (OrderStatus.PENDING, OrderStatus.OPEN)
     [on_venue] = await orders_with_coid(venue, placed.client_order_index)
     assert venue_signature(on_venue) == sent_signature(first)
+
+
+async def test_the_check_right_after_a_send_is_one_request(
+    activities: OrderActivities,
+    grvt_account: GrvtAccount,
+    venue: GrvtVenue,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    never_sent = 999_999
+    await venue.markets()
+    calls = requests_of(venue, monkeypatch)
+    assert await venue.order_just_sent(ETH, never_sent) is None
+    assert calls == ["order"]  # not visible (yet): one request, whatever the histories hold
+    calls.clear()
+    assert await venue.order_by_client_index(ETH, never_sent) is None
+    assert calls == ["order", "order_history", "fill_history"]  # what a resend waits for
+    calls.clear()
+    # The sim shows an order as soon as it answers, so which look-up the gateway chose is watched.
+    looks: list[str] = []
+    for name in ("order_just_sent", "order_by_client_index"):
+        monkeypatch.setattr(venue, name, watched(looks, name, getattr(venue, name)))
+    bid, _ = await best(venue)
+    placed = await env.run(activities.place_order, intent(grvt_account, price=bid - 3))
+    assert placed.sent_now and calls[calls.index("create_order") :] == ["create_order", "order"]
+    assert looks == ["order_just_sent"]
+
+
+def watched(looks: list[str], name: str, look: Callable[[str, int], Awaitable[VenueOrder | None]]) -> object:
+    async def noted(symbol: str, client_order_index: int) -> VenueOrder | None:
+        looks.append(name)
+        return await look(symbol, client_order_index)
+
+    return noted

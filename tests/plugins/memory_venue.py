@@ -203,6 +203,9 @@ class MemoryVenue:
         found = [o for o in await self.orders_by_client_index(client_order_index) if o.market == symbol]
         return found[-1] if found else None
 
+    async def order_just_sent(self, symbol: str, client_order_index: int) -> VenueOrder | None:
+        return await self.order_by_client_index(symbol, client_order_index)
+
     async def orders_by_client_index(self, client_order_index: int) -> list[VenueOrder]:
         return [o for o in self._orders.values() if o.client_order_index == client_order_index]
 

@@ -3,8 +3,9 @@
 Exactly-once with the order gateway: the gateway claims the intent (its client order index fixed
 once, so our client_order_id is too), signs here, stores the signed bytes in the ledger, and sends
 them. A resend on doubt repeats the stored bytes (``SignedTx.resend_until``), which GRVT drops as
-a duplicate; signing is reproducible besides (``signing``). Before any resend the gateway looks the
-order up here, through the order and fill histories as well.
+a duplicate; signing is reproducible besides (``signing``). Right after a send the gateway's check
+is one request (``order_just_sent``); before any resend it looks the order up here through the
+order and fill histories as well.
 """
 
 from __future__ import annotations
@@ -146,3 +147,11 @@ class GrvtVenue(GrvtReads):
             if order.market == symbol:
                 return order
         return None
+
+    async def order_just_sent(self, symbol: str, client_order_index: int) -> VenueOrder | None:
+        """One request (``full/v1/order``): an order sent moments ago is active or not visible yet.
+        One that already ended may be missed here: the pending ack is read again later in full."""
+        await self.markets()
+        coid = client_order_id(client_order_index)
+        found = await lookup.active(self.rest, str(self.account_index), coid)
+        return found if found is not None and found.market == symbol else None

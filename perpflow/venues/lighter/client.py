@@ -231,6 +231,10 @@ class LighterVenue:
                 return order
         return None
 
+    async def order_just_sent(self, symbol: str, client_order_index: int) -> VenueOrder | None:
+        """Lighter's look-up is one request already."""
+        return await self.order_by_client_index(symbol, client_order_index)
+
     async def open_orders(self, symbol: str | None = None) -> list[VenueOrder]:
         market_id = (await self.market(symbol)).market_id if symbol else None
         await self.markets()
