@@ -1,5 +1,5 @@
 """What every worker process shares (besides ``perpflow.process``): its build id, running until
-stopped, and its metrics endpoint."""
+stopped, its metrics endpoint, and the venues its settings name."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from temporalio.worker import Worker
 
 from perpflow.metrics.endpoint import Endpoint
 from perpflow.metrics.scrape import Read, ScrapeTime
+from perpflow.settings import Settings
+from perpflow.venues.base import VenueName
 
 log = logging.getLogger("perpflow.worker")
 
@@ -38,3 +40,10 @@ def start_metrics(metrics: Endpoint, **reads: Read) -> None:
     for source, read in reads.items():
         metrics.add(ScrapeTime(source, read, loop))
     metrics.start()
+
+
+def venue_urls(settings: Settings) -> dict[VenueName, str]:
+    """The venues whose URL is set (``PERPFLOW_LIGHTER_URL``, ``PERPFLOW_GRVT_URL``), for public
+    reads and market data; each signer's config names its accounts' own endpoints."""
+    urls = {VenueName.LIGHTER: settings.lighter_url, VenueName.GRVT: settings.grvt_url}
+    return {venue: url for venue, url in urls.items() if url}

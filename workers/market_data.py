@@ -35,7 +35,7 @@ from perpflow.venues.config import VenueAccount
 from perpflow.venues.feed import VenueFeed
 from perpflow.venues.registry import build_feed
 from perpflow.venues.types import Proxy
-from workers.common import start_metrics
+from workers.common import start_metrics, venue_urls
 
 log = logging.getLogger("perpflow.worker")
 
@@ -46,11 +46,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--markets", default="", help="books to keep without a watch, e.g. ETH,ETH_USDT_Perp")
     endpoint.add_arguments(parser)
     return parser.parse_args()
-
-
-def venue_urls(settings: Settings) -> dict[VenueName, str]:
-    urls = {VenueName.LIGHTER: settings.lighter_url, VenueName.GRVT: settings.grvt_url}
-    return {venue: url for venue, url in urls.items() if url}
 
 
 def signer_accounts(path: Path | None) -> list[VenueAccount]:

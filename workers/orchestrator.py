@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.grid import GridActivities
@@ -18,6 +19,7 @@ from activities.market import MarketActivities
 from activities.payouts import orchestrator_payout_activities
 from activities.reconcile import ReconcileActivities
 from activities.watches import WatchActivities
+from perpflow import names
 from perpflow.alerts.delivery import delivery_from
 from perpflow.alerts.notifier import Notifier
 from perpflow.db.grid import GridSessions
@@ -36,9 +38,9 @@ from perpflow.process import main_entry, stop_event
 from perpflow.reconcile.models import OrphanKind
 from perpflow.settings import load_settings
 from perpflow.temporal_client import connect
-from perpflow.venues.base import VenueAccess, VenueName
+from perpflow.venues.base import Venue, VenueAccess, VenueName
 from perpflow.venues.registry import build_venue
-from workers.common import BUILD_ID, run_workers, start_metrics
+from workers.common import BUILD_ID, run_workers, start_metrics, venue_urls
 from workflows.registry import ALL_WORKFLOWS
 
 # The ledger gauges' breakdowns, from the models that define them.
@@ -53,6 +55,25 @@ LEDGER_WORDS = LedgerWords(
 )
 
 
+def market_workers(client: Client, venues: dict[VenueName, Venue]) -> list[Worker]:
+    """Each other venue's public reads on its own market queue (``names.market_queue``): a job
+    there names that queue, so a market is never read from the wrong venue."""
+    workers = []
+    for name, venue in venues.items():
+        if name is not VenueName.LIGHTER:
+            market = MarketActivities(venue)
+            queue = names.market_queue(name)
+            workers.append(
+                Worker(
+                    client,
+                    build_id=BUILD_ID,
+                    task_queue=queue,
+                    activities=[market.get_book_top, market.get_market],
+                )
+            )
+    return workers
+
+
 async def main() -> None:
     metrics = endpoint.Endpoint(Process.ORCHESTRATOR, endpoint.parse(prog="workers.orchestrator"))
     metrics.install_sdk()  # before the first client connects
@@ -64,11 +85,15 @@ async def main() -> None:
         client = await connect(settings)
         probes = {Component.LEDGER: [ledger_probe(ledger), orphans_probe(ledger)]}
         market_activities: list[Callable[..., Any]] = []
-        if settings.lighter_url:
-            # Public reads only: no key here. Orders go through the signer queues.
-            venue = build_venue(VenueName.LIGHTER, VenueAccess(settings.lighter_url))
-            probes[Component.VENUE] = [venue_probe(venue), market_data_probe(settings.state_dir)]
-            market = MarketActivities(venue)
+        # Public reads only: no key here. Orders go through the signer queues.
+        venues = {name: build_venue(name, VenueAccess(url)) for name, url in venue_urls(settings).items()}
+        if venues:
+            probes[Component.VENUE] = [
+                *map(venue_probe, venues.values()),
+                market_data_probe(settings.state_dir),
+            ]
+        if VenueName.LIGHTER in venues:  # Lighter's reads on this queue, as they always were
+            market = MarketActivities(venues[VenueName.LIGHTER])
             market_activities += [market.get_book_top, market.get_market]
         health = HealthActivities(probes)
         # Activities only record alerts; this loop delivers them, woken by each new one.
@@ -95,7 +120,7 @@ async def main() -> None:
         )
         # Outside the worker: alerts raised by activities finishing at shutdown still go out.
         async with delivery.running():
-            await run_workers([worker], stop)
+            await run_workers([worker, *market_workers(client, venues)], stop)
     finally:
         metrics.close()
         await ledger.close()

@@ -18,11 +18,14 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from perpflow import names
+    from perpflow.grid.config import GridConfig
     from perpflow.grid.levels import LevelState
     from perpflow.grid.models import Cancel, Placement, Plan
     from perpflow.orders import AccountQuery, BookQuery, MarketQuery, OrderAck, OrderBatch
     from perpflow.orders.errors import REFUSALS
     from perpflow.orders.models import MAX_BATCH_INTENTS
+    from perpflow.venues.base import VenueName
     from perpflow.venues.types import MarketInfo
     from workflows.calls import (
         CANCEL_ORDER,
@@ -180,16 +183,24 @@ async def poll(run: GridRun) -> None:
     run.next_poll = workflow.now() + timedelta(seconds=run.config.safety_poll_s)
 
 
-async def read_market(market: str) -> MarketInfo:
+def market_queue(config: GridConfig) -> str | None:
+    """Where the session's public market reads run: Lighter's on the orchestrator's own queue (the
+    workflow's, as they always have), another venue's on that venue's market queue."""
+    return None if config.venue is VenueName.LIGHTER else names.market_queue(config.venue)
+
+
+async def read_market(config: GridConfig) -> MarketInfo:
+    query = MarketQuery(market=config.market)
     try:
-        return await unless_cancelled(GET_MARKET.run(MarketQuery(market=market)))
+        return await unless_cancelled(GET_MARKET.run(query, task_queue=market_queue(config)))
     except ActivityError as exc:
         raise ApplicationError(root_cause(exc), type="UnknownMarket", non_retryable=True) from None
 
 
-async def read_mark(run_market: str, fallback: Decimal | None) -> Decimal:
-    book = (await unless_cancelled(GET_BOOK_TOP.run(BookQuery(market=run_market, depth=1)))).book
+async def read_mark(config: GridConfig, fallback: Decimal | None) -> Decimal:
+    query = BookQuery(market=config.market, depth=1)
+    book = (await unless_cancelled(GET_BOOK_TOP.run(query, task_queue=market_queue(config)))).book
     mark = book.mid or fallback
     if mark is None:
-        raise ApplicationError(f"no price in {run_market}: the book is empty", type="NoPrice")
+        raise ApplicationError(f"no price in {config.market}: the book is empty", type="NoPrice")
     return mark

@@ -31,7 +31,7 @@ async def steer(run: GridRun, *, cancelling: bool = False) -> GridStatus:
         if not cancelling and book.state in (GridState.RUNNING, GridState.PAUSED):
             await watch_ladder(run)
         if run.reconcile_due or workflow.now() >= run.next_reconcile:
-            run.price = await read_mark(run.config.market, run.price)
+            run.price = await read_mark(run.config, run.price)
             await reconcile(run)
             run.record_fills(at_least=1)
         elif workflow.now() >= run.next_poll:

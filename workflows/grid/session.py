@@ -185,8 +185,8 @@ async def _open(config: GridConfig) -> GridBook:
         names.KIND.value_set(names.Kind.GRID_SESSION), names.VENUE.value_set(config.venue),
         names.ACCOUNT.value_set(str(config.account.account_index)), names.MARKET.value_set(config.market),
     ])  # fmt: skip
-    market = await read_market(config.market)
-    mark = await read_mark(config.market, None)
+    market = await read_market(config)
+    mark = await read_mark(config, None)
     wid, now = workflow.info().workflow_id, workflow.now()
     try:
         book = GridBook.start(
