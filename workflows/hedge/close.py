@@ -12,7 +12,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from perpflow.alerts.models import Severity
-    from perpflow.hedge import pricing
+    from perpflow.hedge import pricing, sizing
     from perpflow.hedge.models import CycleResult, CycleState, LegAccount
     from perpflow.hedge.tally import Role
     from perpflow.orders import OrderAck
@@ -80,6 +80,25 @@ async def cancelled(run: CycleRun) -> CycleResult:
     result = await run.end(CycleState.CANCELLED, f"{s.reason}: {_closed_summary(run)}")
     workflow.set_current_details(f"CANCELLED: {result.reason}; realised {result.realized_pnl}")
     raise asyncio.CancelledError(result.reason)
+
+
+async def trim_residue(run: CycleRun, residue: Decimal) -> Decimal:
+    """A cross-venue cycle's maker fills that the hedge market cannot take (below its lot or
+    minimums) are closed on the maker leg, reduce-only, when the maker's market takes that size,
+    rather than left naked through the hold. What stays unhedged."""
+    maker, tally = run.inp.maker, run.s.tally
+    size = sizing.round_down(residue, run.market.size_decimals)
+    if not sizing.tradable(run.market, size, run.price_floor(tally.avg_price(Role.MAKER))):
+        return residue
+    held = run.own_positions().get(maker, Decimal(0))
+    try:
+        await _market_close(run, maker, size if held > 0 else -size, f"trim-{maker.account_index}")
+    except ActivityError as exc:
+        run.alert(Severity.WARNING, "residue trim refused", root_cause(exc))
+        return residue
+    left = abs(sum(run.own_positions().values(), Decimal(0)))
+    workflow.logger.info("cycle %s trimmed %s of the maker leg", workflow.info().workflow_id, residue - left)
+    return left
 
 
 async def _close_as_maker(run: CycleRun) -> None:

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from perpflow.venues.types import OrderKind, TimeInForce
     from workflows.calls import AWAIT_FILL
     from workflows.failures import root_cause
+    from workflows.hedge.close import trim_residue
     from workflows.hedge.legs import cancel, place, read_book
     from workflows.hedge.run import CycleRun
 
@@ -117,12 +118,21 @@ async def hedge_outstanding(run: CycleRun, *, final: bool) -> None:
         if left <= 0:
             raise HedgeImpossible(f"could not hedge {need} within {run.params.hedge_deadline_s:g} s")
         await _hedge(run, need, left)
-    tally = run.s.tally
-    if final and (residue := tally.filled(Role.MAKER) - tally.filled(Role.HEDGE)) > 0:
-        run.s.reason = f"{residue} filled below the hedge market's minimum order or lot could not be hedged"
-        run.alert(Severity.WARNING, "unhedgeable residue", run.s.reason)
+    if final and (residue := _naked(run)) > 0:
+        if run.inp.cross:  # what the hedge market cannot take, the maker's may: closed there
+            residue = await trim_residue(run, residue)
+        if residue > 0:
+            run.s.reason = (
+                f"{residue} filled below the hedge market's minimum order or lot could not be hedged"
+            )
+            run.alert(Severity.WARNING, "unhedgeable residue", run.s.reason)
     if run.s.state is CycleState.HEDGING:
         run.enter(CycleState.QUOTING)
+
+
+def _naked(run: CycleRun) -> Decimal:
+    """The size the two legs' own positions do not offset (while quoting: A's fills B has not hedged)."""
+    return abs(sum(run.own_positions().values(), Decimal(0)))
 
 
 def _unhedged(run: CycleRun) -> Decimal:
