@@ -214,26 +214,37 @@ async def test_a_hedge_cycle_on_grvt_hedges_the_signalled_maker_fill_and_ends_fl
     await centred(rig)
     size = Decimal("0.05")  # ten of ETH_USDT_Perp's min size
     assert size % (await rig.public.market(ETH_GRVT)).min_base_amount == 0
+    # Held until the test flattens it: the market-data worker's signal is awaited in its history
+    # while the cycle still runs (the cycle may have seen the fill first through its own poll).
+    params = {**cycle_params(size), "hold_s": 600}
     inp = {
         "fleet": "grvt", "pair": "p0", "seq": 0, "venue": "grvt", "market": ETH_GRVT,
-        "maker": leg(maker), "taker": leg(taker), "maker_side": "buy", "params": cycle_params(size),
+        "maker": leg(maker), "taker": leg(taker), "maker_side": "buy", "params": params,
     }  # fmt: skip
     wid = names.hedge_cycle_id("grvt", uuid.uuid4().hex[:8], "p0", 0)
     handle = await rig.client.start_workflow(
         "HedgeCycleWorkflow", inp, id=wid, task_queue=names.ORCHESTRATOR_QUEUE, result_type=CycleResult
     )
     maker_venue, taker_venue = rig.venue(maker), rig.venue(taker)
+
+    async def holding() -> bool:
+        return (await handle.query("status", result_type=CycleStatus)).state is CycleState.HOLDING
+
     try:
         await through_the_quote(rig, maker_venue)
+        await rig.until(holding, "the maker filled and hedged: holding")
+        makers = {o for o in (await handle.query("status", result_type=CycleStatus)).orders if "/maker-" in o}
+        assert makers
+        await rig.until(
+            lambda: signalled_fills(rig.client, wid), "the maker's fill signalled as order_filled"
+        )
+        await handle.signal("flatten", {"by": "test"})
         result = await rig.outcome(handle)
         assert result.state is CycleState.DONE, result
         assert result.maker_filled == result.hedged == size
         assert result.open_exposure == {}
         for v in (maker_venue, taker_venue):
             assert (await v.account()).position(ETH_GRVT).size == 0
-        status = await handle.query("status", result_type=CycleStatus)
-        makers = {o for o in status.orders if "/maker-" in o}
-        assert makers and await signalled_fills(rig.client, wid)  # the maker's fill came as a signal
     finally:
         await maker_venue.close()
         await taker_venue.close()
