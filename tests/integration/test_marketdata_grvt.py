@@ -196,9 +196,11 @@ async def test_one_worker_routes_both_venues_fills_and_feed_states_and_a_session
             await admin_post(sim, "/_sim/grvt/sessions/expire", {})
             g2 = await take(orders, gv, wid, "grvt-2", GRVT_SIZE)
 
+            seen = len(changes(before, VenueName.GRVT, grvt_account))
+
             async def reconnected() -> bool:
-                t = await told(handle)
-                return changes(t, VenueName.GRVT, grvt_account)[-2:] == [FeedState.DOWN, FeedState.UP]
+                now = changes(await told(handle), VenueName.GRVT, grvt_account)
+                return now[seen : seen + 1] == [FeedState.DOWN] and now[-1] is FeedState.UP
 
             await until_true(reconnected, "GRVT's account stream down, then up again", worker)
             await until_true(lambda: filled(g2), "the fill made while GRVT's session ended", worker)
