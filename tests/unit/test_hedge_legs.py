@@ -3,10 +3,14 @@ venue or two), and a fleet config whose pairs span venues."""
 
 from __future__ import annotations
 
+import json
+import re
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from perpflow.errors import ConfigError
@@ -169,3 +173,29 @@ def test_a_leg_on_a_venue_with_no_market_is_a_config_error() -> None:
         cfg.to_input(ACCOUNTS)
     with pytest.raises(ValidationError, match="name the fleet's market"):
         config(pairs=[{"name": "p1", "maker": "l-maker", "taker": "g-taker"}])
+
+
+DOC = Path(__file__).parents[2] / "docs" / "cross-venue.md"
+
+
+def test_the_documented_cross_venue_input_is_a_cross_venue_cycle() -> None:
+    [text] = re.findall(
+        r"<!-- input: perpflow.hedge.models:HedgeCycleInput -->\s*```json\n(.*?)```", DOC.read_text(), re.S
+    )
+    inp = HedgeCycleInput.model_validate(json.loads(text))
+    assert inp.cross and inp.venue_of(inp.maker) is VenueName.GRVT
+
+
+def test_the_documented_fleet_config_builds_a_pair_each_way() -> None:
+    [text] = re.findall(r"```yaml\n(.*?)```", DOC.read_text(), re.S)
+    accounts = [
+        AccountRef(name="grvt-maker-1", venue="grvt", account_index=10**15 + 1, api_key_index=0),
+        AccountRef(name="lighter-taker-1", venue="lighter", account_index=11, api_key_index=3),
+        AccountRef(name="lighter-maker-2", venue="lighter", account_index=12, api_key_index=3),
+        AccountRef(name="grvt-taker-2", venue="grvt", account_index=10**15 + 2, api_key_index=0),
+    ]
+    inp = FleetConfig.model_validate(yaml.safe_load(text)).to_input(accounts)
+    assert (inp.venue, inp.market) == (VenueName.GRVT, "ETH_USDT_Perp")  # the first maker's venue
+    g2l, l2g = inp.pairs
+    assert (g2l.maker.venue, g2l.taker.venue, g2l.taker.market) == (None, VenueName.LIGHTER, "ETH")
+    assert (l2g.maker.venue, l2g.maker.market, l2g.taker.venue) == (VenueName.LIGHTER, "ETH", None)
