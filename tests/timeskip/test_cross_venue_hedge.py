@@ -232,3 +232,17 @@ async def test_a_fleet_cycles_a_cross_venue_pair_alternating_sides(grvt_maker: C
     assert placed(rig.grvt.venue, is_maker) == [(maker, "buy", SIZE, False), (maker, "sell", SIZE, False)]
     assert placed(rig.lighter.venue, is_hedge) == [(taker, "sell", SIZE, False), (taker, "buy", SIZE, False)]
     assert rig.grvt.venue.positions[maker] == rig.lighter.venue.positions[taker] == 0
+
+
+async def test_a_maker_close_rests_each_leg_at_its_own_venues_touch(grvt_maker: CrossRig) -> None:
+    rig = grvt_maker
+    handle = await start(rig, cycle(rig, Side.BUY, close_mode="maker_then_market", close_maker_timeout_s=5))
+    rig.maker_venue.fill(await maker_quote(rig))
+    result = await handle.result()
+    assert result.state is CycleState.DONE, result
+    closes = [*rig.grvt.venue.placed(is_close), *rig.lighter.venue.placed(is_close)]
+    resting_closes = [(i.venue, i.side.value, i.price) for i in closes if "/close-maker-" in i.key]
+    # GRVT's long closes at GRVT's ask; Lighter's short at Lighter's bid (a dollar apart).
+    assert resting_closes == [(GRVT, "sell", D("2001.5")), (LIGHTER, "buy", D("1999.5"))]
+    maker, taker = rig.maker.account_index, rig.taker.account_index
+    assert rig.grvt.venue.positions[maker] == rig.lighter.venue.positions[taker] == 0

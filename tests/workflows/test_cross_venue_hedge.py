@@ -28,6 +28,7 @@ from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.types import Side
 from tests.plugins.chaos import Proc, signalled_fills
 from tests.plugins.grvt_stack import ETH_GRVT, GrvtSimAccount, grvt_stack, grvt_venue, new_grvt_account
+from tests.plugins.hedge import record_history
 from tests.plugins.sim import SimHandle
 from tests.plugins.venues import SimAccount, best, new_account, venue_for
 
@@ -178,6 +179,7 @@ async def test_a_grvt_makers_signalled_fill_is_hedged_on_lighter_and_both_end_fl
         ("lighter", a.account_index),
     }
     assert await signalled_fills(rig.client, handle.id)  # GRVT's fill came from the market-data worker
+    await record_history(handle, "hedge_cycle_cross_venue")
 
 
 async def test_a_lighter_makers_fill_is_hedged_on_grvt_and_both_end_flat(rig: Rig) -> None:
