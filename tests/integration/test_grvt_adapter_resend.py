@@ -21,7 +21,7 @@ from activities.orders import OrderActivities
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
 from perpflow.db.risk import RiskStates
-from perpflow.orders import OrderIntent
+from perpflow.orders import OrderBatch, OrderIntent
 from perpflow.orders.errors import OrderPending
 from perpflow.orders.status import OrderState
 from perpflow.risk import RiskLimits
@@ -211,3 +211,23 @@ def watched(looks: list[str], name: str, look: Callable[[str, int], Awaitable[Ve
         return await look(symbol, client_order_index)
 
     return noted
+
+
+async def test_a_ladder_refused_by_a_429_goes_again_through_place_orders_with_the_stored_bytes(
+    activities: OrderActivities, grvt_account: GrvtAccount, venue: GrvtVenue, ledger: Ledger, sim: SimHandle
+) -> None:
+    bid, _ = await best(venue)
+    batch = OrderBatch(intents=[intent(grvt_account, price=bid - 10 - i) for i in range(3)])
+    await sim.admin.inject_fault("http_429", count=1, path=CREATE_ORDER)  # the ladder's first send
+    with signing_a_day_earlier(), pytest.raises(ApplicationError):
+        await env.run(activities.place_orders, batch)
+    first_status, first = await stored(ledger, batch.intents[0])
+    assert first_status is OrderState.INTENT
+    acks = await env.run(activities.place_orders, batch)
+    assert [a.sent_now for a in acks.acks] == [True, True, True]
+    for order, ack in zip(batch.intents, acks.acks, strict=True):
+        _, sent = await stored(ledger, order)
+        assert [venue_signature(o) for o in await orders_with_coid(venue, ack.client_order_index)] == [
+            sent_signature(sent)
+        ]
+    assert (await stored(ledger, batch.intents[0]))[1] == first  # signed yesterday, sent today
