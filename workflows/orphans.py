@@ -2,7 +2,8 @@
 orphan position with a reduce-only IOC of exactly its size (never more), priced off the book.
 
 Each call is bounded (RECONCILE_ACTION): a failure is reported as this run's outcome, and the
-next run looks again.
+next run looks again. The orphan's market and book are read on its venue's market queue (Lighter's
+on the orchestrator's own, as they always were), its close sent on its account's signer queue.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from perpflow.orders import BookQuery, MarketQuery, OrderIntent, OrderRef
     from perpflow.reconcile.judge import flatten_size
     from perpflow.reconcile.models import AccountReport, ActionKind, ActionOutcome, Orphan
+    from perpflow.venues.base import VenueName
     from perpflow.venues.types import OrderKind, Side, TimeInForce
     from workflows.calls import CANCEL_ORDER, GET_BOOK_TOP, GET_MARKET, PLACE_ORDER
     from workflows.failures import root_cause
@@ -56,12 +58,16 @@ async def flatten_orphan(report: AccountReport, orphan: Orphan, max_slippage: De
     account = report.account
     venue = next((p.venue_size for p in report.judgement.positions if p.market == orphan.market), None)
     try:
-        market = await GET_MARKET.run(MarketQuery(market=orphan.market), preset=RECONCILE_READ)
+        reads = _market_queue(account)
+        market = await GET_MARKET.run(
+            MarketQuery(market=orphan.market), task_queue=reads, preset=RECONCILE_READ
+        )
         size, why = flatten_size(orphan.size, venue or Decimal(0), market)
         if not size:
             return nothing_done(orphan, why)
         side = Side.SELL if orphan.size > 0 else Side.BUY
-        book = (await GET_BOOK_TOP.run(BookQuery(market=orphan.market, depth=1), preset=RECONCILE_READ)).book
+        query = BookQuery(market=orphan.market, depth=1)
+        book = (await GET_BOOK_TOP.run(query, task_queue=reads, preset=RECONCILE_READ)).book
         reference = book.mid or (book.best_bid if side is Side.SELL else book.best_ask)
         if reference is None:
             return nothing_done(orphan, f"no book on {orphan.market} to bound the close's price")
@@ -99,6 +105,13 @@ def _close_intent(account: AccountRef, market: str, side: Side, size: Decimal, w
         price=worst,
         reduce_only=True,
     )
+
+
+def _market_queue(account: AccountRef) -> str | None:
+    """Lighter's public reads on the workflow's own queue (None), as grid and hedge read them;
+    another venue's on that venue's market queue: the orchestrator's Lighter venue knows no
+    ``ETH_USDT_Perp``. Only the queue differs, not the commands, so older histories replay."""
+    return None if account.venue == VenueName.LIGHTER else names.market_queue(account.venue)
 
 
 def _send_queue(account: AccountRef) -> str:
