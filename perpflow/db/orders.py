@@ -7,7 +7,7 @@ that matches the states allowed to precede it, so a racing writer can never step
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -61,6 +61,15 @@ def _record(row: t.Order) -> OrderRecord:
     )
 
 
+def _row(intent: OrderIntent) -> t.Order:
+    return t.Order(
+        idempotency_key=intent.key, workflow_id=intent.workflow_id, venue=intent.venue.value,
+        account_index=intent.account_index, market=intent.market, side=intent.side.value,
+        order_type=intent.kind.value, time_in_force=intent.tif.value,
+        reduce_only=intent.reduce_only, price=intent.price, size=intent.size,
+    )  # fmt: skip
+
+
 def _signed(row: t.Order) -> SignedTx | None:
     """The signed order stored before its send; rows from before 0012 have none."""
     if row.tx_info is None or row.tx_type is None or row.nonce is None or row.api_key_index is None:
@@ -84,12 +93,7 @@ class Orders:
         comes first: a new intent, the hot path, spends no round trip on a look-up."""
         try:
             async with self.ledger.session() as s:
-                row = t.Order(
-                    idempotency_key=intent.key, workflow_id=intent.workflow_id, venue=intent.venue.value,
-                    account_index=intent.account_index, market=intent.market, side=intent.side.value,
-                    order_type=intent.kind.value, time_in_force=intent.tif.value,
-                    reduce_only=intent.reduce_only, price=intent.price, size=intent.size,
-                )  # fmt: skip
+                row = _row(intent)
                 s.add(row)
                 await s.flush()
                 row.client_order_index = CLIENT_INDEX_BASE + row.id
@@ -102,6 +106,28 @@ class Orders:
         if not record.intent.same_order_as(intent):
             raise IntentConflict(f"key {intent.key} already names a different order")
         return record
+
+    async def claim_all(self, intents: Sequence[OrderIntent]) -> list[OrderRecord]:
+        """``claim`` for a batch (a grid's ladder) in one transaction: one look-up of the keys an
+        earlier attempt claimed, one insert of the rest. A concurrent claim of one of them (the
+        insert conflicts) falls back to claiming each alone."""
+        try:
+            async with self.ledger.session() as s:
+                query = select(t.Order).where(t.Order.idempotency_key.in_([i.key for i in intents]))
+                rows = {row.idempotency_key: row for row in (await s.scalars(query)).all()}
+                new = [_row(i) for i in intents if i.key not in rows]
+                s.add_all(new)
+                await s.flush()
+                for row in new:
+                    row.client_order_index = CLIENT_INDEX_BASE + row.id
+                    rows[row.idempotency_key] = row
+                records = [_record(rows[i.key]) for i in intents]
+        except IntegrityError:
+            return [await self.claim(intent) for intent in intents]
+        for record, intent in zip(records, intents, strict=True):
+            if not record.intent.same_order_as(intent):
+                raise IntentConflict(f"key {intent.key} already names a different order")
+        return records
 
     async def get(self, key: str) -> OrderRecord | None:
         async with self.ledger.session() as s:

@@ -67,7 +67,7 @@ class BatchPlacement:
         self.placing.serve(first.account_index)
         risk = asyncio.ensure_future(self.placing.risk_reads(first))
         try:
-            records = await _each([self.orders.claim(intent) for intent in batch.intents])
+            records = await self.orders.claim_all(batch.intents)
             fresh, pending = await self._earlier_sends(records)
             await self._send(self._within_risk(fresh, *await risk), self.venue.max_batch)
         finally:

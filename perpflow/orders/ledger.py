@@ -7,7 +7,7 @@ one writer.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
 from pydantic import AwareDatetime
@@ -74,6 +74,10 @@ class OrderRecord(Model):
 class OrderLedger(Protocol):
     async def claim(self, intent: OrderIntent) -> OrderRecord:
         """The record for ``intent.key``, created with its client order index if new."""
+        ...
+
+    async def claim_all(self, intents: Sequence[OrderIntent]) -> list[OrderRecord]:
+        """``claim`` for each intent of a batch, in their order."""
         ...
 
     async def by_client_index(

@@ -9,7 +9,7 @@ import pytest
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
 from perpflow.orders import OrderIntent
-from perpflow.orders.errors import IllegalTransition
+from perpflow.orders.errors import IllegalTransition, IntentConflict
 from perpflow.orders.status import OrderState
 from perpflow.venues.base import SignedTx
 from perpflow.venues.types import OrderStatus, Side, VenueOrder
@@ -69,3 +69,24 @@ async def test_a_venue_contradicting_the_ledger_is_refused(ledger: Ledger) -> No
     with pytest.raises(IllegalTransition):
         await orders.mark_seen("wf/maker-0", venue_order(coi, OrderStatus.FILLED, "1"))
     assert await status(orders) is OrderState.CANCELED
+
+
+async def test_a_batch_claims_its_new_intents_at_once_and_finds_those_claimed_before(ledger: Ledger) -> None:
+    orders = Orders(ledger)
+
+    def level(i: int, price: int = 2000) -> OrderIntent:
+        return OrderIntent(key=f"grid/L{i}-g0", workflow_id="grid", account_index=1, market="ETH",
+                           side=Side.BUY, size=Decimal(1), price=Decimal(price - i))  # fmt: skip
+
+    before = await orders.claim(level(1))
+    records = await orders.claim_all([level(0), level(1), level(2)])
+    assert [r.intent.key for r in records] == ["grid/L0-g0", "grid/L1-g0", "grid/L2-g0"]
+    assert records[1].client_order_index == before.client_order_index
+    assert len({r.client_order_index for r in records}) == 3
+    again = await orders.claim_all([level(2), level(0)])  # a retried batch: the same orders
+    assert [r.client_order_index for r in again] == [
+        records[2].client_order_index,
+        records[0].client_order_index,
+    ]
+    with pytest.raises(IntentConflict):
+        await orders.claim_all([level(3), level(1, price=2100)])
