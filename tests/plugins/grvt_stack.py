@@ -132,21 +132,23 @@ def grvt_stack(
 ) -> Stack:
     """Both venues' URLs in the environment, every account's keys in the signer YAML by reference
     (``env:``): GRVT accounts sign with their trading key and log in with it (``view_login``: with
-    their View-only key, for a file only the market-data worker reads)."""
+    their View-only key, for a file only the market-data worker reads). Accounts are named by their
+    index: the signer registers an account in the (session-wide) ledger only under a name no other
+    module's stack has taken."""
     keys: dict[str, str] = {}
     accounts: list[dict[str, Any]] = []
     for i, g in enumerate(grvt):
         login = g.view_key if view_login else g.trade_key
         keys |= {f"GRVT_SIGNER_{i}": g.signer.get_secret_value(), f"GRVT_KEY_{i}": login.get_secret_value()}
         accounts.append({
-            "name": f"grvt-{i}", "venue": "grvt", "account_index": g.account_index, "api_key_index": 0,
-            "api_key": f"env:GRVT_SIGNER_{i}", "session_key": f"env:GRVT_KEY_{i}",
+            "name": f"grvt-{g.account_index}", "venue": "grvt", "account_index": g.account_index,
+            "api_key_index": 0, "api_key": f"env:GRVT_SIGNER_{i}", "session_key": f"env:GRVT_KEY_{i}",
         })  # fmt: skip
     for i, a in enumerate(lighter):
         keys[f"LIGHTER_KEY_{i}"] = a.private_key.get_secret_value()
         accounts.append({
-            "name": f"lighter-{i}", "account_index": a.account_index, "api_key_index": a.api_key_index,
-            "api_key": f"env:LIGHTER_KEY_{i}", "tier": "premium",
+            "name": f"lighter-{a.account_index}", "account_index": a.account_index,
+            "api_key_index": a.api_key_index, "api_key": f"env:LIGHTER_KEY_{i}", "tier": "premium",
         })  # fmt: skip
     config = state_dir / "signer.yaml"
     venues = {"lighter": {"url": sim.url}, "grvt": {"url": grvt_url(sim)}}
