@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from perpflow.db import tables as t
 from perpflow.db.ledger import Ledger
 from perpflow.hedge.errors import CycleIdReused
-from perpflow.hedge.models import CycleRecord, CycleState
+from perpflow.hedge.models import CycleRecord, CycleResult, CycleState
 
 
 class HedgeCycles:
@@ -32,9 +32,26 @@ class HedgeCycles:
                 )
             elif CycleState(row.state).final:
                 return
+            if row.taker_venue is None:  # also a cycle whose row was created before the columns were
+                row.taker_venue, row.taker_market = rec.taker_venue, rec.taker_market
             row.state = rec.state.value
             row.realized_pnl, row.fees = rec.realized_pnl, rec.fees
             if rec.result is not None:
                 row.result = rec.result.model_dump(mode="json")
             if rec.state.final and row.ended_at is None:
                 row.ended_at = datetime.now(UTC)
+
+    async def get(self, workflow_id: str) -> CycleRecord | None:
+        async with self.ledger.session() as s:
+            row = await s.get(t.HedgeCycle, workflow_id)
+            return None if row is None else _record(row)
+
+
+def _record(row: t.HedgeCycle) -> CycleRecord:
+    return CycleRecord(
+        workflow_id=row.workflow_id, fleet=row.fleet, pair=row.pair, seq=row.seq, venue=row.venue,
+        market=row.market, maker_account=row.maker_account, taker_account=row.taker_account,
+        taker_venue=row.taker_venue, taker_market=row.taker_market, state=CycleState(row.state),
+        realized_pnl=row.realized_pnl, fees=row.fees,
+        result=None if row.result is None else CycleResult.model_validate(row.result),
+    )  # fmt: skip

@@ -113,6 +113,9 @@ class HedgeCycle(Base):
     market: Mapped[str] = mapped_column(String(32))
     maker_account: Mapped[int] = mapped_column(BigInteger)
     taker_account: Mapped[int] = mapped_column(BigInteger)
+    # A cross-venue cycle's hedge leg; NULL: it trades on the maker's venue and market.
+    taker_venue: Mapped[str | None] = mapped_column(String(32))
+    taker_market: Mapped[str | None] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(16))
     realized_pnl: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
     fees: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))

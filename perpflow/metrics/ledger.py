@@ -23,8 +23,8 @@ from perpflow.metrics.scrape import filled
 _at = DateTime(timezone=True)
 _cycles = table(
     "hedge_cycles", column("fleet"), column("pair"), column("venue"), column("market"),
-    column("maker_account"), column("taker_account"), column("state"), column("realized_pnl"),
-    column("ended_at", _at),
+    column("maker_account"), column("taker_account"), column("taker_venue"), column("taker_market"),
+    column("state"), column("realized_pnl"), column("ended_at", _at),
 )  # fmt: skip
 _grids = table(
     "grid_sessions", column("state"), column("venue"), column("account_index"), column("market"),
@@ -89,13 +89,16 @@ class LedgerGauges:
         ]
 
     async def _pairs(self, conn: AsyncConnection) -> Family:
-        """The accounts of each pair with a live cycle, for a rule to add up their positions."""
+        """The accounts of each pair with a live cycle, each on its leg's venue and market, for a
+        rule to add up their positions. A row without the taker's (one venue, or written before
+        the columns were) hedges on the maker's."""
         c = _cycles.c
-        legs = (c.fleet, c.pair, c.venue, c.market, c.maker_account, c.taker_account)
+        taker = (func.coalesce(c.taker_venue, c.venue), func.coalesce(c.taker_market, c.market))
+        legs = (c.fleet, c.pair, c.venue, c.market, c.maker_account, c.taker_account, *taker)
         query = select(*legs).distinct().where(c.state.in_(self.words.open_cycle_states))
         rows = (await conn.execute(query)).all()
-        makers = [((f, p, v, a, m, "maker"), 1) for f, p, v, m, a, _ in rows]
-        takers = [((f, p, v, a, m, "taker"), 1) for f, p, v, m, _, a in rows]
+        makers = [((f, p, v, a, m, "maker"), 1) for f, p, v, m, a, *_ in rows]
+        takers = [((f, p, v, a, m, "taker"), 1) for f, p, _, _, _, a, v, m in rows]
         return filled(names.HEDGE_PAIR_ACCOUNT, makers + takers)
 
     async def _grids(self, conn: AsyncConnection) -> list[Family]:
