@@ -1,7 +1,9 @@
 """The market-data worker process serving GRVT and Lighter at once, configured by its environment
 (``PERPFLOW_LIGHTER_URL``, ``PERPFLOW_GRVT_URL``) and the signer YAML (a GRVT account's View-only
 key): each venue's fills reach the workflow that owns the order as ``order_filled``, each stream's
-state as ``feed_changed`` naming its venue, and a GRVT session the venue ends costs no fill."""
+state as ``feed_changed`` naming its venue, a GRVT session the venue ends costs no fill, and a band
+watch on GRVT (a leg's stop-loss or take-profit, a grid's crossing) fires ``price_crossed`` once from
+GRVT's book."""
 
 from __future__ import annotations
 
@@ -24,13 +26,23 @@ from perpflow.db.watches import Watches
 from perpflow.marketdata.models import WatchKind, WatchSpec
 from perpflow.models import AccountRef, Model
 from perpflow.orders import OrderIntent
-from perpflow.signals import FEED_CHANGED, ORDER_FILLED, FeedChanged, FeedState, OrderFilled
+from perpflow.signals import (
+    FEED_CHANGED,
+    ORDER_FILLED,
+    PRICE_CROSSED,
+    Direction,
+    FeedChanged,
+    FeedState,
+    OrderFilled,
+    PriceCrossed,
+)
 from perpflow.venues.base import Venue, VenueName
 from perpflow.venues.types import OrderKind, OrderSpec, Side, TimeInForce
 from tests.plugins.grvt_stack import (
     ETH_GRVT,
     GrvtSimAccount,
     admin_post,
+    best,
     grvt_stack,
     grvt_venue,
     new_grvt_account,
@@ -41,12 +53,14 @@ from tests.plugins.venues import SimAccount, new_account, venue_for
 
 GRVT_SIZE = Decimal("0.05")
 LIGHTER_SIZE = Decimal("0.01")
+ETH = 0  # the sim's market id behind GRVT's ETH_USDT_Perp (and Lighter's ETH)
 
 
 class Told(Model):
     fills: dict[str, OrderFilled]
     raw_fills: int
     feed: list[FeedChanged]
+    crossings: list[PriceCrossed]
 
 
 @workflow.defn(name="MarketDataGrvtRecorderTestWorkflow")
@@ -57,6 +71,7 @@ class Recorder:
         self.fills: dict[str, OrderFilled] = {}
         self.raw_fills = 0
         self.feed: list[FeedChanged] = []
+        self.crossings: list[PriceCrossed] = []
         self.done = False
 
     @workflow.run
@@ -73,13 +88,17 @@ class Recorder:
     def feed_changed(self, payload: dict[str, Any]) -> None:
         self.feed.append(FeedChanged.model_validate(payload))
 
+    @workflow.signal(name=PRICE_CROSSED)
+    def price_crossed(self, payload: dict[str, Any]) -> None:
+        self.crossings.append(PriceCrossed.model_validate(payload))
+
     @workflow.signal
     def finish(self) -> None:
         self.done = True
 
     @workflow.query
     def told(self) -> Told:
-        return Told(fills=self.fills, raw_fills=self.raw_fills, feed=self.feed)
+        return Told(fills=self.fills, raw_fills=self.raw_fills, feed=self.feed, crossings=self.crossings)
 
 
 @asynccontextmanager
@@ -218,3 +237,54 @@ async def test_one_worker_routes_both_venues_fills_and_feed_states_and_a_session
     assert (tmp_path / "marketdata-fills-grvt.json").exists() and (
         tmp_path / "marketdata-fills.json"
     ).exists()
+
+
+async def test_band_watches_on_grvt_fire_price_crossed_once_from_grvts_book(
+    temporal_env: WorkflowEnvironment, sim: SimHandle, postgres_url: str, pg_ledger: Ledger, tmp_path: Path
+) -> None:
+    """A GRVT leg's take-profit (up) and stop-loss (down) bands, on a market the worker keeps for
+    no other reason than these watches: each fires once as GRVT's price passes it, whatever the
+    price does beyond."""
+    g, l_ = await new_grvt_account(sim), await new_account(sim)
+    await register(pg_ledger, g, l_)
+    stack = grvt_stack(temporal_env, sim, postgres_url, tmp_path, [g], [l_], view_login=True)
+    gv = grvt_venue(sim, g)
+    worker = stack.market_data("ETH")  # Lighter's only: GRVT's book is kept for the watches
+    bid, ask = await best(gv)
+    mid = (bid + ask) / 2
+    up, down = (mid + 20).quantize(Decimal("0.01")), (mid - 20).quantize(Decimal("0.01"))
+    try:
+        async with recorder(temporal_env.client) as handle:
+            watches = Watches(pg_ledger)
+            for name, level, direction in (
+                ("take-profit", up, Direction.UP),
+                ("stop-loss", down, Direction.DOWN),
+            ):
+                await watches.register(WatchSpec(
+                    workflow_id=handle.id, name=name, kind=WatchKind.BAND, venue=VenueName.GRVT,
+                    market=ETH_GRVT, level=level, direction=direction, hysteresis=Decimal(2),
+                    reference_price=mid, wants_feed_state=True,
+                ))  # fmt: skip
+            worker.start()
+
+            async def grvt_book_up() -> bool:
+                return changes(await told(handle), VenueName.GRVT, "books")[-1:] == [FeedState.UP]
+
+            await until_true(grvt_book_up, "GRVT's book stream told up to the watcher", worker)
+
+            async def crossed(direction: Direction) -> bool:
+                return any(c.direction is direction for c in (await told(handle)).crossings)
+
+            await sim.admin.set_price(ETH, up + 10)
+            await until_true(lambda: crossed(Direction.UP), "the take-profit band crossed", worker)
+            await sim.admin.set_price(ETH, up + 15)  # beyond: no second crossing
+            await sim.admin.set_price(ETH, down - 10)
+            await until_true(lambda: crossed(Direction.DOWN), "the stop-loss band crossed", worker)
+            crossings = (await told(handle)).crossings
+    finally:
+        worker.kill()
+        await gv.close()
+    assert [(c.venue, c.market, c.direction, c.level) for c in crossings] == [
+        ("grvt", ETH_GRVT, Direction.UP, up), ("grvt", ETH_GRVT, Direction.DOWN, down),
+    ]  # fmt: skip
+    assert crossings[0].price >= up and crossings[1].price <= down
