@@ -189,8 +189,16 @@ def _open(cycle: Any) -> dict[str, Decimal]:
 
 
 def _exposure(cycle: Any) -> list[PositionLine]:
-    return [PositionLine(owner=cycle.workflow_id, venue=cycle.venue, account=account, market=cycle.market,
-                         size=size) for account, size in _open(cycle).items()]  # fmt: skip
+    return [PositionLine(owner=cycle.workflow_id, account=account, size=size, **_leg(cycle, account))
+            for account, size in _open(cycle).items()]  # fmt: skip
+
+
+def _leg(cycle: Any, account: str) -> dict[str, str]:
+    """A cross-venue cycle's hedge leg trades on its own venue and market; every other leg (and a
+    row without the taker's) on the maker's."""
+    if account == str(cycle.taker_account) and cycle.taker_venue is not None:
+        return {"venue": cycle.taker_venue, "market": cycle.taker_market}
+    return {"venue": cycle.venue, "market": cycle.market}
 
 
 def _grid(g: Any) -> GridLine:

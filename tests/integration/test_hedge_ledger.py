@@ -17,6 +17,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
+from perpflow.alerts.status import snapshot
 from perpflow.db.engine import sync_engine
 from perpflow.db.hedge import HedgeCycles
 from perpflow.db.ledger import Ledger
@@ -140,3 +141,29 @@ async def test_a_cycle_in_flight_across_the_upgrade_gets_its_taker_leg_at_its_ne
         assert ("old", "p0", "grvt", "2", "ETH_USDT_Perp", "taker") in await pair_accounts(ledger)
     finally:
         await ledger.close()
+
+
+async def test_the_status_report_shows_each_open_leg_on_its_own_venue_and_market(ledger: Ledger) -> None:
+    """A failed cross-venue cycle left exposure on both legs; a one-venue cycle's row (no taker
+    venue) on the maker's venue for both, as before."""
+    cycles = HedgeCycles(ledger)
+    exposure = {"8289849667772468": Decimal("0.05"), "7": Decimal("-0.05")}
+    left = CycleResult(
+        workflow_id="hedge-x-20261204t000000-g2l-0", state=CycleState.FAILED, reason="venue down",
+        maker_filled=Decimal("0.05"), hedged=Decimal("0.05"), realized_pnl=Decimal(0), fees=Decimal(0),
+        open_exposure=exposure,
+    )  # fmt: skip
+    await cycles.save(cross_cycle(CycleState.FAILED, left))
+    one_venue = CycleRecord(
+        workflow_id="hedge-one-20261204t000000-p1-0", fleet="one", pair="p1", seq=0, venue="lighter",
+        market="ETH", maker_account=3, taker_account=4, state=CycleState.FAILED,
+        result=left.model_copy(update={"workflow_id": "hedge-one-20261204t000000-p1-0",
+                                       "open_exposure": {"4": Decimal("-0.01")}}),
+    )  # fmt: skip
+    await cycles.save(one_venue)
+    positions = (await snapshot(ledger)).positions
+    assert sorted((p.owner, p.venue, p.account, p.market, p.size) for p in positions) == [
+        (one_venue.workflow_id, "lighter", "4", "ETH", Decimal("-0.01")),
+        (left.workflow_id, "grvt", "8289849667772468", "ETH_USDT_Perp", Decimal("0.05")),
+        (left.workflow_id, "lighter", "7", "ETH", Decimal("-0.05")),
+    ]
