@@ -1,13 +1,21 @@
-"""The embedded stack's demo grid: a neutral ETH grid on its own demo account (the hedge fleet's
-accounts are never touched), its state, levels, fills and PnL printed now and then."""
+"""The embedded stack's demo grids, each on a demo account of its own (the hedge fleet's accounts
+are never touched): a neutral ETH grid on Lighter and a neutral BTC grid on the sim's GRVT face,
+their state, levels, fills and PnL printed now and then."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+from temporalio.client import Client
+
 from perpflow.devstack.demo_status import ledger_accounts, show_until_stopped
+from perpflow.devstack.grvt import DEMO_GRVT_ACCOUNT
 from perpflow.devstack.venue import DEMO_GRID_ACCOUNT
 from perpflow.grid.client import session_view, start_session
 from perpflow.grid.config import GridConfig
 from perpflow.hedge.models import LegAccount
+from perpflow.models import AccountRef
 from perpflow.process import main_entry
 from perpflow.settings import load_settings
 from perpflow.temporal_client import connect
@@ -19,17 +27,29 @@ LADDER = {
     "stop": {"outside_range_pct": "3", "action": "flatten"},
     "rebuild": "recenter", "rebuild_trigger_pct": "0.5", "reconcile_every_s": 30,
 }  # fmt: skip
+# The same shape on GRVT, on BTC (the sim's 100000 start price, 150 USD apart): its own book, not
+# the Lighter grid's. GRVT's names and sizes: a multiple of BTC_USDT_Perp's 0.0002 min size.
+GRVT_LADDER = {
+    **LADDER, "name": "demo-grvt", "venue": "grvt", "market": "BTC_USDT_Perp", "lower": "98500",
+    "upper": "101500", "size": "0.001",
+}  # fmt: skip
+SESSIONS = ((DEMO_GRID_ACCOUNT, LADDER), (DEMO_GRVT_ACCOUNT, GRVT_LADDER))
+
+
+async def run_session(client: Client, accounts: list[AccountRef], name: str, ladder: dict[str, Any]) -> None:
+    account = next(a for a in accounts if a.name == name)
+    leg = LegAccount(account_index=account.account_index, api_key_index=account.api_key_index or 0)
+    session_id = await start_session(
+        client, GridConfig.model_validate({**ladder, "account": leg}), reuse=True
+    )
+    await show_until_stopped(lambda: session_view(client, session_id, active_only=True))
 
 
 async def main() -> None:
     settings = load_settings()
-    account = next(a for a in await ledger_accounts(settings) if a.name == DEMO_GRID_ACCOUNT)
-    leg = LegAccount(account_index=account.account_index, api_key_index=account.api_key_index)
+    accounts = await ledger_accounts(settings)
     client = await connect(settings)
-    session_id = await start_session(
-        client, GridConfig.model_validate({**LADDER, "account": leg}), reuse=True
-    )
-    await show_until_stopped(lambda: session_view(client, session_id, active_only=True))
+    await asyncio.gather(*(run_session(client, accounts, name, ladder) for name, ladder in SESSIONS))
 
 
 if __name__ == "__main__":

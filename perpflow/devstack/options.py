@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from perpflow.devstack.grvt import grvt_url
 from perpflow.devstack.ports import free_port, port_is_free
 from perpflow.settings import Settings
 
@@ -87,7 +88,9 @@ def child_env(settings: Settings, opts: DevOptions) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
         # The SDKs' HTTP clients honour proxy variables; local services must never go through one.
         "NO_PROXY": "127.0.0.1,localhost",
+        # The sim speaks both venues' protocols: every worker serves and streams both.
         "PERPFLOW_LIGHTER_URL": opts.sim_url,
+        "PERPFLOW_GRVT_URL": grvt_url(opts.sim_url),
     }
     if settings.database_url:
         env["DATABASE_URL"] = settings.database_url

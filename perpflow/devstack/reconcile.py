@@ -1,10 +1,12 @@
-"""The embedded stack's exposure reconciler: its Schedule, created (or updated) at start."""
+"""The embedded stack's exposure reconciler: one Schedule per venue (``reconcile-lighter``,
+``reconcile-grvt``), created (or updated) at start."""
 
 from __future__ import annotations
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from perpflow.devstack.grvt import DEMO_GRVT_ACCOUNT
 from perpflow.devstack.supervisor import Step
 from perpflow.devstack.venue import DEMO_ACCOUNTS
 from perpflow.reconcile.models import Policy, ReconcileInput
@@ -20,7 +22,9 @@ def reconcile_schedule_step(settings: Settings, temporal_address: str) -> Step:
         client = await Client.connect(
             temporal_address, namespace=settings.temporal_namespace, data_converter=pydantic_data_converter
         )
-        inp = ReconcileInput(venue="lighter", policies=dict.fromkeys(DEMO_ACCOUNTS, DEMO_POLICY))
-        await ensure_schedule(client, inp)
+        for venue, accounts in (("lighter", DEMO_ACCOUNTS), ("grvt", (DEMO_GRVT_ACCOUNT,))):
+            await ensure_schedule(
+                client, ReconcileInput(venue=venue, policies=dict.fromkeys(accounts, DEMO_POLICY))
+            )
 
     return Step("reconcile schedule", run)

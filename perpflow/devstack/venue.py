@@ -1,7 +1,8 @@
 """The embedded stack's venue: the simulated exchange, demo accounts, and their signer worker.
 
-Demo API keys are generated at run time with lighter-sdk's key generator and kept only in
-``<state dir>/secrets.json`` (mode 0600); configs refer to them as ``secrets:NAME``.
+Demo API keys are generated at run time with lighter-sdk's key generator (the GRVT demo account's
+with eth-account, perpflow/devstack/grvt.py) and kept only in ``<state dir>/secrets.json`` (mode
+0600); configs refer to them as ``secrets:NAME``. One signer process holds both venues' keys.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from temporalio.api.enums.v1 import TaskQueueType
 
 from perpflow import names, secrets
 from perpflow.db.ledger import Ledger
+from perpflow.devstack.grvt import create_grvt_demo_account, grvt_url
 from perpflow.devstack.options import DevOptions
 from perpflow.devstack.probes import queue_has_pollers
 from perpflow.devstack.supervisor import Service, Step, Unit
@@ -54,7 +56,8 @@ def sim_service(url: str, port: int, host: str) -> Service:
 
 
 async def create_demo_accounts(settings: Settings, sim_url: str) -> list[AccountRef]:
-    """Fresh sim accounts (the sim keeps no state across restarts), keys, signer config, ledger."""
+    """Fresh sim accounts (the sim keeps no state across restarts), keys, signer config, ledger:
+    the Lighter ones, then the GRVT one."""
     keys: dict[str, str] = {}
     refs = []
     async with SimAdmin(sim_url) as admin:
@@ -67,15 +70,19 @@ async def create_demo_accounts(settings: Settings, sim_url: str) -> list[Account
             refs.append(
                 AccountRef(name=name, venue="lighter", account_index=index, api_key_index=DEMO_KEY_INDEX)
             )
-    secrets.write_store(settings.secrets_file, keys)
+    grvt = await create_grvt_demo_account(sim_url, DEMO_COLLATERAL)
+    secrets.write_store(settings.secrets_file, {**keys, **grvt.secrets})
     config = {
         "lighter": {"url": sim_url},
+        "grvt": {"url": grvt_url(sim_url)},
         "accounts": [
-            {"name": r.name, "account_index": r.account_index, "api_key_index": r.api_key_index,
-             "api_key": f"secrets:{r.name}", "tier": "premium"}
-            for r in refs
+            *({"name": r.name, "account_index": r.account_index, "api_key_index": r.api_key_index,
+               "api_key": f"secrets:{r.name}", "tier": "premium"}
+              for r in refs),
+            grvt.signer_entry,
         ],
     }  # fmt: skip
+    refs.append(grvt.ref)
     (settings.state_dir / "signer.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     ledger = Ledger(settings.ledger_url)
     try:
@@ -93,7 +100,7 @@ def venue_units(settings: Settings, opts: DevOptions, env: dict[str, str]) -> li
 
     async def accounts() -> None:
         refs = await create_demo_accounts(settings, sim_url)
-        queues.extend(names.signer_queue(r.venue, r.account_index, DEMO_KEY_INDEX) for r in refs)
+        queues.extend(names.signer_queue(r.venue, r.account_index, r.api_key_index or 0) for r in refs)
 
     async def signer_ready() -> bool:
         activity_tasks = TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,6 +15,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ import requests
 import yaml
 
 from perpflow.db.migrate import head_revision
+from perpflow.devstack.grvt import DEMO_GRVT_ACCOUNT, DEMO_GRVT_SUB_ACCOUNT
 from perpflow.devstack.ports import free_port
 from perpflow.devstack.venue import DEMO_GRID_ACCOUNT
 from tests.plugins.prometheus import Prometheus, missing, served_by
@@ -237,6 +240,74 @@ def test_the_demo_grid_runs_beside_the_fleet_and_shows_in_the_status_output(stac
     assert "grid-demo  (RUNNING)  RUNNING" in status
     assert all(col in status for col in ("price", "side", "state", "order", "filled", "realised", "funding"))
     assert "grid-demo" in stack.ok("grid", "list")
+
+
+GRVT_GRID = "grid-demo-grvt"
+BTC = 1  # the sim's market behind GRVT's BTC_USDT_Perp
+
+
+def grvt_rows(stack: Stack) -> list[str]:
+    """``perpflow accounts --venue grvt``: the venue's own word, read through the signer's GRVT key."""
+    return [
+        line for line in stack.ok("accounts", "--venue", "grvt").splitlines() if DEMO_GRVT_ACCOUNT in line
+    ]
+
+
+def test_the_grvt_demo_grid_rests_its_ladder_on_the_sims_grvt_face(stack: Stack) -> None:
+    state = Path(stack.env["PERPFLOW_STATE_DIR"])
+    signer = yaml.safe_load((state / "signer.yaml").read_text())
+    [account] = [a for a in signer["accounts"] if a.get("venue") == "grvt"]
+    assert (account["name"], account["account_index"]) == (DEMO_GRVT_ACCOUNT, DEMO_GRVT_SUB_ACCOUNT)
+    assert (account["api_key"], account["session_key"]) == (
+        f"secrets:{DEMO_GRVT_ACCOUNT}", f"secrets:{DEMO_GRVT_ACCOUNT}-session",
+    )  # fmt: skip
+    assert signer["grvt"]["url"].endswith("/grvt")
+    keys = json.loads((state / "secrets.json").read_text())
+    assert keys[DEMO_GRVT_ACCOUNT] not in (state / "signer.yaml").read_text()
+
+    until(
+        "the GRVT demo grid's view",
+        lambda: any(f"{GRVT_GRID}  (RUNNING)  RUNNING" in ln for ln in stack.lines),
+    )
+    assert GRVT_GRID in stack.ok("grid", "list")
+
+    def resting() -> bool:
+        owned = [r for r in grvt_rows(stack) if "BTC_USDT_Perp" in r and GRVT_GRID in r and "running" in r]
+        return len(owned) >= 2  # a buy and a sell at least (4 a side when the price sits mid-range)
+
+    until("the GRVT grid's orders on the GRVT face, owned by it", resting)
+    status = stack.ok("grid", "status", "demo-grvt")
+    assert f"{GRVT_GRID}  (RUNNING)  RUNNING" in status and "OPEN" in status
+
+
+def test_a_terminated_grvt_demo_grid_is_cleaned_up_by_the_grvt_reconciler_schedule(stack: Stack) -> None:
+    """Its resting orders cancelled and its position flattened on GRVT by ``reconcile-grvt``."""
+    until("the GRVT grid's orders", lambda: any(GRVT_GRID in r for r in grvt_rows(stack)))
+    status = stack.ok("grid", "status", "demo-grvt")
+    top_buy = max(Decimal(p) for p in re.findall(r"│\s*([\d.]+)\s*│\s*buy\s*│\s*OPEN\s*│", status))
+    terminated = stack.temporal("workflow", "terminate", "-w", GRVT_GRID, "--reason", "pytest")
+    assert terminated.returncode == 0, terminated.stderr
+    # Half a step (150) below its top buy: that buy fills and leaves a position no live workflow
+    # owns; the session is gone, so no sell is re-armed that could close it meanwhile.
+    sim_url = json.loads(stack.record.read_text())["sim_url"]
+    moved = requests.post(
+        f"{sim_url}/_sim/markets/{BTC}/price", json={"price": str(top_buy - 75)}, timeout=10
+    )
+    assert moved.status_code == 200, moved.text
+
+    def clean() -> bool:
+        rows = grvt_rows(stack)
+        # The position row only (its verdict "flat", not the policy "flatten"), no order rows.
+        return len(rows) == 1 and re.search(r"│ flat\s+│", rows[0]) is not None
+
+    until("reconcile-grvt's cleanup", clean, timeout=180)
+    acted = [
+        ln
+        for ln in stack.lines
+        if re.search(r"reconcile reconcile-grvt-\d{4}-\S+ (cancel-order|flatten) ", ln)
+    ]
+    assert any(" flatten position/grvt/" in ln and "ok=True" in ln for ln in acted), acted
+    assert any(" cancel-order order/grvt/" in ln and "ok=True" in ln for ln in acted), acted
 
 
 def grid_config(stack: Stack, name: str) -> Path:
