@@ -43,6 +43,7 @@ def banner(settings: Settings, record: StackRecord) -> None:
         ("addresses in", f"{stack_file(settings.state_dir)}  (the CLI run with this state dir reads it)"),
         ("elsewhere", f"PERPFLOW_TEMPORAL_ADDRESS={record.temporal_address} perpflow ..."),
         ("try", "perpflow doctor; perpflow hedge status; perpflow payouts list"),
+        ("on GRVT", "perpflow grid status demo-grvt; perpflow accounts --venue grvt"),
         ("stop", "Ctrl+C"),
     ]
     width = max(len(what) for what, _ in rows) + 2

@@ -270,6 +270,7 @@ def test_the_grvt_demo_grid_rests_its_ladder_on_the_sims_grvt_face(stack: Stack)
         lambda: any(f"{GRVT_GRID}  (RUNNING)  RUNNING" in ln for ln in stack.lines),
     )
     assert GRVT_GRID in stack.ok("grid", "list")
+    assert any("perpflow grid status demo-grvt" in line for line in stack.lines)  # the banner's hint
 
     def resting() -> bool:
         owned = [r for r in grvt_rows(stack) if "BTC_USDT_Perp" in r and GRVT_GRID in r and "running" in r]
