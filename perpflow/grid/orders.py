@@ -44,9 +44,7 @@ class GridOrders(Model):
     levels: list[GridLevel]
     state: GridState = GridState.RUNNING
     version: int = 0  # ladder rebuilds so far
-    # The crossings the market-data worker watches (names), and the ladder version they were set for.
-    watched: list[str] = Field(default_factory=list)
-    watched_version: int = -1
+    watched_version: int = -1  # the ladder version the market-data worker's watches were set for
     tally: Tally = Field(default_factory=Tally)  # the session's orders by client order index
     pnl: GridPnl = Field(default_factory=GridPnl)
     fills: int = 0

@@ -1,6 +1,6 @@
-"""Where a grid session has the price watched: only where the planner's choice changes without a
-fill saying so. A random walk in which the session sees the price only through its fills and its
-crossings must leave nothing the true price would have it do."""
+"""Where a grid session has the price watched: every level both ways and the range's edges. A random
+walk in which the session sees the price only through its fills and its crossings leaves nothing
+the true price would have it do."""
 
 from __future__ import annotations
 
@@ -17,34 +17,24 @@ from perpflow.venues.types import OrderStatus, Side
 from tests.unit.test_grid_book import Venue, book
 
 
-def watched(b: GridBook, mark: str) -> dict[str, tuple[Direction, Decimal]]:
-    return {c.name: (c.direction, c.price) for c in crossings(b.levels, b.config, b.market, Decimal(mark))}
-
-
-def test_a_neutral_ladder_resting_everywhere_watches_only_the_range_edges() -> None:
-    b = book(levels=9)
-    Venue(b).run(b.plan(Decimal(3010), feed_up=True))
-    assert sorted(watched(b, "3010")) == sorted(
+def test_every_level_is_watched_both_ways_and_the_range_edges() -> None:
+    b = book(levels=5)
+    found = {c.name: (c.direction, c.price) for c in crossings(b.levels, b.config, b.market)}
+    assert found["L0-down"] == (Direction.DOWN, Decimal("2799.99"))  # a tick past the level
+    assert found["L4-up"] == (Direction.UP, Decimal("3200.01"))
+    assert sorted(name for name in found if not name.startswith("L")) == sorted(
         f"{edge}-{pct}-{way}" for edge in ("below", "above") for pct in ("0.5", "1") for way in ("up", "down")
     )
+    assert len(found) == 5 * 2 + 8
 
 
-def test_a_long_grid_waits_for_the_price_above_its_buys_a_tick_past_each() -> None:
-    b = book(levels=5, mode="long")
-    Venue(b).run(b.plan(Decimal(3010), feed_up=True))
-    levels = {k: v for k, v in watched(b, "3010").items() if k.startswith("L")}
-    # 2800, 2900 and 3000 rest; 3100 owes a buy the price must rise above first.
-    assert levels == {"L3-buy-placeable": (Direction.UP, Decimal("3100.01"))}
-
-
-def test_a_band_watches_where_owing_levels_enter_it_and_resting_orders_leave_it() -> None:
-    b = book(levels=9, activation_band_pct="3")  # 2800 .. 3200 every 50; rests 2950, 3050, 3100
-    Venue(b).run(b.plan(Decimal(3010), feed_up=True))
-    levels = {k: v for k, v in watched(b, "3010").items() if k.startswith("L")}
-    assert levels["L3-buy-leave"] == (Direction.UP, Decimal("3041.24"))  # 2950 / 0.97 = 3041.237..
-    assert levels["L2-buy-enter"] == (Direction.DOWN, Decimal("2989.69"))  # 2900 / 0.97 = 2989.690..
-    assert levels["L7-sell-enter"] == (Direction.UP, Decimal("3058.26"))  # 3150 / 1.03 = 3058.252..
-    assert levels["L6-sell-leave"] == (Direction.DOWN, Decimal("3009.70"))  # 3100 / 1.03 = 3009.708..
+def test_a_band_adds_where_each_level_enters_and_leaves_it() -> None:
+    b = book(levels=9, activation_band_pct="3")  # 2800 .. 3200 every 50
+    found = {c.name: (c.direction, c.price) for c in crossings(b.levels, b.config, b.market)}
+    assert found["L3-band-above-leave"] == (Direction.UP, Decimal("3041.24"))  # 2950 / 0.97 = 3041.237..
+    assert found["L3-band-above-enter"] == (Direction.DOWN, Decimal("3041.23"))
+    assert found["L6-band-below-leave"] == (Direction.DOWN, Decimal("3009.70"))  # 3100 / 1.03 = 3009.708..
+    assert found["L6-band-below-enter"] == (Direction.UP, Decimal("3009.71"))
 
 
 def settle(b: GridBook, v: Venue, mark: Decimal) -> None:
@@ -86,7 +76,7 @@ def test_the_price_seen_through_fills_and_crossings_leaves_nothing_undone(
                 seen = fill.price
         settle(b, v, seen)
         # The watches set at the price the session saw, evaluated at once (a price already past).
-        while any(reached(c, seen, price) for c in crossings(b.levels, b.config, b.market, seen)):
+        while any(reached(c, seen, price) for c in crossings(b.levels, b.config, b.market)):
             seen = price
             settle(b, v, seen)
         probe = b.model_copy(deep=True)

@@ -1,11 +1,9 @@
-"""What wakes a session besides its fills: the market-data worker signals the mid crossing a price
-where the planner's choice changes (``perpflow.grid.crossings``: the range's edges, a level waiting
-for the price, an activation band's edges), and tells the feed's state (``feed_changed``: frozen
-while down, a reconcile when it is back up). No tick reaches the history.
+"""What wakes a session besides its fills: the market-data worker signals the mid crossing a level
+or the range's edges (``perpflow.grid.crossings``), and tells the feed's state (``feed_changed``:
+frozen while down, a reconcile when it is back up). No tick reaches the history.
 
-The watches are set as one set per change (``set_watches``), only when a crossing is wanted that
-is not watched yet: one no longer wanted stays until the next set (a needless wake costs less than
-an activity). A continued run keeps its watches and only asks for the feed's state again.
+The watches are set once per ladder as one set (``set_watches``, one activity). A continued run
+keeps its watches and only asks for the feed's state again.
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from perpflow.grid.crossings import Crossing, crossings
     from perpflow.marketdata.models import Watch, WatchKind, WatchSet, WatchSpec
-    from perpflow.signals import Direction
     from workflows.calls import REGISTER_WATCH, SET_WATCHES
     from workflows.grid.run import GridRun
 
@@ -29,15 +26,13 @@ async def watch_ladder(run: GridRun) -> None:
         await _watch_every_level(run)
         return
     book = run.book
-    wanted = crossings(book.levels, run.config, book.market, run.mark)
-    names = [c.name for c in wanted]
-    current = book.watched_version == book.version
-    if current and run.feed_known and set(names) <= set(book.watched):
+    if book.watched_version == book.version and run.feed_known:
         return
     hysteresis = _hysteresis(run)
+    wanted = crossings(book.levels, run.config, book.market)
     req = WatchSet(workflow_id=book.workflow_id, specs=[_spec(run, c, hysteresis) for c in wanted])
-    book.watched, book.watched_version = names, book.version
-    if run.feed_known:
+    book.watched_version = book.version
+    if run.feed_known:  # a rebuilt ladder
         run.watching = _after(run.watching, req)
         run.beside.append(run.watching)
         return
@@ -83,19 +78,11 @@ def _spec(run: GridRun, crossing: Crossing, hysteresis: Decimal) -> WatchSpec:
 
 
 async def _watch_every_level(run: GridRun) -> None:
-    """Before ``run.watch_sets``: band watches both ways at every level and at the range's edges, once
-    per ladder, each its own activity."""
+    """Before ``run.watch_sets``: the same watches, each its own activity."""
     if run.watched_version == run.book.version and run.feed_known:
         return
-    c, hysteresis = run.config, _hysteresis(run)
-    prices = [(f"L{lv.index}", lv.price) for lv in run.book.levels]
-    for pct in [c.rebuild_trigger_pct] + ([c.stop.outside_range_pct] if c.stop.outside_range_pct else []):
-        prices += [(f"below-{pct}", c.lower * (1 - pct / 100)), (f"above-{pct}", c.upper * (1 + pct / 100))]
-    specs = [
-        _spec(run, Crossing(name=f"{name}-{way.value}", price=price, direction=way), hysteresis)
-        for name, price in prices
-        for way in Direction
-    ]
+    hysteresis = _hysteresis(run)
+    specs = [_spec(run, c, hysteresis) for c in crossings(run.book.levels, run.config, run.book.market)]
     first = await REGISTER_WATCH.run(specs[0])
     run.seed_feed(first.feed_up, first.feed)
     run.feed_known = True
