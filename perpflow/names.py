@@ -12,6 +12,8 @@ from enum import StrEnum
 
 from temporalio.common import SearchAttributeKey
 
+from perpflow.venues.base import VenueName
+
 ORCHESTRATOR_QUEUE = "perpflow-orchestrator"
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -67,6 +69,14 @@ def market_queue(venue: str) -> str:
     """Public market reads (markets, books) of a venue other than Lighter, whose reads the
     orchestrator serves on its own queue: no key, so any orchestrator can serve them."""
     return f"perpflow-market-{_part(venue)}"
+
+
+def market_reads_queue(venue: str) -> str | None:
+    """Where a job's public market reads of `venue` run: Lighter's on the workflow's own
+    (orchestrator) queue (None), as they always have; another venue's on its market queue, since
+    the orchestrator's Lighter venue knows no other venue's markets. Only the queue differs, not
+    the commands, so older histories replay."""
+    return None if venue == VenueName.LIGHTER else market_queue(venue)
 
 
 def wallet_queue(chain_id: int, address: str) -> str:

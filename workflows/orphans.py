@@ -20,7 +20,6 @@ with workflow.unsafe.imports_passed_through():
     from perpflow.orders import BookQuery, MarketQuery, OrderIntent, OrderRef
     from perpflow.reconcile.judge import flatten_size
     from perpflow.reconcile.models import AccountReport, ActionKind, ActionOutcome, Orphan
-    from perpflow.venues.base import VenueName
     from perpflow.venues.types import OrderKind, Side, TimeInForce
     from workflows.calls import CANCEL_ORDER, GET_BOOK_TOP, GET_MARKET, PLACE_ORDER
     from workflows.failures import root_cause
@@ -58,7 +57,7 @@ async def flatten_orphan(report: AccountReport, orphan: Orphan, max_slippage: De
     account = report.account
     venue = next((p.venue_size for p in report.judgement.positions if p.market == orphan.market), None)
     try:
-        reads = _market_queue(account)
+        reads = names.market_reads_queue(account.venue)
         market = await GET_MARKET.run(
             MarketQuery(market=orphan.market), task_queue=reads, preset=RECONCILE_READ
         )
@@ -105,13 +104,6 @@ def _close_intent(account: AccountRef, market: str, side: Side, size: Decimal, w
         price=worst,
         reduce_only=True,
     )
-
-
-def _market_queue(account: AccountRef) -> str | None:
-    """Lighter's public reads on the workflow's own queue (None), as grid and hedge read them;
-    another venue's on that venue's market queue: the orchestrator's Lighter venue knows no
-    ``ETH_USDT_Perp``. Only the queue differs, not the commands, so older histories replay."""
-    return None if account.venue == VenueName.LIGHTER else names.market_queue(account.venue)
 
 
 def _send_queue(account: AccountRef) -> str:

@@ -25,7 +25,6 @@ with workflow.unsafe.imports_passed_through():
     from perpflow.orders import AccountQuery, BookQuery, MarketQuery, OrderAck, OrderBatch
     from perpflow.orders.errors import REFUSALS
     from perpflow.orders.models import MAX_BATCH_INTENTS
-    from perpflow.venues.base import VenueName
     from perpflow.venues.types import MarketInfo
     from workflows.calls import (
         CANCEL_ORDER,
@@ -183,23 +182,19 @@ async def poll(run: GridRun) -> None:
     run.next_poll = workflow.now() + timedelta(seconds=run.config.safety_poll_s)
 
 
-def market_queue(config: GridConfig) -> str | None:
-    """Where the session's public market reads run: Lighter's on the orchestrator's own queue (the
-    workflow's, as they always have), another venue's on that venue's market queue."""
-    return None if config.venue is VenueName.LIGHTER else names.market_queue(config.venue)
-
-
 async def read_market(config: GridConfig) -> MarketInfo:
     query = MarketQuery(market=config.market)
+    reads = names.market_reads_queue(config.venue)
     try:
-        return await unless_cancelled(GET_MARKET.run(query, task_queue=market_queue(config)))
+        return await unless_cancelled(GET_MARKET.run(query, task_queue=reads))
     except ActivityError as exc:
         raise ApplicationError(root_cause(exc), type="UnknownMarket", non_retryable=True) from None
 
 
 async def read_mark(config: GridConfig, fallback: Decimal | None) -> Decimal:
     query = BookQuery(market=config.market, depth=1)
-    book = (await unless_cancelled(GET_BOOK_TOP.run(query, task_queue=market_queue(config)))).book
+    reads = names.market_reads_queue(config.venue)
+    book = (await unless_cancelled(GET_BOOK_TOP.run(query, task_queue=reads))).book
     mark = book.mid or fallback
     if mark is None:
         raise ApplicationError(f"no price in {config.market}: the book is empty", type="NoPrice")

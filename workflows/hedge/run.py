@@ -125,10 +125,8 @@ class CycleRun:
         return names.signer_read_queue(self.venue_of(leg), leg.account_index, leg.api_key_index)
 
     def market_queue(self, leg: LegAccount) -> str | None:
-        """Where the leg's public market reads run: Lighter's on the orchestrator's own queue (the
-        workflow's, as they always have), any other venue's on that venue's market queue."""
-        venue = self.venue_of(leg)
-        return None if venue is VenueName.LIGHTER else names.market_queue(venue)
+        """Where the leg's public market reads run (``names.market_reads_queue``)."""
+        return names.market_reads_queue(self.venue_of(leg))
 
     # -- bookkeeping beside the orders ---------------------------------------------------------
 
