@@ -8,34 +8,19 @@ GRVT's book."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-from temporalio import workflow
-from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from perpflow import names
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
 from perpflow.db.watches import Watches
 from perpflow.marketdata.models import WatchKind, WatchSpec
-from perpflow.models import AccountRef, Model
+from perpflow.models import AccountRef
 from perpflow.orders import OrderIntent
-from perpflow.signals import (
-    FEED_CHANGED,
-    ORDER_FILLED,
-    PRICE_CROSSED,
-    Direction,
-    FeedChanged,
-    FeedState,
-    OrderFilled,
-    PriceCrossed,
-)
+from perpflow.signals import Direction, FeedState
 from perpflow.venues.base import Venue, VenueName
 from perpflow.venues.types import OrderKind, OrderSpec, Side, TimeInForce
 from tests.plugins.grvt_stack import (
@@ -48,73 +33,13 @@ from tests.plugins.grvt_stack import (
     new_grvt_account,
     until_true,
 )
+from tests.plugins.marketdata import Recorded, recorded, recorder
 from tests.plugins.sim import SimHandle
 from tests.plugins.venues import SimAccount, new_account, venue_for
 
 GRVT_SIZE = Decimal("0.05")
 LIGHTER_SIZE = Decimal("0.01")
 ETH = 0  # the sim's market id behind GRVT's ETH_USDT_Perp (and Lighter's ETH)
-
-
-class Told(Model):
-    fills: dict[str, OrderFilled]
-    raw_fills: int
-    feed: list[FeedChanged]
-    crossings: list[PriceCrossed]
-
-
-@workflow.defn(name="MarketDataGrvtRecorderTestWorkflow")
-class Recorder:
-    """Stands in for a trading workflow on both venues: takes the signals loosely, dedupes fills."""
-
-    def __init__(self) -> None:
-        self.fills: dict[str, OrderFilled] = {}
-        self.raw_fills = 0
-        self.feed: list[FeedChanged] = []
-        self.crossings: list[PriceCrossed] = []
-        self.done = False
-
-    @workflow.run
-    async def run(self) -> None:
-        await workflow.wait_condition(lambda: self.done)
-
-    @workflow.signal(name=ORDER_FILLED)
-    def order_filled(self, payload: dict[str, Any]) -> None:
-        fill = OrderFilled.model_validate(payload)
-        self.raw_fills += 1
-        self.fills.setdefault(fill.fill_id, fill)
-
-    @workflow.signal(name=FEED_CHANGED)
-    def feed_changed(self, payload: dict[str, Any]) -> None:
-        self.feed.append(FeedChanged.model_validate(payload))
-
-    @workflow.signal(name=PRICE_CROSSED)
-    def price_crossed(self, payload: dict[str, Any]) -> None:
-        self.crossings.append(PriceCrossed.model_validate(payload))
-
-    @workflow.signal
-    def finish(self) -> None:
-        self.done = True
-
-    @workflow.query
-    def told(self) -> Told:
-        return Told(fills=self.fills, raw_fills=self.raw_fills, feed=self.feed, crossings=self.crossings)
-
-
-@asynccontextmanager
-async def recorder(client: Client) -> AsyncIterator[WorkflowHandle[Any, Any]]:
-    queue = f"md-grvt-{uuid.uuid4()}"
-    async with Worker(
-        client, task_queue=queue, workflows=[Recorder], workflow_runner=UnsandboxedWorkflowRunner()
-    ):
-        handle = await client.start_workflow(Recorder.run, id=f"md-grvt-{uuid.uuid4()}", task_queue=queue)
-        yield handle
-        await handle.signal(Recorder.finish)
-        await handle.result()
-
-
-async def told(handle: WorkflowHandle[Any, Any]) -> Told:
-    return await handle.query(Recorder.told)
 
 
 async def take(orders: Orders, venue: Venue, workflow_id: str, step: str, size: Decimal) -> int:
@@ -146,7 +71,7 @@ async def watch_feed(ledger: Ledger, workflow_id: str, venue: VenueName, market:
     await Watches(ledger).register(spec)
 
 
-def changes(t: Told, venue: VenueName, stream: str) -> list[FeedState]:
+def changes(t: Recorded, venue: VenueName, stream: str) -> list[FeedState]:
     """The stream's changes as told, in epoch order (signals may arrive out of order)."""
     return [c.state for c in sorted(t.feed, key=lambda c: c.epoch) if c.venue == venue and c.stream == stream]
 
@@ -185,7 +110,7 @@ async def test_one_worker_routes_both_venues_fills_and_feed_states_and_a_session
             assert {(f.venue, f.stream) for f in status.feeds} >= {("grvt", "books"), ("grvt", grvt_account)}
 
             async def all_up() -> bool:
-                t = await told(handle)
+                t = await recorded(handle)
                 streams = [(VenueName.GRVT, "books"), (VenueName.GRVT, grvt_account),
                            (VenueName.LIGHTER, "books"), (VenueName.LIGHTER, lighter_account)]  # fmt: skip
                 return all(changes(t, v, s)[-1:] == [FeedState.UP] for v, s in streams)
@@ -197,10 +122,10 @@ async def test_one_worker_routes_both_venues_fills_and_feed_states_and_a_session
             l1 = await take(orders, lv, wid, "lighter-1", LIGHTER_SIZE)
 
             async def filled(*cois: int) -> bool:
-                return set(cois) <= {f.client_order_index for f in (await told(handle)).fills.values()}
+                return set(cois) <= {f.client_order_index for f in (await recorded(handle)).fills.values()}
 
             await until_true(lambda: filled(g1, l1), "a fill of each venue at the workflow", worker)
-            by_coi = {f.client_order_index: f for f in (await told(handle)).fills.values()}
+            by_coi = {f.client_order_index: f for f in (await recorded(handle)).fills.values()}
             assert (by_coi[g1].venue, by_coi[g1].account_index, by_coi[g1].market) == (
                 "grvt", g.account_index, ETH_GRVT,
             )  # fmt: skip
@@ -211,19 +136,19 @@ async def test_one_worker_routes_both_venues_fills_and_feed_states_and_a_session
 
             # GRVT ends every session: the trade socket closes, the feed logs in again, and a fill
             # made meanwhile comes through (the reconnect's backfill from the fill history at worst).
-            before = await told(handle)
+            before = await recorded(handle)
             await admin_post(sim, "/_sim/grvt/sessions/expire", {})
             g2 = await take(orders, gv, wid, "grvt-2", GRVT_SIZE)
 
             seen = len(changes(before, VenueName.GRVT, grvt_account))
 
             async def reconnected() -> bool:
-                now = changes(await told(handle), VenueName.GRVT, grvt_account)
+                now = changes(await recorded(handle), VenueName.GRVT, grvt_account)
                 return now[seen : seen + 1] == [FeedState.DOWN] and now[-1] is FeedState.UP
 
             await until_true(reconnected, "GRVT's account stream down, then up again", worker)
             await until_true(lambda: filled(g2), "the fill made while GRVT's session ended", worker)
-            after = await told(handle)
+            after = await recorded(handle)
             # Lighter's streams and GRVT's book stream saw nothing of it.
             for venue, stream in [(VenueName.LIGHTER, "books"), (VenueName.LIGHTER, lighter_account),
                                   (VenueName.GRVT, "books")]:  # fmt: skip
@@ -268,19 +193,19 @@ async def test_band_watches_on_grvt_fire_price_crossed_once_from_grvts_book(
             worker.start()
 
             async def grvt_book_up() -> bool:
-                return changes(await told(handle), VenueName.GRVT, "books")[-1:] == [FeedState.UP]
+                return changes(await recorded(handle), VenueName.GRVT, "books")[-1:] == [FeedState.UP]
 
             await until_true(grvt_book_up, "GRVT's book stream told up to the watcher", worker)
 
             async def crossed(direction: Direction) -> bool:
-                return any(c.direction is direction for c in (await told(handle)).crossings)
+                return any(c.direction is direction for c in (await recorded(handle)).crossings)
 
             await sim.admin.set_price(ETH, up + 10)
             await until_true(lambda: crossed(Direction.UP), "the take-profit band crossed", worker)
             await sim.admin.set_price(ETH, up + 15)  # beyond: no second crossing
             await sim.admin.set_price(ETH, down - 10)
             await until_true(lambda: crossed(Direction.DOWN), "the stop-loss band crossed", worker)
-            crossings = (await told(handle)).crossings
+            crossings = (await recorded(handle)).crossings
     finally:
         worker.kill()
         await gv.close()

@@ -25,7 +25,14 @@ from perpflow.marketdata.config import MarketDataConfig
 from perpflow.marketdata.service import MarketDataService
 from perpflow.models import AccountRef, Model
 from perpflow.orders import OrderIntent
-from perpflow.signals import ORDER_FILLED, PRICE_CROSSED, OrderFilled, PriceCrossed
+from perpflow.signals import (
+    FEED_CHANGED,
+    ORDER_FILLED,
+    PRICE_CROSSED,
+    FeedChanged,
+    OrderFilled,
+    PriceCrossed,
+)
 from perpflow.venues.feed import StreamOptions
 from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.registry import build_feed
@@ -44,6 +51,7 @@ FAST = StreamOptions(
 class Recorded(Model):
     fills: dict[str, OrderFilled]
     raw_fills: int
+    feed: list[FeedChanged]
     crossings: list[PriceCrossed]
 
 
@@ -54,6 +62,7 @@ class RecorderWorkflow:
     def __init__(self) -> None:
         self.fills: dict[str, OrderFilled] = {}
         self.raw_fills = 0
+        self.feed: list[FeedChanged] = []
         self.crossings: list[PriceCrossed] = []
         self.done = False
 
@@ -67,6 +76,10 @@ class RecorderWorkflow:
         self.raw_fills += 1
         self.fills.setdefault(fill.fill_id, fill)
 
+    @workflow.signal(name=FEED_CHANGED)
+    def feed_changed(self, payload: dict[str, Any]) -> None:
+        self.feed.append(FeedChanged.model_validate(payload))
+
     @workflow.signal(name=PRICE_CROSSED)
     def price_crossed(self, payload: dict[str, Any]) -> None:
         self.crossings.append(PriceCrossed.model_validate(payload))
@@ -77,7 +90,7 @@ class RecorderWorkflow:
 
     @workflow.query
     def recorded(self) -> Recorded:
-        return Recorded(fills=self.fills, raw_fills=self.raw_fills, crossings=self.crossings)
+        return Recorded(fills=self.fills, raw_fills=self.raw_fills, feed=self.feed, crossings=self.crossings)
 
 
 @pytest.fixture
