@@ -25,14 +25,7 @@ from perpflow.marketdata.config import MarketDataConfig
 from perpflow.marketdata.service import MarketDataService
 from perpflow.models import AccountRef, Model
 from perpflow.orders import OrderIntent
-from perpflow.signals import (
-    FEED_CHANGED,
-    ORDER_FILLED,
-    PRICE_CROSSED,
-    FeedChanged,
-    OrderFilled,
-    PriceCrossed,
-)
+from perpflow.signals import FEED_CHANGED, ORDER_FILLED, PRICE_CROSSED, FeedChanged, OrderFilled, PriceCrossed
 from perpflow.venues.feed import StreamOptions
 from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.registry import build_feed
