@@ -5,11 +5,13 @@ worker processes configured for both by their environment alone."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import sys
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +21,7 @@ import aiohttp
 import yaml
 from eth_account import Account
 from pydantic import SecretStr
+from temporalio.client import WorkflowHandle, WorkflowQueryFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from perpflow.marketdata.models import WorkerStatus
@@ -31,7 +34,9 @@ from tests.plugins.venues import SimAccount
 
 ETH_GRVT = "ETH_USDT_Perp"  # the sim's market 0 through the GRVT face
 WAIT_S = 60.0
+JOB_WAIT_S = 90.0  # a job through the worker processes: orders placed, filled, hedged, closed
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -166,6 +171,55 @@ def grvt_stack(
         **keys,
     }
     return Stack(env, config, state_dir)
+
+
+@asynccontextmanager
+async def workers_running(
+    stack: Stack, markets: Sequence[str], streams: Iterable[str]
+) -> AsyncIterator[list[Proc]]:
+    """The orchestrator, the signer and the market-data worker (keeping `markets`) as processes,
+    yielded once the first two poll and the named streams are connected (a grid places nothing
+    while its feed is down); killed on the way out."""
+    procs = [stack.orchestrator(), stack.signer(), stack.market_data(*markets)]
+    try:
+        for p in procs:
+            p.start()
+        await asyncio.gather(procs[0].polling(), procs[1].polling())
+        await stack.streams_connected(streams, procs[2])
+        yield procs
+    finally:
+        for p in procs:
+            p.kill()
+
+
+class ProcWaits:
+    """Waits of a test rig over its worker processes (``procs``): each fails with their logs when
+    one of them exits or the time runs out."""
+
+    procs: list[Proc]
+
+    def tails(self) -> str:
+        return "\n".join(f"-- {p.name}\n{p.tail(60)}" for p in self.procs)
+
+    async def outcome(self, handle: WorkflowHandle[Any, R]) -> R:
+        """The workflow's result, with the processes' logs when it fails or never ends."""
+        try:
+            return await asyncio.wait_for(handle.result(), JOB_WAIT_S)
+        except BaseException as exc:
+            raise AssertionError(f"{handle.id} did not end well: {exc!r}\n{self.tails()}") from exc
+
+    async def until(self, check: Callable[[], Awaitable[Any]], what: str) -> Any:
+        """``await check()`` once truthy (None while a query fails)."""
+        deadline = asyncio.get_running_loop().time() + JOB_WAIT_S
+        while True:
+            with contextlib.suppress(WorkflowQueryFailedError):
+                if value := await check():
+                    return value
+            for p in self.procs:
+                assert p.proc is not None and p.proc.poll() is None, f"{p.name} exited:\n{p.tail()}"
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"timed out waiting for {what}\n{self.tails()}")
+            await asyncio.sleep(0.2)
 
 
 async def until_value(get: Callable[[], T | None], what: str, *watched: Proc, timeout: float = WAIT_S) -> T:

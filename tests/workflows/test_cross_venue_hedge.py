@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -27,18 +27,25 @@ from perpflow.venues.grvt.client import GrvtVenue
 from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.types import Side
 from tests.plugins.chaos import Proc, signalled_fills
-from tests.plugins.grvt_stack import ETH_GRVT, GrvtSimAccount, grvt_stack, grvt_venue, new_grvt_account
+from tests.plugins.grvt_stack import (
+    ETH_GRVT,
+    GrvtSimAccount,
+    ProcWaits,
+    grvt_stack,
+    grvt_venue,
+    new_grvt_account,
+    workers_running,
+)
 from tests.plugins.hedge import record_history
 from tests.plugins.sim import SimHandle
 from tests.plugins.venues import SimAccount, best, new_account, venue_for
 
 ETH = 0  # the engine's market behind Lighter's ETH and GRVT's ETH_USDT_Perp
 SIZE = Decimal("0.05")  # on both lots (GRVT's 0.001, Lighter's 0.0001), above both minimums
-WAIT_S = 90.0
 
 
 @dataclass
-class Rig:
+class Rig(ProcWaits):
     client: Client
     sim: SimHandle
     procs: list[Proc]
@@ -46,25 +53,6 @@ class Rig:
     lighter: list[SimAccount]
     postgres_url: str
     public: LighterVenue
-
-    def tails(self) -> str:
-        return "\n".join(f"-- {p.name}\n{p.tail(60)}" for p in self.procs)
-
-    async def outcome(self, handle: WorkflowHandle[Any, CycleResult]) -> CycleResult:
-        try:
-            return await asyncio.wait_for(handle.result(), WAIT_S)
-        except BaseException as exc:
-            raise AssertionError(f"{handle.id} did not end well: {exc!r}\n{self.tails()}") from exc
-
-    async def until(self, check: Callable[[], Any], what: str) -> Any:
-        deadline = asyncio.get_running_loop().time() + WAIT_S
-        while not (value := await check()):
-            for p in self.procs:
-                assert p.proc is not None and p.proc.poll() is None, f"{p.name} exited:\n{p.tail()}"
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"timed out waiting for {what}\n{self.tails()}")
-            await asyncio.sleep(0.2)
-        return value
 
 
 @pytest.fixture(scope="module")
@@ -77,17 +65,11 @@ async def rig(
     grvt = [await new_grvt_account(sim) for _ in range(3)]
     lighter = [await new_account(sim) for _ in range(3)]
     stack = grvt_stack(env, sim, postgres_url, tmp_path_factory.mktemp("cross"), grvt, lighter)
-    procs = [stack.orchestrator(), stack.signer(), stack.market_data("ETH", ETH_GRVT)]
     public = LighterVenue(sim.url, 0)
     try:
-        for p in procs:
-            p.start()
-        await asyncio.gather(procs[0].polling(), procs[1].polling())
-        await stack.streams_connected(["books", "grvt/books"], procs[2])
-        yield Rig(env.client, sim, procs, grvt, lighter, postgres_url, public)
+        async with workers_running(stack, ["ETH", ETH_GRVT], ["books", "grvt/books"]) as procs:
+            yield Rig(env.client, sim, procs, grvt, lighter, postgres_url, public)
     finally:
-        for p in procs:
-            p.kill()
         await public.close()
         await env.shutdown()
 

@@ -6,16 +6,15 @@ away) and stops flat; a hedge cycle and a one-pair fleet hedge their maker's fil
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from decimal import ROUND_UP, Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
+from temporalio.client import Client
 
 from perpflow import names
 from perpflow.devstack.harness import local_temporal
@@ -29,51 +28,28 @@ from tests.plugins.chaos import Proc, signalled_fills
 from tests.plugins.grvt_stack import (
     ETH_GRVT,
     GrvtSimAccount,
+    ProcWaits,
     Stack,
     best,
     grvt_stack,
     grvt_url,
     grvt_venue,
     new_grvt_account,
+    workers_running,
 )
 from tests.plugins.sim import SimHandle
 
 ETH = 0  # the sim's market id behind ETH_USDT_Perp
-WAIT_S = 90.0
-R = TypeVar("R")
 
 
 @dataclass
-class Rig:
+class Rig(ProcWaits):
     client: Client
     sim: SimHandle
     stack: Stack
     procs: list[Proc]
     accounts: list[GrvtSimAccount]  # grid: 0; cycle: 1, 2; fleet: 3, 4
     public: GrvtVenue
-
-    def tails(self) -> str:
-        return "\n".join(f"-- {p.name}\n{p.tail(60)}" for p in self.procs)
-
-    async def outcome(self, handle: WorkflowHandle[Any, R]) -> R:
-        """The workflow's result, with the processes' logs when it fails or never ends."""
-        try:
-            return await asyncio.wait_for(handle.result(), WAIT_S)
-        except BaseException as exc:
-            raise AssertionError(f"{handle.id} did not end well: {exc!r}\n{self.tails()}") from exc
-
-    async def until(self, check: Callable[[], Any], what: str) -> Any:
-        """``await check()`` once truthy (None while a query fails); fails with the logs."""
-        deadline = asyncio.get_running_loop().time() + WAIT_S
-        while True:
-            with contextlib.suppress(WorkflowQueryFailedError):
-                if value := await check():
-                    return value
-            for p in self.procs:
-                assert p.proc is not None and p.proc.poll() is None, f"{p.name} exited:\n{p.tail()}"
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"timed out waiting for {what}\n{self.tails()}")
-            await asyncio.sleep(0.2)
 
     def venue(self, account: GrvtSimAccount) -> GrvtVenue:
         return grvt_venue(self.sim, account)
@@ -89,17 +65,11 @@ async def rig(
     state_dir = tmp_path_factory.mktemp("grvt-jobs")
     accounts = [await new_grvt_account(sim) for _ in range(5)]
     stack = grvt_stack(env, sim, postgres_url, state_dir, accounts)
-    procs = [stack.orchestrator(), stack.signer(), stack.market_data(ETH_GRVT)]
     public = GrvtVenue(grvt_url(sim), 0)
     try:
-        for p in procs:
-            p.start()
-        await asyncio.gather(procs[0].polling(), procs[1].polling())
-        await stack.streams_connected(["grvt/books"], procs[2])
-        yield Rig(env.client, sim, stack, procs, accounts, public)
+        async with workers_running(stack, [ETH_GRVT], ["grvt/books"]) as procs:
+            yield Rig(env.client, sim, stack, procs, accounts, public)
     finally:
-        for p in procs:
-            p.kill()
         await public.close()
         await env.shutdown()
 

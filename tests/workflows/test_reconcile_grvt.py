@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from decimal import ROUND_UP, Decimal
 from typing import Any
 
 import pytest
 from sqlalchemy import select
-from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.client import Client
 
 from perpflow import names
 from perpflow.db import tables as t
@@ -37,15 +37,24 @@ from perpflow.reconcile.models import (
 )
 from perpflow.venues.grvt.client import GrvtVenue
 from tests.plugins.chaos import Proc
-from tests.plugins.grvt_stack import ETH_GRVT, GrvtSimAccount, best, grvt_stack, grvt_url, new_grvt_account
+from tests.plugins.grvt_stack import (
+    ETH_GRVT,
+    JOB_WAIT_S,
+    GrvtSimAccount,
+    ProcWaits,
+    best,
+    grvt_stack,
+    grvt_url,
+    new_grvt_account,
+    workers_running,
+)
 from tests.plugins.sim import SimHandle
 
 ETH = 0  # the sim's market id behind ETH_USDT_Perp
-WAIT_S = 90.0
 
 
 @dataclass
-class Rig:
+class Rig(ProcWaits):
     client: Client
     sim: SimHandle
     procs: list[Proc]
@@ -53,21 +62,6 @@ class Rig:
     name: str  # the account's name in the ledger
     ledger: Ledger
     public: GrvtVenue
-
-    def tails(self) -> str:
-        return "\n".join(f"-- {p.name}\n{p.tail(60)}" for p in self.procs)
-
-    async def until(self, check: Callable[[], Awaitable[Any]], what: str) -> Any:
-        deadline = asyncio.get_running_loop().time() + WAIT_S
-        while True:
-            with contextlib.suppress(WorkflowQueryFailedError):
-                if value := await check():
-                    return value
-            for p in self.procs:
-                assert p.proc is not None and p.proc.poll() is None, f"{p.name} exited:\n{p.tail()}"
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"timed out waiting for {what}\n{self.tails()}")
-            await asyncio.sleep(0.2)
 
     async def reconcile(self, policy: Policy) -> ReconcileReport:
         """One run as the Schedule starts it: on the orchestrator's queue, over this account only
@@ -98,18 +92,11 @@ async def rig(
     await ledger.upsert_account(AccountRef(name=name, venue="grvt", account_index=account.account_index,
                                            api_key_index=0))  # fmt: skip
     stack = grvt_stack(env, sim, postgres_url, tmp_path_factory.mktemp("grvt-reconcile"), [account])
-    procs = [stack.orchestrator(), stack.signer(), stack.market_data(ETH_GRVT)]
     public = GrvtVenue(grvt_url(sim), 0)
     try:
-        for p in procs:
-            p.start()
-        await asyncio.gather(procs[0].polling(), procs[1].polling())
-        # A grid places nothing while the feed is down (frozen): the books stream first.
-        await stack.streams_connected(["grvt/books"], procs[2])
-        yield Rig(env.client, sim, procs, account, name, ledger, public)
+        async with workers_running(stack, [ETH_GRVT], ["grvt/books"]) as procs:
+            yield Rig(env.client, sim, procs, account, name, ledger, public)
     finally:
-        for p in procs:
-            p.kill()
         await public.close()
         await ledger.close()
         await env.shutdown()
@@ -206,7 +193,7 @@ async def reconcile_until_clean(rig: Rig) -> list[ReconcileReport]:
     A first run may defer the position (the terminated session's last orders in flight for a
     while) and close it in a later run, as the Schedule's next period would."""
     reports: list[ReconcileReport] = []
-    deadline = asyncio.get_running_loop().time() + WAIT_S
+    deadline = asyncio.get_running_loop().time() + JOB_WAIT_S
     while not reports or reports[-1].orphans:
         assert asyncio.get_running_loop().time() < deadline, (
             f"orphans left after {len(reports)} runs: {last_actions(reports)}\n{rig.tails()}"
