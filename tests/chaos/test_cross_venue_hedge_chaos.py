@@ -7,25 +7,28 @@ from __future__ import annotations
 
 import asyncio
 import random
-import uuid
 from collections.abc import AsyncIterator
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
-from perpflow import names
 from perpflow.db import tables as t
 from perpflow.db.ledger import Ledger
 from perpflow.devstack.harness import local_temporal
-from perpflow.hedge.fleet import FleetInput, FleetMode, FleetResult, FleetStatus, PairSpec
-from perpflow.hedge.models import CycleParams, CycleResult, CycleState, LegAccount
+from perpflow.hedge.fleet import FleetMode, FleetResult, PairSpec
+from perpflow.hedge.models import LegAccount
 from perpflow.venues.base import VenueName
 from perpflow.venues.lighter.client import LighterVenue
 from tests.integration.test_grvt_adapter import orders_with_coid
-from tests.plugins.chaos import kill_at_random, wiggle
+from tests.plugins.chaos import (
+    chaos_fleet,
+    each_cycle_ended_done_or_unwound,
+    kill_at_random,
+    start_fleet,
+    wiggle,
+)
 from tests.plugins.grvt_stack import ETH_GRVT, grvt_stack, grvt_venue, new_grvt_account
 from tests.plugins.sim import SimHandle
 from tests.plugins.venues import new_account, venue_for
@@ -60,25 +63,11 @@ async def test_cross_venue_fleet_survives_sigkills_of_orchestrator_and_signer(
         for g in grvt
     ]
     on_lighter = [LegAccount(account_index=a.account_index, api_key_index=a.api_key_index) for a in lighter]
-    fleet = FleetInput(
-        name=f"xchaos{uuid.uuid4().hex[:6]}",
-        market="ETH",
-        pause_between_s=0,
-        max_cycles_per_pair=CYCLES_PER_PAIR,
-        pairs=[
-            PairSpec(name="g2l", maker=on_grvt[0], taker=on_lighter[0]),
-            PairSpec(name="l2g", maker=on_lighter[1], taker=on_grvt[1]),
-        ],
-        cycle=CycleParams(
-            size=Decimal("0.05"),
-            maker_timeout_s=8,
-            max_requotes=3,
-            hold_s=1,
-            close_mode="market",
-            poll_s=0.5,
-            hedge_deadline_s=40,
-        ),
-    )
+    pairs = [
+        PairSpec(name="g2l", maker=on_grvt[0], taker=on_lighter[0]),
+        PairSpec(name="l2g", maker=on_lighter[1], taker=on_grvt[1]),
+    ]
+    fleet = chaos_fleet("xchaos", pairs, CYCLES_PER_PAIR)
     public, stop = LighterVenue(sim.url, 0), asyncio.Event()
     grvt_venues = {g.account_index: grvt_venue(sim, g) for g in grvt}
     lighter_venues = {a.account_index: venue_for(sim, a) for a in lighter}
@@ -87,27 +76,14 @@ async def test_cross_venue_fleet_survives_sigkills_of_orchestrator_and_signer(
         asyncio.create_task(kill_at_random(procs, stop, rng)),
     ]
     try:
-        handle = await chaos_env.client.start_workflow(
-            "HedgeFleetWorkflow",
-            fleet,
-            id=names.hedge_fleet_id(fleet.name),
-            task_queue=names.ORCHESTRATOR_QUEUE,
-            result_type=FleetResult,
-        )
+        handle = await start_fleet(chaos_env.client, fleet)
         result: FleetResult = await asyncio.wait_for(handle.result(), timeout=540)
         stop.set()
         await asyncio.gather(*background)
         assert result.mode is FleetMode.COMPLETED, result
         assert result.cycles == 2 * CYCLES_PER_PAIR
         assert sum(p.kills for p in procs) >= 3
-        epoch = (await handle.query("status", result_type=FleetStatus)).epoch
-        for pair in ("g2l", "l2g"):
-            for seq in range(CYCLES_PER_PAIR):
-                cycle = chaos_env.client.get_workflow_handle(
-                    names.hedge_cycle_id(fleet.name, epoch, pair, seq)
-                )
-                ended = CycleResult.model_validate(await cycle.result())
-                assert ended.state in (CycleState.DONE, CycleState.UNWOUND), ended
+        await each_cycle_ended_done_or_unwound(chaos_env.client, handle, fleet)
         async with pg_ledger.session() as s:
             intents = (
                 await s.execute(

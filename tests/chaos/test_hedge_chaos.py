@@ -6,23 +6,27 @@ from __future__ import annotations
 
 import asyncio
 import random
-import uuid
 from collections.abc import AsyncIterator
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
-from perpflow import names
 from perpflow.db import tables as t
 from perpflow.db.ledger import Ledger
 from perpflow.devstack.harness import local_temporal
-from perpflow.hedge.fleet import FleetInput, FleetMode, FleetResult, FleetStatus, PairSpec
-from perpflow.hedge.models import CycleParams, CycleResult, CycleState, LegAccount
+from perpflow.hedge.fleet import FleetMode, FleetResult, PairSpec
+from perpflow.hedge.models import LegAccount
 from perpflow.venues.lighter.client import LighterVenue
-from tests.plugins.chaos import kill_at_random, wiggle, worker_procs
+from tests.plugins.chaos import (
+    chaos_fleet,
+    each_cycle_ended_done_or_unwound,
+    kill_at_random,
+    start_fleet,
+    wiggle,
+    worker_procs,
+)
 from tests.plugins.sim import SimHandle
 from tests.plugins.venues import SimAccount, new_account, venue_for
 
@@ -52,22 +56,8 @@ async def test_fleet_survives_sigkills_of_orchestrator_and_signer(
     # worker polls (importing a worker takes over 10 s on a loaded machine).
     await asyncio.gather(*(p.polling(timeout=120) for p in procs.all))
     legs = [LegAccount(account_index=a.account_index, api_key_index=a.api_key_index) for a in accounts]
-    fleet = FleetInput(
-        name=f"chaos{uuid.uuid4().hex[:6]}",
-        market="ETH",
-        pause_between_s=0,
-        max_cycles_per_pair=CYCLES_PER_PAIR,
-        pairs=[PairSpec(name=f"p{i}", maker=legs[2 * i], taker=legs[2 * i + 1]) for i in range(PAIRS)],
-        cycle=CycleParams(
-            size=Decimal("0.05"),
-            maker_timeout_s=8,
-            max_requotes=3,
-            hold_s=1,
-            close_mode="market",
-            poll_s=0.5,
-            hedge_deadline_s=40,
-        ),
-    )
+    pairs = [PairSpec(name=f"p{i}", maker=legs[2 * i], taker=legs[2 * i + 1]) for i in range(PAIRS)]
+    fleet = chaos_fleet("chaos", pairs, CYCLES_PER_PAIR)
     public, stop = LighterVenue(sim.url, 0), asyncio.Event()
     venues = [venue_for(sim, a) for a in accounts]
     background = [
@@ -75,27 +65,14 @@ async def test_fleet_survives_sigkills_of_orchestrator_and_signer(
         asyncio.create_task(kill_at_random(procs.all, stop, rng)),
     ]
     try:
-        handle = await chaos_env.client.start_workflow(
-            "HedgeFleetWorkflow",
-            fleet,
-            id=names.hedge_fleet_id(fleet.name),
-            task_queue=names.ORCHESTRATOR_QUEUE,
-            result_type=FleetResult,
-        )
+        handle = await start_fleet(chaos_env.client, fleet)
         result: FleetResult = await asyncio.wait_for(handle.result(), timeout=540)
         stop.set()
         await asyncio.gather(*background)
         assert result.mode is FleetMode.COMPLETED, result
         assert result.cycles == PAIRS * CYCLES_PER_PAIR
         assert sum(p.kills for p in procs.all) >= 3
-        epoch = (await handle.query("status", result_type=FleetStatus)).epoch
-        for pair in range(PAIRS):
-            for seq in range(CYCLES_PER_PAIR):
-                cycle = chaos_env.client.get_workflow_handle(
-                    names.hedge_cycle_id(fleet.name, epoch, f"p{pair}", seq)
-                )
-                ended = CycleResult.model_validate(await cycle.result())
-                assert ended.state in (CycleState.DONE, CycleState.UNWOUND), ended
+        await each_cycle_ended_done_or_unwound(chaos_env.client, handle, fleet)
         async with pg_ledger.session() as s:
             intents = (
                 await s.execute(

@@ -1,8 +1,9 @@
 """Helpers for chaos tests that run the real worker processes (no fixtures here): a process that is
 SIGKILLed and restarted at will (or at seeded random points), the signer's YAML and environment for
-fresh sim accounts, a price wiggle that keeps resting quotes filling; for the grid sessions, requests
-held at the sim, its websockets refused, a watch over what an account rests, and what a workflow
-placed, was signalled and how many runs it had."""
+fresh sim accounts, a price wiggle that keeps resting quotes filling, the chaos hedge fleets (their
+cycles, their start, how each cycle ended); for the grid sessions, requests held at the sim, its
+websockets refused, a watch over what an account rests, and what a workflow placed, was signalled
+and how many runs it had."""
 
 from __future__ import annotations
 
@@ -13,18 +14,23 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import yaml
 from sqlalchemy import select
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from perpflow import names
 from perpflow.db import tables as t
 from perpflow.db.ledger import Ledger
+from perpflow.hedge.fleet import FleetInput, FleetResult, FleetStatus, PairSpec
+from perpflow.hedge.models import CycleParams, CycleResult, CycleState
 from perpflow.signals import ORDER_FILLED, OrderFilled
 from perpflow.venues.errors import VenueError
 from perpflow.venues.lighter.client import LighterVenue
@@ -115,6 +121,53 @@ def worker_procs(
         Proc("orchestrator", [*python, "workers.orchestrator"], env, state_dir / "orchestrator.log"),
         Proc("signer", [*python, "workers.signer", str(config)], env, state_dir / "signer.log"),
     )
+
+
+# The cycles of the chaos fleets: small, quick to quote, hold and close, so kills land in every phase.
+CHAOS_CYCLE = CycleParams(
+    size=Decimal("0.05"),
+    maker_timeout_s=8,
+    max_requotes=3,
+    hold_s=1,
+    close_mode="market",
+    poll_s=0.5,
+    hedge_deadline_s=40,
+)
+
+
+def chaos_fleet(prefix: str, pairs: list[PairSpec], cycles_per_pair: int) -> FleetInput:
+    """A fleet on Lighter's ETH (a leg may name its own venue and market) named `prefix` and a
+    fresh tag, running `cycles_per_pair` chaos cycles of each pair back to back."""
+    return FleetInput(
+        name=f"{prefix}{uuid.uuid4().hex[:6]}",
+        market="ETH",
+        pause_between_s=0,
+        max_cycles_per_pair=cycles_per_pair,
+        pairs=pairs,
+        cycle=CHAOS_CYCLE,
+    )
+
+
+async def start_fleet(client: Client, fleet: FleetInput) -> WorkflowHandle[Any, FleetResult]:
+    return await client.start_workflow(
+        "HedgeFleetWorkflow",
+        fleet,
+        id=names.hedge_fleet_id(fleet.name),
+        task_queue=names.ORCHESTRATOR_QUEUE,
+        result_type=FleetResult,
+    )
+
+
+async def each_cycle_ended_done_or_unwound(
+    client: Client, handle: WorkflowHandle[Any, FleetResult], fleet: FleetInput
+) -> None:
+    epoch = (await handle.query("status", result_type=FleetStatus)).epoch
+    assert fleet.max_cycles_per_pair is not None
+    for pair in fleet.pairs:
+        for seq in range(fleet.max_cycles_per_pair):
+            cycle = client.get_workflow_handle(names.hedge_cycle_id(fleet.name, epoch, pair.name, seq))
+            ended = CycleResult.model_validate(await cycle.result())
+            assert ended.state in (CycleState.DONE, CycleState.UNWOUND), ended
 
 
 async def wiggle(sim: SimHandle, public: LighterVenue, stop: asyncio.Event, rng: random.Random) -> None:
