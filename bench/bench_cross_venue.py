@@ -79,14 +79,13 @@ from bench.grvt_rig import (
     new_lighter_account,
     noop_worker,
     polled,
-    processes,
     raw_client,
     signer_config,
     stack_env,
     streams_connected,
     utc,
 )
-from bench.harness import backend, bench_ledger, pct, sim_process, summary
+from bench.harness import BOOK_INTERVAL_MS, Tape, backend, bench_ledger, pct, processes, sim_process, summary
 from perpflow import names
 from perpflow.db import tables
 from perpflow.db.ledger import Ledger
@@ -107,11 +106,6 @@ SIZE = Decimal("0.05")  # on both venues' lots, above both minimums
 MOVE = Decimal(5)  # how far the reference moves through a resting quote
 REST_S = 1.0  # a fleet's quotes rest for seconds before the market trades through them
 SLIP = Decimal("0.05")  # the baseline hedge's worst price off the fill's
-# The sim publishes its streams in batches this far apart (50 ms by default). A cycle paced by the
-# streams themselves would fall at the same point of every batch (the baseline's did: each fill
-# waited ~48 ms for its batch); a short period and a random phase before each move keep that wait
-# small and the same in distribution for both paths.
-BOOK_INTERVAL_MS = 5
 CENT = Decimal("0.01")
 
 
@@ -188,40 +182,6 @@ class Pair:
 
 
 # -- the sim: each account's trades, fills made on demand --------------------------------------------
-
-
-class Tape:
-    """Each engine account's trades as the Lighter face's account stream publishes them (either
-    face's accounts: one engine), with the sim's timestamps."""
-
-    def __init__(self, url: str, accounts: list[int]) -> None:
-        self.url, self.accounts = url, accounts
-        self.trades: dict[int, asyncio.Queue[dict[str, Any]]] = {a: asyncio.Queue() for a in accounts}
-        self.subscribed = asyncio.Event()
-
-    async def run(self, http: aiohttp.ClientSession) -> None:
-        seen: set[tuple[int, int]] = set()
-        async with http.ws_connect(self.url.replace("http", "ws") + "/stream") as ws:
-            for a in self.accounts:
-                await ws.send_json({"type": "subscribe", "channel": f"account_all/{a}"})
-            self.subscribed.set()
-            async for frame in ws:
-                msg = json.loads(frame.data)
-                if msg.get("type") != "update/account_all":
-                    continue
-                for batch in msg.get("trades", {}).values():
-                    for trade in batch:
-                        if (msg["account"], trade["trade_id"]) not in seen:
-                            seen.add((msg["account"], trade["trade_id"]))
-                            await self.trades[msg["account"]].put(trade)
-
-    async def next(self, account: int) -> dict[str, Any]:
-        return await asyncio.wait_for(self.trades[account].get(), 30)
-
-    def drain(self) -> None:
-        for q in self.trades.values():
-            while not q.empty():
-                q.get_nowait()
 
 
 class Rig:
@@ -629,7 +589,7 @@ async def run(url: str, client: Client, ledger_url: str, tmp: Path) -> tuple[lis
     async with SimAdmin(url) as admin, aiohttp.ClientSession(trust_env=False) as http:
         directions = await new_directions(url, admin)
         engines = [leg.engine for d in directions for p in (d.base, d.flow) for leg in (p.maker, p.taker)]
-        tape = Tape(url, engines)
+        tape = Tape(url, engines, wait_s=30)
         watcher = asyncio.create_task(tape.run(http))
         await tape.subscribed.wait()
         rig = Rig(url, admin, tape)

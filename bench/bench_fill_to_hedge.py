@@ -76,7 +76,7 @@ from activities.hedge import HedgeActivities
 from activities.market import MarketActivities
 from activities.orders import OrderActivities
 from activities.watches import WatchActivities
-from bench.harness import Moments, backend, bench_ledger, pct, sim_process, summary
+from bench.harness import BOOK_INTERVAL_MS, Moments, Tape, backend, bench_ledger, pct, sim_process, summary
 from perpflow import names
 from perpflow.alerts.notifier import Notifier
 from perpflow.db.hedge import HedgeCycles
@@ -116,13 +116,11 @@ MOVE = Decimal(5)  # how far the reference moves through a resting quote
 # (maker timeout 10 s by default), so a second is on the quick side.
 REST_S = 1.0
 MOMENTS = Moments()  # the profile of the perpflow sample under way
-# The sim publishes its streams in batches this far apart (50 ms by default). The baseline's
-# cycles are paced by the stream (each starts a fixed 0.4 s after its hedge's batch), so at 50 ms
-# every baseline fill fell at the same point of a batch and waited 38-46 ms for the next, while
-# perpflow's cycles, paced by queries and activities, fell anywhere in it (1-52 ms, p50 29): most
-# of the baseline's 48 ms p50. A short period and a random phase before each move keep that wait
-# small and the same in distribution for both paths (the report prints it per path).
-BOOK_INTERVAL_MS = 5
+# The sim publishes every BOOK_INTERVAL_MS (the harness says why) at a random phase. At its default
+# 50 ms the baseline's cycles, paced by the stream (each starts a fixed 0.4 s after its hedge's
+# batch), fell at the same point of a batch and waited 38-46 ms for the next, while perpflow's,
+# paced by queries and activities, fell anywhere in it (1-52 ms, p50 29): most of the baseline's
+# 48 ms p50. The report prints that wait per path.
 
 
 # -- Temporal alone ----------------------------------------------------------------------------
@@ -308,40 +306,6 @@ async def new_account(admin: SimAdmin, url: str) -> Account:
     private_key, public_key, err = lighter.create_api_key()
     assert err is None, err
     return Account(url, await admin.create_account("1000000", {KEY: public_key}), private_key)
-
-
-class Tape:
-    """Each account's trades as the sim publishes them, with the sim's timestamps (ms)."""
-
-    def __init__(self, url: str, accounts: list[int]) -> None:
-        self.url, self.accounts = url, accounts
-        self.trades: dict[int, asyncio.Queue[dict[str, Any]]] = {a: asyncio.Queue() for a in accounts}
-        self.subscribed = asyncio.Event()
-
-    async def run(self, http: aiohttp.ClientSession) -> None:
-        seen: set[tuple[int, int]] = set()
-        async with http.ws_connect(self.url.replace("http", "ws") + "/stream") as ws:
-            for a in self.accounts:
-                await ws.send_json({"type": "subscribe", "channel": f"account_all/{a}"})
-            self.subscribed.set()
-            async for frame in ws:
-                arrived = time.time()
-                msg = json.loads(frame.data)
-                if msg.get("type") != "update/account_all":
-                    continue
-                for batch in msg.get("trades", {}).values():
-                    for t in batch:
-                        if (msg["account"], t["trade_id"]) not in seen:
-                            seen.add((msg["account"], t["trade_id"]))
-                            await self.trades[msg["account"]].put(t | {"received_at": arrived})
-
-    async def next(self, account: int) -> dict[str, Any]:
-        return await asyncio.wait_for(self.trades[account].get(), 20)
-
-    def drain(self) -> None:
-        for q in self.trades.values():
-            while not q.empty():
-                q.get_nowait()
 
 
 class Rig:
@@ -662,7 +626,7 @@ async def main() -> None:
         async with SimAdmin(url) as admin, aiohttp.ClientSession(trust_env=False) as http:
             # A pair of accounts per path: each path's cycles start flat.
             accounts = [await new_account(admin, url) for _ in range(4)]
-            tape = Tape(url, [a.index for a in accounts])
+            tape = Tape(url, [a.index for a in accounts], wait_s=20)
             watcher = asyncio.create_task(tape.run(http))
             await tape.subscribed.wait()
             rig = Rig(url, admin, tape, *accounts[:2])

@@ -33,15 +33,13 @@ import json
 import math
 import os
 import random
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager, suppress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -60,10 +58,10 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import backend, bench_ledger, pct, sim_process, summary
+from bench.harness import backend, bench_ledger, pct, processes, sim_process, stack_env, summary, until
 from perpflow import names, secrets
 from perpflow.db.ledger import Ledger
-from perpflow.devstack.harness import ROOT, local_temporal
+from perpflow.devstack.harness import local_temporal
 from perpflow.devstack.probes import queue_has_pollers
 from perpflow.grid.models import GridStatus
 from perpflow.models import AccountRef
@@ -421,39 +419,6 @@ async def floor(client: Client) -> AsyncIterator[list[float]]:
 # -- perpflow's processes --------------------------------------------------------------------------------
 
 
-@contextmanager
-def processes(commands: dict[str, list[str]], env: dict[str, str], logs: Path) -> Iterator[None]:
-    procs = []
-    for name, cmd in commands.items():
-        with (logs / f"{name}.log").open("wb") as err:
-            procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err))
-    try:
-        yield
-    finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def stack_env(client: Client, url: str, ledger_url: str, state_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("PERPFLOW_")}
-    return {
-        **env,
-        "PERPFLOW_TEMPORAL_ADDRESS": client.service_client.config.target_host,
-        "PERPFLOW_TEMPORAL_NAMESPACE": client.namespace,
-        "PERPFLOW_LIGHTER_URL": url,
-        "PERPFLOW_STATE_DIR": str(state_dir),
-        "PERPFLOW_LOG_LEVEL": "WARNING",
-        "DATABASE_URL": ledger_url,
-        "NO_PROXY": "127.0.0.1,localhost",
-    }
-
-
 async def write_signer_config(url: str, accounts: list[Account], state_dir: Path, ledger: Ledger) -> Path:
     secrets.write_store(state_dir / "secrets.json", {a.name: a.private_key for a in accounts})
     config = {
@@ -478,14 +443,6 @@ async def write_signer_config(url: str, accounts: list[Account], state_dir: Path
     return path
 
 
-async def until(check: Any, what: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(0.2)
-
-
 async def pollers_up(client: Client, accounts: list[Account]) -> None:
     address, ns = client.service_client.config.target_host, client.namespace
     act = TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
@@ -497,7 +454,7 @@ async def pollers_up(client: Client, accounts: list[Account]) -> None:
         ]
         return all(await asyncio.gather(*checks))
 
-    await until(ready, "the orchestrator and every signer queue polled", 180)
+    await until(ready, "the orchestrator and every signer queue polled", 180, every=0.2)
 
 
 def session_config(run: str, k: int, account: Account, ladder: Ladder) -> dict[str, Any]:

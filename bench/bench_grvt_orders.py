@@ -61,13 +61,12 @@ from bench.grvt_rig import (
     new_grvt_account,
     noop_worker,
     polled,
-    processes,
     raw_client,
     signer_config,
     stack_env,
     utc,
 )
-from bench.harness import backend, bench_ledger, pct, sim_process, summary
+from bench.harness import backend, bench_ledger, pct, processes, sim_process, summary
 from perpflow import names
 from perpflow.db import tables
 from perpflow.db.ledger import Ledger

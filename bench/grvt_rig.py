@@ -1,6 +1,7 @@
 """What the GRVT benches share beyond bench.harness: accounts on both faces of the sim, grvt-pysdk's
-raw async client pointed at the sim (the baselines' own client), perpflow's worker processes started
-as production runs them, and "Temporal alone" served from a process of its own."""
+raw async client pointed at the sim (the baselines' own client), perpflow's worker processes configured
+and awaited as production runs them (bench.harness starts them), and "Temporal alone" served from a
+process of its own."""
 
 from __future__ import annotations
 
@@ -9,13 +10,10 @@ import logging
 import multiprocessing
 import os
 import secrets as random_secrets
-import signal
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -34,8 +32,9 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
+from bench import harness
+from bench.harness import until
 from perpflow import secrets
-from perpflow.devstack.harness import ROOT
 from perpflow.devstack.probes import queue_has_pollers
 from perpflow.marketdata.status import read_status, status_path
 from perpflow.sim.admin_client import SimAdmin
@@ -149,53 +148,12 @@ def signer_config(
 
 
 def stack_env(client: Client, url: str, ledger_url: str, state_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("PERPFLOW_")}
+    """The harness's worker environment with the sim's GRVT face too."""
     return {
-        **env,
-        "PERPFLOW_TEMPORAL_ADDRESS": client.service_client.config.target_host,
-        "PERPFLOW_TEMPORAL_NAMESPACE": client.namespace,
-        "PERPFLOW_LIGHTER_URL": url,
+        **harness.stack_env(client, url, ledger_url, state_dir),
         "PERPFLOW_GRVT_URL": grvt_url(url),
-        "PERPFLOW_STATE_DIR": str(state_dir),
-        "PERPFLOW_LOG_LEVEL": "WARNING",
-        "DATABASE_URL": ledger_url,
-        "NO_PROXY": "127.0.0.1,localhost",
         "TZ": "UTC",
     }
-
-
-@contextmanager
-def processes(commands: dict[str, list[str]], env: dict[str, str], logs: Path) -> Iterator[None]:
-    """Each command a process (stderr to ``logs/<name>.log``), stopped with SIGTERM at the end; the
-    last lines of each log are printed if the body fails."""
-    procs = []
-    for name, cmd in commands.items():
-        with (logs / f"{name}.log").open("wb") as err:
-            procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err))
-    try:
-        yield
-    except BaseException:
-        for name in commands:
-            lines = (logs / f"{name}.log").read_text(errors="replace").splitlines()
-            print(f"-- {name}.log, last lines:\n" + "\n".join(lines[-15:]), file=sys.stderr)
-        raise
-    finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def polled(client: Client, workflow_queues: list[str], activity_queues: list[str]) -> None:
