@@ -35,7 +35,7 @@ class Root(LazyGroup):
         Lazy("history", "perpflow.cli.history:history_app", "Export and replay workflow histories."),
         Lazy("db", "perpflow.cli.db:db_app", "The ledger database."),
         Lazy("sim", "perpflow.sim.command:sim",
-             "Run the simulated perp venue (its Lighter face, admin API under /_sim) on HOST:PORT."),
+             "Run the simulated perp venue (Lighter and GRVT faces, admin API under /_sim) on HOST:PORT."),
     )  # fmt: skip
 
 

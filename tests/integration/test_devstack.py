@@ -26,6 +26,7 @@ from perpflow.db.migrate import head_revision
 from perpflow.devstack.grvt import DEMO_GRVT_ACCOUNT, DEMO_GRVT_SUB_ACCOUNT
 from perpflow.devstack.ports import free_port
 from perpflow.devstack.venue import DEMO_GRID_ACCOUNT
+from perpflow.sim.venue import SimConfig
 from tests.plugins.prometheus import Prometheus, missing, served_by
 
 BIN = Path(sys.executable).parent
@@ -286,16 +287,31 @@ def test_a_terminated_grvt_demo_grid_is_cleaned_up_by_the_grvt_reconciler_schedu
     until("the GRVT grid's orders", lambda: any(GRVT_GRID in r for r in grvt_rows(stack)))
     status = stack.ok("grid", "status", "demo-grvt")
     top_buy = max(Decimal(p) for p in re.findall(r"│\s*([\d.]+)\s*│\s*buy\s*│\s*OPEN\s*│", status))
-    terminated = stack.temporal("workflow", "terminate", "-w", GRVT_GRID, "--reason", "pytest")
-    assert terminated.returncode == 0, terminated.stderr
-    # Half a step (150) below its top buy: that buy fills and leaves a position no live workflow
-    # owns; the session is gone, so no sell is re-armed that could close it meanwhile.
     sim_url = json.loads(stack.record.read_text())["sim_url"]
-    moved = requests.post(
-        f"{sim_url}/_sim/markets/{BTC}/price", json={"price": str(top_buy - 75)}, timeout=10
-    )
-    assert moved.status_code == 200, moved.text
+    # The walk stands still meanwhile: half a step (150) below its top buy, that buy fills, and the
+    # sell the session re-arms a level up cannot fill and close the position before the reconciler.
+    still = requests.post(f"{sim_url}/_sim/volatility", json={"volatility": 0}, timeout=10)
+    assert still.status_code == 200, still.text
+    try:
+        moved = requests.post(
+            f"{sim_url}/_sim/markets/{BTC}/price", json={"price": str(top_buy - 75)}, timeout=10
+        )
+        assert moved.status_code == 200, moved.text
+        held = re.compile(r"position (-?[\d.]+)")
 
+        def holding() -> bool:
+            found = held.search(stack.ok("grid", "status", "demo-grvt"))
+            return found is not None and Decimal(found.group(1)) != 0
+
+        until("a position to leave behind (the top buy filled)", holding)
+        terminated = stack.temporal("workflow", "terminate", "-w", GRVT_GRID, "--reason", "pytest")
+        assert terminated.returncode == 0, terminated.stderr
+        _cleaned_up_by_the_reconciler(stack)
+    finally:
+        requests.post(f"{sim_url}/_sim/volatility", json={"volatility": SimConfig().volatility}, timeout=10)
+
+
+def _cleaned_up_by_the_reconciler(stack: Stack) -> None:
     def clean() -> bool:
         rows = grvt_rows(stack)
         # The position row only (its verdict "flat", not the policy "flatten"), no order rows.
