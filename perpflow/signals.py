@@ -34,6 +34,18 @@ class OrderFilled(Model):
     fee: Decimal = Decimal(0)
     is_maker: bool
     at: AwareDatetime
+    # The market's mid when the market-data worker routed the fill (None: it keeps no book there).
+    mid: Decimal | None = None
+
+    def market_price(self) -> Decimal:
+        """Where the market is, as far as this fill tells: its mid when that is at or past the
+        fill's price the way a maker fill moves it (a buy fills as the price falls to it), else the
+        fill's price (a mid read before the move, or a taker's fill)."""
+        mid = self.mid
+        if mid is None or not self.is_maker:
+            return self.price
+        past = mid <= self.price if self.side is Side.BUY else mid >= self.price
+        return mid if past else self.price
 
 
 class Direction(StrEnum):

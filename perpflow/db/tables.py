@@ -237,6 +237,7 @@ class Watch(Base):
     hysteresis: Mapped[Decimal | None] = mapped_column(Money())
     reference_price: Mapped[Decimal | None] = mapped_column(Money())
     wants_feed_state: Mapped[bool] = mapped_column(default=False)
+    fill_stands_in: Mapped[bool] = mapped_column(default=False)
 
 
 class WalletNonce(Base):

@@ -28,6 +28,7 @@ def _spec_values(spec: WatchSpec) -> dict[str, object]:
         "reference_price": spec.reference_price,
         "signal_name": spec.signal,
         "wants_feed_state": spec.wants_feed_state,
+        "fill_stands_in": spec.fill_stands_in,
         "active": True,
     }
 
@@ -47,6 +48,7 @@ def _watch(row: t.Watch) -> Watch:
         reference_price=row.reference_price,
         signal_name=row.signal_name,
         wants_feed_state=row.wants_feed_state,
+        fill_stands_in=row.fill_stands_in,
     )
     return Watch(id=row.id, spec=spec)
 

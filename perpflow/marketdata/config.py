@@ -24,3 +24,5 @@ class MarketDataConfig:
     # REST backfill after an account stream (re)connects: recent trades per watched market.
     backfill_limit: int = 100
     metrics_port: int | None = None
+    # How long a crossing waits for a fill to the same workflow that makes it redundant (hold.py).
+    crossing_hold_s: float = 0.05

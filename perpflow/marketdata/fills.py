@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Collection
+from decimal import Decimal
 
 from perpflow.chain.backoff import Backoff
 from perpflow.db.orders import Orders
@@ -35,8 +36,11 @@ class FillRouter:
         fill_log: FillLog,
         send: Callable[[Delivery], None],
         venue: VenueName,
+        mid: Callable[[str], Decimal | None] = lambda market: None,
     ) -> None:
+        """``mid``: a market's mid now, carried by the fill (``OrderFilled.mid``)."""
         self.orders, self.fill_log, self._send, self.venue = orders, fill_log, send, venue
+        self._mid = mid
         self.order_watches: dict[OrderKey, Owner] = {}
         # Positive only (a miss is re-read), oldest dropped first: the ledger answers for those.
         self._owners: dict[OrderKey, Owner] = {}
@@ -86,7 +90,7 @@ class FillRouter:
             Delivery(
                 workflow_id=workflow_id,
                 signal=signal,
-                payload=_payload(self.venue, account_index, f),
+                payload=_payload(self.venue, account_index, f, self._mid(f.market)),
                 key=f.fill_id,
                 kind="fill",
                 on_done=lambda: self.fill_log.done(account_index, f.fill_id),
@@ -114,7 +118,7 @@ class FillRouter:
         return owner
 
 
-def _payload(venue: VenueName, account_index: int, f: VenueFill) -> OrderFilled:
+def _payload(venue: VenueName, account_index: int, f: VenueFill, mid: Decimal | None) -> OrderFilled:
     return OrderFilled(
         fill_id=f.fill_id,
         venue=venue,
@@ -128,4 +132,5 @@ def _payload(venue: VenueName, account_index: int, f: VenueFill) -> OrderFilled:
         fee=f.fee,
         is_maker=f.is_maker,
         at=f.at,
+        mid=mid,
     )

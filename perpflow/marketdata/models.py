@@ -42,6 +42,9 @@ class WatchSpec(Model):
     # Also signal ``feed_changed`` when a stream this watch depends on goes down or is up again
     # (the book stream; the account's too when ``account_index`` is set).
     wants_feed_state: bool = False
+    # The crossing only tells the workflow the price: a fill routed to it meanwhile whose price is
+    # past the level stands in for it (``perpflow.marketdata.hold``).
+    fill_stands_in: bool = False
 
     @model_validator(mode="after")
     def _complete(self) -> WatchSpec:

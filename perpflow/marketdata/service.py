@@ -16,6 +16,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Coroutine
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -31,6 +32,7 @@ from perpflow.marketdata.delivery import Delivery, Signaller
 from perpflow.marketdata.feed import BookFeed
 from perpflow.marketdata.fill_log import FillLog, fill_log_path
 from perpflow.marketdata.fills import FillRouter
+from perpflow.marketdata.hold import CrossingHold
 from perpflow.marketdata.liveness import BOOKS, Liveness, account_of, account_stream
 from perpflow.marketdata.metrics import Metrics
 from perpflow.marketdata.models import Watch, WatchKind
@@ -73,7 +75,8 @@ class MarketDataService:
         state_dir = config.state_dir
         self.fill_log = FillLog(fill_log_path(state_dir, config.venue) if state_dir else None)
         self.signaller = Signaller(client, on_sent=self._sent, on_retry=self._retry)
-        self.router = FillRouter(Orders(ledger), self.fill_log, self.signaller.send, config.venue)
+        self.hold = CrossingHold(self.signaller.send, config.crossing_hold_s)
+        self.router = FillRouter(Orders(ledger), self.fill_log, self.hold.fill, config.venue, self._mid)
         self.liveness = Liveness(config.venue, self.signaller.send)
         self._own_telemetry = telemetry is None
         self.telemetry = telemetry or Telemetry(
@@ -106,6 +109,7 @@ class MarketDataService:
     async def _shutdown(self) -> None:
         for name in list(self.streams):
             await self._stop_stream(name)
+        self.hold.flush()
         await self.signaller.drain(timeout=2.0)
         for task in list(self._background):
             task.cancel()
@@ -216,6 +220,10 @@ class MarketDataService:
         feed = self.feeds.get(market)
         return feed.book if feed is not None and feed.live else None
 
+    def _mid(self, market: str) -> Decimal | None:
+        book = self.book(market)
+        return book.mid if book is not None else None
+
     async def _books_connected(self) -> None:
         for feed in self.feeds.values():
             feed.expect_snapshot()
@@ -263,7 +271,8 @@ class MarketDataService:
             spec.workflow_id,
         )
         key = f"cross-{c.watch.id}-{payload.at.timestamp():.3f}"
-        self.signaller.send(Delivery(spec.workflow_id, spec.signal, payload, key=key, kind="crossing"))
+        delivery = Delivery(spec.workflow_id, spec.signal, payload, key=key, kind="crossing")
+        self.hold.crossing(delivery, spec.fill_stands_in)
 
     # -- accounts and fills ---------------------------------------------------------------------
 

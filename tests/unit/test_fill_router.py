@@ -64,3 +64,12 @@ async def test_a_fill_of_an_order_read_ahead_goes_out_without_a_ledger_read() ->
     await router.on_fills(ACCOUNT, [fill(1), fill(4)])
     assert [d.workflow_id for d in sent[1:]] == ["wf-before", "wf-after"]
     assert orders.lookups == 2
+
+
+async def test_a_fill_carries_its_markets_mid_as_the_router_reads_it() -> None:
+    orders, sent = LedgerOrders(), list[Delivery]()
+    mids = {"ETH": Decimal("2999.5")}
+    router = FillRouter(orders, FillLog(None), sent.append, VenueName.LIGHTER, mids.get)  # type: ignore[arg-type]
+    orders.rows.append((ACCOUNT, 1, "wf"))
+    await router.on_fills(ACCOUNT, [fill(1)])
+    assert [d.payload.mid for d in sent] == [Decimal("2999.5")]  # type: ignore[attr-defined]

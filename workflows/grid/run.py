@@ -81,9 +81,10 @@ class GridRun:
 
     def filled(self, fill: OrderFilled) -> None:
         """A fill signal, counted once by the book (a repeat changes nothing); one that beat its
-        order's acknowledgement waits in the book, and its price is the market's already."""
+        order's acknowledgement waits in the book, and its price is the market's already (its mid
+        when that is past the fill: the crossing the move made may come folded into the fill)."""
         if self.book.on_fill(fill) or fill in self.book.unmatched:
-            self.price = fill.price
+            self.price = fill.market_price()
 
     def priced(self, price: Decimal) -> None:
         self.price = price

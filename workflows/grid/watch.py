@@ -74,6 +74,7 @@ def _spec(run: GridRun, crossing: Crossing, hysteresis: Decimal) -> WatchSpec:
         hysteresis=hysteresis,
         reference_price=run.mark,
         wants_feed_state=True,
+        fill_stands_in=True,
     )
 
 
