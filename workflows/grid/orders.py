@@ -39,6 +39,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.grid.run import GridRun
     from workflows.options import ORDER
 
+# Sessions begun before it read every resting order at each safety poll, one activity each, even
+# right after a reconcile had read them all; their runs keep doing so (their histories replay).
+POLL_BY_OPEN_ORDERS = "grid-poll-by-open-orders"
+
 REFUSED = frozenset(e.__name__ for e in REFUSALS) | {"Unrepresentable"}
 PARALLEL = 5  # cancels sent at once
 RETRY_S = 5.0  # an unanswered batch is sent again (same keys) after this, then longer
@@ -174,11 +178,20 @@ async def reconcile(run: GridRun) -> None:
     )  # fmt: skip
     run.reconcile_due = False
     run.next_reconcile = workflow.now() + timedelta(seconds=run.config.reconcile_every_s)
+    if workflow.patched(POLL_BY_OPEN_ORDERS):  # the reconcile did what the poll does
+        run.next_poll = workflow.now() + timedelta(seconds=run.config.safety_poll_s)
 
 
 async def poll(run: GridRun) -> None:
-    """The safety net under the fill signals: each resting order of the session, read once."""
-    await look_up(run, run.book.tally.open_orders())
+    """The safety net under the fill signals: the venue's open orders read once, and the orders
+    of the session no longer among them looked up (a fill whose signal never came)."""
+    gone = run.book.tally.open_orders()
+    if workflow.patched(POLL_BY_OPEN_ORDERS):
+        query = AccountQuery(account_index=run.config.account.account_index, market=run.config.market)
+        opened = await unless_cancelled(GET_OPEN_ORDERS.run(query, task_queue=run.read_queue()))
+        resting = {ack.client_order_index for ack in opened.orders}
+        gone = [coi for coi in gone if coi not in resting]
+    await look_up(run, gone)
     run.next_poll = workflow.now() + timedelta(seconds=run.config.safety_poll_s)
 
 
