@@ -3,8 +3,10 @@ the market-data worker's fill and feed signals sent by the test."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
+from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,10 +22,10 @@ from perpflow import names
 from perpflow.grid.models import GridFillRecord, GridFills, GridRecord, GridStatus
 from perpflow.hedge.models import LegAccount
 from perpflow.marketdata.models import Watch, WatchSet, WatchSetResult, WatchSpec
-from perpflow.orders import AccountQuery, OpenOrders, OrderIntent
+from perpflow.orders import AccountQuery, OpenOrders, OrderAcks, OrderBatch, OrderIntent
 from perpflow.signals import FEED_CHANGED, ORDER_FILLED, FeedChanged, FeedState, OrderFilled
-from perpflow.venues.types import OrderKind, Side, TimeInForce
-from tests.timeskip.conftest import terminate_running, until
+from perpflow.venues.types import OrderKind, OrderStatus, Side, TimeInForce
+from tests.timeskip.conftest import WAIT_S, terminate_running, until
 from tests.timeskip.fakes import MARKET, FakeOrder, FakeTrading, legs, trading_workers
 from workflows.grid.session import GridSessionWorkflow
 
@@ -35,6 +37,24 @@ class FakeGrid(FakeTrading):
     sessions: list[GridRecord] = field(default_factory=list)
     fills: list[GridFillRecord] = field(default_factory=list)
     feed_up: bool | None = None  # what register_watch says of the feed
+    # Set once a batch of placements reached the venue (then a fresh one): a test waits for the
+    # next placement, not for a polling interval.
+    placed_batch: asyncio.Event = field(default_factory=asyncio.Event)
+    # Client order indexes by price, of the orders placed through place_orders that may still
+    # rest: finding the order at a price does not scan every order the session ever placed.
+    at_price: defaultdict[Decimal, list[int]] = field(default_factory=lambda: defaultdict(list))
+
+    @activity.defn(name="place_orders")
+    async def place_orders(self, batch: OrderBatch) -> OrderAcks:
+        try:
+            acks = await super().place_orders(batch)
+        finally:
+            self.placed_batch.set()
+            self.placed_batch = asyncio.Event()
+        for intent, ack in zip(batch.intents, acks.acks, strict=True):
+            if not ack.refusal:
+                self.at_price[intent.price].append(ack.client_order_index)
+        return acks
 
     @activity.defn(name="get_open_orders")
     async def get_open_orders(self, query: AccountQuery) -> OpenOrders:
@@ -131,6 +151,38 @@ class GridRig:
 
     def resting(self, price: Decimal | None = None) -> list[FakeOrder]:
         return [o for o in self.fake.venue.resting() if price is None or o.intent.price == price]
+
+    def placed_resting(self, price: Decimal) -> list[FakeOrder]:
+        """``resting(price)`` among the orders placed through ``place_orders`` (all that a session
+        places), without reading every order that ended before them."""
+        orders = self.fake.venue.orders
+        cois = [c for c in self.fake.at_price[price] if orders[c].status is OrderStatus.OPEN]
+        self.fake.at_price[price] = cois
+        return [orders[c] for c in cois]
+
+    async def until_placed(self, check: Callable[[], Any], what: str, timeout: float = WAIT_S) -> Any:
+        """``check`` now and again after each batch of placements, until it returns something
+        truthy: that value (``until`` for what a placement makes, woken by it, not by a clock)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            placed = self.fake.placed_batch
+            if value := check():
+                return value
+            try:
+                await asyncio.wait_for(placed.wait(), deadline - loop.time())
+            except TimeoutError:
+                raise AssertionError(f"timed out after {timeout:g} s waiting for {what}") from None
+
+    async def until_answered(self, handle: WorkflowHandle[Any, Any], timeout: float = WAIT_S) -> None:
+        """Until the server holds the answer of every activity the session started: a signal sent
+        next reaches the session after those answers, as a fill does once its order rested and
+        the session saw it placed. (The time-skipping server does not show a pending workflow
+        task; the activities it shows, one describe after another, are the nearest it tells.)"""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while (await handle.describe()).raw_description.pending_activities:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"timed out after {timeout:g} s waiting for the activities' answers")
 
     def placed_at(self, price: Decimal) -> list[OrderIntent]:
         return self.fake.venue.placed(lambda i: i.price == price)

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from functools import partial
+from typing import Any
 
 import pytest
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from tests.timeskip.conftest import history_lengths, until
 from tests.timeskip.fake_grid import GridRig, grid_rig
-from tests.timeskip.test_grid_session import LEVEL, SIZE, laid, round_trips
+from tests.timeskip.test_grid_session import LEVEL, MID, SIZE, laid
 
 FILLS = int(os.environ.get("GRID_HISTORY_FILLS", "5000"))
 PER_RUN = 300
@@ -22,6 +25,18 @@ EVENTS_LIMIT = 51_200  # Temporal's hard limit per run
 async def rig(skipping_env: WorkflowEnvironment) -> AsyncIterator[GridRig]:
     async with grid_rig(skipping_env) as rig:
         yield rig
+
+
+async def round_trips(rig: GridRig, handle: WorkflowHandle[Any, Any], fills: int) -> None:
+    """Fill the bid below the mark, then the ask it re-armed, and so on: one fill at a time, each
+    once the order it re-armed rests and the session has its acknowledgement (woken by the
+    placement and the server's word, not by a polling interval)."""
+    for n in range(fills):
+        price = MID - LEVEL if n % 2 == 0 else MID
+        what = f"the order at {price} (fill {n})"
+        [order] = await rig.until_placed(partial(rig.placed_resting, price), what)
+        await rig.until_answered(handle)
+        await rig.fill(handle, order)
 
 
 @pytest.mark.slow
