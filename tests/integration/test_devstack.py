@@ -22,11 +22,13 @@ import pytest
 import requests
 import yaml
 
+from perpflow import names
 from perpflow.db.migrate import head_revision
 from perpflow.devstack.grvt import DEMO_GRVT_ACCOUNT, DEMO_GRVT_SUB_ACCOUNT
 from perpflow.devstack.ports import free_port
 from perpflow.devstack.venue import DEMO_GRID_ACCOUNT
 from perpflow.sim.venue import SimConfig
+from perpflow.venues.grvt.signing import client_order_index
 from tests.plugins.prometheus import Prometheus, missing, served_by
 
 BIN = Path(sys.executable).parent
@@ -225,10 +227,14 @@ def test_workflows_list_filters_by_kind(stack: Stack) -> None:
     assert "HealthCheck" in result.stdout
 
 
-def until(what: str, check: Callable[[], bool], timeout: float = 120) -> None:
+def until(
+    what: str, check: Callable[[], bool], timeout: float = 120, explain: Callable[[], str] | None = None
+) -> None:
+    """Poll ``check`` each second; past ``timeout``, fail with what ``explain`` tells."""
     deadline = time.monotonic() + timeout
     while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        if time.monotonic() >= deadline:
+            pytest.fail(f"timed out waiting for {what}" + (f"\n{explain()}" if explain else ""))
         time.sleep(1)
 
 
@@ -282,49 +288,137 @@ def test_the_grvt_demo_grid_rests_its_ladder_on_the_sims_grvt_face(stack: Stack)
     assert f"{GRVT_GRID}  (RUNNING)  RUNNING" in status and "OPEN" in status
 
 
+@dataclass
+class GrvtLook:
+    """One ``perpflow accounts --venue grvt`` of the demo account: the venue's own word (read
+    through the signer's GRVT key) beside what live workflows answer they own of it."""
+
+    text: str
+    position: Decimal = Decimal(0)  # the venue's, on BTC_USDT_Perp
+    owned: Decimal = Decimal(0)  # of it, by live owners
+    resting: set[int] = field(default_factory=set)  # the client order indexes resting on the venue
+
+    @property
+    def rows(self) -> list[str]:
+        return [line for line in self.text.splitlines() if DEMO_GRVT_ACCOUNT in line]
+
+
+def grvt_look(stack: Stack) -> GrvtLook:
+    """The venue in one look (``--settle 0``: no second look at a suspect, only the venue's word
+    and the owners' answers are read here)."""
+    look = GrvtLook(stack.ok("accounts", "--venue", "grvt", "--settle", "0"))
+    positions, _, orders = look.text.partition("open orders on grvt")
+    for cells in _cells(positions):  # account, policy, market, venue, owned, orphan, owners, verdict
+        if cells[2] == "BTC_USDT_Perp":
+            look.position, look.owned = Decimal(cells[3]), Decimal(cells[4] or 0)
+    look.resting = {int(cells[2]) for cells in _cells(orders)}  # account, market, coi, ...
+    return look
+
+
+def _cells(table: str) -> list[list[str]]:
+    rows = [line for line in table.splitlines() if DEMO_GRVT_ACCOUNT in line]
+    return [[cell.strip() for cell in row.split("│")[1:-1]] for row in rows]
+
+
+def sim_call(sim_url: str, path: str, body: dict[str, object]) -> None:
+    answer = requests.post(f"{sim_url}/_sim/{path}", json=body, timeout=10)
+    assert answer.status_code == 200, answer.text
+
+
+def resting_buys(sim_url: str, cois: set[int]) -> list[Decimal]:
+    """The prices of the buys among ``cois`` that rest on the sim's BTC book, by the sim's word
+    (it keeps GRVT's client_order_id, 2^63 above ours)."""
+    state = requests.get(f"{sim_url}/_sim/state", timeout=10).json()
+    return [
+        Decimal(o["price"])
+        for account in state["accounts"]
+        for o in account["open_orders"]
+        if o["market_index"] == BTC
+        and o["side"] == "buy"
+        and client_order_index(o["client_order_index"]) in cois
+    ]
+
+
 def test_a_terminated_grvt_demo_grid_is_cleaned_up_by_the_grvt_reconciler_schedule(stack: Stack) -> None:
     """Its resting orders cancelled and its position flattened on GRVT by ``reconcile-grvt``."""
-    until("the GRVT grid's orders", lambda: any(GRVT_GRID in r for r in grvt_rows(stack)))
-    status = stack.ok("grid", "status", "demo-grvt")
-    top_buy = max(Decimal(p) for p in re.findall(r"│\s*([\d.]+)\s*│\s*buy\s*│\s*OPEN\s*│", status))
+    until("the GRVT grid's orders on the venue", lambda: bool(grvt_look(stack).resting))
     sim_url = json.loads(stack.record.read_text())["sim_url"]
-    # The walk stands still meanwhile: half a step (150) below its top buy, that buy fills, and the
-    # sell the session re-arms a level up cannot fill and close the position before the reconciler.
-    still = requests.post(f"{sim_url}/_sim/volatility", json={"volatility": 0}, timeout=10)
-    assert still.status_code == 200, still.text
+    # The walk stands still meanwhile: only this test moves BTC (the fleet and the Lighter grid
+    # trade ETH), so no fill happens but the one it makes, and none closes the position it leaves.
+    sim_call(sim_url, "volatility", {"volatility": 0})
     try:
-        moved = requests.post(
-            f"{sim_url}/_sim/markets/{BTC}/price", json={"price": str(top_buy - 75)}, timeout=10
-        )
-        assert moved.status_code == 200, moved.text
-        held = re.compile(r"position (-?[\d.]+)")
-
-        def holding() -> bool:
-            found = held.search(stack.ok("grid", "status", "demo-grvt"))
-            return found is not None and Decimal(found.group(1)) != 0
-
-        until("a position to leave behind (the top buy filled)", holding)
+        _leave_a_position(stack, sim_url)
         terminated = stack.temporal("workflow", "terminate", "-w", GRVT_GRID, "--reason", "pytest")
         assert terminated.returncode == 0, terminated.stderr
+        # The Schedule's next run now rather than up to a period (30 s) on; BufferOne: after the
+        # run under way, if one is (it may have looked while the session still owned all).
+        schedule = names.reconcile_schedule_id("grvt")
+        triggered = stack.temporal("schedule", "trigger", "-s", schedule, "--overlap-policy", "BufferOne")
+        assert triggered.returncode == 0, triggered.stderr
         _cleaned_up_by_the_reconciler(stack)
     finally:
-        requests.post(f"{sim_url}/_sim/volatility", json={"volatility": SimConfig().volatility}, timeout=10)
+        sim_call(sim_url, "volatility", {"volatility": SimConfig().volatility})
+
+
+def _leave_a_position(stack: Stack, sim_url: str) -> None:
+    """Until the venue holds a BTC position that the live session owns whole, none of its orders
+    under way. While the account is flat, the price goes half a step (75) below the top buy
+    resting on the venue, and the sim's maker fills that buy. A position the walk left before it
+    stood still (a sell filled: short a level) is kept: filling the top buy would close it."""
+    seen: dict[str, str] = {}
+
+    def held() -> bool:
+        look = grvt_look(stack)
+        seen["venue"] = look.text
+        if look.position == 0:
+            if buys := resting_buys(sim_url, look.resting):
+                price = max(buys) - 75
+                sim_call(sim_url, f"markets/{BTC}/price", {"price": str(price)})
+                seen["moves"] = (
+                    seen.get("moves", "") + f"BTC to {price}, under the top resting buy {max(buys)}\n"
+                )
+            return False
+        if look.owned != look.position:
+            return False
+        status = stack.ok("grid", "status", "demo-grvt")
+        return not re.search(r"│\s*(PLACING|CANCELLING)\s*│", status)
+
+    def explain() -> str:
+        return _story(stack, {**seen, "session": stack.cli("grid", "status", "demo-grvt").stdout})
+
+    until("a position the live GRVT session owns", held, explain=explain)
 
 
 def _cleaned_up_by_the_reconciler(stack: Stack) -> None:
-    def clean() -> bool:
-        rows = grvt_rows(stack)
-        # The position row only (its verdict "flat", not the policy "flatten"), no order rows.
-        return len(rows) == 1 and re.search(r"│ flat\s+│", rows[0]) is not None
+    seen: dict[str, str] = {}
 
-    until("reconcile-grvt's cleanup", clean, timeout=180)
+    def clean() -> bool:
+        look = grvt_look(stack)
+        seen["venue"] = look.text
+        # The position row only (its verdict "flat", not the policy "flatten"), no order rows.
+        return len(look.rows) == 1 and re.search(r"│ flat\s+│", look.rows[0]) is not None
+
+    until("reconcile-grvt's cleanup", clean, timeout=180, explain=lambda: _story(stack, seen))
     acted = [
         ln
         for ln in stack.lines
         if re.search(r"reconcile reconcile-grvt-\d{4}-\S+ (cancel-order|flatten) ", ln)
     ]
-    assert any(" flatten position/grvt/" in ln and "ok=True" in ln for ln in acted), acted
-    assert any(" cancel-order order/grvt/" in ln and "ok=True" in ln for ln in acted), acted
+    story = _story(stack, seen)
+    assert any(" flatten position/grvt/" in ln and "ok=True" in ln for ln in acted), story
+    assert any(" cancel-order order/grvt/" in ln and "ok=True" in ln for ln in acted), story
+
+
+def _story(stack: Stack, seen: dict[str, str]) -> str:
+    """What a failure shows: the last looks at the venue and the session, and the log's lines of
+    the GRVT grid and of the Schedule's runs (not the look-only ones)."""
+    logged = [
+        line.rstrip()[:400]
+        for line in stack.lines
+        if GRVT_GRID in line or "BTC_USDT_Perp" in line or re.search(r"reconcile-grvt-\d{4}", line)
+    ]
+    looks = "\n".join(f"-- {what}:\n{text}" for what, text in seen.items())
+    return f"{looks}\n-- the stack's GRVT lines (last 40):\n" + "\n".join(logged[-40:])
 
 
 def grid_config(stack: Stack, name: str) -> Path:
