@@ -5,20 +5,28 @@ async), the raw clients (sync and async, typed responses) and the websocket clie
 order and fill streams, and an order sent over JSON-RPC). The SDK is pointed at the sim by
 replacing its host lookups at runtime (grvt-api.md §3); no installed file changes. Starts
 nothing: ``python scripts/sim_grvt_sdk.py --url http://127.0.0.1:8787``. Exits 1 on a problem.
+
+Every step and check prints a line as it happens (flushed), and every wait has its own deadline
+and fails naming its step; a watchdog ends a run that outlives ``RUN_S`` whatever it waits on,
+with the step it was in and every thread's stack. A stuck run therefore shows how far it got.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import gc
 import json
 import logging
 import os
 import sys
+import threading
 import time
+import traceback
 import urllib.request
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -42,7 +50,13 @@ from pysdk.grvt_raw_sync import GrvtRawSync  # noqa: E402
 
 ETH = "ETH_USDT_Perp"
 SIZE = "0.1000"
-WS_WAIT_S = 30.0
+# A step makes a few SDK calls, each bounded by the SDK's own 5 s timeout; here one takes ms.
+STEP_S = 15.0
+# One websocket event. The SDK's readers look at a socket that is not open yet every 2 s, so a
+# subscription's answer can take that long to be read; an order's or fill's news takes 50 ms.
+WS_WAIT_S = 15.0
+# The whole run takes about 3 s; the test's subprocess timeout is above this.
+RUN_S = 60.0
 
 
 def point_sdk_at(url: str) -> None:
@@ -110,13 +124,66 @@ def new_trader(url: str, name: str) -> Trader:
     return Trader(str(index), api_key, signer.key.hex())
 
 
+class Stuck(Exception):
+    """A step or a wait passed its deadline (already reported, naming it)."""
+
+
 @dataclass
 class Report:
+    """Prints each step and check as it happens, flushed: a run killed from outside still
+    shows how far it got. ``current`` is the step under way, for the watchdog."""
+
     problems: list[str] = field(default_factory=list)
-    lines: list[str] = field(default_factory=list)
+    current: str = "starting"
+    start: float = field(default_factory=time.monotonic)
+
+    def say(self, text: str) -> None:
+        print(f"[{time.monotonic() - self.start:5.1f}s] {text}", flush=True)
 
     def check(self, ok: bool, what: str) -> None:
-        (self.lines if ok else self.problems).append(what)
+        if not ok:
+            self.problems.append(what)
+        self.say(f"{'ok' if ok else 'PROBLEM'}: {what}")
+
+    def stuck(self, what: str) -> Stuck:
+        """Reported at once: a teardown that fails after it must not hide it."""
+        self.check(False, what)
+        return Stuck(what)
+
+    @asynccontextmanager
+    async def step(self, what: str, seconds: float = STEP_S) -> AsyncIterator[None]:
+        self.current = what
+        self.say(f"{what} ...")
+        began = time.monotonic()
+        try:
+            async with asyncio.timeout(seconds) as deadline:
+                yield
+        except TimeoutError as exc:
+            if deadline.expired():
+                raise self.stuck(f"{what}: not done within {seconds:.0f} s") from exc
+            raise
+        self.say(f"{what}: done in {time.monotonic() - began:.2f} s")
+
+
+async def until(report: Report, what: str, condition: Callable[[], bool]) -> None:
+    """Waits for what a websocket callback records, with its own deadline."""
+    report.current = what
+    began = time.monotonic()
+    while not condition():
+        if time.monotonic() - began > WS_WAIT_S:
+            raise report.stuck(f"{what}: not within {WS_WAIT_S:.0f} s")
+        await asyncio.sleep(0.02)
+    report.say(f"{what}: after {time.monotonic() - began:.2f} s")
+
+
+def watchdog(report: Report) -> None:
+    """Ends a run that outlives RUN_S whatever holds it (a cancellation a library swallowed, a
+    thread, the interpreter's exit): the step it was in, then every thread's stack."""
+    time.sleep(RUN_S)
+    report.say(f"PROBLEM: still running after {RUN_S:.0f} s, in: {report.current}")
+    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    sys.stderr.flush()
+    os._exit(1)
 
 
 def inside_spread(book: dict[str, Any]) -> str:
@@ -215,14 +282,6 @@ async def raw_async_taker(taker: Trader, report: Report) -> None:
         await raw._session.close()
 
 
-async def until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WS_WAIT_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        await asyncio.sleep(0.05)
-
-
 def contiguous(messages: list[dict[str, Any]]) -> bool:
     numbers = [int(m["sequence_number"]) for m in messages]
     prevs = [int(m["prev_sequence_number"]) for m in messages]
@@ -231,65 +290,114 @@ def contiguous(messages: list[dict[str, Any]]) -> bool:
 
 async def websocket_round(maker: Trader, taker: Trader, report: Report) -> None:
     """The WS client hears its order and fill streams; its order goes over JSON-RPC."""
-    loop = asyncio.get_running_loop()
-    client = GrvtCcxtWS(GrvtEnv.TESTNET, loop, parameters=maker.params())
     heard: dict[str, list[dict[str, Any]]] = {"v1.order": [], "v1.fill": []}
 
     async def on_message(message: dict[str, Any]) -> None:
-        heard[message["stream"]].append(message)
+        heard.setdefault(message["stream"], []).append(message)
 
-    await client.initialize()
-    await client.subscribe("order", on_message, GrvtWSEndpointType.TRADE_DATA_RPC_FULL)
-    await client.subscribe("fill", on_message, GrvtWSEndpointType.TRADE_DATA)
-    await until(lambda: client.is_stream_subscribed(GrvtWSEndpointType.TRADE_DATA, "fill"), "fill subscribed")
-    await until(
-        lambda: client.is_stream_subscribed(GrvtWSEndpointType.TRADE_DATA_RPC_FULL, "order"),
-        "order subscribed",
-    )
-    price = inside_spread(await client.fetch_order_book(ETH, 10))
-    await client.rpc_create_order(
-        ETH, "limit", "sell", SIZE, price, {"post_only": True, "client_order_id": 3001}
-    )
-    await until(lambda: bool(heard["v1.order"]), "the order stream")
-    taker_client = GrvtCcxtPro(GrvtEnv.TESTNET, parameters=taker.params())
-    await taker_client.load_markets()
-    await taker_client.create_order(ETH, "market", "buy", SIZE, None, {"client_order_id": 3002})
-    await taker_client._session.close()
-    await until(lambda: bool(heard["v1.fill"]), "the fill stream")
-    fill = heard["v1.fill"][0]["feed"]
-    report.check((fill["size"], fill["is_taker"]) == (SIZE, False), "ws: the maker's fill arrived on v1.fill")
-    await until(
-        lambda: "FILLED" in [m["feed"]["state"]["status"] for m in heard["v1.order"]], "FILLED on v1.order"
-    )
-    states = [m["feed"]["state"]["status"] for m in heard["v1.order"]]
-    report.check(states[0] == "OPEN" and states[-1] == "FILLED", f"ws: v1.order went {states}")
-    report.check(contiguous(heard["v1.order"]), "ws: v1.order's sequence numbers are contiguous")
-    for kind in client.endpoint_types:
-        await client._close_connection(kind)
-    await client._session.close()
+    def subscribed(kind: GrvtWSEndpointType, stream: str) -> Callable[[], bool]:
+        return lambda: client.is_stream_subscribed(kind, stream)
+
+    async with ws_client(maker, report) as client:
+        async with report.step("ws: subscribe v1.order (JSON-RPC socket) and v1.fill (legacy socket)"):
+            await client.subscribe("order", on_message, GrvtWSEndpointType.TRADE_DATA_RPC_FULL)
+            await client.subscribe("fill", on_message, GrvtWSEndpointType.TRADE_DATA)
+        await until(report, "ws: v1.fill subscribed", subscribed(GrvtWSEndpointType.TRADE_DATA, "fill"))
+        await until(
+            report, "ws: v1.order subscribed", subscribed(GrvtWSEndpointType.TRADE_DATA_RPC_FULL, "order")
+        )
+        async with report.step("ws: a post-only ask inside the spread over JSON-RPC"):
+            price = inside_spread(await client.fetch_order_book(ETH, 10))
+            await client.rpc_create_order(
+                ETH, "limit", "sell", SIZE, price, {"post_only": True, "client_order_id": 3001}
+            )
+        await until(report, "ws: the ask on v1.order", lambda: bool(heard["v1.order"]))
+        async with report.step("ws: the taker's market buy (ccxt async)"):
+            await market_buy(taker)
+        await until(report, "ws: the maker's fill on v1.fill", lambda: bool(heard["v1.fill"]))
+        fill = heard["v1.fill"][0]["feed"]
+        report.check(
+            (fill["size"], fill["is_taker"]) == (SIZE, False), "ws: the maker's fill arrived on v1.fill"
+        )
+        await until(
+            report,
+            "ws: FILLED on v1.order",
+            lambda: "FILLED" in [m["feed"]["state"]["status"] for m in heard["v1.order"]],
+        )
+        states = [m["feed"]["state"]["status"] for m in heard["v1.order"]]
+        report.check(states[0] == "OPEN" and states[-1] == "FILLED", f"ws: v1.order went {states}")
+        report.check(contiguous(heard["v1.order"]), "ws: v1.order's sequence numbers are contiguous")
 
 
-async def run(url: str) -> Report:
+async def market_buy(taker: Trader) -> None:
+    client = GrvtCcxtPro(GrvtEnv.TESTNET, parameters=taker.params())
+    try:
+        await client.load_markets()
+        await client.create_order(ETH, "market", "buy", SIZE, None, {"client_order_id": 3002})
+    finally:
+        await client._session.close()
+
+
+@asynccontextmanager
+async def ws_client(trader: Trader, report: Report) -> AsyncIterator[GrvtCcxtWS]:
+    """The SDK's WS client; on the way out, a failure's too, its own tasks end before its
+    sockets close (a reader still running reconnects a socket closed under it)."""
+    before = asyncio.all_tasks()
+    client = GrvtCcxtWS(GrvtEnv.TESTNET, asyncio.get_running_loop(), parameters=trader.params())
+    try:
+        async with report.step("ws: log in and load markets (the client connects in the background)"):
+            await client.initialize()
+        yield client
+    finally:
+        own = {t for t in asyncio.all_tasks() - before if t.get_coro().__qualname__.startswith("GrvtCcxtWS.")}
+        async with report.step(f"ws: stop the client's {len(own)} reader and connector tasks"):
+            await stop(own)
+        async with report.step("ws: close its sockets and HTTP session"):
+            for kind in client.endpoint_types:
+                await client._close_connection(kind)
+            await client._session.close()
+
+
+async def stop(tasks: set[asyncio.Task[Any]]) -> None:
+    """Cancels until each has ended. Once is not enough: the SDK's reader loop goes on after a
+    cancellation that Python 3.11's ``wait_for`` swallowed (it returns a message that arrived in
+    the same turn instead), and the connector's ``finally`` sleeps 5 s after one."""
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.1)
+
+
+async def run(url: str, report: Report) -> None:
+    try:
+        await rounds(url, report)
+    except Stuck:
+        pass  # reported when it happened
+    except Exception as exc:
+        traceback.print_exc()
+        report.check(False, f"{report.current}: {exc!r}")
+    gc.collect()  # here, once the error let go of them: the SDK's __del__ needs a running loop
+    await asyncio.sleep(0)
+
+
+async def rounds(url: str, report: Report) -> None:
     point_sdk_at(url)
-    report = Report()
-    maker, taker = new_trader(url, "maker"), new_trader(url, "taker")
-    price = await asyncio.to_thread(ccxt_sync_maker, maker, report)
-    await ccxt_async_taker(taker, price, report)
-    await asyncio.to_thread(raw_sync_maker, maker, report)
-    await raw_async_taker(taker, report)
-    await websocket_round(new_trader(url, "ws-maker"), new_trader(url, "ws-taker"), report)
-    await _stop_sdk_tasks()
-    return report
-
-
-async def _stop_sdk_tasks() -> None:
-    """The WS client's readers run forever; end them while the loop runs so the SDK's
-    ``__del__`` (which needs a running loop) finds one."""
-    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-    for task in others:
-        task.cancel()
-    await asyncio.gather(*others, return_exceptions=True)
-    gc.collect()
+    async with report.step("accounts: a maker and a taker"):
+        maker = await asyncio.to_thread(new_trader, url, "maker")
+        taker = await asyncio.to_thread(new_trader, url, "taker")
+    async with report.step("ccxt sync: a post-only ask inside the spread"):
+        price = await asyncio.to_thread(ccxt_sync_maker, maker, report)
+    async with report.step("ccxt async: an IOC bid takes it"):
+        await ccxt_async_taker(taker, price, report)
+    async with report.step("raw sync: the maker's order, position and a GTT bid"):
+        await asyncio.to_thread(raw_sync_maker, maker, report)
+    async with report.step("raw async: the taker's summary and fills"):
+        await raw_async_taker(taker, report)
+    async with report.step("accounts: a websocket maker and taker"):
+        ws_maker = await asyncio.to_thread(new_trader, url, "ws-maker")
+        ws_taker = await asyncio.to_thread(new_trader, url, "ws-taker")
+    await websocket_round(ws_maker, ws_taker, report)
 
 
 def main() -> int:
@@ -297,14 +405,13 @@ def main() -> int:
     parser.add_argument("--url", default="http://127.0.0.1:8787")
     args = parser.parse_args()
     logging.basicConfig(level=logging.CRITICAL)  # the SDK logs every call at INFO
-    report = asyncio.run(run(args.url))
-    for line in report.lines:
-        print(f"ok: {line}")
-    for problem in report.problems:
-        print(f"PROBLEM: {problem}")
+    report = Report()
+    threading.Thread(target=watchdog, args=(report,), daemon=True).start()
+    asyncio.run(run(args.url, report))
     if report.problems:
+        report.say(f"FAILED: {len(report.problems)} problem(s): {report.problems}")
         return 1
-    print("OK: the unmodified grvt-pysdk traded against the sim")
+    report.say("OK: the unmodified grvt-pysdk traded against the sim")
     return 0
 
 

@@ -353,15 +353,29 @@ async def test_rejection_fault_answers_insufficient_margin(fresh: SimHandle, mak
 
 
 # ---- the SDK end to end -----------------------------------------------------------------------
+# Above the script's own watchdog (RUN_S = 60 s), which reports the step it was stuck in; the run
+# takes a few seconds.
+SDK_SCRIPT_TIMEOUT_S = 90
+
+
+def _text(out: str | bytes | None) -> str:
+    return out.decode(errors="replace") if isinstance(out, bytes) else out or ""
+
+
 async def test_sdk_script_trades_against_the_sim(fresh: SimHandle) -> None:
-    result = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "scripts/sim_grvt_sdk.py", "--url", fresh.url],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "OK: the unmodified grvt-pysdk traded" in result.stdout and "PROBLEM" not in result.stdout
+    try:
+        result = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "scripts/sim_grvt_sdk.py", "--url", fresh.url],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=SDK_SCRIPT_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as e:  # its output so far is bytes here, whatever text= says
+        pytest.fail(f"killed after {e.timeout} s; stdout:\n{_text(e.stdout)}\nstderr:\n{_text(e.stderr)}")
+    output = f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    assert result.returncode == 0, output
+    assert "OK: the unmodified grvt-pysdk traded" in result.stdout, output
+    assert "PROBLEM" not in result.stdout, output
