@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import signal
 import statistics
@@ -72,11 +73,16 @@ def backend(url: str) -> str:
 
 
 def pct(values: list[float], q: float) -> float:
+    """The q-th percentile; NaN without samples (a path that measured nothing says so)."""
     ordered = sorted(values)
+    if not ordered:
+        return math.nan
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def summary(label: str, values: list[float], unit: str = "ms") -> str:
+    if not values:
+        return f"{label:<40} n=0     (no samples)"
     cells = [
         f"{name}={value:7.2f} {unit}"
         for name, value in (
