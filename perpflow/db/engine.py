@@ -41,9 +41,19 @@ def sync_engine(raw_url: str) -> Engine:
     return engine
 
 
+# Connections a process keeps open to Postgres, and how many more it may open for a burst (each
+# closed again after use: a new server process per burst). A signer serving a hundred accounts runs
+# that many placements at once; with SQLAlchemy's default 5 most of its statements opened a fresh
+# connection (bench_grid_scale). Postgres's default max_connections is 100.
+POOL_SIZE, MAX_OVERFLOW = 20, 10
+
+
 def async_engine(raw_url: str) -> AsyncEngine:
     url = _url(raw_url, asynchronous=True)
-    engine = create_async_engine(url, pool_pre_ping=url.get_backend_name() != "sqlite")
+    if url.get_backend_name() == "sqlite":
+        engine = create_async_engine(url)
+    else:
+        engine = create_async_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW)
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     return engine
