@@ -23,6 +23,7 @@ from perpflow.venues.base import VenueName
 from perpflow.venues.lighter.client import LighterVenue
 from tests.integration.test_grvt_adapter import orders_with_coid
 from tests.plugins.chaos import (
+    FLEET_WIGGLE_S,
     chaos_fleet,
     each_cycle_ended_done_or_unwound,
     kill_at_random,
@@ -34,6 +35,7 @@ from tests.plugins.sim import SimHandle
 from tests.plugins.venues import new_account, venue_for
 
 CYCLES_PER_PAIR = 8
+SEED = 20261130  # when and which process dies; the wiggle draws from SEED + 1
 
 
 @pytest.fixture
@@ -49,7 +51,6 @@ async def chaos_env() -> AsyncIterator[WorkflowEnvironment]:
 async def test_cross_venue_fleet_survives_sigkills_of_orchestrator_and_signer(
     chaos_env: WorkflowEnvironment, sim: SimHandle, postgres_url: str, pg_ledger: Ledger, tmp_path: Path
 ) -> None:
-    rng = random.Random(20261130)
     grvt = [await new_grvt_account(sim) for _ in range(2)]
     lighter = [await new_account(sim) for _ in range(2)]
     stack = grvt_stack(chaos_env, sim, postgres_url, tmp_path, grvt, lighter)
@@ -72,8 +73,8 @@ async def test_cross_venue_fleet_survives_sigkills_of_orchestrator_and_signer(
     grvt_venues = {g.account_index: grvt_venue(sim, g) for g in grvt}
     lighter_venues = {a.account_index: venue_for(sim, a) for a in lighter}
     background = [
-        asyncio.create_task(wiggle(sim, public, stop, rng)),
-        asyncio.create_task(kill_at_random(procs, stop, rng)),
+        asyncio.create_task(wiggle(sim, public, stop, random.Random(SEED + 1), FLEET_WIGGLE_S)),
+        asyncio.create_task(kill_at_random(procs, stop, random.Random(SEED))),
     ]
     try:
         handle = await start_fleet(chaos_env.client, fleet)

@@ -20,6 +20,7 @@ from perpflow.hedge.fleet import FleetMode, FleetResult, PairSpec
 from perpflow.hedge.models import LegAccount
 from perpflow.venues.lighter.client import LighterVenue
 from tests.plugins.chaos import (
+    FLEET_WIGGLE_S,
     chaos_fleet,
     each_cycle_ended_done_or_unwound,
     kill_at_random,
@@ -32,6 +33,7 @@ from tests.plugins.venues import SimAccount, new_account, venue_for
 
 CYCLES_PER_PAIR = 10
 PAIRS = 2
+SEED = 20261121  # when and which process dies; the wiggle draws from SEED + 1
 
 
 @pytest.fixture
@@ -47,7 +49,6 @@ async def chaos_env() -> AsyncIterator[WorkflowEnvironment]:
 async def test_fleet_survives_sigkills_of_orchestrator_and_signer(
     chaos_env: WorkflowEnvironment, sim: SimHandle, postgres_url: str, pg_ledger: Ledger, tmp_path: Path
 ) -> None:
-    rng = random.Random(20261121)
     accounts: list[SimAccount] = [await new_account(sim) for _ in range(2 * PAIRS)]
     procs = worker_procs(chaos_env, sim, postgres_url, accounts, tmp_path)
     for p in procs.all:
@@ -61,8 +62,8 @@ async def test_fleet_survives_sigkills_of_orchestrator_and_signer(
     public, stop = LighterVenue(sim.url, 0), asyncio.Event()
     venues = [venue_for(sim, a) for a in accounts]
     background = [
-        asyncio.create_task(wiggle(sim, public, stop, rng)),
-        asyncio.create_task(kill_at_random(procs.all, stop, rng)),
+        asyncio.create_task(wiggle(sim, public, stop, random.Random(SEED + 1), FLEET_WIGGLE_S)),
+        asyncio.create_task(kill_at_random(procs.all, stop, random.Random(SEED))),
     ]
     try:
         handle = await start_fleet(chaos_env.client, fleet)

@@ -8,6 +8,7 @@ and how many runs it had."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -124,15 +125,20 @@ def worker_procs(
 
 
 # The cycles of the chaos fleets: small, quick to quote, hold and close, so kills land in every phase.
+# A quote at the touch fills on the wiggle's first move its way (half of them); one the price moved
+# away from may wait many moves, so it is requoted at the new touch after a few seconds instead. A
+# signer SIGKILLed while a quote waits for its fill is noticed when the quote times out, too.
 CHAOS_CYCLE = CycleParams(
     size=Decimal("0.05"),
-    maker_timeout_s=8,
+    maker_timeout_s=3,
     max_requotes=3,
     hold_s=1,
     close_mode="market",
-    poll_s=0.5,
+    poll_s=0.25,
     hedge_deadline_s=40,
 )
+# The chaos hedge fleets' wiggle: a move every 0.3 s, ten moves for a quote before it is requoted.
+FLEET_WIGGLE_S = 0.3
 
 
 def chaos_fleet(prefix: str, pairs: list[PairSpec], cycles_per_pair: int) -> FleetInput:
@@ -170,24 +176,43 @@ async def each_cycle_ended_done_or_unwound(
             assert ended.state in (CycleState.DONE, CycleState.UNWOUND), ended
 
 
-async def wiggle(sim: SimHandle, public: LighterVenue, stop: asyncio.Event, rng: random.Random) -> None:
-    """Move the price a few ticks at a time so resting quotes keep filling, both ways."""
+async def wiggle(
+    sim: SimHandle, public: LighterVenue, stop: asyncio.Event, rng: random.Random, every_s: float = 0.7
+) -> None:
+    """Move the price $3-4 up or down every ``every_s`` so resting quotes keep filling, both ways."""
     while not stop.is_set():
         bid, ask = await best(public)
         mid = (bid + ask) / 2
         await sim.admin.set_price(0, (mid + Decimal(rng.choice([-4, -3, 3, 4]))).quantize(Decimal("0.01")))
-        await asyncio.sleep(0.7)
+        await stopped_within(stop, every_s)
 
 
-async def kill_at_random(procs: Sequence[Proc], stop: asyncio.Event, rng: random.Random) -> None:
-    """Until ``stop``: every 8-14 s SIGKILL one of ``procs`` (drawn from ``rng``) and restart it
-    0.2-1.5 s later, without waiting for it to poll again."""
-    while not stop.is_set():
-        await asyncio.sleep(rng.uniform(8, 14))
-        victim = rng.choice(procs)
+async def kill_at_random(
+    procs: Sequence[Proc], stop: asyncio.Event, rng: random.Random, kills: int = 4
+) -> None:
+    """``kills`` times until ``stop``: after 5-10 s (drawn from ``rng``) SIGKILL the next of
+    ``procs`` in turn (the first drawn too, so each of them dies) and restart it 0.2-1.5 s later,
+    without waiting for it to poll again. Nothing is killed once ``stop`` is set: a kill after the
+    fleet has ended proves nothing. Give ``rng`` to nothing else, so the seed alone fixes when and
+    whom. The count is fixed, and the kills come early enough that a fast machine's fleet meets
+    them all (a kill per 8-14 s for as long as the fleet ran gave a slow machine ever more kills,
+    each slowing the fleet further, and a fast one too few)."""
+    turn = rng.randrange(len(procs))
+    for _ in range(kills):
+        if await stopped_within(stop, rng.uniform(5, 10)):
+            return
+        victim = procs[turn % len(procs)]
+        turn += 1
         victim.kill()
-        await asyncio.sleep(rng.uniform(0.2, 1.5))
+        await asyncio.sleep(rng.uniform(0.2, 1.5))  # how long it stays down
         victim.start()
+
+
+async def stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait ``seconds``, or less once ``stop`` is set; whether it is."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()
 
 
 # -- grid chaos: held sends, the feed cut, a watch on what rests -------------------------------------
