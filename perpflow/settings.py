@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     alert_repeat_window_s: float = Field(default=600.0, ge=0)
     # The daily status report's time of day (UTC, "07:00") to the e-mail channels; unset: none.
     alert_report_at: time | None = None
+    # How long a workflow task waits for the orchestrator that has the run cached before any
+    # orchestrator may take it: after an orchestrator dies, its runs resume this much later.
+    orchestrator_sticky_timeout_s: float = Field(default=10.0, gt=0, le=60)
     # The one variable without our prefix: DATABASE_URL is the convention every tool knows.
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
 

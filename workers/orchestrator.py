@@ -7,6 +7,7 @@ alert delivery loop beside them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
@@ -104,6 +105,7 @@ async def main() -> None:
             build_id=BUILD_ID,
             task_queue=ORCHESTRATOR_QUEUE,
             workflows=ALL_WORKFLOWS,
+            sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.orchestrator_sticky_timeout_s),
             # The sandbox re-imports each workflow's module for every new run: a quarter of this
             # process's CPU with hundreds of payouts. Determinism is guarded where it is cheap:
             # the test suite runs every workflow sandboxed and replays the committed histories.

@@ -162,6 +162,8 @@ def grvt_stack(
         **os.environ,
         "PERPFLOW_TEMPORAL_ADDRESS": temporal.client.service_client.config.target_host,
         "PERPFLOW_TEMPORAL_NAMESPACE": temporal.client.namespace,
+        # A killed orchestrator's runs resume 2 s later instead of the default 10 (chaos kills it).
+        "PERPFLOW_ORCHESTRATOR_STICKY_TIMEOUT_S": "2",
         "PERPFLOW_STATE_DIR": str(state_dir),
         "DATABASE_URL": postgres_url,
         "PERPFLOW_LIGHTER_URL": sim.url,
