@@ -5,13 +5,8 @@ written and read back and label its taker leg, and the migrated table is what th
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
-import psycopg
-import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -25,27 +20,10 @@ from perpflow.db.migrate import alembic_config, current_revision, head_revision,
 from perpflow.db.tables import Base
 from perpflow.hedge.models import CycleRecord, CycleResult, CycleState
 from perpflow.metrics.ledger import LedgerGauges
-from tests.conftest import PG_ADMIN_URL
 from workers.orchestrator import LEDGER_WORDS
 
 BEFORE = "0012"
 OLD_ID = "hedge-old-20261201t000000-p0-0"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of each backend, for migrations to run on from the start."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.db'}"
-        return
-    name = f"perpflow_mig_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def a_cycle_recorded_before(url: str) -> None:
