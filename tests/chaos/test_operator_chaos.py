@@ -93,15 +93,13 @@ ALERTED_S = PERIOD_S + SETTLE_S + RUN_S
 PAIRS_A, CYCLES_A = 3, 8
 PAIRS_B, CYCLES_B = 3, None  # B runs until the plan terminates it, however slow the machine
 MIN_CYCLES = 20
-# Fleet A's eight cycles a pair set how long the test runs: each quotes, holds and closes quickly.
-# A quote the price moved away from is requoted at the touch after 3 s rather than waited on.
 CYCLE = CycleParams(
     size=Decimal("0.05"),
-    maker_timeout_s=3,
+    maker_timeout_s=6,
     max_requotes=3,
-    hold_s=2,  # long enough to catch a cycle HOLDING (the look polls every 0.2 s)
+    hold_s=3,  # long enough to catch a cycle HOLDING
     close_mode="market",
-    poll_s=0.25,
+    poll_s=0.5,
     hedge_deadline_s=30,
 )
 
