@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import psycopg
-import pytest
 from alembic import command
 from sqlalchemy import inspect
 
@@ -173,23 +169,6 @@ def test_retries_back_off_from_1_s_doubling_to_60_s() -> None:
     assert [retry_delay(n) for n in range(1, 9)] == [1, 2, 4, 8, 16, 32, 60, 60]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    """A database no migration has touched yet, on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-    base = str(request.getfixturevalue("postgres_url"))
-    name = f"perpflow_outbox_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield base.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def _tables(url: str) -> set[str]:
     engine = sync_engine(url)
     try:
@@ -198,21 +177,21 @@ def _tables(url: str) -> set[str]:
         engine.dispose()
 
 
-def test_migration_0006_upgrades_and_downgrades(empty_database: str) -> None:
-    upgrade(empty_database, "0006")
-    assert "alert_outbox" in _tables(empty_database)
-    command.downgrade(alembic_config(empty_database), "0005")
-    assert (current_revision(empty_database), "alert_outbox" in _tables(empty_database)) == ("0005", False)
-    upgrade(empty_database, "0006")
-    assert (current_revision(empty_database), "alert_outbox" in _tables(empty_database)) == ("0006", True)
+def test_migration_0006_upgrades_and_downgrades(fresh_url: str) -> None:
+    upgrade(fresh_url, "0006")
+    assert "alert_outbox" in _tables(fresh_url)
+    command.downgrade(alembic_config(fresh_url), "0005")
+    assert (current_revision(fresh_url), "alert_outbox" in _tables(fresh_url)) == ("0005", False)
+    upgrade(fresh_url, "0006")
+    assert (current_revision(fresh_url), "alert_outbox" in _tables(fresh_url)) == ("0006", True)
 
 
-def test_migration_0011_upgrades_and_downgrades(empty_database: str) -> None:
+def test_migration_0011_upgrades_and_downgrades(fresh_url: str) -> None:
     channel_tables = {"alert_deliveries", "alert_repeats"}
-    upgrade(empty_database, "0011")
-    assert channel_tables <= _tables(empty_database)
-    command.downgrade(alembic_config(empty_database), "0010")
-    assert (current_revision(empty_database), channel_tables & _tables(empty_database)) == ("0010", set())
-    assert "alert_outbox" in _tables(empty_database)
-    upgrade(empty_database, "0011")
-    assert (current_revision(empty_database), channel_tables <= _tables(empty_database)) == ("0011", True)
+    upgrade(fresh_url, "0011")
+    assert channel_tables <= _tables(fresh_url)
+    command.downgrade(alembic_config(fresh_url), "0010")
+    assert (current_revision(fresh_url), channel_tables & _tables(fresh_url)) == ("0010", set())
+    assert "alert_outbox" in _tables(fresh_url)
+    upgrade(fresh_url, "0011")
+    assert (current_revision(fresh_url), channel_tables <= _tables(fresh_url)) == ("0011", True)
