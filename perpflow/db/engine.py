@@ -52,8 +52,6 @@ def async_engine(raw_url: str) -> AsyncEngine:
     url = _url(raw_url, asynchronous=True)
     if url.get_backend_name() == "sqlite":
         engine = create_async_engine(url)
-    else:
-        engine = create_async_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW)
-    if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
-    return engine
+        return engine
+    return create_async_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW)

@@ -30,7 +30,11 @@ class Crossing(Model):
     direction: Direction
 
 
-def crossings(levels: list[GridLevel], config: GridConfig, market: MarketInfo) -> list[Crossing]:
+def crossings(
+    levels: list[GridLevel], config: GridConfig, market: MarketInfo, *, band: bool = True
+) -> list[Crossing]:
+    """``band=False``: without the activation band's crossings, as sessions begun before watch sets
+    registered them (one activity each: their histories hold that many)."""
     c, tick = config, Decimal(1).scaleb(-market.price_decimals)
     # A level's crossings are a tick past it: a buy there may rest once the price is above it, a
     # sell once it is below (a fill leaves the price exactly on the level).
@@ -46,7 +50,7 @@ def crossings(levels: list[GridLevel], config: GridConfig, market: MarketInfo) -
             (f"above-{pct}", c.upper * (1 + pct / 100)),
         ):
             found += [Crossing(name=f"{name}-{way.value}", price=price, direction=way) for way in Direction]
-    if c.activation_band_pct is not None:
+    if band and c.activation_band_pct is not None:
         for level in levels:
             found += _band_edges(level, c.activation_band_pct, tick)
     return found

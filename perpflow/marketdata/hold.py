@@ -30,8 +30,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class _Waiting:
-    delivery: Delivery
-    crossed: PriceCrossed
+    delivery: Delivery  # its payload a PriceCrossed
     timer: asyncio.TimerHandle
 
 
@@ -53,7 +52,7 @@ class CrossingHold:
             self._send(d)
             return
         timer = asyncio.get_running_loop().call_later(self.hold_s, self._release, d)
-        self._waiting[d.workflow_id].append(_Waiting(d, d.payload, timer))
+        self._waiting[d.workflow_id].append(_Waiting(d, timer))
 
     def fill(self, d: Delivery) -> None:
         """Send the fill, drop the crossings its market price is past, send the rest behind it."""
@@ -62,7 +61,9 @@ class CrossingHold:
         price, market = d.payload.market_price(), d.payload.market
         for w in self._waiting.pop(d.workflow_id, []):
             w.timer.cancel()
-            if w.crossed.market == market and passed(w.crossed, price):
+            crossed = w.delivery.payload
+            assert isinstance(crossed, PriceCrossed)
+            if crossed.market == market and passed(crossed, price):
                 self.folded += 1
                 log.debug("crossing %s folded into fill %s -> %s", w.delivery.key, d.key, d.workflow_id)
             else:

@@ -79,11 +79,12 @@ def _spec(run: GridRun, crossing: Crossing, hysteresis: Decimal) -> WatchSpec:
 
 
 async def _watch_every_level(run: GridRun) -> None:
-    """Before ``run.watch_sets``: the same watches, each its own activity."""
+    """Before ``run.watch_sets``: the levels' and edges' watches (no band's), each its own activity."""
     if run.watched_version == run.book.version and run.feed_known:
         return
     hysteresis = _hysteresis(run)
-    specs = [_spec(run, c, hysteresis) for c in crossings(run.book.levels, run.config, run.book.market)]
+    wanted = crossings(run.book.levels, run.config, run.book.market, band=False)
+    specs = [_spec(run, c, hysteresis) for c in wanted]
     first = await REGISTER_WATCH.run(specs[0])
     run.seed_feed(first.feed_up, first.feed)
     run.feed_known = True
