@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from decimal import Decimal
+from pathlib import Path
 
 import aiohttp
 import lighter
@@ -22,9 +23,11 @@ from perpflow.devstack.grvt import create_grvt_demo_account, grvt_url
 from perpflow.devstack.options import DevOptions
 from perpflow.devstack.probes import queue_has_pollers
 from perpflow.devstack.supervisor import Service, Step, Unit
+from perpflow.marketdata.fill_log import fill_log_path
 from perpflow.models import AccountRef
 from perpflow.settings import Settings
 from perpflow.sim.admin_client import SimAdmin
+from perpflow.venues.base import VenueName
 
 DEMO_GRID_ACCOUNT = "demo-grid-1"  # the demo grid session's own: never one of the fleet's pairs
 DEMO_ACCOUNTS = ("demo-maker-1", "demo-taker-1", "demo-maker-2", "demo-taker-2", DEMO_GRID_ACCOUNT)
@@ -53,6 +56,13 @@ def sim_service(url: str, port: int, host: str) -> Service:
         "random",
     ]
     return Service(name="sim", command=command, ready=ready, ports=[("http", port)])
+
+
+def forget_delivered_fills(state_dir: Path) -> None:
+    """The sim starts empty and numbers its trades from 1 again: the fill ids market data kept as
+    delivered from an earlier sim would come again, and the new sim's fills be dropped as repeats."""
+    for venue in VenueName:
+        fill_log_path(state_dir, venue).unlink(missing_ok=True)
 
 
 async def create_demo_accounts(settings: Settings, sim_url: str) -> list[AccountRef]:
@@ -99,6 +109,7 @@ def venue_units(settings: Settings, opts: DevOptions, env: dict[str, str]) -> li
     queues: list[str] = []
 
     async def accounts() -> None:
+        forget_delivered_fills(settings.state_dir)  # before market data starts
         refs = await create_demo_accounts(settings, sim_url)
         queues.extend(names.signer_queue(r.venue, r.account_index, r.api_key_index or 0) for r in refs)
 
