@@ -41,11 +41,10 @@ class Placing:
 
     async def risk_reads(self, intent: OrderIntent) -> tuple[TradingState, Decimal]:
         """The strictest trading state over the intent's account, and its position in the market."""
-        state, account = await asyncio.gather(
+        return await asyncio.gather(
             self.states.strictest(GLOBAL_SCOPE, account_scope(intent.venue, intent.account_index)),
-            self.venue.account(),
+            self.venue.position(intent.market),
         )
-        return state, account.position(intent.market).size
 
     def check(self, intent: OrderIntent, state: TradingState, position: Decimal) -> None:
         check_order(

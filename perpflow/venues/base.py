@@ -124,6 +124,10 @@ class Venue(Protocol):
 
     async def account(self) -> AccountState: ...
 
+    async def position(self, symbol: str) -> Decimal:
+        """The account's signed position in one market: the risk check's read (one request)."""
+        ...
+
     async def fills(
         self, symbol: str | None = None, cursor: str | None = None, limit: int = 100
     ) -> tuple[list[VenueFill], str | None]: ...

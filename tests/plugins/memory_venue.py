@@ -225,6 +225,9 @@ class MemoryVenue:
             positions=held,
         )
 
+    async def position(self, symbol: str) -> Decimal:
+        return (await self.account()).position(symbol).size
+
     async def fills(
         self, symbol: str | None = None, cursor: str | None = None, limit: int = 100
     ) -> tuple[list[VenueFill], str | None]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from decimal import Decimal
+
 from pysdk import grvt_raw_types as t
 
 from perpflow.venues.errors import InvalidOrder
@@ -87,9 +90,18 @@ class GrvtReads:
 
     async def account(self) -> AccountState:
         sub = str(self.account_index)
-        summary = await self.rest.call(self.rest.sub_account_summary_v1(t.ApiSubAccountSummaryRequest(sub)))
-        positions = await self.rest.call(self.rest.positions_v1(t.ApiPositionsRequest(sub)))
+        summary, positions = await asyncio.gather(
+            self.rest.call(self.rest.sub_account_summary_v1(t.ApiSubAccountSummaryRequest(sub))),
+            self.rest.call(self.rest.positions_v1(t.ApiPositionsRequest(sub))),
+        )
         return parse.account(summary.result, positions.result)
+
+    async def position(self, symbol: str) -> Decimal:
+        """One request: the positions alone, without the account summary."""
+        positions = await self.rest.call(
+            self.rest.positions_v1(t.ApiPositionsRequest(str(self.account_index)))
+        )
+        return sum((parse.position(p).size for p in positions.result if p.instrument == symbol), Decimal(0))
 
     async def fills(
         self, symbol: str | None = None, cursor: str | None = None, limit: int = 100

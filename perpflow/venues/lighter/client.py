@@ -256,6 +256,9 @@ class LighterVenue:
         symbols = {m.market_id: m.symbol for m in self._markets.values()}
         return parse.account(resp.accounts[0], symbols)
 
+    async def position(self, symbol: str) -> Decimal:
+        return (await self.account()).position(symbol).size
+
     async def fills(
         self, symbol: str | None = None, cursor: str | None = None, limit: int = 100
     ) -> tuple[list[VenueFill], str | None]:
