@@ -6,13 +6,18 @@ that matches the states allowed to precede it, so a racing writer can never step
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.dml import ReturningInsert, Update
 
 from perpflow.db import tables as t
 from perpflow.db.ledger import Ledger
@@ -34,7 +39,7 @@ def _aware(at: datetime | None) -> datetime | None:
     return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
 
 
-def _record(row: t.Order) -> OrderRecord:
+def _record(row: t.Order | Row[Any]) -> OrderRecord:
     assert row.client_order_index is not None
     intent = OrderIntent(
         key=row.idempotency_key,
@@ -61,16 +66,44 @@ def _record(row: t.Order) -> OrderRecord:
     )
 
 
-def _row(intent: OrderIntent) -> t.Order:
-    return t.Order(
-        idempotency_key=intent.key, workflow_id=intent.workflow_id, venue=intent.venue.value,
-        account_index=intent.account_index, market=intent.market, side=intent.side.value,
-        order_type=intent.kind.value, time_in_force=intent.tif.value,
-        reduce_only=intent.reduce_only, price=intent.price, size=intent.size,
-    )  # fmt: skip
+# The order row's columns an intent fixes.
+INTENT_COLUMNS = (
+    "idempotency_key", "workflow_id", "venue", "account_index", "market", "side", "order_type",
+    "time_in_force", "reduce_only", "price", "size",
+)  # fmt: skip
 
 
-def _signed(row: t.Order) -> SignedTx | None:
+def _values(intent: OrderIntent) -> dict[str, object]:
+    """The values of ``INTENT_COLUMNS``."""
+    return {
+        "idempotency_key": intent.key, "workflow_id": intent.workflow_id, "venue": intent.venue.value,
+        "account_index": intent.account_index, "market": intent.market, "side": intent.side.value,
+        "order_type": intent.kind.value, "time_in_force": intent.tif.value,
+        "reduce_only": intent.reduce_only, "price": intent.price, "size": intent.size,
+    }  # fmt: skip
+
+
+@functools.cache
+def _claim_statement() -> ReturningInsert[Any]:
+    """Postgres's claim in one insert: the row id drawn from its sequence once and the client order
+    index derived from it; a key claimed already inserts nothing. Built once, bound per intent."""
+    sequence = func.pg_get_serial_sequence(t.Order.__tablename__, "id")
+    drawn = select(func.nextval(sequence).label("id")).cte()
+    columns_of = t.Order.__table__.c
+    columns = select(
+        drawn.c.id,
+        drawn.c.id + CLIENT_INDEX_BASE,
+        *(bindparam(n, type_=columns_of[n].type) for n in INTENT_COLUMNS),
+    )
+    return (
+        pg_insert(t.Order)
+        .from_select(["id", "client_order_index", *INTENT_COLUMNS], columns)
+        .on_conflict_do_nothing(index_elements=[t.Order.idempotency_key])
+        .returning(*columns_of)
+    )
+
+
+def _signed(row: t.Order | Row[Any]) -> SignedTx | None:
     """The signed order stored before its send; rows from before 0012 have none."""
     if row.tx_info is None or row.tx_type is None or row.nonce is None or row.api_key_index is None:
         return None
@@ -91,31 +124,45 @@ class Orders:
     async def claim(self, intent: OrderIntent) -> OrderRecord:
         """The record for ``intent.key``, created with its client order index if new. The insert
         comes first: a new intent, the hot path, spends no round trip on a look-up."""
-        try:
-            async with self.ledger.session() as s:
-                row = _row(intent)
-                s.add(row)
-                await s.flush()
-                row.client_order_index = CLIENT_INDEX_BASE + row.id
-                record = _record(row)
-        except IntegrityError:
-            found = await self.get(intent.key)  # claimed before (a retry), or by a concurrent claim
-            if found is None:
-                raise
-            record = found
+        new = await (self._insert_pg(intent) if self.ledger.backend == "postgresql" else self._insert(intent))
+        record = new or await self.get(intent.key)  # claimed before (a retry), or by a concurrent claim
+        if record is None:
+            raise PerpflowError(f"order intent {intent.key} neither inserted nor found")
         if not record.intent.same_order_as(intent):
             raise IntentConflict(f"key {intent.key} already names a different order")
         return record
 
+    async def _insert_pg(self, intent: OrderIntent) -> OrderRecord | None:
+        """One statement, committed on its own. None if the key is claimed already."""
+        async with self.ledger.statements() as c:
+            row = (await c.execute(_claim_statement(), _values(intent))).one_or_none()
+        return _record(row) if row is not None else None
+
+    async def _insert(self, intent: OrderIntent) -> OrderRecord | None:
+        """SQLite's claim: the insert, then the client order index from the row id, in one
+        transaction. None if the key is claimed already."""
+        try:
+            async with self.ledger.session() as s:
+                row = t.Order(**_values(intent))
+                s.add(row)
+                await s.flush()
+                row.client_order_index = CLIENT_INDEX_BASE + row.id
+                return _record(row)
+        except IntegrityError:
+            return None
+
     async def claim_all(self, intents: Sequence[OrderIntent]) -> list[OrderRecord]:
         """``claim`` for a batch (a grid's ladder) in one transaction: one look-up of the keys an
         earlier attempt claimed, one insert of the rest. A concurrent claim of one of them (the
-        insert conflicts) falls back to claiming each alone."""
+        insert conflicts) falls back to claiming each alone. A batch of one (a grid's refill) is a
+        ``claim``: one statement on Postgres."""
+        if len(intents) == 1:
+            return [await self.claim(intents[0])]
         try:
             async with self.ledger.session() as s:
                 query = select(t.Order).where(t.Order.idempotency_key.in_([i.key for i in intents]))
                 rows = {row.idempotency_key: row for row in (await s.scalars(query)).all()}
-                new = [_row(i) for i in intents if i.key not in rows]
+                new = [t.Order(**_values(i)) for i in intents if i.key not in rows]
                 s.add_all(new)
                 await s.flush()
                 for row in new:
@@ -225,15 +272,10 @@ class Orders:
     async def _move(self, key: str, state: OrderState, *, observed: bool = False, **values: object) -> None:
         """One UPDATE guarded by the states that may precede ``state``. A refused move raises, unless
         it is a fact ``observed`` on the venue that the ledger has already moved past."""
+        move = _move_statement(state, tuple(sorted(values)))
+        params = {f"new_{name}": value for name, value in values.items()}
         async with self.ledger.statements() as c:
-            done = await c.execute(
-                update(t.Order)
-                .where(
-                    t.Order.idempotency_key == key,
-                    t.Order.status.in_([prior.value for prior in sources(state)]),
-                )
-                .values(**values, status=state.value, updated_at=datetime.now(UTC))
-            )
+            done = await c.execute(move, {"order_key": key, "new_updated_at": datetime.now(UTC), **params})
             if done.rowcount == 1:
                 return
             current = await c.scalar(select(t.Order.status).where(t.Order.idempotency_key == key))
@@ -243,3 +285,18 @@ class Orders:
             log.debug("order %s is %s already: dropped an older report of %s", key, current, state)
             return
         raise IllegalTransition(f"order {key} may not go from {current} to {state}")
+
+
+@functools.cache
+def _move_statement(state: OrderState, names: tuple[str, ...]) -> Update:
+    """The guarded UPDATE to ``state`` setting ``names`` (bound as ``new_{name}``): built once each."""
+    columns_of = t.Order.__table__.c
+    sets = {name: bindparam(f"new_{name}", type_=columns_of[name].type) for name in (*names, "updated_at")}
+    return (
+        update(t.Order)
+        .where(
+            t.Order.idempotency_key == bindparam("order_key"),
+            t.Order.status.in_([prior.value for prior in sources(state)]),
+        )
+        .values(**sets, status=state.value)
+    )
