@@ -36,6 +36,7 @@ from perpflow.orders.models import (
     OrderRef,
 )
 from perpflow.orders.placing import Placing
+from perpflow.risk import RiskRejected
 from perpflow.venues.errors import InsufficientMargin, InvalidNonce, InvalidOrder, RateLimited
 from perpflow.venues.types import OrderStatus, VenueOrder
 
@@ -59,8 +60,9 @@ class OrderGateway(Placing):
 
     async def _place(self, intent: OrderIntent) -> OrderAck:
         self.serve(intent.account_index)
-        # The risk check's reads (risk states, the venue's position) overlap the claim and the
-        # signature, so a hedge reaches the venue sooner; nothing is sent before its verdict.
+        # The risk check's reads (risk states, the venue's position) overlap the claim, the
+        # signature and the store, so a hedge reaches the venue sooner; nothing is sent before its
+        # verdict.
         risk = asyncio.ensure_future(self._risk_check(intent))
         try:
             record = await self.orders.claim(intent)
@@ -90,9 +92,15 @@ class OrderGateway(Placing):
 
     async def _send(self, record: OrderRecord, risk: asyncio.Future[None]) -> OrderAck:
         intent = record.intent
-        # A denied order's signed tx is dropped unsent; nonces only advance on a successful send.
-        _, (signed,) = await asyncio.gather(risk, self.signed([record]))
+        (signed,) = await self.signed([record])
         await self.orders.mark_submitting(intent.key, signed)
+        try:
+            await risk  # its reads overlap the signature and the store: the verdict comes before the send
+        except RiskRejected as exc:
+            # Denied: never sent, the intent back to claimed (a later attempt is checked again).
+            # Nonces only advance on a successful send.
+            await self.orders.mark_unsent(intent.key, type(exc).__name__)
+            raise
         try:
             await self.venue.submit(signed)
         except (InvalidNonce, RateLimited) as exc:

@@ -215,9 +215,12 @@ async def test_risk_gate_follows_trading_states_and_limits(
     bid, _ = await best(venue)
 
     async def denial(**fields: object) -> str:
+        denied = intent(sim_account, **{"price": bid - 10, **fields})
         with pytest.raises(ApplicationError) as exc:
-            await env.run(acts.place_order, intent(sim_account, **{"price": bid - 10, **fields}))
+            await env.run(acts.place_order, denied)
         assert (exc.value.type, exc.value.non_retryable) == ("RiskRejected", True)
+        record = await Orders(ledger).get(denied.key)  # stored before the verdict, never sent
+        assert record is not None and (record.status, record.submitted_at) == (OrderState.INTENT, None)
         return str(exc.value)
 
     assert "notional" in await denial(size=Decimal("1"))
