@@ -5,12 +5,17 @@ their state, levels, fills and PnL printed now and then."""
 from __future__ import annotations
 
 import asyncio
+import logging
+from datetime import UTC, datetime
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 
+from perpflow import names
 from perpflow.devstack.demo_status import ledger_accounts, show_until_stopped
 from perpflow.devstack.grvt import DEMO_GRVT_ACCOUNT
+from perpflow.devstack.state import read_record
 from perpflow.devstack.venue import DEMO_GRID_ACCOUNT
 from perpflow.grid.client import session_view, start_session
 from perpflow.grid.config import GridConfig
@@ -35,13 +40,17 @@ GRVT_LADDER = {
 }  # fmt: skip
 SESSIONS = ((DEMO_GRID_ACCOUNT, LADDER), (DEMO_GRVT_ACCOUNT, GRVT_LADDER))
 
+log = logging.getLogger(__name__)
 
-async def run_session(client: Client, accounts: list[AccountRef], name: str, ladder: dict[str, Any]) -> None:
+
+async def run_session(
+    client: Client, accounts: list[AccountRef], name: str, ladder: dict[str, Any], stack_started: datetime
+) -> None:
     account = next(a for a in accounts if a.name == name)
     leg = LegAccount(account_index=account.account_index, api_key_index=account.api_key_index or 0)
-    session_id = await start_session(
-        client, GridConfig.model_validate({**ladder, "account": leg}), reuse=True
-    )
+    config = GridConfig.model_validate({**ladder, "account": leg})
+    await end_carried_over(client, names.grid_session_id(config.name), stack_started)
+    session_id = await start_session(client, config, reuse=True)
     await show_until_stopped(lambda: session_view(client, session_id, active_only=True))
 
 
@@ -49,7 +58,26 @@ async def main() -> None:
     settings = load_settings()
     accounts = await ledger_accounts(settings)
     client = await connect(settings)
-    await asyncio.gather(*(run_session(client, accounts, name, ladder) for name, ladder in SESSIONS))
+    record = read_record(settings.state_dir)
+    started = record.started_at if record is not None else datetime.now(UTC)
+    await asyncio.gather(*(run_session(client, accounts, name, ladder, started) for name, ladder in SESSIONS))
+
+
+async def end_carried_over(client: Client, workflow_id: str, stack_started: datetime) -> None:
+    """A demo session still running from an earlier stack keeps the book of that stack's sim, which
+    is gone (each stack starts an empty one): the reconciler would report its position as an orphan
+    every period. It is ended, with nothing to clean up, and this stack starts the demo afresh; one
+    this stack started (a restarted demo process) is the one to show."""
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        described = await handle.describe()
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            return
+        raise
+    if described.status is WorkflowExecutionStatus.RUNNING and described.start_time < stack_started:
+        await handle.terminate(reason="carried over from an earlier dev stack, whose sim is gone")
+        log.info("ended %s: it ran on an earlier dev stack's sim", workflow_id)
 
 
 if __name__ == "__main__":
