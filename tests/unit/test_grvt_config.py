@@ -9,10 +9,12 @@ import yaml
 
 from perpflow import names
 from perpflow.config import load_yaml
+from perpflow.devstack.ports import free_port
 from perpflow.errors import ConfigError
 from perpflow.orders.config import SignerConfig
 from perpflow.venues import registry
 from perpflow.venues.base import Venue, VenueName
+from perpflow.venues.errors import TransportError
 from perpflow.venues.grvt.client import GrvtVenue
 from perpflow.venues.grvt.feed import GrvtFeed
 
@@ -32,14 +34,19 @@ async def test_a_grvt_account_builds_the_grvt_venue_with_both_keys_and_its_proxy
 ) -> None:
     monkeypatch.setenv("GRVT_SIGNER", KEY)
     monkeypatch.setenv("GRVT_API_KEY", "api-key-1")
-    path = signer_yaml(
-        tmp_path, {"grvt": {"url": "https://testnet.grvt.io"}}, proxy={"url": "http://proxy:8080"}
-    )
+    monkeypatch.setenv("PROXY_PASSWORD", "s3cret")
+    # A proxy address nothing listens on: the venue's public read and its login both fail there,
+    # naming it (sent direct, they would fail naming the venue's own host).
+    port = free_port()
+    proxy = {"url": f"http://127.0.0.1:{port}", "username": "trader", "password": "env:PROXY_PASSWORD"}
+    path = signer_yaml(tmp_path, {"grvt": {"url": "https://testnet.grvt.io"}}, proxy=proxy)
     config = load_yaml(path, SignerConfig)
     (account,) = config.with_proxies()
     access = config.access(account, tmp_path)
     assert account.venue is VenueName.GRVT
     assert access.session_key is not None and access.session_key.get_secret_value() == "api-key-1"
+    assert access.proxy is not None and access.proxy.url == f"http://127.0.0.1:{port}"
+    assert access.proxy.password is not None and access.proxy.password.get_secret_value() == "s3cret"
     venue = registry.build_venue(account.venue, access)
     try:
         assert isinstance(venue, GrvtVenue) and isinstance(venue, Venue)
@@ -48,6 +55,11 @@ async def test_a_grvt_account_builds_the_grvt_venue_with_both_keys_and_its_proxy
             venue._signer is not None
             and venue._signer.address == "0xE10eC9Bb1eE30Af8bE35B32B163E7458a07aD987"
         )
+        at_the_proxy = rf"ClientProxyConnectionError: Cannot connect to host 127\.0\.0\.1:{port}\b"
+        with pytest.raises(TransportError, match=at_the_proxy):
+            await venue.markets()  # a public read
+        with pytest.raises(TransportError, match=at_the_proxy):
+            await venue.session.login()  # the API-key login
     finally:
         await venue.close()
     queue = names.signer_queue(account.venue, account.account_index, account.api_key_index)
