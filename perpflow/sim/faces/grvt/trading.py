@@ -13,7 +13,7 @@ from aiohttp import web
 
 from perpflow.sim.faces.grvt import intake, paths, wire
 from perpflow.sim.faces.grvt.body import json_body, page
-from perpflow.sim.faces.grvt.errors import GrvtError, err
+from perpflow.sim.faces.grvt.errors import MESSAGES, GrvtError, err
 from perpflow.sim.faces.grvt.records import parse_order_id
 from perpflow.sim.faces.grvt.sessions import Session
 from perpflow.sim.faces.grvt.state import GrvtState, grvt_of
@@ -34,8 +34,10 @@ def create_order(grvt: GrvtState, session: Session, body: Json) -> Json:
     checked = intake.check(body, session, grvt.keys, grvt.instruments, grvt.chain_id)
     fault = grvt.venue.faults.take(FaultKind.REJECT_ORDERS, paths.CREATE_ORDER, submits=True)
     if fault is not None:
-        refusal = err(2080)
-        raise GrvtError(fault.code or refusal.code, fault.message or refusal.message, refusal.status)
+        # A code the venue knows keeps its HTTP status (2090 max open orders is a 429).
+        code = fault.code or 2080
+        refusal = err(code if code in MESSAGES else 2080)
+        raise GrvtError(code, fault.message or refusal.message, refusal.status)
     return {"result": grvt.desk.create(checked)}
 
 
