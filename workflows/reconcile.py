@@ -3,8 +3,9 @@
 Terminate runs no workflow code, so a terminated job can leave a resting order or a position that
 nothing owns. A Schedule starts this every period: it reads each account's open orders and
 positions, matches orders to their owners by client order index and positions to what live owners
-answer to ``exposure``, looks again after ``settle_s`` to let a live owner's fills reach its state,
-and then acts on what is still orphaned, per account policy, alerting once per orphan episode.
+answer to ``exposure`` (asked before and after the venue read), looks again after ``settle_s`` to
+let a live owner's fills reach its state, and then acts on what is still orphaned, per account
+policy, alerting once per orphan episode.
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.orphans import cancel_orphan, flatten_orphan, nothing_done
     from workflows.validation import FAIL_ON_INVALID_INPUT, parse_input
 
+# Runs begun before it asked an account's owners once, after the venue read: a cycle's close
+# landing between the read and their answer showed its position as unowned. After it each look
+# asks them before the read too (one more activity per account and look); those runs replay.
+OWNERS_BRACKET = "reconcile-owners-bracket"
+
 
 @workflow.defn(name="ReconcileWorkflow", failure_exception_types=FAIL_ON_INVALID_INPUT)
 class ReconcileWorkflow(RejectsUnknownSignals):
@@ -62,10 +68,12 @@ class ReconcileWorkflow(RejectsUnknownSignals):
         self.inp = ReconcileInput()
         self.reports: list[AccountReport] = []
         self.unknown: list[str] = []
+        self.bracketed = False  # the owners are asked before the venue read as well as after
 
     @workflow.run
     async def run(self, raw: Any = None) -> ReconcileReport:
         inp = self.inp = parse_input(ReconcileInput, raw, names.Kind.RECONCILE)
+        self.bracketed = workflow.patched(OWNERS_BRACKET)
         started = workflow.now()
         workflow.upsert_search_attributes(
             [names.KIND.value_set(names.Kind.RECONCILE), names.VENUE.value_set(inp.venue)]
@@ -131,31 +139,31 @@ class ReconcileWorkflow(RejectsUnknownSignals):
                 self._log("orphan confirmed: %s (%s)", orphan.describe(), orphan.reason)
 
     async def _observe(self, account: AccountRef) -> AccountObservation:
-        """The venue first, then the owners: an owner that ends in between leaves an order that
-        is gone by the second look, never one judged owned that is not."""
+        """The owners, the venue, then the owners again. Orders are judged by the later answer: an
+        owner that ends in between leaves an order that is gone by the second look, never one
+        judged owned that is not. Positions by either answer: one whose position moved during the
+        read (a close landing) is explained by the answer before it or the one after."""
         if account.api_key_index is None:
             return AccountObservation(account=account, error="no API key index: no signer queue to read")
         queue = names.signer_read_queue(account.venue, account.account_index, account.api_key_index)
         query = AccountQuery(account_index=account.account_index)
+        ask = OwnersQuery(venue=account.venue, account_index=account.account_index)
         try:
+            before = await RECONCILE_OWNERS.run(ask) if self.bracketed else None
             orders, snap = await asyncio.gather(
                 GET_OPEN_ORDERS.run(query, task_queue=queue, preset=RECONCILE_READ),
                 GET_POSITION.run(query, task_queue=queue, preset=RECONCILE_READ),
             )
             resting = [o for o in orders.orders if not o.status.final]
-            owners = await RECONCILE_OWNERS.run(
-                OwnersQuery(
-                    venue=account.venue,
-                    account_index=account.account_index,
-                    client_order_indexes=[o.client_order_index for o in resting],
-                )
-            )
+            cois = [o.client_order_index for o in resting]
+            owners = await RECONCILE_OWNERS.run(ask.model_copy(update={"client_order_indexes": cois}))
         except ActivityError as exc:
             workflow.logger.warning("reconcile could not read %s: %s", account.name, root_cause(exc))
             return AccountObservation(account=account, error=f"not read this run: {root_cause(exc)}")
         return AccountObservation(
-            account=account, orders=resting, positions=snap.account.positions, owners=owners
-        )
+            account=account, orders=resting, positions=snap.account.positions, owners=owners,
+            owners_before=before,
+        )  # fmt: skip
 
     # -- act -----------------------------------------------------------------------------------------
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from decimal import Decimal
+from typing import NamedTuple
 
 from perpflow.hedge import pricing
+from perpflow.models import AccountRef
 from perpflow.reconcile.models import (
     AccountObservation,
     Judgement,
@@ -39,7 +41,8 @@ def position_key(venue: str, account_index: int, market: str) -> str:
 
 
 def judge(obs: AccountObservation) -> Judgement:
-    """Orders by their owner's status; positions as venue size minus what live owners own."""
+    """Orders by their owner's status (asked after the venue read); positions as venue size minus
+    what live owners own, by their answer before the read or after it."""
     if obs.owners is None:
         raise ValueError(f"account {obs.account.name} has no owners to judge against")
     owners = {o.client_order_index: o for o in obs.owners.orders}
@@ -62,7 +65,7 @@ def judge(obs: AccountObservation) -> Judgement:
         if view.orphan:
             orphans.append(_order_orphan(obs, view))
     positions = _positions(obs)
-    deferred = _deferred(obs.owners)
+    deferred = _deferred(obs.owners) or (_deferred(obs.owners_before) if obs.owners_before else "")
     if not deferred:
         orphans += [_position_orphan(obs, p) for p in positions if p.orphan_size != 0]
     return Judgement(orders=orders, positions=positions, orphans=orphans, deferred=deferred)
@@ -131,27 +134,49 @@ def _position_orphan(obs: AccountObservation, view: PositionView) -> Orphan:
     )
 
 
-def _positions(obs: AccountObservation) -> list[PositionView]:
-    assert obs.owners is not None
-    acct = obs.account
-    owned: dict[str, Decimal] = defaultdict(Decimal)
-    owners: dict[str, list[str]] = defaultdict(list)
-    for live in obs.owners.live:
+class _Tally(NamedTuple):
+    """One owners' answer on one market: the sum of what live owners own, and who."""
+
+    size: Decimal
+    owners: list[str]
+
+
+def _tallies(owners: Owners, acct: AccountRef) -> dict[str, _Tally]:
+    tallies: dict[str, _Tally] = defaultdict(lambda: _Tally(Decimal(0), []))
+    for live in owners.live:
         for p in live.exposure.positions if live.exposure else []:
             if (p.venue, p.account_index) == (acct.venue, acct.account_index) and p.size != 0:
-                owned[p.market] += p.size
-                owners[p.market].append(live.workflow_id)
+                size, ids = tallies[p.market]
+                tallies[p.market] = _Tally(size + p.size, [*ids, live.workflow_id])
+    return tallies
+
+
+def _positions(obs: AccountObservation) -> list[PositionView]:
+    """Each market's venue size against the owners' answers, the one before the venue read (when
+    asked) and the one after: whatever the owners owned at the moment of the read lies between."""
+    assert obs.owners is not None
+    answers = [a for a in (obs.owners_before, obs.owners) if a is not None]
+    tallies = [_tallies(a, obs.account) for a in answers]
     venue = {p.market: p.size for p in obs.positions if p.size != 0}
-    return [
-        PositionView(
-            market=m,
-            venue_size=venue.get(m, Decimal(0)),
-            owned=owned.get(m, Decimal(0)),
-            orphan_size=venue.get(m, Decimal(0)) - owned.get(m, Decimal(0)),
-            owners=owners.get(m, []),
-        )
-        for m in sorted(venue.keys() | owned.keys())
-    ]
+    markets = sorted(venue.keys() | {m for t in tallies for m in t})
+    none = _Tally(Decimal(0), [])
+    return [_position(m, venue.get(m, Decimal(0)), [t.get(m, none) for t in tallies]) for m in markets]
+
+
+def _position(market: str, venue: Decimal, answers: list[_Tally]) -> PositionView:
+    """An orphan only if no answer explains the venue size: 0 when one does, or when the answers
+    lie on either side of it; else the smaller gap (never more than surely unowned)."""
+    gaps = [venue - a.size for a in answers]
+    nearest = min(range(len(answers)), key=lambda i: (abs(gaps[i]), -i))  # the later on a tie
+    straddled = any(g > 0 for g in gaps) and any(g < 0 for g in gaps)
+    return PositionView(
+        market=market,
+        venue_size=venue,
+        owned=answers[nearest].size,
+        orphan_size=Decimal(0) if straddled else gaps[nearest],
+        owners=list(dict.fromkeys(w for a in answers for w in a.owners)),
+        answers=[a.size for a in answers],
+    )
 
 
 def _deferred(owners: Owners) -> str:

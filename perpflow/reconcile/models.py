@@ -133,7 +133,10 @@ class AccountObservation(Model):
     account: AccountRef
     orders: list[OrderAck] = Field(default_factory=list)
     positions: list[PositionInfo] = Field(default_factory=list)
-    owners: Owners | None = None
+    owners: Owners | None = None  # asked after the venue was read
+    # Asked before the venue was read (None: not asked, a run begun on the build before): a close
+    # landing during the read shows on the venue as still open and in the later answer as gone.
+    owners_before: Owners | None = None
     error: str = ""  # set when the account could not be read this run
 
 
@@ -177,9 +180,14 @@ class OrderView(Model):
 class PositionView(Model):
     market: str
     venue_size: Decimal
-    owned: Decimal  # the sum of what live owners answered
+    # What live owners own: of their answers before and after the venue read, the one nearer the
+    # venue size (the later on a tie).
+    owned: Decimal
+    # 0 when either answer explains the venue size, or when the two lie on either side of it (it
+    # was what owners owned at some moment between them); otherwise the smaller of the two gaps.
     orphan_size: Decimal
     owners: list[str] = Field(default_factory=list)
+    answers: list[Decimal] = Field(default_factory=list)  # each answer's sum, in the order asked
 
 
 class Judgement(Model):
