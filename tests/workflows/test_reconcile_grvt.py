@@ -1,8 +1,13 @@
 """The exposure reconciler on GRVT, with the real worker processes (orchestrator serving GRVT's
-public reads on its market queue, one signer holding a GRVT key, the market-data worker) on the
-sim's GRVT face: a grid session on GRVT terminated with its ladder resting and a position leaves
-orphans that the reconciler, run on the orchestrator's queue as the Schedule runs it, alerts once
-each, cancels and flattens."""
+public reads on its market queue, one signer holding GRVT and Lighter keys, the market-data worker
+streaming both venues) on the sim's two faces:
+
+- a grid session on GRVT terminated with its ladder resting and a position leaves orphans that the
+  reconciler, run on the orchestrator's queue as the Schedule runs it, alerts once each, cancels
+  and flattens;
+- a cross-venue hedge cycle (the maker on GRVT, the hedge on Lighter) is owned on both venues while
+  it runs; terminated while holding, each venue's reconciler finds, reports and (under ``flatten``)
+  closes the leg on its own venue, and only it."""
 
 from __future__ import annotations
 
@@ -24,8 +29,10 @@ from perpflow.db.ledger import Ledger
 from perpflow.devstack.harness import local_temporal
 from perpflow.grid.levels import LevelState
 from perpflow.grid.models import GridStatus
+from perpflow.hedge.models import CycleResult, CycleState, CycleStatus
 from perpflow.models import AccountRef
 from perpflow.reconcile.models import (
+    AccountReport,
     ActionKind,
     ActionOutcome,
     OrphanKind,
@@ -45,12 +52,18 @@ from tests.plugins.grvt_stack import (
     best,
     grvt_stack,
     grvt_url,
+    grvt_venue,
     new_grvt_account,
     workers_running,
 )
+from tests.plugins.hedge import record_history
 from tests.plugins.sim import SimHandle
+from tests.plugins.venues import SimAccount, new_account, venue_for
+from tests.plugins.venues import best as lighter_best
 
-ETH = 0  # the sim's market id behind ETH_USDT_Perp
+ETH = 0  # the sim's market id behind ETH_USDT_Perp (and Lighter's ETH)
+SIZE = Decimal("0.05")  # a cross-venue cycle's: on both lots, above both markets' minimums
+ZERO = Decimal(0)
 
 
 @dataclass
@@ -58,22 +71,35 @@ class Rig(ProcWaits):
     client: Client
     sim: SimHandle
     procs: list[Proc]
-    account: GrvtSimAccount
+    account: GrvtSimAccount  # the grid's
     name: str  # the account's name in the ledger
     ledger: Ledger
     public: GrvtVenue
+    cross_grvt: GrvtSimAccount  # a cross-venue cycle's maker
+    cross_lighter: SimAccount  # and its hedge
+    cross_names: dict[str, str]  # venue -> the name of its cross-venue account in the ledger
 
     async def reconcile(self, policy: Policy) -> ReconcileReport:
-        """One run as the Schedule starts it: on the orchestrator's queue, over this account only
-        (other modules' GRVT accounts may be in the session's ledger, their signers gone)."""
-        inp = ReconcileInput(venue="grvt", accounts=[self.name], policies={self.name: policy}, settle_s=1)
-        report: ReconcileReport = await self.client.execute_workflow(
+        """One run over the grid's GRVT account."""
+        return await self.reconcile_account("grvt", self.name, policy)
+
+    async def reconcile_account(
+        self, venue: str, name: str, policy: Policy, record: str | None = None
+    ) -> ReconcileReport:
+        """One run as the Schedule starts it: on the orchestrator's queue, over this one account
+        (other modules' accounts may be in the session's ledger, their signers gone). ``record``
+        names its history for tests/replay (when recording)."""
+        inp = ReconcileInput(venue=venue, accounts=[name], policies={name: policy}, settle_s=1)
+        handle = await self.client.start_workflow(
             "ReconcileWorkflow",
             inp,
-            id=f"reconcile-grvt-test-{uuid.uuid4().hex[:8]}",
+            id=f"reconcile-{venue}-test-{uuid.uuid4().hex[:8]}",
             task_queue=names.ORCHESTRATOR_QUEUE,
             result_type=ReconcileReport,
         )
+        report: ReconcileReport = await asyncio.wait_for(handle.result(), JOB_WAIT_S)
+        if record:
+            await record_history(handle, record)
         return report
 
 
@@ -82,20 +108,30 @@ async def rig(
     sim: SimHandle, postgres_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Rig]:
     """A dev server of its own (the orchestrator polls the fixed queues), the three workers as
-    processes, one fresh GRVT account managed in the ledger under a name of its own."""
+    processes, fresh accounts managed in the ledger under names of their own: a GRVT account for
+    the grid, a GRVT and a Lighter account for the cross-venue cycle."""
     env = await local_temporal()
-    account = await new_grvt_account(sim)
-    name = f"grvt-recon-{uuid.uuid4().hex[:6]}"
+    account, cross_grvt = await new_grvt_account(sim), await new_grvt_account(sim)
+    cross_lighter = await new_account(sim)
+    tag = uuid.uuid4().hex[:6]
+    name = f"grvt-recon-{tag}"
+    cross = {"grvt": f"grvt-cross-{tag}", "lighter": f"lighter-cross-{tag}"}
     ledger = Ledger(postgres_url)
     # Registered before the signer starts: it registers an account only when neither its
     # (venue, index) nor its config's name (grvt-0, maybe another module's) is in the ledger.
-    await ledger.upsert_account(AccountRef(name=name, venue="grvt", account_index=account.account_index,
-                                           api_key_index=0))  # fmt: skip
-    stack = grvt_stack(env, sim, postgres_url, tmp_path_factory.mktemp("grvt-reconcile"), [account])
+    for ref in (
+        AccountRef(name=name, venue="grvt", account_index=account.account_index, api_key_index=0),
+        AccountRef(name=cross["grvt"], venue="grvt", account_index=cross_grvt.account_index, api_key_index=0),
+        AccountRef(name=cross["lighter"], venue="lighter", account_index=cross_lighter.account_index,
+                   api_key_index=cross_lighter.api_key_index),
+    ):  # fmt: skip
+        await ledger.upsert_account(ref)
+    state = tmp_path_factory.mktemp("grvt-reconcile")
+    stack = grvt_stack(env, sim, postgres_url, state, [account, cross_grvt], [cross_lighter])
     public = GrvtVenue(grvt_url(sim), 0)
     try:
-        async with workers_running(stack, [ETH_GRVT], ["grvt/books"]) as procs:
-            yield Rig(env.client, sim, procs, account, name, ledger, public)
+        async with workers_running(stack, ["ETH", ETH_GRVT], ["books", "grvt/books"]) as procs:
+            yield Rig(env.client, sim, procs, account, name, ledger, public, cross_grvt, cross_lighter, cross)
     finally:
         await public.close()
         await ledger.close()
@@ -218,3 +254,118 @@ async def the_close_was_grvts_reduce_only_ioc(
     assert (close.venue, close.market, close.side, close.size, close.time_in_force) == (
         "grvt", ETH_GRVT, "sell", size, "ioc",
     )  # fmt: skip
+
+
+def cross_cycle(rig: Rig) -> dict[str, Any]:
+    """Plain JSON, as an operator starts one: the maker quotes on GRVT, the hedge trades on Lighter
+    (the cycle's own venue and market); a long hold."""
+    g, a = rig.cross_grvt, rig.cross_lighter
+    params = {
+        "size": str(SIZE), "maker_timeout_s": 60, "max_requotes": 0, "hold_s": 600, "close_mode": "market",
+        "poll_s": 0.5, "hedge_deadline_s": 15,
+    }  # fmt: skip
+    return {
+        "fleet": "recon", "pair": "x", "seq": 0, "venue": "lighter", "market": "ETH", "maker_side": "buy",
+        "maker": {"account_index": g.account_index, "api_key_index": 0, "venue": "grvt", "market": ETH_GRVT},
+        "taker": {"account_index": a.account_index, "api_key_index": a.api_key_index}, "params": params,
+    }  # fmt: skip
+
+
+async def test_a_cross_venue_cycle_is_owned_on_both_venues_and_once_terminated_each_venue_takes_its_leg(
+    rig: Rig,
+) -> None:
+    g, a = rig.cross_grvt, rig.cross_lighter
+    wid = names.hedge_cycle_id("recon", uuid.uuid4().hex[:8], "x", 0)
+    handle = await rig.client.start_workflow(
+        "HedgeCycleWorkflow", cross_cycle(rig), id=wid, task_queue=names.ORCHESTRATOR_QUEUE,
+        result_type=CycleResult,
+    )  # fmt: skip
+    legs = grvt_venue(rig.sim, g), venue_for(rig.sim, a)
+
+    async def state(check: Callable[[CycleStatus], bool]) -> CycleStatus | None:
+        status = await handle.query("status", result_type=CycleStatus)
+        return status if check(status) else None
+
+    async def positions() -> tuple[Decimal, Decimal]:
+        """(GRVT's leg, Lighter's leg) on the venues."""
+        grvt, lighter = await asyncio.gather(legs[0].account(), legs[1].account())
+        return grvt.position(ETH_GRVT).size, lighter.position("ETH").size
+
+    try:
+        await rig.until(lambda: state(lambda s: any("/maker-" in o for o in s.orders)), "the maker's quote")
+        quoting = await rig.reconcile_account("grvt", rig.cross_names["grvt"], Policy.FLATTEN)
+        [quote] = account_report(quoting, "grvt", g.account_index).judgement.orders
+        assert (quote.owner, quote.owner_status, quoting.orphans) == (handle.id, OwnerStatus.RUNNING, [])
+
+        bid, _ = await lighter_best(legs[1])
+        await rig.sim.admin.set_price(ETH, bid - 5)  # through the GRVT maker's buy
+        await rig.until(lambda: state(lambda s: s.state is CycleState.HOLDING), "holding")
+        assert await positions() == (SIZE, -SIZE)
+        for venue, index, market, size in (("grvt", g.account_index, ETH_GRVT, SIZE),
+                                           ("lighter", a.account_index, "ETH", -SIZE)):  # fmt: skip
+            report = await rig.reconcile_account(venue, rig.cross_names[venue], Policy.FLATTEN)
+            acct = account_report(report, venue, index)
+            assert (report.orphans, acct.judgement.deferred, acct.actions) == ([], "", []), venue
+            [pos] = acct.judgement.positions
+            assert (pos.market, pos.venue_size, pos.owned, pos.orphan_size, pos.owners) == (
+                market, size, size, ZERO, [handle.id],
+            ), venue  # fmt: skip
+
+        await handle.terminate("operator pressed terminate")
+        # Lighter's under alert: its leg reported and alerted, nothing closed on either venue.
+        alerted = await first_orphans(rig, "lighter", Policy.ALERT)
+        [orphan] = alerted.orphans
+        assert (orphan.kind, orphan.venue, orphan.account_index, orphan.market, orphan.size) == (
+            OrphanKind.POSITION, "lighter", a.account_index, "ETH", -SIZE,
+        )  # fmt: skip
+        assert alerted.alerted == [orphan.key]
+        assert account_report(alerted, "lighter", a.account_index).actions == []
+        assert await positions() == (SIZE, -SIZE)
+        # GRVT's under flatten: its leg closed, Lighter's left to Lighter's reconciler.
+        flattened = await first_orphans(
+            rig, "grvt", Policy.FLATTEN, record="reconcile_grvt_cross_venue_leg_flattened"
+        )
+        [grvt_orphan] = flattened.orphans
+        assert (grvt_orphan.venue, grvt_orphan.account_index, grvt_orphan.market, grvt_orphan.size) == (
+            "grvt", g.account_index, ETH_GRVT, SIZE,
+        )  # fmt: skip
+        [close] = account_report(flattened, "grvt", g.account_index).actions
+        assert (close.key, close.action, close.ok, close.size) == (
+            grvt_orphan.key, ActionKind.FLATTEN, True, SIZE,
+        )  # fmt: skip
+        assert flattened.alerted == [grvt_orphan.key]
+        assert await positions() == (ZERO, -SIZE)
+        # Lighter's under flatten now: the episode alerted once already, its leg closed.
+        closed = await first_orphans(rig, "lighter", Policy.FLATTEN)
+        [close] = account_report(closed, "lighter", a.account_index).actions
+        assert (close.key, close.action, close.ok, close.size) == (orphan.key, ActionKind.FLATTEN, True, SIZE)
+        assert closed.alerted == []
+        assert await positions() == (ZERO, ZERO)
+    finally:
+        with contextlib.suppress(Exception):
+            await handle.terminate("test teardown")
+        for leg in legs:
+            await leg.close()
+
+
+def account_report(report: ReconcileReport, venue: str, index: int) -> AccountReport:
+    """The report's one account: the one asked for, read without error."""
+    [acct] = report.accounts
+    assert (report.venue, acct.account.venue, acct.account.account_index, acct.error) == (
+        venue, venue, index, "",
+    )  # fmt: skip
+    return acct
+
+
+async def first_orphans(rig: Rig, venue: str, policy: Policy, record: str | None = None) -> ReconcileReport:
+    """Runs, as the Schedule would start them, until one confirms an orphan: a first run may defer
+    positions while the terminated cycle's last orders count as in flight, or see them unsettled."""
+    deadline = asyncio.get_running_loop().time() + JOB_WAIT_S
+    while True:
+        report = await rig.reconcile_account(venue, rig.cross_names[venue], policy, record)
+        acct = report.accounts[0]
+        if report.orphans:
+            return report
+        assert asyncio.get_running_loop().time() < deadline, (
+            f"no orphan confirmed on {venue}: {acct.judgement}\n{rig.tails()}"
+        )
