@@ -3,25 +3,46 @@
 key): each venue's fills reach the workflow that owns the order as ``order_filled``, each stream's
 state as ``feed_changed`` naming its venue, a GRVT session the venue ends costs no fill, and a band
 watch on GRVT (a leg's stop-loss or take-profit, a grid's crossing) fires ``price_crossed`` once from
-GRVT's book."""
+GRVT's book.
+
+Then the GRVT service alone, in this process, through GRVT's outages: a fill made while the venue
+refuses sockets, a fill behind a skipped sequence number, and the trade socket moving to a fresh
+cookie before its own expires each reach their workflow exactly once."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
-from decimal import Decimal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from decimal import ROUND_CEILING, Decimal
+from functools import partial
+from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
+import pytest
+from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from perpflow import names
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
 from perpflow.db.watches import Watches
+from perpflow.marketdata.config import MarketDataConfig
+from perpflow.marketdata.liveness import account_stream
 from perpflow.marketdata.models import WatchKind, WatchSpec
+from perpflow.marketdata.service import MarketDataService
 from perpflow.models import AccountRef
 from perpflow.orders import OrderIntent
 from perpflow.signals import Direction, FeedState
 from perpflow.venues.base import Venue, VenueName
+from perpflow.venues.feed import StreamState
+from perpflow.venues.grvt.client import GrvtVenue
+from perpflow.venues.grvt.stream import GrvtSocket
+from perpflow.venues.registry import build_feed
 from perpflow.venues.types import OrderKind, OrderSpec, Side, TimeInForce
 from tests.plugins.grvt_stack import (
     ETH_GRVT,
@@ -29,11 +50,12 @@ from tests.plugins.grvt_stack import (
     admin_post,
     best,
     grvt_stack,
+    grvt_url,
     grvt_venue,
     new_grvt_account,
     until_true,
 )
-from tests.plugins.marketdata import Recorded, recorded, recorder
+from tests.plugins.marketdata import FAST, Recorded, recorded, recorder
 from tests.plugins.sim import SimHandle
 from tests.plugins.venues import SimAccount, new_account, venue_for
 
@@ -213,3 +235,193 @@ async def test_band_watches_on_grvt_fire_price_crossed_once_from_grvts_book(
         ("grvt", ETH_GRVT, Direction.UP, up), ("grvt", ETH_GRVT, Direction.DOWN, down),
     ]  # fmt: skip
     assert crossings[0].price >= up and crossings[1].price <= down
+
+
+# --- the GRVT service in this process, through GRVT's outages -------------------------------------
+
+OUTAGE_WAIT_S = 15.0
+
+
+@asynccontextmanager
+async def grvt_service(
+    sim: SimHandle, client: Client, ledger: Ledger, g: GrvtSimAccount, state_dir: Path, ping_s: float = 1.0
+) -> AsyncIterator[MarketDataService]:
+    """GRVT's market-data service as the worker runs it (its account registered, logging in with
+    the account's View key), keeping ETH's book."""
+    await ledger.upsert_account(
+        AccountRef(name=f"g-{uuid.uuid4().hex[:6]}", venue=VenueName.GRVT, account_index=g.account_index)
+    )
+    config = MarketDataConfig(
+        venue=VenueName.GRVT, markets=(ETH_GRVT,), stream=replace(FAST, ping_interval_s=ping_s),
+        refresh_interval_s=0.1, status_interval_s=0.2, state_dir=state_dir,
+    )  # fmt: skip
+    feed = build_feed(VenueName.GRVT, grvt_url(sim), {g.account_index: g.view_key})
+    svc = MarketDataService(config, feed, client, ledger)
+    stop = asyncio.Event()
+    task = asyncio.create_task(svc.run(stop))
+    try:
+        yield svc
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, OUTAGE_WAIT_S)
+
+
+async def caught_up(svc: MarketDataService, g: GrvtSimAccount, after: int = 0) -> int:
+    """The account stream told up (connected, its backfill delivered) later than epoch ``after``
+    and connected still, and every signal sent; that up's epoch."""
+    name = account_stream(g.account_index)
+
+    async def up() -> bool:
+        change, stream = svc.liveness.current.get(name), svc.streams.get(name)
+        if stream is None or stream.state is not StreamState.CONNECTED:
+            return False
+        return change is not None and change.state is FeedState.UP and change.epoch > after
+
+    await until_true(up, f"{name} up (after epoch {after})", timeout=OUTAGE_WAIT_S)
+    await until_true(lambda: _settled(svc), "every signal sent", timeout=OUTAGE_WAIT_S)
+    return svc.liveness.current[name].epoch
+
+
+async def _settled(svc: MarketDataService) -> bool:
+    return svc.signaller.pending == 0
+
+
+async def fills_at(handle: WorkflowHandle[Any, Any], cois: set[int]) -> Recorded:
+    """What the workflow holds once every one of these orders' fills reached it."""
+
+    async def arrived() -> bool:
+        return cois <= {f.client_order_index for f in (await recorded(handle)).fills.values()}
+
+    await until_true(arrived, f"fills of {sorted(cois)} at the workflow", timeout=OUTAGE_WAIT_S)
+    return await recorded(handle)
+
+
+async def past_the_top_ask(venue: GrvtVenue) -> Decimal:
+    """A buy size that takes the best ask level whole and part of the next: two trades."""
+    book = await venue.book(ETH_GRVT, 5)
+    lots = (book.asks[0].size / GRVT_SIZE).to_integral_value(rounding=ROUND_CEILING) + 1
+    return lots * GRVT_SIZE
+
+
+async def test_a_fill_made_while_grvt_refuses_sockets_reaches_its_workflow_once_by_the_backfill(
+    temporal_env: WorkflowEnvironment, sim: SimHandle, pg_ledger: Ledger, tmp_path: Path
+) -> None:
+    g = await new_grvt_account(sim)
+    gv, orders = grvt_venue(sim, g), Orders(pg_ledger)
+    try:
+        async with (
+            recorder(temporal_env.client) as wf,
+            grvt_service(sim, temporal_env.client, pg_ledger, g, tmp_path) as svc,
+        ):
+            up = await caught_up(svc, g)
+            stream = svc.streams[account_stream(g.account_index)]
+            await sim.admin.inject_fault("ws_drop", seconds=1.5)  # every socket closed, new ones refused
+            # No trade socket is open at the sim when this fill happens, and a subscribe replays no
+            # fill: only the REST backfill of a later connection can bring it.
+            coi = await take(orders, gv, wf.id, "refused", GRVT_SIZE)
+            await fills_at(wf, {coi})
+            await caught_up(svc, g, after=up)
+            assert stream.reconnects >= 1
+            rec = await recorded(wf)
+    finally:
+        await gv.close()
+    assert [f.client_order_index for f in rec.fills.values()] == [coi]
+    assert rec.raw_fills == 1  # signalled once, though later connections' backfills saw it again
+
+
+async def test_a_fill_behind_a_skipped_fill_number_reaches_its_workflow_once_by_the_backfill(
+    temporal_env: WorkflowEnvironment, sim: SimHandle, pg_ledger: Ledger, tmp_path: Path
+) -> None:
+    """One buy through two ask levels: two fill messages back to back, the first numbered past a
+    skipped one. The stream hands that fill over and drops the connection before reading the
+    second, so the second comes from the reconnect's backfill, where the first comes again."""
+    g = await new_grvt_account(sim)
+    gv, orders = grvt_venue(sim, g), Orders(pg_ledger)
+    try:
+        async with (
+            recorder(temporal_env.client) as wf,
+            grvt_service(sim, temporal_env.client, pg_ledger, g, tmp_path) as svc,
+        ):
+            up = await caught_up(svc, g)
+            stream = svc.streams[account_stream(g.account_index)]
+            first = await take(orders, gv, wf.id, "numbered", GRVT_SIZE)  # the selector's numbering starts
+            await fills_at(wf, {first})
+            await admin_post(sim, "/_sim/grvt/faults", {"kind": "seq_gap", "count": 1, "stream": "v1.fill"})
+            swept = await take(orders, gv, wf.id, "two-levels", await past_the_top_ask(gv))
+            await caught_up(svc, g, after=up)
+            rec = await fills_at(wf, {first, swept})
+            assert stream.reconnects == 1
+            venue_fills, _ = await gv.fills(ETH_GRVT)
+    finally:
+        await gv.close()
+    two = [f.fill_id for f in venue_fills if f.client_order_index == swept]
+    assert len(two) == 2
+    assert sorted(rec.fills) == sorted(
+        [*two, *(f.fill_id for f in venue_fills if f.client_order_index == first)]
+    )
+    assert rec.raw_fills == 3  # each fill signalled once
+
+
+COOKIE_TTL_S = 4.0  # renewed half-way (perpflow renews a tenth early, but never less than half)
+
+
+async def test_the_trade_socket_moves_to_a_fresh_cookie_before_its_own_expires_and_loses_no_fill(
+    temporal_env: WorkflowEnvironment,
+    sim: SimHandle,
+    pg_ledger: Ledger,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Sessions of a few seconds: the socket is replaced on a fresh login before its cookie
+    expires, twice, while fills keep coming (one at a time while the socket is settled, back to
+    back from the moment the session falls due until the new socket is up); GRVT never has to
+    end it (error 1000), and every fill reaches its workflow once."""
+    caplog.set_level(logging.INFO, logger="perpflow.venues")
+    g = await new_grvt_account(sim)
+    gv, orders = grvt_venue(sim, g), Orders(pg_ledger)
+    name = account_stream(g.account_index)
+    ttl = (await admin_post(sim, "/_sim/grvt/config", {}))["cookie_ttl_s"]
+    await admin_post(sim, "/_sim/grvt/config", {"cookie_ttl_s": COOKIE_TTL_S})
+    try:
+        async with (
+            recorder(temporal_env.client) as wf,
+            grvt_service(sim, temporal_env.client, pg_ledger, g, tmp_path, ping_s=0.5) as svc,
+        ):
+            await caught_up(svc, g)
+            stream = svc.streams[name]
+            assert isinstance(stream, GrvtSocket) and stream.auth is not None
+            session, logins, reconnects = stream.auth, stream.auth.logins, stream.reconnects
+
+            def switching() -> bool:
+                return session.due() or stream.state is not StreamState.CONNECTED
+
+            async def routed_or_switching(since: int) -> bool:
+                return svc.router.routed > since or switching()
+
+            cookies = [(session.issued_at, session.expires_at)]
+            cois: list[int] = []
+            away = 0  # fills made while no socket was up: the backfill's
+            while session.logins < logins + 2 or stream.state is not StreamState.CONNECTED:
+                routed, rushed = svc.router.routed, switching()
+                cois.append(await take(orders, gv, wf.id, f"roll-{len(cois)}", GRVT_SIZE))
+                away += stream.state is not StreamState.CONNECTED
+                if session.issued_at != cookies[-1][0]:
+                    cookies.append((session.issued_at, session.expires_at))
+                if not rushed:
+                    await until_true(partial(routed_or_switching, routed), "the fill routed")
+                assert len(cois) < 500, "the session was never renewed"
+            await fills_at(wf, set(cois))
+            await until_true(lambda: _settled(svc), "every signal sent", timeout=OUTAGE_WAIT_S)
+            rec = await recorded(wf)
+    finally:
+        await admin_post(sim, "/_sim/grvt/config", {"cookie_ttl_s": ttl})
+        await gv.close()
+    assert stream.reconnects == reconnects + 2 and len(cookies) == 3
+    for (_, expires), (renewed, _) in pairwise(cookies):
+        assert renewed < expires  # the new login came before the old cookie ran out
+    messages = [r.getMessage() for r in caplog.records]
+    assert not [m for m in messages if "grvt 1000" in m or "session expired" in m]
+    assert messages.count(f"stream {name} venue announced shutdown") == 2  # both switches planned
+    assert away >= 1, "no fill was made while the socket was being replaced"
+    assert sorted(f.client_order_index for f in rec.fills.values()) == sorted(cois)
+    assert rec.raw_fills == len(cois)
