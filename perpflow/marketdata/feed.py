@@ -1,5 +1,10 @@
 """One market's book feed: snapshot, in-order deltas, and a REST re-snapshot on any gap.
 
+On (re)connect the book waits for the snapshot its subscription starts with and fetches nothing
+over REST: that snapshot is the whole book, numbered, and the deltas chain from it on the same
+ordered socket, so a REST one would only race the stream it duplicates (docs/grvt-adapter.md,
+market data).
+
 Continuity: an update's ``prev_seq`` must equal the previous update's ``seq``. On a gap the
 feed buffers deltas, fetches a REST snapshot, installs it and replays the buffer. Deltas carry
 absolute level sizes and arrive in order, so replaying those received after the fetch began

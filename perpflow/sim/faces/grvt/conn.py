@@ -7,6 +7,7 @@ skipped-number fault makes the next message jump by two, as a lost message would
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,9 @@ class Conn:
     host: str  # "md" | "td"
     token: str | None  # the cookie it connected with (trade host)
     subs: dict[tuple[str, str], Sub] = field(default_factory=dict)
+    # Held while a subscription's answer and snapshots go out: a feed message published meanwhile
+    # waits for them, so it follows its snapshot instead of overtaking it.
+    feeding: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def feed(self, sub: Sub, feed: Json, *, snapshot: bool = False, skip: bool = False) -> str:
         if not snapshot:

@@ -163,11 +163,15 @@ class Hub:
             "first_sequence_number": ["0" for _ in subs],
             "latest_sequence_number": ["0" for _ in subs],
         }
-        await conn.send(dumps(self._reply(msg, result)))
-        for sub, payloads in zip(subs, snapshots, strict=True):
+        # Registered before anything is sent, in the same step as the snapshots are taken: a change
+        # published while the answer goes out reaches the subscription, after its snapshot.
+        for sub in subs:
             conn.subs[(stream, sub.selector.text)] = sub
-            for payload in payloads:
-                await conn.send(conn.feed(sub, payload, snapshot=True))
+        async with conn.feeding:
+            await conn.send(dumps(self._reply(msg, result)))
+            for sub, payloads in zip(subs, snapshots, strict=True):
+                for payload in payloads:
+                    await conn.send(conn.feed(sub, payload, snapshot=True))
 
     @staticmethod
     def _reply(msg: Json, result: Json) -> Json:
@@ -225,8 +229,10 @@ class Hub:
             await self._emit(conn, sub, feeds.market_update(self.grvt, sub, changed or set()))
 
     async def _emit(self, conn: Conn, sub: Sub, feed: Json) -> None:
-        skip = self._take_gap(sub.selector.stream)
-        if not await conn.send(conn.feed(sub, feed, skip=skip)):
+        async with conn.feeding:
+            skip = self._take_gap(sub.selector.stream)
+            sent = await conn.send(conn.feed(sub, feed, skip=skip))
+        if not sent:
             self.conns.discard(conn)
 
     def _take_gap(self, stream: str) -> bool:
