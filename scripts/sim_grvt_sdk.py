@@ -2,9 +2,13 @@
 
 Two accounts meet inside the spread through the SDK only: the ccxt-like clients (sync and
 async), the raw clients (sync and async, typed responses) and the websocket client (its
-order and fill streams, and an order sent over JSON-RPC). The SDK is pointed at the sim by
-replacing its host lookups at runtime (grvt-api.md §3); no installed file changes. Starts
-nothing: ``python scripts/sim_grvt_sdk.py --url http://127.0.0.1:8787``. Exits 1 on a problem.
+order and fill streams, and an order sent over JSON-RPC). Then every market-data call the SDK
+makes (instrument, ticker, mini, trade, trade_history, kline, funding) is held to what the sim
+itself says (``GET /_sim/state``, read before and after so that a moving sim is read again; the
+funding step sets a 1 s funding interval and puts the old one back), and the cancel-on-disconnect
+switch is armed and fires. The SDK is pointed at the sim by replacing its
+host lookups at runtime (grvt-api.md §3); no installed file changes. Starts nothing:
+``python scripts/sim_grvt_sdk.py --url http://127.0.0.1:8787``. Exits 1 on a problem.
 
 Every step and check prints a line as it happens (flushed), and every wait has its own deadline
 and fails naming its step; a watchdog ends a run that outlives ``RUN_S`` whatever it waits on,
@@ -17,6 +21,7 @@ import argparse
 import asyncio
 import faulthandler
 import gc
+import itertools
 import json
 import logging
 import os
@@ -55,8 +60,12 @@ STEP_S = 15.0
 # One websocket event. The SDK's readers look at a socket that is not open yet every 2 s, so a
 # subscription's answer can take that long to be read; an order's or fill's news takes 50 ms.
 WS_WAIT_S = 15.0
-# The whole run takes about 3 s; the test's subprocess timeout is above this.
+# The whole run takes about 6 s; the test's subprocess timeout is above this.
 RUN_S = 60.0
+MINUTE_NS = 60 * 10**9
+# Reads of the sim's state around an SDK read: a sim whose prices walk (or where others trade)
+# may move in between, and the pair is read again up to this many times.
+STEADY_TRIES = 5
 
 
 def point_sdk_at(url: str) -> None:
@@ -114,6 +123,21 @@ class Trader:
 
     def raw_config(self) -> GrvtApiConfig:
         return GrvtApiConfig(RawEnv.TESTNET, self.sub_account_id, self.private_key, self.api_key, None)
+
+
+def sim_eth(url: str) -> dict[str, Any]:
+    """What the sim itself says of ETH (``GET /_sim/state``: the engine, through no GRVT code):
+    its mark, best bid and ask, and its trades newest first."""
+    with urllib.request.urlopen(url + "/_sim/state", timeout=10) as resp:
+        state = json.load(resp)
+    market_id, market = next((int(k), m) for k, m in state["markets"].items() if m["symbol"] == "ETH")
+    bids, asks = market["book"]["bids"], market["book"]["asks"]
+    return {
+        "mark": market["mark"],
+        "bid": (bids[0]["price"], bids[0]["size"]),
+        "ask": (asks[0]["price"], asks[0]["size"]),
+        "trades": [t for t in reversed(state["trades"]) if t["market_id"] == market_id],
+    }
 
 
 def new_trader(url: str, name: str) -> Trader:
@@ -282,6 +306,193 @@ async def raw_async_taker(taker: Trader, report: Report) -> None:
         await raw._session.close()
 
 
+def steady(url: str, report: Report, what: str, read: Callable[[], Any]) -> tuple[dict[str, Any], Any]:
+    """The sim's ETH and an SDK read made while it did not move."""
+    for _ in range(STEADY_TRIES):
+        before, got, after = sim_eth(url), read(), sim_eth(url)
+        if before == after:
+            return before, got
+    raise report.stuck(f"{what}: the sim's ETH moved during each of {STEADY_TRIES} reads")
+
+
+def fine(resp: Any) -> Any:
+    """A raw response that is not an error (the raw client returns errors, it does not raise)."""
+    assert not isinstance(resp, GrvtError), resp
+    return resp
+
+
+def market_data(url: str, trader: Trader, report: Report) -> None:
+    """instrument, ticker, mini, trade and trade_history against the sim's ETH."""
+    raw, ccxt = GrvtRawSync(trader.raw_config()), GrvtCcxt(GrvtEnv.TESTNET, parameters=trader.params())
+    listed = fine(raw.get_all_instruments_v1(types.ApiGetAllInstrumentsRequest(is_active=True))).result
+    one = fine(raw.get_instrument_v1(types.ApiGetInstrumentRequest(ETH))).result
+    report.check(one in listed and one.instrument == ETH, "raw: instrument ETH is the listed one")
+    hashed = ccxt.fetch_market(ETH).get("instrument_hash")
+    report.check(hashed == one.instrument_hash, f"ccxt: fetch_market ETH hashes {hashed}")
+    nope = raw.get_instrument_v1(types.ApiGetInstrumentRequest("NOPE_USDT_Perp"))
+    report.check(isinstance(nope, GrvtError) and nope.code == 3000, "raw: an unknown instrument is 3000")
+
+    def tickers() -> tuple[types.Ticker, types.MiniTicker]:
+        ticker = fine(raw.ticker_v1(types.ApiTickerRequest(ETH))).result
+        return ticker, fine(raw.mini_ticker_v1(types.ApiMiniTickerRequest(ETH))).result
+
+    sim, (ticker, mini) = steady(url, report, "ticker", tickers)
+    bid, ask = (ticker.best_bid_price, ticker.best_bid_size), (ticker.best_ask_price, ticker.best_ask_size)
+    report.check(
+        (ticker.mark_price, bid, ask, ticker.last_price)
+        == (sim["mark"], sim["bid"], sim["ask"], sim["trades"][0]["price"]),
+        f"raw: ticker shows the sim's mark {sim['mark']}, best bid {bid}, best ask {ask}, last trade",
+    )
+    fields = [f for f in vars(mini) if f != "event_time"]
+    report.check(
+        [getattr(mini, f) for f in fields] == [getattr(ticker, f) for f in fields], "raw: mini = ticker's"
+    )
+    sim, recent = steady(url, report, "trade", lambda: fine(raw.trade_v1(types.ApiTradeRequest(ETH, 50))))
+    want = [(f"{t['trade_id']}-1", t["price"], t["size"]) for t in sim["trades"]]
+    report.check(
+        [(t.trade_id, t.price, t.size) for t in recent.result] == want[:50],
+        f"raw: trade lists the sim's {len(want[:50])} latest ETH trades",
+    )
+    sim, pages = steady(url, report, "trade_history", lambda: trade_pages(raw, 3))
+    report.check(
+        [(t.trade_id, t.price, t.size) for t in pages] == want[: len(pages)]
+        and len(pages) == min(3, len(want)),
+        f"raw: trade_history pages of one trade walk the sim's latest {len(pages)}",
+    )
+
+
+def trade_pages(raw: GrvtRawSync, count: int) -> list[types.Trade]:
+    """The latest ``count`` trades, one page (of one trade) at a time."""
+    got: list[types.Trade] = []
+    cursor: str | None = None
+    while len(got) < count:
+        page = fine(raw.trade_history_v1(types.ApiTradeHistoryRequest(ETH, limit=1, cursor=cursor)))
+        got += page.result
+        cursor = page.next
+        if not cursor:
+            break
+    return got
+
+
+def minute_candles(trades: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """1-minute candles of the sim's trades (newest first), as (open_time, o, h, l, c, volumes, n)."""
+    minutes: dict[int, list[dict[str, Any]]] = {}
+    for t in trades:
+        minutes.setdefault(t["timestamp"] * 10**6 // MINUTE_NS * MINUTE_NS, []).append(t)
+    out = []
+    for start, ts in minutes.items():
+        prices = [Decimal(t["price"]) for t in ts]
+        volume = sum(Decimal(t["size"]) for t in ts)
+        notional = sum(Decimal(t["size"]) * Decimal(t["price"]) for t in ts)
+        out.append((str(start), prices[-1], max(prices), min(prices), prices[0], volume, notional, len(ts)))
+    return out
+
+
+def candle_row(c: Any) -> tuple[Any, ...]:
+    get = c.get if isinstance(c, dict) else lambda k: getattr(c, k)
+    prices = [Decimal(get(k)) for k in ("open", "high", "low", "close")]
+    return (get("open_time"), *prices, Decimal(get("volume_b")), Decimal(get("volume_q")), get("trades"))
+
+
+def klines(url: str, trader: Trader, report: Report) -> None:
+    """kline: trade candles rebuilt from the sim's trades, mark candles ending at its mark."""
+    raw, ccxt = GrvtRawSync(trader.raw_config()), GrvtCcxt(GrvtEnv.TESTNET, parameters=trader.params())
+    minute = types.CandlestickInterval.CI_1_M
+
+    def both() -> tuple[list[types.Candlestick], dict[str, Any]]:
+        req = types.ApiCandlestickRequest(ETH, minute, types.CandlestickType.TRADE, limit=1000)
+        trade = fine(raw.candlestick_v1(req)).result
+        return trade, ccxt.fetch_ohlcv(ETH, "1m", limit=1, params={"candle_type": "MARK"})
+
+    sim, (trade, mark) = steady(url, report, "kline", both)
+    want = minute_candles(sim["trades"])[:1000]
+    report.check(
+        [candle_row(c) for c in trade] == want
+        and all(int(c.close_time) - int(c.open_time) == MINUTE_NS for c in trade),
+        f"raw: kline TRADE = the sim's trades in {len(want)} one-minute candle(s)",
+    )
+    newest = mark["result"][0]
+    _, _, high, low, close, *_ = candle_row(newest)
+    volumes = {c[0]: c[5] for c in want}
+    report.check(
+        close == Decimal(sim["mark"])
+        and low <= close <= high
+        and Decimal(newest["volume_b"]) == volumes.get(newest["open_time"], 0),
+        f"ccxt: fetch_ohlcv MARK closes at the sim's mark {sim['mark']}, with the minute's volume",
+    )
+    if mark["next"]:  # the sim has been up for more than this minute: the cursor goes on
+        older = ccxt.fetch_ohlcv(ETH, params={"cursor": mark["next"]})["result"]
+        report.check(
+            int(older[0]["open_time"]) == int(newest["open_time"]) - MINUTE_NS,
+            "ccxt: fetch_ohlcv's cursor (sent alone) continues with the minute before",
+        )
+
+
+def funding(url: str, trader: Trader, report: Report) -> None:
+    """funding: with a 1 s interval (restored after), zero rates at each second with the mark."""
+    raw, ccxt = GrvtRawSync(trader.raw_config()), GrvtCcxt(GrvtEnv.TESTNET, parameters=trader.params())
+    before = admin(url, "/_sim/grvt/config", {})["funding_interval_s"]
+    admin(url, "/_sim/grvt/config", {"funding_interval_s": 1})
+    try:
+        req = types.ApiFundingRateRequest(ETH, limit=3)
+        deadline = time.monotonic() + STEP_S
+        while len(rates := fine(raw.funding_rate_v1(req)).result) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        first = ccxt.fetch_funding_rate_history(ETH, limit=1)
+        second = ccxt.fetch_funding_rate_history(ETH, params={"cursor": first["next"]})
+    finally:
+        admin(url, "/_sim/grvt/config", {"funding_interval_s": before})
+    applied = fine(raw.ticker_v1(types.ApiTickerRequest(ETH))).result.funding_rate_8h_curr
+    times = [int(r.funding_time) for r in rates]
+    report.check(
+        len(rates) == 3
+        and all(r.funding_rate == applied for r in rates)
+        and all(t % 10**9 == 0 for t in times)
+        and all(a - b == 10**9 for a, b in itertools.pairwise(times)),
+        f"raw: funding lists the rate the sim applies ({applied}, as its ticker) at each of 3 seconds",
+    )
+    marks = types.ApiCandlestickRequest(ETH, types.CandlestickInterval.CI_1_M, types.CandlestickType.MARK)
+    ranges = {
+        int(c.open_time): (Decimal(c.low), Decimal(c.high)) for c in fine(raw.candlestick_v1(marks)).result
+    }
+    within = [ranges[t // MINUTE_NS * MINUTE_NS] for t in times]
+    report.check(
+        all(low <= Decimal(r.mark_price) <= high for (low, high), r in zip(within, rates, strict=True)),
+        "raw: each funding time's mark is within (on a still mark: is) its minute's mark candle",
+    )
+    ft = [int(first["result"][0]["funding_time"]), int(second["result"][0]["funding_time"])]
+    report.check(ft[1] == ft[0] - 10**9, "ccxt: fetch_funding_rate_history's cursor goes one second back")
+
+
+def dead_man_switch(url: str, trader: Trader, report: Report) -> None:
+    """cancel_on_disconnect: over 300 s is 6000; armed for 1.5 s (GRVT rounds to 1 s) it cancels."""
+    raw = GrvtRawSync(trader.raw_config())
+    too_long = raw.cancel_on_disconnect_v1(
+        types.ApiCancelOnDisconnectRequest(trader.sub_account_id, "300001")
+    )
+    report.check(
+        isinstance(too_long, GrvtError) and too_long.code == 6000, "raw: a 300.001 s countdown is 6000"
+    )
+    listed = fine(raw.get_all_instruments_v1(types.ApiGetAllInstrumentsRequest(is_active=True))).result
+    order = raw_order(trader, {i.instrument: i for i in listed}, client_order_id="1101", price="100.00")
+    fine(raw.create_order_v1(types.ApiCreateOrderRequest(order)))
+    began = time.monotonic()
+    armed = raw.cancel_on_disconnect_v1(types.ApiCancelOnDisconnectRequest(trader.sub_account_id, "1500"))
+    report.check(not isinstance(armed, GrvtError) and armed.result.ack, "raw: armed for 1.5 s")
+    lookup = types.ApiGetOrderRequest(trader.sub_account_id, client_order_id="1101")
+    while (state := fine(raw.get_order_v1(lookup)).result.state).status == types.OrderStatus.OPEN:
+        if time.monotonic() - began > STEP_S:
+            break
+        time.sleep(0.05)
+    took = time.monotonic() - began
+    report.check(
+        (state.status, state.reject_reason)
+        == (types.OrderStatus.CANCELLED, types.OrderRejectReason.CLIENT_CANCEL_ON_DISCONNECT_TRIGGERED)
+        and took >= 1.0,
+        f"raw: the resting bid ended CANCELLED/CLIENT_CANCEL_ON_DISCONNECT_TRIGGERED after {took:.2f} s",
+    )
+
+
 def contiguous(messages: list[dict[str, Any]]) -> bool:
     numbers = [int(m["sequence_number"]) for m in messages]
     prevs = [int(m["prev_sequence_number"]) for m in messages]
@@ -398,6 +609,14 @@ async def rounds(url: str, report: Report) -> None:
         ws_maker = await asyncio.to_thread(new_trader, url, "ws-maker")
         ws_taker = await asyncio.to_thread(new_trader, url, "ws-taker")
     await websocket_round(ws_maker, ws_taker, report)
+    async with report.step("market data: instrument, ticker, mini, trade, trade_history"):
+        await asyncio.to_thread(market_data, url, maker, report)
+    async with report.step("market data: kline (trades and marks)"):
+        await asyncio.to_thread(klines, url, maker, report)
+    async with report.step("market data: funding (1 s funding interval for the step)"):
+        await asyncio.to_thread(funding, url, maker, report)
+    async with report.step("raw sync: cancel-on-disconnect fires"):
+        await asyncio.to_thread(dead_man_switch, url, maker, report)
 
 
 def main() -> int:

@@ -17,6 +17,8 @@ from perpflow.sim.faces.grvt.ws import Hub
 from perpflow.sim.http import admin_body, ok
 
 HUB_KEY = web.AppKey("grvt_hub", Hub)
+# A shorter funding interval would list thousands of funding times a minute.
+MIN_FUNDING_INTERVAL_S = 0.1
 
 
 def add_credentials(keys: GrvtKeys, account: int, body: dict[str, Any]) -> None:
@@ -55,11 +57,24 @@ async def expire_sessions(request: web.Request) -> web.Response:
 
 
 async def configure(request: web.Request) -> web.Response:
+    """``cookie_ttl_s`` (sessions from now on), ``funding_interval_s`` (the funding schedule that
+    ``funding`` and the ticker show, from the last reset on); answers the settings in force."""
     body = await admin_body(request)
     grvt = grvt_of(request)
     if "cookie_ttl_s" in body:
         grvt.sessions.ttl_s = float(body["cookie_ttl_s"])
-    return ok({"cookie_ttl_s": grvt.sessions.ttl_s, "chain_id": grvt.chain_id})
+    if "funding_interval_s" in body:
+        interval = float(body["funding_interval_s"])
+        if not interval >= MIN_FUNDING_INTERVAL_S:
+            raise AdminError(f"funding_interval_s must be at least {MIN_FUNDING_INTERVAL_S}")
+        grvt.funding_interval_s = interval
+    return ok(
+        {
+            "cookie_ttl_s": grvt.sessions.ttl_s,
+            "funding_interval_s": grvt.funding_interval_s,
+            "chain_id": grvt.chain_id,
+        }
+    )
 
 
 async def inject_fault(request: web.Request) -> web.Response:

@@ -38,6 +38,7 @@ class GrvtFace:
         admin.add_credentials(self.state.keys, account, body)
 
     async def publish(self, changes: Changes) -> None:
+        self.state.sample_prices()  # every publishing tick: the marks and mids kline remembers
         await self.hub.publish(changes)
 
     def background(self) -> list[Coroutine[Any, Any, None]]:

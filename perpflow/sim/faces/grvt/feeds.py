@@ -26,7 +26,8 @@ def market_snapshot(grvt: GrvtState, sub: Sub) -> list[Json]:
     if stream == "v1.book.d":
         return [wire.book(inst, grvt.engine, 500)]
     if stream in TICKERS:
-        return [wire.ticker(inst, grvt.engine, mini=stream.startswith("v1.mini"))]
+        every = grvt.funding_interval_ns
+        return [wire.ticker(inst, grvt.engine, funding_every_ns=every, mini=stream.startswith("v1.mini"))]
     return []
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from perpflow.sim.account import Account, Position
 from perpflow.sim.engine import Engine
 from perpflow.sim.enums import CancelReason, OrderStatus, Side
+from perpflow.sim.faces.grvt.history import Candle
 from perpflow.sim.faces.grvt.instruments import Instrument, Instruments
 from perpflow.sim.faces.grvt.records import OrderRecord, order_id
 from perpflow.sim.markets import FEE_SCALE, MARGIN_FRACTION_SCALE, usdc_str
@@ -30,6 +31,9 @@ _CANCELLED = {
     CancelReason.EXPIRED: "EXPIRED",
 }
 _UNFILLED = {"IMMEDIATE_OR_CANCEL": "IOC_CANCEL", "FILL_OR_KILL": "FOK_CANCEL"}
+# The sim charges no funding: every rate it shows (ticker, funding history) is this one.
+FUNDING_RATE = "0.0"
+HOUR_NS = 3600 * 10**9
 
 
 def now_ns() -> str:
@@ -234,7 +238,7 @@ def book(inst: Instrument, engine: Engine, depth: int) -> Json:
     }
 
 
-def ticker(inst: Instrument, engine: Engine, *, mini: bool = False) -> Json:
+def ticker(inst: Instrument, engine: Engine, *, funding_every_ns: int, mini: bool = False) -> Json:
     spec = inst.spec
     ob = engine.books[spec.market_id]
     mark = inst.price_str(engine.marks[spec.market_id])
@@ -256,16 +260,16 @@ def ticker(inst: Instrument, engine: Engine, *, mini: bool = False) -> Json:
     if not mini:
         out.update(
             {
-                "funding_rate_8h_curr": "0.0",
-                "funding_rate_8h_avg": "0.0",
+                "funding_rate_8h_curr": FUNDING_RATE,
+                "funding_rate_8h_avg": FUNDING_RATE,
                 "interest_rate": "0.0",
                 "forward_price": mark,
                 "open_interest": "0.0",
                 "high_price": mark,
                 "low_price": mark,
                 "open_price": mark,
-                "funding_rate": "0.0",
-                "next_funding_time": str((time.time_ns() // (8 * 3600 * 10**9) + 1) * 8 * 3600 * 10**9),
+                "funding_rate": FUNDING_RATE,
+                "next_funding_time": str((time.time_ns() // funding_every_ns + 1) * funding_every_ns),
             }
         )
     return out
@@ -286,4 +290,32 @@ def public_trade(inst: Instrument, engine: Engine, t: Trade) -> Json:
         "trade_id": f"{t.trade_id}-1",
         "venue": "ORDERBOOK",
         "is_rpi": False,
+    }
+
+
+def candle(inst: Instrument, c: Candle, step_ns: int) -> Json:
+    """A kline as GRVT sends it: close_time is the next interval's open (ccxt's capture)."""
+    return {
+        "open_time": str(c.open_ns),
+        "close_time": str(c.open_ns + step_ns),
+        "open": inst.price_str(c.open),
+        "close": inst.price_str(c.close),
+        "high": inst.price_str(c.high),
+        "low": inst.price_str(c.low),
+        "volume_b": inst.size_str(c.volume),
+        "volume_q": usdc_str(c.notional),
+        "trades": c.trades,
+        "instrument": inst.name,
+    }
+
+
+def funding_rate(inst: Instrument, at_ns: int, mark: int, every_ns: int) -> Json:
+    """One funding time: the rate the sim applies (none) and the mark in force then."""
+    return {
+        "instrument": inst.name,
+        "funding_rate": FUNDING_RATE,
+        "funding_time": str(at_ns),
+        "mark_price": inst.price_str(mark),
+        "funding_rate_8_h_avg": FUNDING_RATE,
+        "funding_interval_hours": every_ns // HOUR_NS,
     }
