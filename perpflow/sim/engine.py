@@ -19,7 +19,7 @@ from perpflow.sim.errors import Rejected, RejectReason
 from perpflow.sim.markets import FEE_SCALE, MarketSpec
 from perpflow.sim.matching import Fill, Withdrawal, next_match
 from perpflow.sim.order import ORDER_INDEX_BASE, NewOrder, Order, Trade
-from perpflow.sim.risk import clip_reduce_only, margin_ok
+from perpflow.sim.risk import clip_reduce_only, margin_ok, reducible
 from perpflow.sim.triggers import TriggerBook
 
 INACTIVE_KEPT = 2000  # per account; enough for any test or a day of paper trading
@@ -123,16 +123,18 @@ class Engine:
         """Run an accepted order through the book: checks, matching, then rest or cancel."""
         acct = self.accounts[order.account]
         book = self.books[order.market_id]
-        if order.reduce_only and not clip_reduce_only(acct, order):
+        room = reducible(acct, order) if order.reduce_only else order.remaining
+        if room <= 0:
             self._close(order, CancelReason.REDUCE_ONLY)
             return
-        if not acct.is_market_maker and not margin_ok(acct, order, self.marks, self.imfs):
+        needs_margin = not (acct.is_market_maker or order.reduce_only)  # reduce-only never adds exposure
+        if needs_margin and not margin_ok(acct, order, self.marks, self.imfs):
             self._close(order, CancelReason.MARGIN)
             return
         if order.tif is TimeInForce.POST_ONLY and book.side(order.side.opposite).crosses(order.price):
             self._close(order, CancelReason.POST_ONLY)
             return
-        self._match(order, ref, self._fill_cap(order))
+        self._match(order, ref, min(room, self._fill_cap(order)))
         self._finish(acct, order)
 
     def _match(self, taker: Order, ref: str, max_fill: int) -> None:
@@ -141,9 +143,18 @@ class Engine:
         while (step := next_match(opposite, taker, now, max_fill)) is not None:
             if isinstance(step, Withdrawal):
                 self.deactivate(step.maker, step.reason)
-            else:
-                self._fill(taker, step, ref)
-                max_fill -= step.qty
+                continue
+            maker = step.maker
+            # A resting reduce-only order trades only what still reduces its owner's position.
+            room = reducible(self.accounts[maker.account], maker) if maker.reduce_only else step.qty
+            if room <= 0:
+                self.deactivate(maker, CancelReason.REDUCE_ONLY_LIMIT)
+                continue
+            step.qty = min(step.qty, room)
+            self._fill(taker, step, ref)
+            max_fill -= step.qty
+            if maker.reduce_only and step.qty == room and maker.status is OrderStatus.OPEN:
+                self.deactivate(maker, CancelReason.REDUCE_ONLY_LIMIT)  # its position is closed now
 
     def _fill(self, taker: Order, fill: Fill, ref: str) -> None:
         maker, qty, price = fill.maker, fill.qty, fill.price
@@ -201,6 +212,9 @@ class Engine:
         self.account_trades[trade.bid_account].append(trade)
 
     def _finish(self, acct: Account, order: Order) -> None:
+        if order.reduce_only and order.remaining and not clip_reduce_only(acct, order):
+            self._close(order, CancelReason.REDUCE_ONLY_LIMIT)  # what it reduced is closed
+            return
         if order.remaining == 0:
             self._close(order)
         elif order.tif is TimeInForce.IMMEDIATE_OR_CANCEL or order.kind is OrderKind.MARKET:

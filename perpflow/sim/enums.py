@@ -65,7 +65,8 @@ class CancelReason(StrEnum):
     UNFILLED = "unfilled"  # the rest of an immediate-or-cancel or market order
     NO_LIQUIDITY = "no_liquidity"  # a market order that found nothing to take
     POST_ONLY = "post_only"  # a post-only order that would have taken
-    REDUCE_ONLY = "reduce_only"  # a reduce-only order with nothing to reduce
+    REDUCE_ONLY = "reduce_only"  # a reduce-only order with nothing to reduce when placed
+    REDUCE_ONLY_LIMIT = "reduce_only_limit"  # a reduce-only order's part beyond the position, at a trade
     MARGIN = "margin"
     SELF_TRADE = "self_trade"  # the resting side of a trade with oneself
     EXPIRED = "expired"

@@ -1,4 +1,5 @@
-"""Pre-trade checks an accepted order passes before it meets the book: reduce-only and margin."""
+"""Checks an accepted order passes before it meets the book (reduce-only, margin), and the room a
+reduce-only order has at each trade: it never grows |position|, only moves it toward zero."""
 
 from __future__ import annotations
 
@@ -7,15 +8,20 @@ from perpflow.sim.enums import Side
 from perpflow.sim.order import Order
 
 
+def reducible(acct: Account, order: Order) -> int:
+    """How much ``order`` could trade now and only reduce its account's position (0: nothing)."""
+    size = acct.position(order.market_id).size
+    return max(0, size if order.side is Side.SELL else -size)
+
+
 def clip_reduce_only(acct: Account, order: Order) -> bool:
     """Shrink a reduce-only order to the position it reduces; False if it reduces nothing."""
-    size = acct.position(order.market_id).size
-    reducible = size if order.side is Side.SELL else -size
-    if reducible <= 0:
+    reducible_now = reducible(acct, order)
+    if reducible_now <= 0:
         return False
-    if order.remaining > reducible:
-        order.remaining = reducible
-        order.initial = order.filled_base + reducible
+    if order.remaining > reducible_now:
+        order.remaining = reducible_now
+        order.initial = order.filled_base + reducible_now
     return True
 
 

@@ -413,12 +413,8 @@ async def test_reduce_only_limit_is_clipped_to_the_position_and_its_excess_never
 
 # Known sim deviations, each pinned by a strict xfail that fails once it is fixed.
 REDUCE_ONLY_LIMIT_MISSING = (
-    "sim: a reduce-only order whose excess is cut ends FILLED, not CANCELLED/REDUCE_ONLY_LIMIT as "
-    "grvt-api.md §8 says (wire.status_of)"
-)
-STALE_REDUCE_ONLY = (
-    "sim engine: a resting reduce-only order outlives the position it reduced and, filled later, "
-    "opens one (reduce-only is checked at placement only)"
+    "sim GRVT face: a reduce-only order whose excess the engine cancels (CancelReason.REDUCE_ONLY_LIMIT) "
+    "shows CANCELLED/CLIENT_CANCEL, not CANCELLED/REDUCE_ONLY_LIMIT as grvt-api.md §8 says (wire._CANCELLED)"
 )
 
 
@@ -435,7 +431,6 @@ async def test_reduce_only_excess_is_cancelled_with_reduce_only_limit(maker: Grv
     )  # fmt: skip
 
 
-@pytest.mark.xfail(strict=True, reason=STALE_REDUCE_ONLY)
 async def test_a_resting_reduce_only_order_never_opens_a_position(
     fresh: SimHandle, maker: GrvtClient
 ) -> None:

@@ -82,9 +82,63 @@ def test_reduce_only_clips_to_position_and_rejects_growth(engine: Engine) -> Non
     assert cancelled(grow) is CancelReason.REDUCE_ONLY
     engine.submit(a, limit(310000, 500, side=BUY))
     close = engine.submit(b, limit(310000, 300, side=SELL, tif=IOC, reduce_only=True))
-    assert (close.status, close.filled_base) == (OrderStatus.FILLED, 100)
+    assert (cancelled(close), close.filled_base) == (CancelReason.REDUCE_ONLY_LIMIT, 100)
     assert engine.accounts[b].positions[ETH].size == 0
     assert engine.accounts[b].positions[ETH].realised == 100 * 10000
+
+
+def test_reduce_only_taker_trades_only_what_reduces_and_its_excess_is_cancelled(engine: Engine) -> None:
+    a, b = funded(engine), funded(engine)
+    engine.submit(a, limit(300000, 100, side=SELL))
+    engine.submit(b, limit(300000, 100, side=BUY, tif=IOC))  # b long 100
+    bids = [engine.submit(a, limit(299000, 60, side=BUY)) for _ in range(3)]  # 180 bid, in 3 orders
+    close = engine.submit(b, limit(299000, 300, side=SELL, reduce_only=True))  # GTT: would rest 120 short
+    assert (cancelled(close), close.filled_base) == (CancelReason.REDUCE_ONLY_LIMIT, 100)
+    assert [o.filled_base for o in bids] == [60, 40, 0] and bids[1].status is OrderStatus.OPEN
+    assert engine.accounts[b].positions[ETH].size == 0
+    book = engine.books[ETH]
+    assert (book.level_total(BUY, 299000), book.level_total(SELL, 299000)) == (80, 0)
+    assert close.order_index not in engine.accounts[b].open_orders
+
+
+def test_reduce_only_taker_that_rests_keeps_no_more_than_its_position(engine: Engine) -> None:
+    a, b = funded(engine), funded(engine)
+    engine.submit(a, limit(300000, 100, side=SELL))
+    engine.submit(b, limit(300000, 100, side=BUY, tif=IOC))  # b long 100
+    engine.submit(a, limit(299000, 60, side=BUY))
+    close = engine.submit(b, limit(299000, 300, side=SELL, reduce_only=True))
+    assert (close.status, close.filled_base, close.remaining) == (OrderStatus.OPEN, 60, 40)
+    assert engine.books[ETH].level_total(SELL, 299000) == 40
+
+
+def test_a_resting_reduce_only_order_never_opens_a_position(engine: Engine) -> None:
+    a, b, c = funded(engine), funded(engine), funded(engine)
+    engine.submit(a, limit(300000, 100, side=SELL))
+    engine.submit(b, limit(300000, 100, side=BUY, tif=IOC))  # b long 100
+    exit_ = engine.submit(b, limit(310000, 100, side=SELL, reduce_only=True))  # rests
+    engine.submit(a, limit(299000, 100, side=BUY))
+    engine.submit(b, limit(299000, 100, side=SELL, tif=IOC))  # b flat by another order; exit_ still rests
+    assert (exit_.status, engine.accounts[b].positions[ETH].size) == (OrderStatus.OPEN, 0)
+    engine.submit(c, limit(310000, 50, side=SELL))  # behind exit_ at its price
+    run = engine.submit(a, limit(311000, 100, side=BUY, tif=IOC))  # runs through exit_'s price
+    assert (cancelled(exit_), exit_.filled_base) == (CancelReason.REDUCE_ONLY_LIMIT, 0)
+    assert engine.accounts[b].positions[ETH].size == 0  # never short
+    assert run.filled_base == 50 and engine.books[ETH].level_total(SELL, 310000) == 0
+
+
+def test_a_resting_reduce_only_order_fills_only_what_is_left_of_its_position(engine: Engine) -> None:
+    a, b = funded(engine), funded(engine)
+    engine.submit(a, limit(300000, 100, side=SELL))
+    engine.submit(b, limit(300000, 100, side=BUY, tif=IOC))  # b long 100
+    exit_ = engine.submit(b, limit(310000, 100, side=SELL, reduce_only=True))
+    engine.submit(a, limit(299000, 60, side=BUY))
+    engine.submit(b, limit(299000, 60, side=SELL, tif=IOC))  # b long 40; exit_ still offers 100
+    run = engine.submit(a, limit(310000, 100, side=BUY))  # would take all 100
+    assert (cancelled(exit_), exit_.filled_base) == (CancelReason.REDUCE_ONLY_LIMIT, 40)
+    assert engine.accounts[b].positions[ETH].size == 0
+    assert (run.status, run.filled_base, run.remaining) == (OrderStatus.OPEN, 40, 60)
+    assert engine.books[ETH].level_total(SELL, 310000) == 0
+    assert engine.books[ETH].level_total(BUY, 310000) == 60
 
 
 def test_insufficient_margin_is_a_cancelled_status(engine: Engine) -> None:

@@ -63,6 +63,7 @@ _CANCEL_WORDS = {
     CancelReason.NO_LIQUIDITY: "canceled-not-enough-liquidity",
     CancelReason.POST_ONLY: "canceled-post-only",
     CancelReason.REDUCE_ONLY: "canceled-reduce-only",
+    CancelReason.REDUCE_ONLY_LIMIT: "canceled-reduce-only",
     CancelReason.MARGIN: "canceled-margin-not-allowed",
     CancelReason.SELF_TRADE: "canceled-self-trade",
     CancelReason.EXPIRED: "canceled-expired",
