@@ -411,14 +411,6 @@ async def test_reduce_only_limit_is_clipped_to_the_position_and_its_excess_never
     assert (positions["result"], open_orders["result"]) == ([], [])  # flat, and no short resting
 
 
-# Known sim deviations, each pinned by a strict xfail that fails once it is fixed.
-REDUCE_ONLY_LIMIT_MISSING = (
-    "sim GRVT face: a reduce-only order whose excess the engine cancels (CancelReason.REDUCE_ONLY_LIMIT) "
-    "shows CANCELLED/CLIENT_CANCEL, not CANCELLED/REDUCE_ONLY_LIMIT as grvt-api.md §8 says (wire._CANCELLED)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=REDUCE_ONLY_LIMIT_MISSING)
 async def test_reduce_only_excess_is_cancelled_with_reduce_only_limit(maker: GrvtClient) -> None:
     assert (await maker.create(await maker.signed("buy", "0.1000", None, 131)))[0] == 200
     bid, _ = await maker.book()

@@ -29,6 +29,7 @@ _CANCELLED = {
     CancelReason.SCHEDULED_ALL: "CLIENT_CANCEL_ON_DISCONNECT_TRIGGERED",
     CancelReason.SELF_TRADE: "SELF_TRADE_PROTECTION",
     CancelReason.EXPIRED: "EXPIRED",
+    CancelReason.REDUCE_ONLY_LIMIT: "REDUCE_ONLY_LIMIT",
 }
 _UNFILLED = {"IMMEDIATE_OR_CANCEL": "IOC_CANCEL", "FILL_OR_KILL": "FOK_CANCEL"}
 # The sim charges no funding: every rate it shows (ticker, funding history) is this one.
