@@ -5,23 +5,20 @@ GRVT face; with the proxy gone nothing reaches the venue."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable
 
 import pytest
 from pydantic import SecretStr
 
 from perpflow.venues.base import Proxy
 from perpflow.venues.errors import TransportError
-from perpflow.venues.feed import FeedStream, StreamHooks, StreamOptions, StreamState
+from perpflow.venues.feed import StreamHooks, StreamState
 from perpflow.venues.grvt.client import GrvtVenue
 from perpflow.venues.grvt.feed import GrvtFeed
 from perpflow.venues.types import OrderKind, OrderSpec, OrderStatus, Side, TimeInForce, VenueFill
 from tests.integration.test_grvt_adapter import ETH, SIZE, GrvtAccount, best, grvt_venue, new_grvt_account
+from tests.integration.test_grvt_adapter_feed import OPTIONS, condition, running
 from tests.plugins.sim import SimHandle
 from tests.plugins.venues import ProxyServer
-
-OPTIONS = StreamOptions(backoff_initial_s=0.1, backoff_max_s=0.5)
 
 
 def sim_port(sim: SimHandle) -> int:
@@ -37,26 +34,6 @@ def proxied_venue(sim: SimHandle, account: GrvtAccount, proxy: Proxy) -> GrvtVen
         f"{sim.url}/grvt", account.account_index, api_key_index=0,
         private_key=account.signer, session_key=account.api_key, proxy=proxy,
     )  # fmt: skip
-
-
-async def condition(check: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    """Wait for a condition; a socket that never noticed the proxy die fails here, not at the
-    suite's timeout."""
-    async with asyncio.timeout(timeout_s):
-        while not check():
-            await asyncio.sleep(0.02)
-
-
-@contextlib.asynccontextmanager
-async def running(stream: FeedStream) -> AsyncIterator[FeedStream]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(stream.run(stop))
-    try:
-        yield stream
-    finally:
-        stop.set()
-        await stream.close()
-        await task
 
 
 def kill(server: ProxyServer) -> None:
