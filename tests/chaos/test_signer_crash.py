@@ -1,8 +1,9 @@
 """A signer SIGKILLed mid-order and restarted still leaves exactly one order per intent.
 
 The sim's per-path latency fault holds the signer at a chosen point: in the pre-trade check
-(intent recorded, nothing sent) or in the lookup right after the send (order on the venue,
-not yet acknowledged). The signer is then killed there and a fresh one takes the retry.
+(the signed order stored, its risk verdict awaited, nothing sent) or in the lookup right after the
+send (order on the venue, not yet acknowledged). The signer is then killed there and a fresh one
+takes the retry.
 """
 
 from __future__ import annotations
@@ -128,8 +129,8 @@ async def wait_for(predicate: object, what: str, timeout: float = 20) -> None:
 
 @pytest.mark.parametrize(
     ("held_at", "ledger_status"),
-    [("/api/v1/account", "intent"), ("/api/v1/accountOrders", "submitted")],
-    ids=["between-intent-and-submit", "between-submit-and-ack"],
+    [("/api/v1/account", "submitting"), ("/api/v1/accountOrders", "submitted")],
+    ids=["between-store-and-send", "between-send-and-ack"],
 )
 async def test_signer_killed_mid_order_still_places_exactly_one(
     signer: Signer,
@@ -186,5 +187,5 @@ async def test_signer_killed_mid_order_still_places_exactly_one(
     signer.start()
 
     [ack] = await asyncio.wait_for(handle.result(), timeout=60)
-    assert ack.sent_now is (ledger_status == "intent")
+    assert ack.sent_now is (ledger_status == "submitting")
     assert len(await venue.orders_by_client_index(ack.client_order_index)) == 1
