@@ -7,6 +7,9 @@ import uuid
 from decimal import ROUND_UP, Decimal
 from pathlib import Path
 
+import pytest
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from perpflow import names
@@ -136,3 +139,34 @@ async def test_a_partial_fill_at_the_minimum_size_re_arms_that_size_and_the_rest
     finally:
         for v in (venue, taker, public):
             await v.close()
+
+
+async def test_a_session_on_an_account_no_signer_serves_fails_naming_it_before_placing(
+    temporal_env: WorkflowEnvironment, sim: SimHandle, pg_ledger: Ledger, tmp_path: Path
+) -> None:
+    """The README's example account, say, on a stack that has no signer for it: the session fails
+    within SIGNER_PRESENT, by name, instead of sitting with its reads scheduled on a queue nobody
+    polls."""
+    client, public = temporal_env.client, LighterVenue(sim.url, 0)
+    ladder = await Ladder.around_the_book(public)
+    account = await new_account(sim)
+    config = ladder.config(f"nobody-{uuid.uuid4().hex[:6]}", account)
+    config["account"] = {"account_index": 999_999, "api_key_index": 3}
+    queue = f"grid-{uuid.uuid4()}"
+    async with grid_orchestrator(client, queue, public, pg_ledger, tmp_path):
+        handle = await client.start_workflow(
+            "GridSessionWorkflow", config, id=names.grid_session_id(config["name"]), task_queue=queue,
+            result_type=GridStatus,
+        )  # fmt: skip
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "UnknownAccount"
+    assert "no signer serves lighter account 999999 API key 3" in cause.message
+    history = await handle.fetch_history()
+    scheduled = {
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    }
+    assert "place_orders" not in scheduled

@@ -35,13 +35,15 @@ with workflow.unsafe.imports_passed_through():
         GET_POSITION,
         PLACE_ORDERS,
     )
-    from workflows.failures import root_cause, unless_cancelled
+    from workflows.failures import root_cause, signer_absent, unknown_account, unless_cancelled
     from workflows.grid.run import GridRun
-    from workflows.options import ORDER
+    from workflows.options import ORDER, SIGNER_PRESENT
 
 # Sessions begun before it read every resting order at each safety poll, one activity each, even
 # right after a reconcile had read them all; their runs keep doing so (their histories replay).
 POLL_BY_OPEN_ORDERS = "grid-poll-by-open-orders"
+# Sessions begun before it waited for ever on a signer queue nobody polls (an unknown account).
+SIGNER_CHECK = "grid-signer-check"
 
 REFUSED = frozenset(e.__name__ for e in REFUSALS) | {"Unrepresentable"}
 PARALLEL = 5  # cancels sent at once
@@ -155,10 +157,25 @@ async def reconcile(run: GridRun) -> None:
         run.book,
         AccountQuery(account_index=run.config.account.account_index, market=run.config.market),
     )
-    opened, snapshot = await asyncio.gather(
-        unless_cancelled(GET_OPEN_ORDERS.run(query, task_queue=run.read_queue())),
-        unless_cancelled(GET_POSITION.run(query, task_queue=run.read_queue())),
-    )
+    # A new session's first reads also tell whether any signer serves its account: if none takes
+    # them in time the session fails by name, before it has placed anything.
+    present = None if run.signer_seen or not workflow.patched(SIGNER_CHECK) else SIGNER_PRESENT
+    try:
+        opened, snapshot = await asyncio.gather(
+            unless_cancelled(
+                GET_OPEN_ORDERS.run(query, task_queue=run.read_queue(), schedule_to_start_timeout=present)
+            ),
+            unless_cancelled(
+                GET_POSITION.run(query, task_queue=run.read_queue(), schedule_to_start_timeout=present)
+            ),
+        )
+    except ActivityError as exc:
+        if signer_absent(exc):
+            account = run.config.account
+            what = f"{run.config.venue} account {account.account_index} API key {account.api_key_index}"
+            raise unknown_account(what, run.read_queue()) from None
+        raise
+    run.signer_seen = True
     position = next((p.size for p in snapshot.account.positions if p.market == run.config.market), Decimal(0))
     report = book.reconcile(opened.orders, position, workflow.now())
     # A level still cancelling whose order still rests: its cancel was lost, send it again.

@@ -9,8 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutType
-from temporalio.exceptions import TimeoutError as TemporalTimeout
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from perpflow import names
@@ -19,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from perpflow.orders import AccountQuery, BookQuery, MarketQuery, OrderAck, OrderIntent
     from perpflow.venues.types import Book, MarketInfo, OrderKind, Side, TimeInForce
     from workflows.calls import CANCEL_ORDER, GET_BOOK_TOP, GET_MARKET, GET_POSITION, PLACE_ORDER
-    from workflows.failures import root_cause, unless_cancelled
+    from workflows.failures import root_cause, signer_absent, unknown_account, unless_cancelled
     from workflows.hedge.run import CycleRun
     from workflows.options import SIGNER_PRESENT
 
@@ -151,17 +150,8 @@ async def check_signers(run: CycleRun) -> None:
                 GET_POSITION.run(query, task_queue=queue, schedule_to_start_timeout=SIGNER_PRESENT)
             )
         except ActivityError as exc:
-            if _timed_out_waiting(exc):
-                why = (
-                    f"no signer serves {where}account {leg.account_index} API key {leg.api_key_index}: "
-                    f"nobody polled {queue} within {SIGNER_PRESENT.total_seconds():g} s "
-                    "(unknown account or key, or its signer is not running)"
-                )
-            else:
-                why = f"{where}account {leg.account_index}: {root_cause(exc)}"
+            if signer_absent(exc):
+                what = f"{where}account {leg.account_index} API key {leg.api_key_index}"
+                raise unknown_account(what, queue) from None
+            why = f"{where}account {leg.account_index}: {root_cause(exc)}"
             raise ApplicationError(why, type="UnknownAccount", non_retryable=True) from None
-
-
-def _timed_out_waiting(exc: ActivityError) -> bool:
-    cause = exc.cause
-    return isinstance(cause, TemporalTimeout) and cause.type is TimeoutType.SCHEDULE_TO_START
