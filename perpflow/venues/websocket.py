@@ -58,6 +58,16 @@ class SupervisedSocket(ABC):
     async def greet(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         """Everything between the socket opening and the first data frame (raise ``StreamError``)."""
 
+    def awaiting(self) -> bool:
+        """Whether the venue has yet to answer what ``greet`` sent (a subscription it has not
+        confirmed): the connection is not connected, and ``on_connected`` does not fire, before."""
+        return False
+
+    async def on_answer(self, ws: aiohttp.ClientWebSocketResponse, text: str) -> bool:
+        """A frame read while ``awaiting``: True if it was consumed as an answer, False to hand it to
+        ``on_text`` once connected. A refusal raises ``StreamError``."""
+        return False
+
     @abstractmethod
     async def keep_alive(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         """Send one frame that makes a quiet venue answer."""
@@ -148,15 +158,33 @@ class SupervisedSocket(ABC):
             self._ws = ws
             async with asyncio.timeout(self.options.connect_timeout_s):
                 await self.greet(ws)
+                held = await self._answers(ws)
             self.last_message = time.monotonic()
             self._set(StreamState.CONNECTED)
             if self.hooks.on_connected is not None:
                 await self.hooks.on_connected()
             pinger = asyncio.create_task(self._ping(ws))
             try:
+                for text in held:
+                    if not await self.on_text(ws, text):
+                        return
                 await self._read(ws, stop)
             finally:
                 pinger.cancel()
+
+    async def _answers(self, ws: aiohttp.ClientWebSocketResponse) -> list[str]:
+        """Read until the venue has answered the greeting; the data frames read meanwhile, kept
+        for ``on_text`` after ``on_connected`` (so a consumer that readies itself there misses none)."""
+        held: list[str] = []
+        while self.awaiting():
+            frame = await ws.receive()
+            if frame.type in _CLOSING:
+                raise StreamError(f"closed before the venue answered the greeting ({ws.close_code})")
+            if frame.type is aiohttp.WSMsgType.TEXT:
+                self.messages += 1
+                if not await self.on_answer(ws, frame.data):
+                    held.append(frame.data)
+        return held
 
     async def _ping(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         while not ws.closed:

@@ -4,8 +4,10 @@ numbers and error frames.
 The trade socket authenticates by the session cookie and account header on the upgrade request;
 the session is renewed before every reconnect (GRVT's SDK reconnects with whatever cookie it holds,
 possibly an expired one), and a connection whose session falls due is replaced by a fresh one
-rather than left to die at the expiry. Supervision (back-off, staleness, states) is
-``SupervisedSocket``'s.
+rather than left to die at the expiry. The connection counts as connected (and ``on_connected``,
+the consumer's backfill, fires) only once the venue has answered every subscribe sent on connect:
+before that the subscription may not be live, and a fill made then would reach neither a backfill
+read at once nor the socket. Supervision (back-off, staleness, states) is ``SupervisedSocket``'s.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 import aiohttp
 
 from perpflow.venues.errors import VenueError
-from perpflow.venues.feed import StreamHooks
+from perpflow.venues.feed import StreamHooks, StreamState
 from perpflow.venues.grvt.auth import Session
 from perpflow.venues.types import Proxy
 from perpflow.venues.websocket import StreamError, SupervisedSocket
@@ -61,6 +63,8 @@ class GrvtSocket(SupervisedSocket):
         super().__init__(name, url, session, hooks, proxy=proxy)
         self.on_feed, self.auth = on_feed, auth
         self.subscriptions: dict[str, set[str]] = {}  # stream -> selectors
+        self._subscribed: dict[str, set[str]] = {}  # what this connection has asked for
+        self._unanswered: dict[int, str] = {}  # greet's subscribe ids the venue has not answered
         self._ids = itertools.count(1)
         self._seq: dict[tuple[str, str], int] = {}  # this connection's last number per selector
         self._connects = 0
@@ -77,24 +81,56 @@ class GrvtSocket(SupervisedSocket):
             raise StreamError(f"grvt login: {exc}") from exc
 
     async def set_selectors(self, stream: str, selectors: set[str]) -> None:
-        """Subscribe to new selectors and drop old ones, now if connected, else at the next connect."""
-        old = self.subscriptions.get(stream, set())
+        """Subscribe to new selectors and drop old ones, now if connected (or greeting the venue:
+        then it must hear of them too), else at the next connect."""
         self.subscriptions[stream] = set(selectors)
-        ws = self.live
-        if ws is None:
-            return
-        if selectors - old:
-            await ws.send_str(subscribe(next(self._ids), stream, sorted(selectors - old)))
-        if old - selectors:
-            await ws.send_str(subscribe(next(self._ids), stream, sorted(old - selectors), "unsubscribe"))
-            for sel in old - selectors:
+        ws = self._ws
+        if ws is not None and not ws.closed and self.state in (StreamState.CONNECTING, StreamState.CONNECTED):
+            await self._sync(ws, stream)
+
+    async def _sync(self, ws: aiohttp.ClientWebSocketResponse, stream: str) -> int | None:
+        """Send what ``stream``'s selectors changed by on this connection; the subscribe's id."""
+        want, had = self.subscriptions.get(stream, set()), self._subscribed.get(stream, set())
+        self._subscribed[stream] = set(want)
+        request = None
+        if want - had:
+            request = next(self._ids)
+            await ws.send_str(subscribe(request, stream, sorted(want - had)))
+        if had - want:
+            await ws.send_str(subscribe(next(self._ids), stream, sorted(had - want), "unsubscribe"))
+            for sel in had - want:
                 self._seq.pop((stream, sel), None)
+        return request
 
     async def greet(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Subscribe to every selector; the connection is up once the venue has answered each."""
         self._seq.clear()
-        for stream, selectors in sorted(self.subscriptions.items()):
-            if selectors:
-                await ws.send_str(subscribe(next(self._ids), stream, sorted(selectors)))
+        self._subscribed.clear()
+        self._unanswered.clear()
+        for stream in sorted(self.subscriptions):
+            request = await self._sync(ws, stream)
+            if request is not None:
+                self._unanswered[request] = stream
+
+    def awaiting(self) -> bool:
+        return bool(self._unanswered)
+
+    async def on_answer(self, ws: aiohttp.ClientWebSocketResponse, text: str) -> bool:
+        """A subscribe's answer (``{"result": {stream, subs, …}, "id"}``) or refusal; feed messages
+        wait for ``on_text``."""
+        try:
+            msg = json.loads(text)
+        except ValueError:
+            return True
+        if not isinstance(msg, dict) or "feed" in msg:
+            return False
+        request = msg.get("id")
+        stream = self._unanswered.pop(request, None) if isinstance(request, int) else None
+        error = error_of(msg)
+        if error is not None and (stream is not None or error[0] != MALFORMED):
+            what = f"grvt subscribe {stream}" if stream is not None else "grvt"
+            raise StreamError(f"{what} {error[0]}: {error[1]}")
+        return True
 
     async def keep_alive(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         if self.auth is not None and self.auth.due():

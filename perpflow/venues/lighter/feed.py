@@ -2,12 +2,14 @@
 
 One socket carries every watched book; each account has its own socket through that account's
 proxy. The ``account_all`` subscribe answer lists the account's recent trades, so fills made
-while the socket was down come again after the reconnect.
+while the socket was down come again after the reconnect. An account's stream is connected (and
+its consumer's REST backfill starts) once that answer is in: the subscription is live by then.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 
 import aiohttp
 
@@ -16,6 +18,7 @@ from perpflow.venues.lighter import wire
 from perpflow.venues.lighter.rest import LighterRest
 from perpflow.venues.lighter.stream import Stream
 from perpflow.venues.types import Book, Proxy, VenueFill
+from perpflow.venues.websocket import StreamError
 
 
 def ws_url(url: str) -> str:
@@ -51,6 +54,24 @@ class LighterAccount(Stream):
         super().__init__(name, feed.ws_url, feed.session, self._on_message, hooks, proxy=proxy)
         self.account_index, self._rest, self._on_fills = account_index, feed.rest, on_fills
         self.channels = {f"account_all/{account_index}"}
+        self._unconfirmed: set[str] = set()
+
+    async def greet(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        await super().greet(ws)
+        self._unconfirmed = set(self.channels)
+
+    def awaiting(self) -> bool:
+        return bool(self._unconfirmed)
+
+    async def on_answer(self, ws: aiohttp.ClientWebSocketResponse, text: str) -> bool:
+        """The channel is live at its first message (``subscribed/account_all``, the account's
+        recent trades): that message, like any other read meanwhile, goes to ``on_text``."""
+        msg = json.loads(text)
+        if msg.get("type") == "error":
+            raise StreamError(str(msg.get("error")))
+        if str(msg.get("type", "")).startswith("subscribed/"):
+            self._unconfirmed.discard(str(msg.get("channel", "")).replace(":", "/"))
+        return False
 
     def _on_message(self, msg: wire.Msg) -> None:
         name, _ = wire.channel(msg)

@@ -79,11 +79,17 @@ async def configure(request: web.Request) -> web.Response:
 
 async def inject_fault(request: web.Request) -> web.Response:
     """``{"kind": "seq_gap", "count": n, "stream": "v1.book.d"}``: the next ``n`` feed messages
-    (of that stream, or any) skip a sequence number."""
+    (of that stream, or any) skip a sequence number. ``{"kind": "subscribe_hold", "hold": true}``:
+    subscribes from now on wait, not live and unanswered, until ``"hold": false`` lets them go
+    (without ``hold`` it only reports); answers how many wait."""
     body = await admin_body(request)
-    if body.get("kind") != "seq_gap":
-        raise AdminError("GRVT faults: seq_gap (the shared ones are under /_sim/faults)")
     hub = request.app[HUB_KEY]
+    if body.get("kind") == "subscribe_hold":
+        if "hold" in body:
+            hub.hold_subscribes(bool(body["hold"]))
+        return ok({"kind": "subscribe_hold", "holding": hub.hold is not None, "held": hub.held})
+    if body.get("kind") != "seq_gap":
+        raise AdminError("GRVT faults: seq_gap, subscribe_hold (the shared ones are under /_sim/faults)")
     stream = body.get("stream")
     hub.gaps[None if stream is None else str(stream)] += int(body.get("count", 1))
     return ok({"kind": "seq_gap", "pending": {str(k): v for k, v in hub.gaps.items() if v}})

@@ -40,6 +40,9 @@ class Hub:
         self.watches: dict[int, AccountWatch] = {}
         self.refuse_until = 0.0
         self.gaps: dict[str | None, int] = defaultdict(int)  # stream (None: any) -> numbers to skip
+        # A subscribe-hold fault: subscribes wait, neither live nor answered, until it is lifted.
+        self.hold: asyncio.Event | None = None
+        self.held = 0
 
     # ---- connections ------------------------------------------------------------------------
     def handler(self, host: str) -> Any:
@@ -151,6 +154,12 @@ class Hub:
                 dumps(self._reply(msg, {"stream": stream, "unsubs": [str(s) for s in selectors]}))
             )
             return
+        if self.hold is not None:
+            self.held += 1
+            try:
+                await self.hold.wait()
+            finally:
+                self.held -= 1
         subs = [Sub(self._selector(conn, stream, str(text))) for text in selectors]
         if not subs:
             raise GrvtError(1102, "Wrong number of selectors", 400)
@@ -242,6 +251,14 @@ class Hub:
                 return True
         return False
 
+    def hold_subscribes(self, hold: bool) -> None:
+        if hold and self.hold is None:
+            self.hold = asyncio.Event()
+        elif not hold and self.hold is not None:
+            self.hold.set()
+            self.hold = None
+
     def reset(self) -> None:
         self.watches.clear()
         self.gaps.clear()
+        self.hold_subscribes(False)
