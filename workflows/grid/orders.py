@@ -157,25 +157,10 @@ async def reconcile(run: GridRun) -> None:
         run.book,
         AccountQuery(account_index=run.config.account.account_index, market=run.config.market),
     )
-    # A new session's first reads also tell whether any signer serves its account: if none takes
-    # them in time the session fails by name, before it has placed anything.
-    present = None if run.signer_seen or not workflow.patched(SIGNER_CHECK) else SIGNER_PRESENT
-    try:
-        opened, snapshot = await asyncio.gather(
-            unless_cancelled(
-                GET_OPEN_ORDERS.run(query, task_queue=run.read_queue(), schedule_to_start_timeout=present)
-            ),
-            unless_cancelled(
-                GET_POSITION.run(query, task_queue=run.read_queue(), schedule_to_start_timeout=present)
-            ),
-        )
-    except ActivityError as exc:
-        if signer_absent(exc):
-            account = run.config.account
-            what = f"{run.config.venue} account {account.account_index} API key {account.api_key_index}"
-            raise unknown_account(what, run.read_queue()) from None
-        raise
-    run.signer_seen = True
+    opened, snapshot = await asyncio.gather(
+        unless_cancelled(GET_OPEN_ORDERS.run(query, task_queue=run.read_queue())),
+        unless_cancelled(GET_POSITION.run(query, task_queue=run.read_queue())),
+    )
     position = next((p.size for p in snapshot.account.positions if p.market == run.config.market), Decimal(0))
     report = book.reconcile(opened.orders, position, workflow.now())
     # A level still cancelling whose order still rests: its cancel was lost, send it again.
@@ -210,6 +195,25 @@ async def poll(run: GridRun) -> None:
         gone = [coi for coi in gone if coi not in resting]
     await look_up(run, gone)
     run.next_poll = workflow.now() + timedelta(seconds=run.config.safety_poll_s)
+
+
+async def check_signer(config: GridConfig) -> None:
+    """A new session's first read on its signer's queue, before it registers or places anything:
+    if no signer takes it within ``SIGNER_PRESENT`` (an unknown account or key, a signer not
+    running), the session fails by name, leaving nothing behind."""
+    account = config.account
+    queue = names.signer_read_queue(config.venue, account.account_index, account.api_key_index)
+    query = AccountQuery(account_index=account.account_index, market=config.market)
+    try:
+        await unless_cancelled(
+            GET_POSITION.run(query, task_queue=queue, schedule_to_start_timeout=SIGNER_PRESENT)
+        )
+    except ActivityError as exc:
+        if signer_absent(exc):
+            raise unknown_account(
+                f"{config.venue} account {account.account_index} API key {account.api_key_index}", queue
+            ) from None
+        raise
 
 
 async def read_market(config: GridConfig) -> MarketInfo:

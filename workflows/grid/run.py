@@ -41,7 +41,6 @@ class GridRun:
         self.epochs: dict[str, int] = {}  # the highest feed_changed epoch per stream
         self.feed: dict[str, FeedState] = {}
         self.reconcile_due = True  # at start, after a reconnect, and every reconcile_every_s
-        self.signer_seen = carried  # a signer has answered the session (a continued run's did)
         self.next_reconcile = workflow.now()
         self.next_poll = workflow.now() + timedelta(seconds=book.config.safety_poll_s)
         self.refused = 0  # placements refused in a row: the next ones wait longer

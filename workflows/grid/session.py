@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.commands import CommandLog
     from workflows.controls import OperatorControls
-    from workflows.grid.orders import land_inflight, read_mark, read_market
+    from workflows.grid.orders import SIGNER_CHECK, check_signer, land_inflight, read_mark, read_market
     from workflows.grid.process import steer
     from workflows.grid.run import GridRun
     from workflows.validation import FAIL_ON_INVALID_INPUT, parse_input
@@ -185,6 +185,8 @@ async def _open(config: GridConfig) -> GridBook:
         names.KIND.value_set(names.Kind.GRID_SESSION), names.VENUE.value_set(config.venue),
         names.ACCOUNT.value_set(str(config.account.account_index)), names.MARKET.value_set(config.market),
     ])  # fmt: skip
+    if workflow.patched(SIGNER_CHECK):
+        await check_signer(config)
     market = await read_market(config)
     mark = await read_mark(config, None)
     wid, now = workflow.info().workflow_id, workflow.now()
