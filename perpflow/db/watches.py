@@ -1,13 +1,20 @@
 """Watches in the ledger: what each workflow wants the market-data worker to tell it.
 
 A watch is named per workflow (unique ``(workflow_id, name)``): registering again updates it
-and re-activates it, so an activity retry never leaves two watches for one intent.
+and re-activates it, so an activity retry never leaves two watches for one intent. Its
+``created_at`` is set at every registration: a workflow id's new run re-registering its watches
+makes them young again, so the market-data worker's sweep (``perpflow.marketdata.sweep``) gives
+them the grace a just-started workflow needs to become visible.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from datetime import datetime
+
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import ColumnElement
 
 from perpflow.db import tables as t
 from perpflow.db.ledger import Ledger
@@ -30,6 +37,7 @@ def _spec_values(spec: WatchSpec) -> dict[str, object]:
         "wants_feed_state": spec.wants_feed_state,
         "fill_stands_in": spec.fill_stands_in,
         "active": True,
+        "created_at": t.utcnow(),  # registered at: see the module's docstring
     }
 
 
@@ -107,6 +115,20 @@ class Watches:
             result = await s.execute(query.values(active=False))
             return int(getattr(result, "rowcount", 0) or 0)
 
+    async def registered_before(self, venue: str, before: datetime) -> set[str]:
+        """The workflows with an active watch on ``venue`` registered before ``before``."""
+        query = select(t.Watch.workflow_id).distinct().where(*_active_before(venue, before))
+        async with self.ledger.session() as s:
+            return set((await s.scalars(query)).all())
+
+    async def deactivate_before(self, workflow_ids: Collection[str], venue: str, before: datetime) -> int:
+        """Deactivate the active watches on ``venue`` of ``workflow_ids`` registered before
+        ``before`` (one registered since may be a new run's of the same id); their count."""
+        query = update(t.Watch).where(t.Watch.workflow_id.in_(workflow_ids), *_active_before(venue, before))
+        async with self.ledger.session() as s:
+            result = await s.execute(query.values(active=False))
+            return int(getattr(result, "rowcount", 0) or 0)
+
     async def active(self, venue: str | None = None) -> list[Watch]:
         query = select(t.Watch).where(t.Watch.active.is_(True)).order_by(t.Watch.id)
         if venue is not None:
@@ -114,3 +136,7 @@ class Watches:
         async with self.ledger.session() as s:
             rows = (await s.scalars(query)).all()
         return [_watch(r) for r in rows]
+
+
+def _active_before(venue: str, before: datetime) -> tuple[ColumnElement[bool], ...]:
+    return (t.Watch.active.is_(True), t.Watch.venue == venue, t.Watch.created_at < before)

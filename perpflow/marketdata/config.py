@@ -26,3 +26,9 @@ class MarketDataConfig:
     metrics_port: int | None = None
     # How long a crossing waits for a fill to the same workflow that makes it redundant (hold.py).
     crossing_hold_s: float = 0.05
+    # How often the watches of workflows no longer running (terminated, failed: ended without
+    # deactivating them) are found with one Temporal visibility query and deactivated (sweep.py).
+    sweep_every_s: float = 30.0
+    # A watch registered less than this long ago is never swept: its just-started workflow may not
+    # be visible to the query yet.
+    sweep_grace_s: float = 60.0

@@ -1,6 +1,7 @@
 """Signals to workflows, at least once: each is retried with back-off until Temporal takes it.
 
-A workflow that no longer runs cannot use the fact: that signal is dropped with a debug line.
+A workflow that no longer runs cannot use the fact: that signal is dropped with a debug line,
+and ``on_gone`` is told the workflow id (the service deactivates its watches, ``sweep.py``).
 """
 
 from __future__ import annotations
@@ -44,11 +45,12 @@ class Signaller:
         *,
         on_sent: Callable[[Delivery, float], None] | None = None,
         on_retry: Callable[[Delivery], None] | None = None,
+        on_gone: Callable[[str], None] | None = None,
         retry_initial_s: float = 0.2,
         retry_max_s: float = 5.0,
     ) -> None:
         self.client = client
-        self._on_sent, self._on_retry = on_sent, on_retry
+        self._on_sent, self._on_retry, self._on_gone = on_sent, on_retry, on_gone
         self._retry = (retry_initial_s, retry_max_s)
         self._gate = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -75,6 +77,8 @@ class Signaller:
                         log.debug(
                             "signal %s %s dropped: workflow %s not running", d.signal, d.key, d.workflow_id
                         )
+                        if self._on_gone is not None:
+                            self._on_gone(d.workflow_id)
                         break
                     reason = exc.status.name if exc.status else str(exc)
                 except Exception as exc:  # anything else: retried too, the fact must not be lost

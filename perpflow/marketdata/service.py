@@ -5,7 +5,7 @@ several venues runs a service per venue, ``perpflow.marketdata.venues``). ``run(
 one book stream (every watched market) and one account stream per account (through that
 account's proxy), re-reads the ledger every ``refresh_interval_s`` and signals workflows on
 fills and band crossings, never per tick, and those that ask when a stream goes down or is up
-again and caught up.
+again and caught up. Watches of workflows that no longer run are swept (``sweep.py``).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from perpflow.marketdata.hold import CrossingHold
 from perpflow.marketdata.liveness import BOOKS, Liveness, account_of, account_stream
 from perpflow.marketdata.metrics import Metrics
 from perpflow.marketdata.models import Watch, WatchKind
+from perpflow.marketdata.sweep import WatchSweep
 from perpflow.marketdata.telemetry import Source, Telemetry
 from perpflow.signals import FeedState, PriceCrossed
 from perpflow.venues.errors import VenueError
@@ -74,7 +75,8 @@ class MarketDataService:
         self.streams: dict[str, FeedStream] = {}
         state_dir = config.state_dir
         self.fill_log = FillLog(fill_log_path(state_dir, config.venue) if state_dir else None)
-        self.signaller = Signaller(client, on_sent=self._sent, on_retry=self._retry)
+        self.sweep = WatchSweep(client, self.watches, config, self._spawn)
+        self.signaller = Signaller(client, on_sent=self._sent, on_retry=self._retry, on_gone=self.sweep.gone)
         self.hold = CrossingHold(self.signaller.send, config.crossing_hold_s)
         self.router = FillRouter(Orders(ledger), self.fill_log, self.hold.fill, config.venue, self._mid)
         self.liveness = Liveness(config.venue, self.signaller.send)
@@ -102,7 +104,7 @@ class MarketDataService:
             self._books = self.source.books(BOOKS, self._on_book, self._hooks(self._books_connected))
             self._start_stream(self._books)
             telemetry = [self.telemetry.run(stop)] if self._own_telemetry else []
-            await asyncio.gather(self._refresh_loop(stop), *telemetry)
+            await asyncio.gather(self._refresh_loop(stop), self.sweep.run(stop), *telemetry)
         finally:
             await self._shutdown()
 
