@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -44,12 +44,17 @@ log = logging.getLogger(__name__)
 
 
 async def run_session(
-    client: Client, accounts: list[AccountRef], name: str, ladder: dict[str, Any], stack_started: datetime
+    client: Client,
+    accounts: list[AccountRef],
+    name: str,
+    ladder: dict[str, Any],
+    stack_started: datetime | None,
 ) -> None:
     account = next(a for a in accounts if a.name == name)
     leg = LegAccount(account_index=account.account_index, api_key_index=account.api_key_index or 0)
     config = GridConfig.model_validate({**ladder, "account": leg})
-    await end_carried_over(client, names.grid_session_id(config.name), stack_started)
+    if stack_started is not None:  # without the stack's record, no session is known to be older
+        await end_carried_over(client, names.grid_session_id(config.name), stack_started)
     session_id = await start_session(client, config, reuse=True)
     await show_until_stopped(lambda: session_view(client, session_id, active_only=True))
 
@@ -59,7 +64,7 @@ async def main() -> None:
     accounts = await ledger_accounts(settings)
     client = await connect(settings)
     record = read_record(settings.state_dir)
-    started = record.started_at if record is not None else datetime.now(UTC)
+    started = record.started_at if record is not None else None
     await asyncio.gather(*(run_session(client, accounts, name, ladder, started) for name, ladder in SESSIONS))
 
 

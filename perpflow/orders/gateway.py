@@ -36,7 +36,6 @@ from perpflow.orders.models import (
     OrderRef,
 )
 from perpflow.orders.placing import Placing
-from perpflow.risk import RiskRejected
 from perpflow.venues.errors import InsufficientMargin, InvalidNonce, InvalidOrder, RateLimited
 from perpflow.venues.types import OrderStatus, VenueOrder
 
@@ -96,10 +95,11 @@ class OrderGateway(Placing):
         await self.orders.mark_submitting(intent.key, signed)
         try:
             await risk  # its reads overlap the signature and the store: the verdict comes before the send
-        except RiskRejected as exc:
-            # Denied: never sent, the intent back to claimed (a later attempt is checked again).
-            # Nonces only advance on a successful send.
-            await self.orders.mark_unsent(intent.key, type(exc).__name__)
+        except BaseException as exc:
+            # Denied, or no verdict (a read failed, the activity was cancelled): never sent, so the
+            # intent goes back to claimed. The next attempt is checked again and sends at once,
+            # without waiting out the venue's indexing grace. Nonces only advance on a send.
+            await asyncio.shield(self.orders.mark_unsent(intent.key, type(exc).__name__))
             raise
         try:
             await self.venue.submit(signed)

@@ -18,7 +18,7 @@ from perpflow.orders.errors import OrderPending
 from perpflow.orders.status import OrderState
 from perpflow.risk import GLOBAL_SCOPE, RiskLimits, TradingState, account_scope
 from perpflow.venues.base import SignedTx
-from perpflow.venues.errors import InvalidNonce, TransportError
+from perpflow.venues.errors import InvalidNonce, TransportError, VenueUnavailable
 from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.types import OrderKind, OrderStatus, Side, TimeInForce
 from tests.plugins.sim import SimHandle
@@ -187,6 +187,29 @@ async def test_429_retries_after_the_venues_back_off(
     assert not exc.value.non_retryable
     assert exc.value.next_retry_delay is not None
     placed = await env.run(order_activities.place_order, order)
+    assert len(await orders_with_coi(venue, placed.client_order_index)) == 1
+
+
+async def test_a_risk_read_that_fails_leaves_the_order_unsent_and_the_retry_sends_at_once(
+    order_activities: OrderActivities,
+    sim_account: SimAccount,
+    venue: LighterVenue,
+    sim: SimHandle,
+    ledger: Ledger,
+) -> None:
+    """The verdict is awaited after the signed order is stored: without one (the position read
+    failed) the order was never sent, so it goes back to claimed and the retry needs no look-up
+    grace."""
+    bid, _ = await best(venue)
+    order = intent(sim_account, price=bid - 8)
+    await sim.admin.inject_fault("http_5xx", count=50, path="/api/v1/account")
+    with pytest.raises(VenueUnavailable):
+        await env.run(order_activities.place_order, order)
+    record = await Orders(ledger).get(order.key)
+    assert record is not None and (record.status, record.submitted_at) == (OrderState.INTENT, None)
+    await sim.admin.clear_faults()
+    placed = await env.run(order_activities.place_order, order)  # no OrderPending: sent now
+    assert placed.sent_now
     assert len(await orders_with_coi(venue, placed.client_order_index)) == 1
 
 
