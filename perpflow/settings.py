@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     # How long a workflow task waits for the orchestrator that has the run cached before any
     # orchestrator may take it: after an orchestrator dies, its runs resume this much later.
     orchestrator_sticky_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    # How often market data looks for watches whose workflow no longer runs (terminated, failed)
+    # and drops them, with the account streams only they asked for.
+    marketdata_sweep_every_s: float = Field(default=30.0, gt=0)
     # The one variable without our prefix: DATABASE_URL is the convention every tool knows.
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
 

@@ -87,6 +87,7 @@ def build_venues(
             state_dir=settings.state_dir,
             proxies=proxies(accounts, venue, settings),
             metrics_port=metrics_port or None,
+            sweep_every_s=settings.marketdata_sweep_every_s,
         )
         built.append((config, build_feed(venue, url, logins(accounts, venue, settings))))
         log.info("market data venue=%s url=%s", venue, url)
