@@ -86,7 +86,9 @@ class GrvtSocket(SupervisedSocket):
         self.subscriptions[stream] = set(selectors)
         ws = self._ws
         if ws is not None and not ws.closed and self.state in (StreamState.CONNECTING, StreamState.CONNECTED):
-            await self._sync(ws, stream)
+            request = await self._sync(ws, stream)
+            if request is not None and self.state is StreamState.CONNECTING:
+                self._unanswered[request] = stream  # still greeting: up only once this is answered too
 
     async def _sync(self, ws: aiohttp.ClientWebSocketResponse, stream: str) -> int | None:
         """Send what ``stream``'s selectors changed by on this connection; the subscribe's id."""
