@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
@@ -90,3 +91,18 @@ async def test_a_batch_claims_its_new_intents_at_once_and_finds_those_claimed_be
     ]
     with pytest.raises(IntentConflict):
         await orders.claim_all([level(3), level(1, price=2100)])
+
+
+async def test_claims_of_one_key_at_once_get_one_record_and_another_order_conflicts(ledger: Ledger) -> None:
+    """A retry racing the first attempt (two claims of one key in flight together): one row, one
+    client order index for both; the same key naming another order is refused."""
+    orders = Orders(ledger)
+    intent = OrderIntent(
+        key="wf/hedge-0", workflow_id="wf", account_index=1, market="ETH", side=Side.SELL,
+        size=Decimal("0.5"), price=Decimal(1999),
+    )  # fmt: skip
+    records = await asyncio.gather(*(orders.claim(intent) for _ in range(8)))
+    assert len({r.client_order_index for r in records}) == 1
+    assert all(r.status is OrderState.INTENT and r.intent.same_order_as(intent) for r in records)
+    with pytest.raises(IntentConflict):
+        await orders.claim(intent.model_copy(update={"size": Decimal(1)}))
