@@ -66,15 +66,8 @@ def _record(row: t.Order | Row[Any]) -> OrderRecord:
     )
 
 
-# The order row's columns an intent fixes.
-INTENT_COLUMNS = (
-    "idempotency_key", "workflow_id", "venue", "account_index", "market", "side", "order_type",
-    "time_in_force", "reduce_only", "price", "size",
-)  # fmt: skip
-
-
 def _values(intent: OrderIntent) -> dict[str, object]:
-    """The values of ``INTENT_COLUMNS``."""
+    """The order row's columns an intent fixes."""
     return {
         "idempotency_key": intent.key, "workflow_id": intent.workflow_id, "venue": intent.venue.value,
         "account_index": intent.account_index, "market": intent.market, "side": intent.side.value,
@@ -84,20 +77,21 @@ def _values(intent: OrderIntent) -> dict[str, object]:
 
 
 @functools.cache
-def _claim_statement() -> ReturningInsert[Any]:
-    """Postgres's claim in one insert: the row id drawn from its sequence once and the client order
-    index derived from it; a key claimed already inserts nothing. Built once, bound per intent."""
+def _claim_statement(names: tuple[str, ...]) -> ReturningInsert[Any]:
+    """Postgres's claim in one insert of ``names`` (bound by name): the row id drawn from its
+    sequence once and the client order index derived from it; a key claimed already inserts
+    nothing. Built once, bound per intent."""
     sequence = func.pg_get_serial_sequence(t.Order.__tablename__, "id")
     drawn = select(func.nextval(sequence).label("id")).cte()
     columns_of = t.Order.__table__.c
     columns = select(
         drawn.c.id,
         drawn.c.id + CLIENT_INDEX_BASE,
-        *(bindparam(n, type_=columns_of[n].type) for n in INTENT_COLUMNS),
+        *(bindparam(n, type_=columns_of[n].type) for n in names),
     )
     return (
         pg_insert(t.Order)
-        .from_select(["id", "client_order_index", *INTENT_COLUMNS], columns)
+        .from_select(["id", "client_order_index", *names], columns)
         .on_conflict_do_nothing(index_elements=[t.Order.idempotency_key])
         .returning(*columns_of)
     )
@@ -134,8 +128,9 @@ class Orders:
 
     async def _insert_pg(self, intent: OrderIntent) -> OrderRecord | None:
         """One statement, committed on its own. None if the key is claimed already."""
+        values = _values(intent)
         async with self.ledger.statements() as c:
-            row = (await c.execute(_claim_statement(), _values(intent))).one_or_none()
+            row = (await c.execute(_claim_statement(tuple(values)), values)).one_or_none()
         return _record(row) if row is not None else None
 
     async def _insert(self, intent: OrderIntent) -> OrderRecord | None:
