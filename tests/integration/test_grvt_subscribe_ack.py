@@ -59,6 +59,21 @@ def states(stream: FeedStream, seen: list[StreamState]) -> None:
     seen.append(stream.state)
 
 
+class Watched:
+    """An account stream with the states it went through and its ``on_connected`` calls."""
+
+    def __init__(self, feed: GrvtFeed, account_index: int, options: StreamOptions) -> None:
+        self.seen: list[StreamState] = []
+        self.connects: list[int] = []
+        hooks = StreamHooks(
+            on_connected=self.connected, on_state=lambda s: states(s, self.seen), options=options
+        )
+        self.stream = feed.account("acct", account_index, None, lambda _: None, hooks)
+
+    async def connected(self) -> None:
+        self.connects.append(1)
+
+
 async def test_a_fill_made_before_the_subscription_is_live_comes_in_the_backfill_run_after_it(
     sim: SimHandle, feed: GrvtFeed
 ) -> None:
@@ -106,14 +121,8 @@ async def test_a_fill_made_before_the_subscription_is_live_comes_in_the_backfill
 async def test_a_subscribe_left_unanswered_is_a_failed_connection(sim: SimHandle, feed: GrvtFeed) -> None:
     account = await new_grvt_account(sim)
     feed.add_login(account.account_index, account.api_key)
-    seen: list[StreamState] = []
-    connects: list[int] = []
-
-    async def connected() -> None:
-        connects.append(1)
-
-    hooks = StreamHooks(on_connected=connected, on_state=lambda s: states(s, seen), options=SHORT)
-    stream = feed.account("acct", account.account_index, None, lambda _: None, hooks)
+    w = Watched(feed, account.account_index, SHORT)
+    stream, seen, connects = w.stream, w.seen, w.connects
     await hold(sim, True)
     async with running(stream):
         await condition(lambda: stream.failures >= 2, "two timed-out attempts")
@@ -128,14 +137,8 @@ async def test_a_refused_subscribe_is_a_failed_connection(sim: SimHandle, feed: 
     """A sub-account the session may not read: GRVT answers the subscribe with an error (1001)."""
     account, other = await new_grvt_account(sim), await new_grvt_account(sim)
     feed.add_login(other.account_index, account.api_key)  # logs in as ``account``
-    seen: list[StreamState] = []
-    connects: list[int] = []
-
-    async def connected() -> None:
-        connects.append(1)
-
-    hooks = StreamHooks(on_connected=connected, on_state=lambda s: states(s, seen), options=OPTIONS)
-    stream = feed.account("acct", other.account_index, None, lambda _: None, hooks)
+    w = Watched(feed, other.account_index, OPTIONS)
+    stream, seen, connects = w.stream, w.seen, w.connects
     async with running(stream):
         await condition(lambda: stream.failures >= 2, "two refused attempts")
         assert "grvt subscribe v1.fill 1001" in stream.status().error
@@ -147,14 +150,8 @@ async def test_refused_sockets_neither_connect_nor_backfill(sim: SimHandle, feed
     fails before any subscribe answer, so the stream does not flap connected with a backfill."""
     account = await new_grvt_account(sim)
     feed.add_login(account.account_index, account.api_key)
-    seen: list[StreamState] = []
-    connects: list[int] = []
-
-    async def connected() -> None:
-        connects.append(1)
-
-    hooks = StreamHooks(on_connected=connected, on_state=lambda s: states(s, seen), options=OPTIONS)
-    stream = feed.account("acct", account.account_index, None, lambda _: None, hooks)
+    w = Watched(feed, account.account_index, OPTIONS)
+    stream, seen, connects = w.stream, w.seen, w.connects
     async with running(stream):
         await condition(lambda: stream.state is StreamState.CONNECTED, "the trade socket")
         await sim.admin.inject_fault("ws_drop", seconds=1.5)
