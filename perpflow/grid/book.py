@@ -38,13 +38,17 @@ KEEP_REJECTED = 20
 
 
 class GridBook(GridOrders):
+    # Sizes on the market's lot (``ladder.level_size``); False in a book begun before that rule,
+    # whose ladders keep being built as they were.
+    on_lot: bool = False
+
     @classmethod
     def start(cls, *, session: str, workflow_id: str, config: GridConfig, market: MarketInfo,
-              mark: Decimal, now: datetime) -> GridBook:  # fmt: skip
+              mark: Decimal, now: datetime, on_lot: bool = True) -> GridBook:  # fmt: skip
         """A fresh session at ``mark``; a ladder that does not fit the market raises LadderError."""
-        levels = ladder.build(config, market, mark)
+        levels = ladder.build(config, market, mark, on_lot=on_lot)
         return cls(session=session, workflow_id=workflow_id, config=config, market=market,
-                   started_at=now, levels=levels, mark=mark)  # fmt: skip
+                   started_at=now, levels=levels, mark=mark, on_lot=on_lot)  # fmt: skip
 
     # -- what to do now --------------------------------------------------------------------------
 
@@ -139,11 +143,12 @@ class GridBook(GridOrders):
 
     # -- rebuilds --------------------------------------------------------------------------------
 
-    def adjusted(self, change: Adjust) -> GridConfig:
+    def adjusted(self, change: Adjust, on_lot: bool = False) -> GridConfig:
         """The config ``change`` makes, checked whole and against the market (the update's
-        validator): raises ValidationError or LadderError, changes nothing."""
+        validator, which asks for sizes on the lot even of an older book): raises
+        ValidationError or LadderError, changes nothing."""
         config = self.config.adjusted(change)
-        ladder.build(config, self.market, self.mark or config.lower)
+        ladder.build(config, self.market, self.mark or config.lower, on_lot=on_lot or self.on_lot)
         return config
 
     def recentered(self, mark: Decimal) -> GridConfig | None:
@@ -179,7 +184,7 @@ class GridBook(GridOrders):
         position = self.position
         cost = sum((lv.hold_cost for lv in self.levels), Decimal(0))
         first = max(lv.generation for lv in self.levels)
-        self.levels = ladder.build(self.config, self.market, mark, first_generation=first)
+        self.levels = ladder.build(self.config, self.market, mark, first_generation=first, on_lot=self.on_lot)
         rule.carry(self.levels, position, cost, mark)
         self.version += 1
         self.mark = mark

@@ -10,6 +10,7 @@ from itertools import pairwise
 from perpflow.grid.config import GridConfig, GridMode, SizeUnit, Spacing
 from perpflow.grid.errors import LadderError
 from perpflow.grid.levels import GridLevel
+from perpflow.venues.base import VenueName
 from perpflow.venues.types import MarketInfo, Side
 
 
@@ -45,14 +46,32 @@ def level_prices(config: GridConfig, market: MarketInfo) -> list[Decimal]:
     return prices
 
 
-def level_size(config: GridConfig, market: MarketInfo, price: Decimal) -> Decimal:
-    """The base size of a level at ``price``, down to the lot; at least the market's minimums."""
+def lot(config: GridConfig, market: MarketInfo) -> Decimal:
+    """The market's size step: Lighter's is its size decimals; GRVT's is its minimum size (the
+    market info's ``min_base_amount``), which need not be a power of ten (0.005)."""
+    if config.venue is VenueName.GRVT and market.min_base_amount > 0:
+        return market.min_base_amount
+    return _quantum(market.size_decimals)
+
+
+def level_size(config: GridConfig, market: MarketInfo, price: Decimal, on_lot: bool = True) -> Decimal:
+    """The base size of a level at ``price``; at least the market's minimums. A base size must be
+    a multiple of the lot (never cut silently); a quote size is rounded down to the lot.
+    ``on_lot=False`` is the old rule (down to the size decimals), kept for sessions begun with it."""
     raw = config.size if config.size_unit is SizeUnit.BASE else config.size / price
     size = raw.quantize(_quantum(market.size_decimals), ROUND_DOWN)
-    if size < market.min_base_amount or size * price < market.min_quote_amount:
+    minimum = f"the market's lot is {lot(config, market)}, minimum {market.min_base_amount} base, " \
+        f"{market.min_quote_amount} quote"  # fmt: skip
+    if on_lot:
+        size -= size % lot(config, market)
+        if config.size_unit is SizeUnit.BASE and size != config.size:
+            raise LadderError(
+                f"{market.symbol}: size {config.size} base is not a multiple of the lot ({minimum})"
+            )
+    if size <= 0 or size < market.min_base_amount or size * price < market.min_quote_amount:
         raise LadderError(
             f"{market.symbol}: size {config.size} {config.size_unit} gives {size} at {price}, below the "
-            f"market's minimum ({market.min_base_amount} base, {market.min_quote_amount} quote)"
+            f"market's minimum ({minimum})"
         )
     return size
 
@@ -63,15 +82,16 @@ def gap_index(prices: list[Decimal], mark: Decimal) -> int:
 
 
 def build(
-    config: GridConfig, market: MarketInfo, mark: Decimal, first_generation: int = 0
+    config: GridConfig, market: MarketInfo, mark: Decimal, first_generation: int = 0, on_lot: bool = True
 ) -> list[GridLevel]:
-    """A fresh ladder at ``mark``, owing each level's entry side as the mode says."""
+    """A fresh ladder at ``mark``, owing each level's entry side as the mode says; sizes as
+    ``level_size`` says."""
     prices = level_prices(config, market)
     top, gap = len(prices) - 1, gap_index(prices, mark)
     levels = []
     for i, price in enumerate(prices):
         level = GridLevel(
-            index=i, price=price, size=level_size(config, market, price), generation=first_generation
+            index=i, price=price, size=level_size(config, market, price, on_lot), generation=first_generation
         )
         side = _entry_side(config.mode, i, top, gap)
         if side is not None:

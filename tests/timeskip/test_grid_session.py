@@ -1,6 +1,7 @@
 """GridSessionWorkflow on the time-skipping server with the fake venue: the ladder laid, each fill
 re-armed on the other side exactly once, partial fills, frozen while the feed is down, every stop
-action, an adjust rebuilt once, a Temporal cancel, continue-as-new carrying the book."""
+action, an adjust rebuilt once, sizes off the market's lot refused at the start and in an adjust, a
+Temporal cancel, continue-as-new carrying the book."""
 
 from __future__ import annotations
 
@@ -19,13 +20,16 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
 
-from perpflow.grid.config import StopAction
+from perpflow.grid import ladder
+from perpflow.grid.config import GridConfig, StopAction
+from perpflow.grid.errors import LadderError
 from perpflow.grid.levels import LevelState
 from perpflow.grid.models import GridState, GridStatus, StopReason
 from perpflow.signals import FeedState
-from perpflow.venues.types import Side
+from perpflow.venues.types import MarketInfo, Side
 from tests.timeskip.conftest import history_lengths, until
 from tests.timeskip.fake_grid import GridRig, grid_rig
+from tests.timeskip.fakes import legs
 
 LEVEL = Decimal(10)
 MID = Decimal(2000)
@@ -160,6 +164,58 @@ async def test_adjust_rebuilds_once_even_when_the_update_is_retried(rig: GridRig
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update("adjust", {"lower": "2200"})
     assert "lower" in str(refused.value.cause)
+
+
+async def test_a_size_off_the_lot_fails_the_start_at_once_naming_size_and_lot(rig: GridRig) -> None:
+    handle = await rig.start(rig.config(size="0.01234"))  # the fake's ETH has 4 size decimals
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "LadderError" and cause.non_retryable
+    assert "size 0.01234 base is not a multiple of the lot (the market's lot is 0.0001" in cause.message
+    assert not rig.fake.venue.placed()
+
+
+async def test_an_adjust_the_market_cannot_take_is_refused_in_one_line_and_changes_nothing(
+    rig: GridRig,
+) -> None:
+    handle = await laid(rig)
+    refusals = []
+    for change in ({"size": "0.00015"}, {"lower": "2200"}, {"levls": 11}):
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update("adjust", change)
+        cause = refused.value.cause
+        assert isinstance(cause, ApplicationError)
+        refusals.append(cause.message)
+    assert "not a multiple of the lot (the market's lot is 0.0001" in refusals[0]
+    assert refusals[1] == "upper (2100) must be above lower (2200)"
+    assert refusals[2] == "levls: Extra inputs are not permitted"
+    assert not any("input_value" in r or "errors.pydantic.dev" in r for r in refusals)
+    status = await rig.status(handle)
+    assert (status.state, status.version, len(status.levels)) == (GridState.RUNNING, 0, 21)
+    assert {o.intent.size for o in rig.resting()} == {SIZE} and len(rig.resting()) == 20
+
+
+def test_grvt_lot_is_its_minimum_size_lighter_its_size_decimals() -> None:
+    """GRVT ETH_USDT_Perp (lot 0.005, given as its minimum size): 0.0123 and 0.012 are refused,
+    not cut to 0.012; a quote size rounds down to the lot. On Lighter 0.0123 is on the lot."""
+    grvt = MarketInfo(symbol="ETH_USDT_Perp", market_id=1, size_decimals=3, price_decimals=2,
+                      min_base_amount=Decimal("0.005"), min_quote_amount=Decimal(0))  # fmt: skip
+    account, _ = legs()
+    base = {"name": "g", "account": account.model_dump(), "market": "ETH_USDT_Perp", "lower": "1900",
+            "upper": "2100", "levels": 3}  # fmt: skip
+    for size in ("0.0123", "0.012"):
+        config = GridConfig.model_validate({**base, "venue": "grvt", "size": size})
+        off_lot = f"size {size} base is not a multiple of the lot .*lot is 0.005"
+        with pytest.raises(LadderError, match=off_lot):
+            ladder.level_size(config, grvt, Decimal(2000))
+    on_lot = GridConfig.model_validate({**base, "venue": "grvt", "size": "0.015"})
+    assert ladder.level_size(on_lot, grvt, Decimal(2000)) == Decimal("0.015")
+    quote = GridConfig.model_validate({**base, "venue": "grvt", "size": "25", "size_unit": "quote"})
+    assert ladder.level_size(quote, grvt, Decimal(2000)) == Decimal("0.010")  # 0.0125 down to the lot
+    lighter = grvt.model_copy(update={"size_decimals": 4})
+    config = GridConfig.model_validate({**base, "venue": "lighter", "size": "0.0123"})
+    assert ladder.level_size(config, lighter, Decimal(2000)) == Decimal("0.0123")
 
 
 async def test_a_temporal_cancel_stops_with_the_configured_action_and_ends_cancelled(rig: GridRig) -> None:

@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, ValidationError
 
     from perpflow import names
+    from perpflow.config import describe_errors
     from perpflow.exposure import EXPOSURE_QUERY, Exposure, OwnedPosition
     from perpflow.grid.book import GridBook, GridSessionInput
     from perpflow.grid.config import Adjust, GridConfig, StopAction
@@ -40,6 +41,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.validation import FAIL_ON_INVALID_INPUT, parse_input
 
 M = TypeVar("M", bound=BaseModel)
+
+# A fresh session's level sizes on the market's lot (a base size off it fails the start); sessions
+# begun before keep their ladders as they were built.
+LOT_CHECK = "grid-lot-check"
 
 
 @workflow.defn(name="GridSessionWorkflow", failure_exception_types=FAIL_ON_INVALID_INPUT)
@@ -111,10 +116,11 @@ class GridSessionWorkflow(OperatorControls):
             self._do(lambda run: run.stop(StopReason.OPERATOR, StopAction.FLATTEN))
 
     @workflow.update
-    def adjust(self, change: Adjust) -> GridConfig:
-        """A new range, level count or size: the ladder is rebuilt once (the same change again,
-        a retried update, changes nothing)."""
+    def adjust(self, raw: Any) -> GridConfig:
+        """A new range, level count or size (an ``Adjust``): the ladder is rebuilt once (the same
+        change again, a retried update, changes nothing)."""
         run = self._run
+        change = Adjust.model_validate(raw)
         config = run.book.adjusted(change)
         if run.book.request_rebuild(config):
             ladder = change.model_dump(exclude_none=True, exclude={"by", "reason"})
@@ -125,14 +131,17 @@ class GridSessionWorkflow(OperatorControls):
         return run.book.config
 
     @adjust.validator
-    def _validate_adjust(self, change: Adjust) -> None:
+    def _validate_adjust(self, raw: Any) -> None:
+        """Refuses, in one line naming the field, a change the session or the market cannot take."""
         if self.run_ is None:
             raise ValueError("the session is starting: adjust it once its ladder is laid")
         book = self.run_.book
         if book.state in (GridState.STOPPING, GridState.STOPPED, GridState.FAILED):
             raise ValueError(f"the session is {book.state}")
         try:
-            config = book.adjusted(change)
+            config = book.adjusted(Adjust.model_validate(raw), on_lot=True)
+        except ValidationError as exc:
+            raise ValueError(_concise(exc)) from None
         except LadderError as exc:
             raise ValueError(str(exc)) from None
         if book.state is GridState.REBUILDING and config != book.config:
@@ -193,12 +202,18 @@ async def _open(config: GridConfig) -> GridBook:
     try:
         book = GridBook.start(
             session=names.grid_session_key(config.name, now), workflow_id=wid, config=config,
-            market=market, mark=mark, now=now,
+            market=market, mark=mark, now=now, on_lot=workflow.patched(LOT_CHECK),
         )  # fmt: skip
     except LadderError as exc:
         raise ApplicationError(str(exc), type=LadderError.__name__, non_retryable=True) from None
     workflow.upsert_search_attributes([names.GRID_STATE.value_set(book.state.value)])
     return book
+
+
+def _concise(exc: ValidationError) -> str:
+    """``describe_errors`` without its "(top level): " and "Value error, " (a config's own checks
+    already name their fields): ``upper (101000) must be above lower (102000)``."""
+    return describe_errors(exc).replace("(top level): ", "").replace("Value error, ", "")
 
 
 async def _cancelled(run: GridRun) -> GridStatus:
