@@ -6,11 +6,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, and_, not_, or_, select, update
 
 from perpflow.db import tables as t
 from perpflow.db.ledger import Ledger
-from perpflow.orders.status import IN_FLIGHT
+from perpflow.orders.status import IN_FLIGHT, OrderState
 from perpflow.reconcile.models import (
     AlertedOrphans,
     OpenOrphan,
@@ -68,15 +68,26 @@ class OrderOwnership:
         return found
 
     async def in_flight(
-        self, venue: str, account_index: int, *, live: set[str], live_since: datetime, ended_since: datetime
+        self,
+        venue: str,
+        account_index: int,
+        *,
+        live: set[str],
+        live_since: datetime,
+        ended_since: datetime,
+        unsent_since: datetime,
     ) -> dict[str, list[int]]:
         """Orders on the account sent (or being sent) and not yet seen settled: a live owner's since
-        ``live_since``, any other's since ``ended_since`` (its last send is soon over or never)."""
+        ``live_since``, any other's since ``ended_since`` (its last send is soon over or never). An
+        intent never sent counts only since ``unsent_since``: nothing of it is on the venue, and
+        its next send is written ``submitting`` first, which counts again."""
+        never_sent = and_(t.Order.status == OrderState.INTENT.value, t.Order.submitted_at.is_(None))
         query = select(t.Order.workflow_id, t.Order.client_order_index, t.Order.updated_at).where(
             t.Order.venue == venue,
             t.Order.account_index == account_index,
             t.Order.status.in_([state.value for state in IN_FLIGHT]),
             t.Order.updated_at >= min(live_since, ended_since),
+            or_(not_(never_sent), t.Order.updated_at >= unsent_since),
         )
         async with self.ledger.session() as s:
             rows = (await s.execute(query)).all()

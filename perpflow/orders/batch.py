@@ -168,7 +168,7 @@ class BatchPlacement:
         except InvalidOrder as exc:
             if len(chunk) > 1:
                 return await self._signed_apart(chunk, exc)
-            self.acks[chunk[0].intent.key] = chunk[0].refused(exc, sent_now=False)
+            self.acks[chunk[0].intent.key] = await self.placing.unsignable(chunk[0], exc)
             return []
         return list(zip(chunk, txs, strict=True))
 

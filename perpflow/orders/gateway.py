@@ -36,6 +36,7 @@ from perpflow.orders.models import (
     OrderRef,
 )
 from perpflow.orders.placing import Placing
+from perpflow.orders.status import OrderState
 from perpflow.venues.errors import InsufficientMargin, InvalidNonce, InvalidOrder, RateLimited
 from perpflow.venues.types import OrderStatus, VenueOrder
 
@@ -65,6 +66,8 @@ class OrderGateway(Placing):
         risk = asyncio.ensure_future(self._risk_check(intent))
         try:
             record = await self.orders.claim(intent)
+            if record.status is OrderState.REJECTED and record.submitted_at is None:
+                raise InvalidOrder(f"order {intent.key} refused unsigned: {record.reason}")
             if record.submitted_at is not None:
                 found = await self.venue.order_by_client_index(intent.market, record.client_order_index)
                 seen = await self.earlier_send(record, found)
@@ -91,7 +94,11 @@ class OrderGateway(Placing):
 
     async def _send(self, record: OrderRecord, risk: asyncio.Future[None]) -> OrderAck:
         intent = record.intent
-        (signed,) = await self.signed([record])
+        try:
+            (signed,) = await self.signed([record])
+        except InvalidOrder as exc:
+            await self.unsignable(record, exc)  # never sent: refused for good
+            raise
         await self.orders.mark_submitting(intent.key, signed)
         try:
             await risk  # its reads overlap the signature and the store: the verdict comes before the send

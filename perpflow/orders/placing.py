@@ -12,6 +12,7 @@ from decimal import Decimal
 from perpflow.orders.errors import OrderPending
 from perpflow.orders.ledger import OrderLedger, OrderRecord
 from perpflow.orders.models import OrderAck, OrderIntent
+from perpflow.orders.status import OrderState
 from perpflow.risk import GLOBAL_SCOPE, RiskLimits, TradingState, TradingStates, account_scope, check_order
 from perpflow.venues.base import SignedTx, Venue
 from perpflow.venues.errors import InsufficientMargin, InvalidNonce, InvalidOrder
@@ -83,6 +84,14 @@ class Placing:
                 log.info("order %s: its stored signed bytes go again", record.intent.key)
             return kept
         return await self.venue.sign_batch([r.spec() for r in records])
+
+    async def unsignable(self, record: OrderRecord, exc: InvalidOrder) -> OrderAck:
+        """The venue cannot sign it as specified (a price or size it cannot represent): refused
+        before any send, for good, so its row is not left an intent the reconciler waits on."""
+        if record.status.may_become(OrderState.REJECTED):
+            await self.orders.mark_rejected(record.intent.key, str(exc))
+        log.info("order %s refused unsigned: %s", record.intent.key, exc)
+        return record.refused(exc, sent_now=False)
 
     async def unsent(self, records: Sequence[OrderRecord], exc: Exception) -> None:
         """Refused before execution (bad nonce, 429): nothing exists on the venue; sent again later."""

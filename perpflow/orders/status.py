@@ -40,7 +40,9 @@ _ON_VENUE = frozenset({S.PENDING, S.OPEN, S.FILLED, S.CANCELED})
 IN_FLIGHT = frozenset({S.INTENT, S.SUBMITTING, S.SUBMITTED, S.PENDING})
 # A venue state may repeat: a look-up refreshes the fills and the venue's reason.
 TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
-    S.INTENT: frozenset({S.SUBMITTING}),
+    # An order the venue cannot sign as specified (a size off its lot) is refused before any send:
+    # final for its key, so no reconciler waits on it as in flight.
+    S.INTENT: frozenset({S.SUBMITTING, S.REJECTED}),
     # Refused outright (bad nonce, 429) it is an intent again; a crash before the venue answered
     # leaves it here, and after the indexing grace a resend signs it again.
     S.SUBMITTING: frozenset({S.INTENT, S.SUBMITTING, S.SUBMITTED, S.REJECTED}) | _ON_VENUE,

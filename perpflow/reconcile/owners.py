@@ -26,6 +26,12 @@ from perpflow.reconcile.models import LiveOwner, OrderOwner, Owners, OwnersQuery
 # the venue shows the order seconds later. An older row must not defer judgement forever.
 IN_FLIGHT_LIVE = timedelta(minutes=2)
 IN_FLIGHT_ENDED = timedelta(seconds=30)
+# An intent never sent (claimed, then unsignable, risk-denied or refused outright) is on no venue:
+# it counts only while the attempt that claimed or released it may still sign and send it. A place
+# attempt lasts the ORDER preset's 10 s (a grid's batch 10 s + 0.1 s an order: 30 s for 200); 60 s
+# covers that with room for the signer's and the reconciler's clocks to differ. A later retry
+# writes ``submitting`` before it sends, so its order counts again from then.
+IN_FLIGHT_UNSENT = timedelta(seconds=60)
 QUERY_TIMEOUT = timedelta(seconds=5)
 _PARALLEL = 16  # describe / query calls at once per account
 
@@ -64,7 +70,7 @@ class OwnerFinder:
         now = datetime.now(UTC)
         in_flight = await self.ownership.in_flight(
             q.venue, q.account_index, live=set(live_ids), live_since=now - IN_FLIGHT_LIVE,
-            ended_since=now - IN_FLIGHT_ENDED,
+            ended_since=now - IN_FLIGHT_ENDED, unsent_since=now - IN_FLIGHT_UNSENT,
         )  # fmt: skip
         answers = await asyncio.gather(*(self._exposure(w) for w in live_ids))
         live = [owner for owner in answers if owner is not None]

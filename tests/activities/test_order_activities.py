@@ -221,13 +221,26 @@ async def test_a_risk_read_that_fails_leaves_the_order_unsent_and_the_retry_send
         ({"size": Decimal("0.001")}, "below the minimum"),
     ],
 )
-async def test_unrepresentable_prices_and_sizes_are_refused_not_rounded(
-    order_activities: OrderActivities, sim_account: SimAccount, fields: dict[str, object], error: str
+async def test_unrepresentable_prices_and_sizes_are_refused_not_rounded_and_rejected_in_the_ledger(
+    order_activities: OrderActivities,
+    sim_account: SimAccount,
+    ledger: Ledger,
+    fields: dict[str, object],
+    error: str,
 ) -> None:
+    order = intent(sim_account, **fields)
     with pytest.raises(ApplicationError) as exc:
-        await env.run(order_activities.place_order, intent(sim_account, **fields))
+        await env.run(order_activities.place_order, order)
     assert (exc.value.type, exc.value.non_retryable) == ("Unrepresentable", True)
     assert error in str(exc.value)
+    # Never sent and never sendable: final in the ledger, not an intent the reconciler waits on.
+    record = await Orders(ledger).get(order.key)
+    assert record is not None and (record.status, record.submitted_at) == (OrderState.REJECTED, None)
+    assert record.reason is not None and error in record.reason
+    with pytest.raises(ApplicationError) as again:  # its key is refused again, unsigned
+        await env.run(order_activities.place_order, order)
+    assert (again.value.type, again.value.non_retryable) == ("InvalidOrder", True)
+    assert error in str(again.value)
 
 
 async def test_risk_gate_follows_trading_states_and_limits(

@@ -17,6 +17,7 @@ from perpflow.db.orders import Orders
 from perpflow.db.risk import RiskStates
 from perpflow.orders import OrderAcks, OrderBatch, OrderIntent
 from perpflow.orders.errors import OrderPending
+from perpflow.orders.status import OrderState
 from perpflow.risk import RiskLimits
 from perpflow.venues.base import SignedTx, Venue, VenueAccess, VenueName
 from perpflow.venues.errors import TransportError
@@ -159,6 +160,14 @@ async def test_refusals_are_each_orders_own_typed_as_place_order_fails(
     assert [a.refusal for a in acks.acks] == refusals
     assert [a.status for a in acks.acks].count(OrderStatus.OPEN) == 7
     assert sizes == [7]
+    # The unsignable one is final in the ledger; the risk-denied ones stay intents (never signed).
+    records = [await Orders(ledger).get(i.key) for i in batch.intents]
+    assert [r.status if r else None for r in records[2:3] + records[8:]] == [
+        OrderState.REJECTED, OrderState.INTENT, OrderState.INTENT,
+    ]  # fmt: skip
+    again = await env.run(acts.place_orders, batch)  # retried: refused again, never sent
+    assert (again.acks[2].refusal, again.acks[2].sent_now) == ("InvalidOrder", False)
+    assert await venue.orders_by_client_index(again.acks[2].client_order_index) == []
 
 
 async def test_a_batch_refused_whole_goes_again_one_by_one(

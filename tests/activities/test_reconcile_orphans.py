@@ -23,6 +23,7 @@ from perpflow.reconcile.models import (
     OrphanSync,
     OwnerStatus,
 )
+from perpflow.venues.base import SignedTx
 from perpflow.venues.types import Side
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -112,8 +113,9 @@ async def test_orders_sent_but_not_seen_settled_are_in_flight_for_a_while(ledger
     async def in_flight(account: int, *, live: set[str], ended_for: timedelta) -> dict[str, list[int]]:
         since = now + timedelta(seconds=1) - ended_for
         return await ownership.in_flight(
-            "lighter", account, live=live, live_since=now - timedelta(minutes=2), ended_since=since
-        )
+            "lighter", account, live=live, live_since=now - timedelta(minutes=2), ended_since=since,
+            unsent_since=now - timedelta(minutes=1),
+        )  # fmt: skip
 
     coi = record.client_order_index
     assert await in_flight(7, live=set(), ended_for=timedelta(seconds=30)) == {"hedge-x-1": [coi]}
@@ -125,3 +127,34 @@ async def test_orders_sent_but_not_seen_settled_are_in_flight_for_a_while(ledger
         record.client_order_index: "hedge-x-1"
     }
     assert await ownership.workflows_on("lighter", 7, {"hedge-x-1", "other"}) == {"hedge-x-1"}
+
+
+async def test_an_intent_never_sent_stops_deferring_positions_once_its_attempt_ends(ledger: Ledger) -> None:
+    """Claimed and never sent (unsignable, risk-denied, refused outright): on no venue, so it defers
+    the account's positions only while its attempt may still send it; a sent one of the same age
+    still does."""
+    orders, ownership = Orders(ledger), OrderOwnership(ledger)
+
+    def hedge(step: int) -> OrderIntent:
+        return OrderIntent(
+            key=f"hedge-x-1/hedge-{step}", workflow_id="hedge-x-1", account_index=7, market="ETH",
+            side=Side.SELL, size=Decimal("0.05"), price=Decimal(2000),
+        )  # fmt: skip
+
+    claimed, released, sent = [await orders.claim(hedge(step)) for step in range(3)]
+    for record in (released, sent):
+        tx = SignedTx(tx_type=14, tx_info="{}", tx_hash="", nonce=record.client_order_index, api_key_index=0)
+        await orders.mark_submitting(record.intent.key, tx)
+    await orders.mark_unsent(released.intent.key, "RiskRejected")  # denied: back to an intent, unsent
+    now = datetime.now(UTC)
+
+    async def in_flight(unsent_for: timedelta) -> list[int]:
+        got = await ownership.in_flight(
+            "lighter", 7, live={"hedge-x-1"}, live_since=now - timedelta(minutes=2),
+            ended_since=now - timedelta(seconds=30), unsent_since=now + timedelta(seconds=1) - unsent_for,
+        )  # fmt: skip
+        return sorted(got.get("hedge-x-1", []))
+
+    every = sorted(r.client_order_index for r in (claimed, released, sent))
+    assert await in_flight(timedelta(minutes=1)) == every  # fresh: its attempt may still send it
+    assert await in_flight(timedelta(0)) == [sent.client_order_index]  # older than the bound
