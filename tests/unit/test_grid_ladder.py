@@ -80,8 +80,11 @@ def test_a_ladder_that_does_not_fit_the_market_fails_clearly(
         ladder.level_prices(config(**changes), market)
 
 
-def test_sizes_round_down_to_the_lot_and_respect_the_minimums() -> None:
-    assert ladder.level_size(config(size="0.05678"), ETH, Decimal(3000)) == Decimal("0.0567")
+def test_a_quote_size_rounds_down_to_the_lot_a_base_size_off_it_is_refused_and_minimums_hold() -> None:
+    with pytest.raises(LadderError, match="not a multiple of the lot"):
+        ladder.level_size(config(size="0.05678"), ETH, Decimal(3000))
+    # Sessions begun before the lot check cut a base size down to the size decimals; they still do.
+    assert ladder.level_size(config(size="0.05678"), ETH, Decimal(3000), on_lot=False) == Decimal("0.0567")
     assert ladder.level_size(config(size="100", size_unit="quote"), ETH, Decimal(3000)) == Decimal("0.0333")
     with pytest.raises(LadderError, match="below the market's minimum"):
         ladder.level_size(config(size="0.001"), ETH, Decimal(3000))
