@@ -107,8 +107,23 @@ class Tally(Model):
         )
 
     def realized(self) -> Decimal:
-        """Quote flow of every fill, net of fees: the PnL once every position is closed."""
-        return sum((-t.side.sign * t.quote - t.fees for t in self.orders.values()), Decimal(0))
+        """The PnL of what was closed, net of every fee: each account's quote flow, with a part
+        still open (a close that failed) taken back at its own average entry, so an open leg adds
+        neither profit nor loss until it is closed."""
+        total = -self.fees()
+        for account in {t.account_index for t in self.orders.values()}:
+            held = self.position(account)
+            entry = self._entry(account, held)
+            total += self.cash(account) + held * entry
+        return total
+
+    def _entry(self, account_index: int, held: Decimal) -> Decimal:
+        """The average price of ``account_index``'s fills on the side of what it still holds."""
+        side = [
+            t for t in self.orders.values() if t.account_index == account_index and t.side.sign * held > 0
+        ]
+        size = sum((t.size for t in side), Decimal(0))
+        return sum((t.quote for t in side), Decimal(0)) / size if size else Decimal(0)
 
     def open_orders(self) -> list[int]:
         return [coi for coi, t in self.orders.items() if not t.final]
