@@ -4,6 +4,8 @@ Clients subscribe with a slash (``order_book/0``); messages carry a colon (``ord
 The publisher batches engine changes every ``book_interval_ms``: book deltas carry only changed
 levels (size ``0`` = removed) with ``begin_nonce`` equal to the previous update's ``nonce`` so a
 client can detect gaps; ``offset`` counts every book message this server sent.
+``account_all_orders/{a}`` answers a subscribe with the account's open orders; its updates carry
+the orders that changed since, with their status (``orders.OrderWatch``).
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from perpflow.sim.faces.lighter import wire
 from perpflow.sim.faces.lighter.auth import check_token
 from perpflow.sim.faces.lighter.errors import LighterError, lighter_error
 from perpflow.sim.faces.lighter.keys import ApiKeys
+from perpflow.sim.faces.lighter.orders import OrderWatch
 from perpflow.sim.markets import usdc_str
-from perpflow.sim.order import Trade
+from perpflow.sim.order import Order, Trade
 from perpflow.sim.venue import Venue
 
 SNAPSHOT_TRADES = 50
@@ -47,6 +50,7 @@ class Hub:
         self.sockets: set[web.WebSocketResponse] = set()
         self.book_nonce: dict[int, int] = defaultdict(int)
         self.offset = 0
+        self.order_watches: dict[int, OrderWatch] = {}  # accounts with account_all_orders subscribers
         self.refuse_until = 0.0
         self._sessions = itertools.count(1)
 
@@ -137,7 +141,10 @@ class Hub:
             return self._account_msg("subscribed/account_all", key, history)
         if name == "account_all_orders":
             check_token(engine, self.keys, auth, key)
-            return self._orders_msg("subscribed/account_all_orders", key)
+            if key not in self.order_watches:  # an earlier subscriber's watch keeps its unpublished changes
+                self.order_watches[key] = OrderWatch.begin(engine, key)
+            open_orders = list(engine.account(key).open_orders.values())
+            return self._orders_msg("subscribed/account_all_orders", key, open_orders)
         raise KeyError(name)
 
     def _book_msg(self, kind: str, market_id: int, book: dict[str, Any]) -> dict[str, Any]:
@@ -182,10 +189,10 @@ class Hub:
             "total_volume": 0,
         }
 
-    def _orders_msg(self, kind: str, index: int) -> dict[str, Any]:
+    def _orders_msg(self, kind: str, index: int, listed: list[Order]) -> dict[str, Any]:
         engine = self.venue.engine
         orders: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for o in engine.account(index).open_orders.values():
+        for o in listed:
             orders[str(o.market_id)].append(wire.order(engine.markets[o.market_id], o))
         return {
             "account": index,
@@ -238,9 +245,21 @@ class Hub:
             if subscribers:
                 mine = [t for t in trades if index in (t.ask_account, t.bid_account)]
                 await self._fanout(subscribers, _dumps(self._account_msg("update/account_all", index, mine)))
-            order_subs = self.subs.get(f"account_all_orders/{index}")
-            if order_subs:
-                await self._fanout(order_subs, _dumps(self._orders_msg("update/account_all_orders", index)))
+            await self._publish_orders(index)
+
+    async def _publish_orders(self, index: int) -> None:
+        """The account's orders that changed since the last update, if anyone listens."""
+        subscribers = self.subs.get(f"account_all_orders/{index}")
+        if not subscribers:
+            self.order_watches.pop(index, None)
+            return
+        watch = self.order_watches.get(index)
+        if watch is None:
+            return
+        changed = watch.changed(self.venue.engine)
+        if changed:
+            msg = self._orders_msg("update/account_all_orders", index, changed)
+            await self._fanout(subscribers, _dumps(msg))
 
     async def _fanout(self, subscribers: set[web.WebSocketResponse], text: str) -> None:
         for ws in list(subscribers):
