@@ -7,6 +7,7 @@ are chosen by name through ``perpflow.venues.registry``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +21,8 @@ from perpflow.venues.feed import VenueFeed
 from perpflow.venues.types import AccountState, Book, MarketInfo, OrderSpec, Proxy, VenueFill, VenueOrder
 
 __all__ = [
-    "Proxy", "RequestLimits", "SignedTx", "Venue", "VenueAccess", "VenueAdapter", "VenueFeed", "VenueName",
+    "AccountFollower", "Proxy", "RequestLimits", "SignedTx", "Venue", "VenueAccess", "VenueAdapter",
+    "VenueFeed", "VenueName",
 ]  # fmt: skip
 
 
@@ -134,6 +136,18 @@ class Venue(Protocol):
 
     def refused_for_margin(self, order: VenueOrder) -> bool:
         """Whether the venue cancelled this order for want of margin."""
+        ...
+
+
+@runtime_checkable
+class AccountFollower(Protocol):
+    """A venue that keeps a live view of its account while ``follow`` runs (Lighter: the account's
+    websocket). Its ``position`` and ``order_just_sent`` read that view while it is live, without
+    a request, and fall back to their REST reads otherwise: a venue without a view, or whose view
+    is down, answers as it always did. The signer runs ``follow`` for each account it serves."""
+
+    async def follow(self, stop: asyncio.Event) -> None:
+        """Keep the view until ``stop`` is set (reconnecting as needed)."""
         ...
 
 

@@ -7,6 +7,7 @@ HTTP and does not roll back after 429s or timeouts, which is how bots end up wit
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
@@ -14,7 +15,6 @@ from typing import Any
 
 import lighter
 from pydantic import SecretStr
-from yarl import URL
 
 from perpflow.venues import scaling
 from perpflow.venues.base import Proxy, SignedTx
@@ -23,21 +23,10 @@ from perpflow.venues.lighter import constants as c
 from perpflow.venues.lighter import parse
 from perpflow.venues.lighter.auth import LighterSigner
 from perpflow.venues.lighter.errors import call, from_result
+from perpflow.venues.lighter.sdk import configuration
+from perpflow.venues.lighter.view import LiveAccount
 from perpflow.venues.ratelimit import RateBudget
 from perpflow.venues.types import AccountState, Book, MarketInfo, OrderSpec, VenueFill, VenueOrder
-
-
-def _configuration(url: str, proxy: Proxy | None) -> lighter.Configuration:
-    cfg = lighter.Configuration(host=url)
-    if proxy is not None:
-        # Credentials go in the proxy URL: aiohttp sends ``proxy_headers`` only on CONNECT
-        # tunnels, but derives Proxy-Authorization from the URL for plain-HTTP requests too.
-        proxy_url = URL(proxy.url)
-        if proxy.username:
-            secret = proxy.password.get_secret_value() if proxy.password else ""
-            proxy_url = proxy_url.with_user(proxy.username).with_password(secret)
-        cfg.proxy = str(proxy_url)
-    return cfg
 
 
 class LighterVenue:
@@ -60,7 +49,7 @@ class LighterVenue:
         self.url = url.rstrip("/")
         self.account_index = account_index
         self.api_key_index = api_key_index
-        self._api = lighter.ApiClient(configuration=_configuration(self.url, proxy))
+        self._api = lighter.ApiClient(configuration=configuration(self.url, proxy))
         self._orders = lighter.OrderApi(self._api)
         self._txs = lighter.TransactionApi(self._api)
         self._accounts = lighter.AccountApi(self._api)
@@ -71,6 +60,9 @@ class LighterVenue:
             self._signer = LighterSigner(self.url, account_index, api_key_index, private_key)
         self._nonce: int | None = None
         self._markets: dict[str, MarketInfo] = {}
+        self._live: LiveAccount | None = None
+        if self._signer is not None:
+            self._live = LiveAccount(self.url, account_index, self._signer.token, self._symbol, proxy=proxy)
 
     async def close(self) -> None:
         await self._api.close()
@@ -81,6 +73,23 @@ class LighterVenue:
         if self._budget is not None:
             await self._budget.acquire(c.WEIGHTS.get(endpoint, c.DEFAULT_WEIGHT) if self._weighted else 1)
         return await call(op)
+
+    # -- the account's live view ---------------------------------------------------------------
+
+    async def follow(self, stop: asyncio.Event) -> None:
+        """Keep the account's live view (one websocket, through its proxy) until ``stop`` is set.
+        Positions and the fate of orders just sent are read from it while it is live."""
+        await self._require_live().follow(stop)
+
+    @property
+    def account_view(self) -> LiveAccount | None:
+        """The account's live view (None without an API key): whether it is ready, and waits."""
+        return self._live
+
+    def _require_live(self) -> LiveAccount:
+        if self._live is None:
+            raise AuthError("this lighter venue has no API key: its account view cannot subscribe")
+        return self._live
 
     # -- markets and books -----------------------------------------------------------------------
 
@@ -232,7 +241,13 @@ class LighterVenue:
         return None
 
     async def order_just_sent(self, symbol: str, client_order_index: int) -> VenueOrder | None:
-        """Lighter's look-up is one request already."""
+        """From the live view once it shows the order (no request); when the view is not live, or
+        does not show it within ``VIEW_ORDER_WAIT_S``, by the one-request look-up."""
+        view = self._live.view() if self._live is not None else None
+        if view is not None:
+            found = await view.order(client_order_index, c.VIEW_ORDER_WAIT_S)
+            if found is not None and found.market == symbol:
+                return found
         return await self.order_by_client_index(symbol, client_order_index)
 
     async def open_orders(self, symbol: str | None = None) -> list[VenueOrder]:
@@ -257,6 +272,10 @@ class LighterVenue:
         return parse.account(resp.accounts[0], symbols)
 
     async def position(self, symbol: str) -> Decimal:
+        """From the live view while it is live (no request), else by the ``account`` read."""
+        view = self._live.view() if self._live is not None else None
+        if view is not None:
+            return view.position((await self.market(symbol)).market_id)
         return (await self.account()).position(symbol).size
 
     async def fills(

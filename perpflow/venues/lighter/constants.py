@@ -32,6 +32,11 @@ MAX_BATCH = 50
 # submit means "not visible yet", not "never arrived".
 INDEXING_GRACE_SECONDS = 10.0
 
+# How long the fate of an order just sent may take to show on the account's live view before the
+# REST look-up decides: Lighter applies a maker order after its 200 ms speed bump (taker 300 ms)
+# and pushes account updates as it applies them. A longer wait only delays an ack.
+VIEW_ORDER_WAIT_S = 2.0
+
 # Auth tokens live 10 min by default (the venue allows up to 8 h); renew a minute early.
 AUTH_TOKEN_LIFETIME_SECONDS = 3600
 AUTH_RENEW_MARGIN_SECONDS = 60

@@ -9,21 +9,14 @@ its consumer's REST backfill starts) once that answer is in: the subscription is
 from __future__ import annotations
 
 import asyncio
-import json
 
 import aiohttp
 
 from perpflow.venues.feed import BookStream, FeedStream, OnBook, OnFills, StreamHooks
 from perpflow.venues.lighter import wire
 from perpflow.venues.lighter.rest import LighterRest
-from perpflow.venues.lighter.stream import Stream
+from perpflow.venues.lighter.stream import AnsweredStream, Stream, ws_url
 from perpflow.venues.types import Book, Proxy, VenueFill
-from perpflow.venues.websocket import StreamError
-
-
-def ws_url(url: str) -> str:
-    base = url.rstrip("/")
-    return base.replace("https://", "wss://", 1).replace("http://", "ws://", 1) + "/stream"
 
 
 class LighterBooks(Stream):
@@ -40,7 +33,9 @@ class LighterBooks(Stream):
         await self.set_channels({f"order_book/{i}" for i in ids if i is not None})
 
 
-class LighterAccount(Stream):
+class LighterAccount(AnsweredStream):
+    """Connected once ``subscribed/account_all`` (the account's recent trades) is in."""
+
     def __init__(
         self,
         name: str,
@@ -54,24 +49,6 @@ class LighterAccount(Stream):
         super().__init__(name, feed.ws_url, feed.session, self._on_message, hooks, proxy=proxy)
         self.account_index, self._rest, self._on_fills = account_index, feed.rest, on_fills
         self.channels = {f"account_all/{account_index}"}
-        self._unconfirmed: set[str] = set()
-
-    async def greet(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        await super().greet(ws)
-        self._unconfirmed = set(self.channels)
-
-    def awaiting(self) -> bool:
-        return bool(self._unconfirmed)
-
-    async def on_answer(self, ws: aiohttp.ClientWebSocketResponse, text: str) -> bool:
-        """The channel is live at its first message (``subscribed/account_all``, the account's
-        recent trades): that message, like any other read meanwhile, goes to ``on_text``."""
-        msg = json.loads(text)
-        if msg.get("type") == "error":
-            raise StreamError(str(msg.get("error")))
-        if str(msg.get("type", "")).startswith("subscribed/"):
-            self._unconfirmed.discard(str(msg.get("channel", "")).replace(":", "/"))
-        return False
 
     def _on_message(self, msg: wire.Msg) -> None:
         name, _ = wire.channel(msg)

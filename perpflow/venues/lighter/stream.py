@@ -16,6 +16,13 @@ from perpflow.venues.lighter.wire import Msg
 from perpflow.venues.types import Proxy
 from perpflow.venues.websocket import StreamError, SupervisedSocket
 
+
+def ws_url(url: str) -> str:
+    """The venue's websocket beside its REST API (one host, ``/stream``)."""
+    base = url.rstrip("/")
+    return base.replace("https://", "wss://", 1).replace("http://", "ws://", 1) + "/stream"
+
+
 # Frames that only keep the connection's bookkeeping: nothing for the consumer.
 _QUIET = ("pong", "unsubscribed")
 
@@ -43,7 +50,7 @@ class Stream(SupervisedSocket):
         if ws is None:
             return
         for ch in sorted(added):
-            await ws.send_str(json.dumps({"type": "subscribe", "channel": ch}))
+            await ws.send_str(json.dumps(self.subscription(ch)))
         for ch in sorted(removed):
             await ws.send_str(json.dumps({"type": "unsubscribe", "channel": ch}))
 
@@ -52,7 +59,11 @@ class Stream(SupervisedSocket):
         if first.type is not aiohttp.WSMsgType.TEXT or json.loads(first.data).get("type") != "connected":
             raise StreamError(f"expected 'connected', got {first.type.name} {str(first.data)[:100]}")
         for ch in sorted(self.channels):
-            await ws.send_str(json.dumps({"type": "subscribe", "channel": ch}))
+            await ws.send_str(json.dumps(self.subscription(ch)))
+
+    def subscription(self, channel: str) -> Msg:
+        """The subscribe frame of one channel (a private channel's carries the auth token)."""
+        return {"type": "subscribe", "channel": channel}
 
     async def keep_alive(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         # Lighter closes sockets that stay silent for 2 min, and a quiet book sends nothing.
@@ -72,3 +83,37 @@ class Stream(SupervisedSocket):
         elif kind not in _QUIET:
             self.on_message(msg)
         return True
+
+
+class AnsweredStream(Stream):
+    """A stream that is connected (``on_connected`` fires) only once the venue has answered each of
+    its subscriptions: its first message on a channel (``subscribed/...``) says the channel is live.
+    That message, like any other read meanwhile, goes to ``on_text`` then."""
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        session: aiohttp.ClientSession,
+        on_message: Callable[[Msg], None],
+        hooks: StreamHooks,
+        *,
+        proxy: Proxy | None = None,
+    ) -> None:
+        super().__init__(name, url, session, on_message, hooks, proxy=proxy)
+        self._unconfirmed: set[str] = set()
+
+    async def greet(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        await super().greet(ws)
+        self._unconfirmed = set(self.channels)
+
+    def awaiting(self) -> bool:
+        return bool(self._unconfirmed)
+
+    async def on_answer(self, ws: aiohttp.ClientWebSocketResponse, text: str) -> bool:
+        msg = json.loads(text)
+        if msg.get("type") == "error":
+            raise StreamError(str(msg.get("error")))
+        if str(msg.get("type", "")).startswith("subscribed/"):
+            self._unconfirmed.discard(str(msg.get("channel", "")).replace(":", "/"))
+        return False
