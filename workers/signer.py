@@ -7,6 +7,7 @@ One slot per key is what keeps nonces from colliding; one process may host sever
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from perpflow.orders.config import SignerConfig
 from perpflow.process import main_entry, stop_event
 from perpflow.settings import load_settings
 from perpflow.temporal_client import connect
-from perpflow.venues.base import Venue
+from perpflow.venues.base import AccountFollower, Venue
 from perpflow.venues.config import VenueAccount
 from perpflow.venues.registry import build_venue
 from workers.common import BUILD_ID, run_workers, start_metrics
@@ -73,6 +74,18 @@ async def register(ledger: Ledger, accounts: list[VenueAccount]) -> None:
             log.info("account %s (%s %d) registered in the ledger", a.name, a.venue, a.account_index)
 
 
+def follow(venue: AccountFollower, stop: asyncio.Event) -> asyncio.Task[None]:
+    """Run the venue's account view; if it ends before ``stop`` (a bug), its reads go by REST again."""
+
+    def ended(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("account view ended: %r; positions and order acks are read by REST", task.exception())
+
+    task = asyncio.create_task(venue.follow(stop))
+    task.add_done_callback(ended)
+    return task
+
+
 async def main() -> None:
     args = parse_args()
     metrics = endpoint.Endpoint(Process.SIGNER, endpoint.from_arguments(args))
@@ -82,12 +95,16 @@ async def main() -> None:
     stop = stop_event()
     ledger = Ledger(settings.ledger_url)
     venues: list[Venue] = []
+    views: list[asyncio.Task[None]] = []
     try:
         accounts = selected(config, args.accounts)
         await register(ledger, accounts)
         for account in accounts:
             venues.append(build_venue(account.venue, config.access(account, settings.state_dir)))
             observe.prepare(venues[-1])
+        # Each account's live view (one websocket through its proxy): the risk check's position and
+        # the fate of each order just sent come from it, without a request, while it is live.
+        views = [follow(v, stop) for v in venues if isinstance(v, AccountFollower)]
         start_metrics(metrics, accounts=AccountGauges(venues).read)
         client = await connect(settings)
         workers = []
@@ -112,6 +129,9 @@ async def main() -> None:
         await run_workers(workers, stop)
     finally:
         metrics.close()
+        for view in views:
+            view.cancel()
+        await asyncio.gather(*views, return_exceptions=True)
         for venue in venues:
             await venue.close()
         await ledger.close()
