@@ -137,6 +137,39 @@ class Watches:
             rows = (await s.scalars(query)).all()
         return [_watch(r) for r in rows]
 
+    async def stamps(self, venue: str) -> dict[int, datetime]:
+        """Each active watch on ``venue``: its id and when it was last registered."""
+        query = select(t.Watch.id, t.Watch.created_at).where(t.Watch.active.is_(True), t.Watch.venue == venue)
+        async with self.ledger.session() as s:
+            return {row.id: row.created_at for row in await s.execute(query)}
+
+    async def by_ids(self, ids: Collection[int]) -> list[tuple[Watch, datetime]]:
+        """These watches as they are now, each with when it was last registered."""
+        query = select(t.Watch).where(t.Watch.id.in_(ids))
+        async with self.ledger.session() as s:
+            rows = (await s.scalars(query)).all()
+        return [(_watch(r), r.created_at) for r in rows]
+
+
+class ActiveWatches:
+    """The active watches of one venue, kept between reads: each read asks for every active
+    watch's id and registration time only, and reads in full the watches registered (or
+    registered again, which changes the time) since the last read. With a hundred grids' ladders
+    watched, reading them all every second was most of the market-data worker's time."""
+
+    def __init__(self, watches: Watches, venue: str) -> None:
+        self.watches, self.venue = watches, venue
+        self._known: dict[int, tuple[Watch, datetime]] = {}
+
+    async def read(self) -> list[Watch]:
+        stamps = await self.watches.stamps(self.venue)
+        known = {i: seen for i, seen in self._known.items() if i in stamps}
+        fresh = [i for i, at in stamps.items() if i not in known or known[i][1] != at]
+        if fresh:
+            known.update((w.id, (w, at)) for w, at in await self.watches.by_ids(fresh))
+        self._known = known
+        return [known[i][0] for i in sorted(stamps) if i in known]
+
 
 def _active_before(venue: str, before: datetime) -> tuple[ColumnElement[bool], ...]:
     return (t.Watch.active.is_(True), t.Watch.venue == venue, t.Watch.created_at < before)

@@ -24,7 +24,7 @@ from temporalio.client import Client
 
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
-from perpflow.db.watches import Watches
+from perpflow.db.watches import ActiveWatches, Watches
 from perpflow.marketdata.bands import Crossing, MarketBands
 from perpflow.marketdata.book import LocalBook
 from perpflow.marketdata.config import MarketDataConfig
@@ -70,6 +70,7 @@ class MarketDataService:
         self.config, self.source, self.ledger = config, source, ledger
         self.metrics = metrics or Metrics()
         self.watches = Watches(ledger)
+        self.active = ActiveWatches(self.watches, config.venue)
         self.feeds: dict[str, BookFeed] = {}
         self.bands: dict[str, MarketBands] = defaultdict(MarketBands)
         self.streams: dict[str, FeedStream] = {}
@@ -164,7 +165,7 @@ class MarketDataService:
 
     async def refresh(self) -> None:
         venue = self.config.venue
-        watches = await self.watches.active(venue)
+        watches = await self.active.read()
         accounts = {a.account_index: a.proxy_url for a in await self.ledger.accounts(venue)}
         for w in watches:
             if w.spec.account_index is not None:

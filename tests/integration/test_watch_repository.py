@@ -8,7 +8,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.watches import WatchActivities
 from perpflow.db.ledger import Ledger
-from perpflow.db.watches import Watches
+from perpflow.db.watches import ActiveWatches, Watches
 from perpflow.marketdata.models import DeactivateWatches, WatchKind, WatchSet, WatchSpec
 from perpflow.signals import Direction
 
@@ -80,3 +80,24 @@ async def test_a_watch_set_becomes_the_workflows_watches_whole(ledger: Ledger) -
     assert [(w.id, w.spec.name) for w in await Watches(ledger).active() if w.spec.workflow_id == "wf-1"] == [
         (ids["below-1-down"], "below-1-down")
     ]
+
+
+async def test_kept_active_watches_follow_every_change_reading_again_only_the_changed(ledger: Ledger) -> None:
+    acts, env, watches = WatchActivities(ledger), ActivityEnvironment(), Watches(ledger)
+    kept = ActiveWatches(watches, "lighter")
+    one = await env.run(acts.register_watch, stop_loss("wf-1", "2900"))
+    two = await env.run(acts.register_watch, stop_loss("wf-2", "3100"))
+    first = await kept.read()
+    assert [w.id for w in first] == [one.id, two.id]
+    assert await kept.read() == first
+    assert all(a is b for a, b in zip(await kept.read(), first, strict=True))  # nothing read again
+
+    moved = await env.run(acts.register_watch, stop_loss("wf-1", "2950"))  # registered again: moved
+    three = await env.run(acts.register_watch, stop_loss("wf-3", "3200"))
+    await env.run(acts.deactivate_watches, DeactivateWatches(workflow_id="wf-2"))
+    after = await kept.read()
+    assert [(w.id, w.spec.level) for w in after] == [(moved.id, Decimal(2950)), (three.id, Decimal(3200))]
+    assert after == await watches.active("lighter")
+
+    await env.run(acts.register_watch, stop_loss("wf-2", "3100"))  # active again
+    assert [w.spec.workflow_id for w in await kept.read()] == ["wf-1", "wf-2", "wf-3"]
