@@ -78,6 +78,7 @@ START = Decimal(3000)
 STEP = Decimal("2.00")  # between levels
 SIZE = Decimal("0.01")
 TICK_S = 0.05  # the walk moves the sim's price this often
+LIVE = {"open", "pending", "in-progress"}  # Lighter's order statuses before an end
 CENT = Decimal("0.01")
 NO_BACKLOG_MS = 50.0  # a workflow task waiting longer than this for a poller is a queue
 TARGET = 3.0
@@ -232,19 +233,20 @@ class Tape:
                     self.fills[a].append(Fill(t["timestamp"], side, Decimal(t["price"]), coi))
 
     def _on_orders(self, msg: dict[str, Any]) -> None:
+        """The subscribe answer lists the open orders; each update, the orders that changed, an
+        ended one with its final status (filled, canceled, canceled-post-only...)."""
         a, now = msg["account"], time.time() * 1000
-        known, seen = self.orders[a], set()
+        known = self.orders[a]
         for batch in msg.get("orders", {}).values():
             for o in batch:
-                seen.add(o["order_index"])
-                if o["order_index"] not in known:
+                order = known.get(o["order_index"])
+                if order is None:
                     side = Side.SELL if o["is_ask"] else Side.BUY
-                    known[o["order_index"]] = Order(
+                    order = known[o["order_index"]] = Order(
                         side, Decimal(o["price"]), o["client_order_index"], o["transaction_time"] // 1000
                     )
-        for index, order in known.items():
-            if index not in seen and order.ended_ms is None:
-                order.ended_ms = now
+                if o["status"] not in LIVE and order.ended_ms is None:
+                    order.ended_ms = now
 
     def open_orders(self, a: int) -> int:
         return sum(o.ended_ms is None for o in self.orders[a].values())

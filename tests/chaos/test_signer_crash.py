@@ -3,7 +3,8 @@
 The sim's per-path latency fault holds the signer at a chosen point: in the pre-trade check
 (the signed order stored, its risk verdict awaited, nothing sent) or in the lookup right after the
 send (order on the venue, not yet acknowledged). The signer is then killed there and a fresh one
-takes the retry.
+takes the retry. Both are its REST reads, which it makes when its live view of the account is
+down (the sim refuses websockets throughout); with the view up it reads neither.
 """
 
 from __future__ import annotations
@@ -146,6 +147,7 @@ async def test_signer_killed_mid_order_still_places_exactly_one(
     client, workflow_queue = workflows
     queue = names.signer_queue("lighter", sim_account.account_index, sim_account.api_key_index)
     address = temporal_env.client.service_client.config.target_host
+    await sim.admin.inject_fault("ws_drop", seconds=300)  # the view down: the reads go by REST
     signer.start()
     activity_tasks = TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
     await wait_for(
