@@ -25,6 +25,7 @@ from perpflow.sim.triggers import TriggerBook
 INACTIVE_KEPT = 2000  # per account; enough for any test or a day of paper trading
 TRADES_KEPT = 100_000
 FIRST_USER_ACCOUNT = 100
+MARK_PUSH_MS = 1000  # accounts whose only change is the mark are pushed at most this often
 
 
 def wall_clock_ms() -> int:
@@ -48,6 +49,7 @@ class Engine:
         self.partial_fill_ratio = 0.0  # >0 while a forced-partial-fill fault is active
         self.partial_fill_budget = 0
         self.dirty_accounts: set[int] = set()
+        self._mark_pushed: dict[int, int] = {}  # market -> when its mark last made accounts dirty (ms)
         self.new_trades: list[Trade] = []
         self._next_account = FIRST_USER_ACCOUNT
         self._next_order = ORDER_INDEX_BASE
@@ -325,6 +327,12 @@ class Engine:
             if order.kind is OrderKind.MARKET:
                 order.tif = TimeInForce.IMMEDIATE_OR_CANCEL
             self.place(order)
-        self.dirty_accounts.update(
-            a.index for a in self.accounts.values() if a.positions.get(market_id, None) is not None
-        )
+        # The mark moves only the unrealised PnL of open positions: those accounts are pushed again
+        # at most every MARK_PUSH_MS (a venue pushes account changes, not every account at each
+        # tick; at 20 ticks a second that was most of the sim's and its subscribers' work).
+        now = self.clock()
+        if now - self._mark_pushed.get(market_id, -MARK_PUSH_MS) >= MARK_PUSH_MS:
+            self._mark_pushed[market_id] = now
+            self.dirty_accounts.update(
+                a.index for a in self.accounts.values() if getattr(a.positions.get(market_id), "size", 0)
+            )

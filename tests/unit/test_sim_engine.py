@@ -196,3 +196,22 @@ def test_self_trade_expires_the_maker(engine: Engine) -> None:
     maker = engine.submit(a, limit(300000, 100, side=SELL))
     taker = engine.submit(a, limit(300000, 100, side=BUY))
     assert (cancelled(maker), taker.status) == (CancelReason.SELF_TRADE, OrderStatus.OPEN)
+
+
+def test_a_mark_move_pushes_open_positions_at_most_once_a_second(engine: Engine) -> None:
+    clock = engine.clock
+    assert isinstance(clock, Clock)
+    maker, holder, flat = funded(engine), funded(engine), funded(engine)
+    engine.submit(maker, limit(300000, 100, side=SELL))
+    engine.submit(holder, limit(300000, 100, side=BUY, tif=IOC))  # holder is long 100 lots
+    engine.cancel(engine.submit(flat, limit(290000, 100, side=BUY)))  # a position record, flat
+    engine.drain_changes()
+
+    engine.set_mark(ETH, 301000)
+    assert engine.drain_changes().accounts == {maker, holder}  # the flat account has nothing to move
+    clock.now += 500
+    engine.set_mark(ETH, 302000)
+    assert engine.drain_changes().accounts == set()  # within the second: not again
+    clock.now += 500
+    engine.set_mark(ETH, 303000)
+    assert engine.drain_changes().accounts == {maker, holder}
