@@ -9,6 +9,8 @@ submits orders; docs/sim.md has what each kind looks like on each face.
   default to the face's margin rejection)
 * ``partial_fill``                         -> the next ``count`` taker orders fill at most ``ratio``
 * ``ws_drop``                              -> all websockets close; new ones are refused for ``seconds``
+* ``ws_garble``                            -> the next ``count`` account updates (Lighter's
+  ``account_all``) carry a position a client cannot read
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class FaultKind(StrEnum):
     REJECT_ORDERS = "reject_orders"
     PARTIAL_FILL = "partial_fill"
     WS_DROP = "ws_drop"
+    WS_GARBLE = "ws_garble"
 
 
 # Kinds that only make sense for order submission.

@@ -45,3 +45,4 @@ class LighterFace:
 
     def reset(self) -> None:
         self.state.keys.reset()
+        self.hub.reset()

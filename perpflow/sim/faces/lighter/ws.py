@@ -4,6 +4,9 @@ Clients subscribe with a slash (``order_book/0``); messages carry a colon (``ord
 The publisher batches engine changes every ``book_interval_ms``: book deltas carry only changed
 levels (size ``0`` = removed) with ``begin_nonce`` equal to the previous update's ``nonce`` so a
 client can detect gaps; ``offset`` counts every book message this server sent.
+``account_all/{a}`` answers a subscribe with every position of the account; its updates carry
+the positions of the markets the account traded in since (a closed one with size ``0``), as
+Lighter's may, so a client must merge them.
 ``account_all_orders/{a}`` answers a subscribe with the account's open orders; its updates carry
 the orders that changed since, with their status (``orders.OrderWatch``).
 """
@@ -27,6 +30,7 @@ from perpflow.sim.faces.lighter.auth import check_token
 from perpflow.sim.faces.lighter.errors import LighterError, lighter_error
 from perpflow.sim.faces.lighter.keys import ApiKeys
 from perpflow.sim.faces.lighter.orders import OrderWatch
+from perpflow.sim.faults import FaultKind
 from perpflow.sim.markets import usdc_str
 from perpflow.sim.order import Order, Trade
 from perpflow.sim.venue import Venue
@@ -163,12 +167,15 @@ class Hub:
         }
 
     def _account_msg(self, kind: str, index: int, trades: list[Trade]) -> dict[str, Any]:
+        """A snapshot holds every position; an update those of the markets of its trades."""
         engine = self.venue.engine
         acct = engine.account(index)
         by_market: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for t in trades:
             by_market[str(t.market_id)].append(wire.trade(engine.markets[t.market_id], t))
         positions = {str(p["market_id"]): p for p in wire.positions(engine, acct)}
+        if kind.startswith("update/"):
+            positions = {m: p for m, p in positions.items() if m in by_market}
         return {
             "account": index,
             "channel": f"account_all:{index}",
@@ -244,8 +251,17 @@ class Hub:
             subscribers = self.subs.get(f"account_all/{index}")
             if subscribers:
                 mine = [t for t in trades if index in (t.ask_account, t.bid_account)]
-                await self._fanout(subscribers, _dumps(self._account_msg("update/account_all", index, mine)))
+                msg = self._account_msg("update/account_all", index, mine)
+                if self.venue.faults.take(FaultKind.WS_GARBLE, "/stream", submits=False) is not None:
+                    for p in msg["positions"].values():
+                        p["position"] = "garbled"  # a frame the client cannot read
+                await self._fanout(subscribers, _dumps(msg))
             await self._publish_orders(index)
+
+    def reset(self) -> None:
+        """The venue starts over and reuses order indices: a watch left from before would take a
+        new order for the old one with its index and never publish its change."""
+        self.order_watches.clear()
 
     async def _publish_orders(self, index: int) -> None:
         """The account's orders that changed since the last update, if anyone listens."""
