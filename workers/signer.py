@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import time
 from pathlib import Path
 
 from temporalio.worker import Worker
 
 from activities.orders import OrderActivities
 from perpflow import names
+from perpflow.chain.backoff import Backoff
 from perpflow.config import load_yaml
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
@@ -34,6 +37,8 @@ from perpflow.venues.registry import build_venue
 from workers.common import BUILD_ID, run_workers, start_metrics
 
 log = logging.getLogger("perpflow.signer")
+# An account view that ran this long before it ended was healthy: its restart starts at 1 s again.
+VIEW_STABLE_S = 60.0
 
 
 def selected(config: SignerConfig, only: list[str]) -> list[VenueAccount]:
@@ -74,16 +79,28 @@ async def register(ledger: Ledger, accounts: list[VenueAccount]) -> None:
             log.info("account %s (%s %d) registered in the ledger", a.name, a.venue, a.account_index)
 
 
-def follow(venue: AccountFollower, stop: asyncio.Event) -> asyncio.Task[None]:
-    """Run the venue's account view; if it ends before ``stop`` (a bug), its reads go by REST again."""
+def follow(venue: AccountFollower, stop: asyncio.Event, backoff: Backoff | None = None) -> asyncio.Task[None]:
+    """Run the venue's account view until ``stop``, restarting it (with back-off) whenever it ends
+    before: while it is down its reads go by REST, and a view left down would keep them there."""
+    return asyncio.create_task(keep_following(venue, stop, backoff or Backoff(1.0, 60.0)))
 
-    def ended(task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("account view ended: %r; positions and order acks are read by REST", task.exception())
 
-    task = asyncio.create_task(venue.follow(stop))
-    task.add_done_callback(ended)
-    return task
+async def keep_following(venue: AccountFollower, stop: asyncio.Event, backoff: Backoff) -> None:
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            await venue.follow(stop)
+            reason = "it returned"
+        except Exception as exc:  # a bug or a refused auth token: logged, and the view restarted
+            reason = repr(exc)
+        if stop.is_set():
+            return
+        if time.monotonic() - started >= VIEW_STABLE_S:
+            backoff.reset()
+        delay = backoff.next_delay()
+        log.error("account view ended (%s); restarting in %.1f s, reads go by REST meanwhile", reason, delay)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
 
 
 async def main() -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -15,11 +16,13 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.orders import OrderActivities
+from perpflow.chain.backoff import Backoff
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
 from perpflow.db.risk import RiskStates
 from perpflow.orders import OrderIntent
 from perpflow.risk import RiskLimits
+from perpflow.venues.errors import AuthError
 from perpflow.venues.feed import StreamOptions
 from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.lighter.view import LiveAccount
@@ -27,7 +30,8 @@ from perpflow.venues.ratelimit import RateBudget
 from perpflow.venues.types import OrderKind, OrderSpec, OrderStatus, Side, TimeInForce, VenueOrder
 from tests.plugins.sim import SimHandle
 from tests.plugins.venues import SimAccount, best, new_account, venue_for
-from tests.tcp_proxy import cuttable_proxy
+from tests.tcp_proxy import CuttableProxy, cuttable_proxy
+from workers import signer
 
 env = ActivityEnvironment()
 _cois = itertools.count(1)
@@ -77,19 +81,27 @@ async def followed(sim: SimHandle, sim_account: SimAccount) -> AsyncIterator[Fol
         yield f
 
 
-async def take(venue: LighterVenue, side: Side, size: str, price: Decimal) -> tuple[int, VenueOrder | None]:
-    """An IOC through the book (the sim's market maker is on the other side), and its fate."""
+async def send_ioc(venue: LighterVenue, side: Side, size: str, price: Decimal, market: str = "ETH") -> int:
+    """An IOC through the book (the sim's market maker is on the other side); its client index."""
     coi = next(_cois)
     spec = OrderSpec(
-        market="ETH", client_order_index=coi, side=side, kind=OrderKind.LIMIT, tif=TimeInForce.IOC,
+        market=market, client_order_index=coi, side=side, kind=OrderKind.LIMIT, tif=TimeInForce.IOC,
         size=Decimal(size), price=price,
     )  # fmt: skip
     await venue.submit(await venue.sign_order(spec))
-    return coi, await venue.order_just_sent("ETH", coi)
+    return coi
 
 
-async def rest_position(venue: LighterVenue) -> Decimal:
-    return (await venue.account()).position("ETH").size
+async def take(
+    venue: LighterVenue, side: Side, size: str, price: Decimal, market: str = "ETH"
+) -> tuple[int, VenueOrder | None]:
+    """An IOC through the book, and its fate."""
+    coi = await send_ioc(venue, side, size, price, market)
+    return coi, await venue.order_just_sent(market, coi)
+
+
+async def rest_position(venue: LighterVenue, market: str = "ETH") -> Decimal:
+    return (await venue.account()).position(market).size
 
 
 async def test_the_views_position_is_the_rest_position_after_fills_both_ways_and_partial(
@@ -139,34 +151,148 @@ async def test_a_dropped_view_falls_back_to_rest_until_it_is_ready_again(
     assert budget.requests == before
 
 
-async def test_a_silent_view_goes_stale_and_positions_come_by_rest(
-    sim: SimHandle, sim_account: SimAccount
+@asynccontextmanager
+async def linked_view(
+    sim: SimHandle, f: Followed, options: StreamOptions, **kwargs: Callable[[], str]
+) -> AsyncIterator[tuple[CuttableProxy, LiveAccount]]:
+    """The client's view replaced by one whose socket goes through a link the test can hold
+    silent, ready; ``token`` may replace the view's token source."""
+    async with cuttable_proxy(sim.url.removeprefix("http://")) as link:
+        linked = LiveAccount(
+            f"http://{link.address}", f.venue.account_index, kwargs.get("token", f.view._token),
+            f.view._symbol_of, proxy=None, options=options,
+        )  # fmt: skip
+        f.venue._live = linked  # the client reads this view from now on
+        stop = asyncio.Event()
+        task = asyncio.create_task(linked.follow(stop))
+        try:
+            await asyncio.wait_for(linked.until_ready(), 20)
+            yield link, linked
+        finally:
+            link.resume()
+            stop.set()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+async def until_filled(venue: LighterVenue, coi: int) -> None:
+    """Until the venue's REST look-up shows the order filled (each try is one request)."""
+    while (
+        found := await venue.order_by_client_index("ETH", coi)
+    ) is None or found.status is not OrderStatus.FILLED:
+        pass
+
+
+async def test_a_fill_made_while_the_view_is_silent_comes_by_rest_once_the_view_is_stale(
+    sim: SimHandle, followed: Followed
 ) -> None:
     """The view's socket through a link the test holds silent: no pong, no update, then stale."""
-    async for f in follow(sim, sim_account):
-        host = sim.url.removeprefix("http://")
-        async with cuttable_proxy(host) as link:
-            quick = StreamOptions(ping_interval_s=0.5, stale_after_s=1.5, backoff_initial_s=0.2)
-            silent = LiveAccount(
-                f"http://{link.address}", sim_account.account_index, f.view._token, f.view._symbol_of,
-                proxy=None, options=quick,
-            )  # fmt: skip
-            f.venue._live = silent  # the client reads this view from now on
-            stop = asyncio.Event()
-            task = asyncio.create_task(silent.follow(stop))
-            try:
-                await asyncio.wait_for(silent.until_ready(), 20)
-                before = f.budget.requests
-                assert await f.venue.position("ETH") == 0
-                assert f.budget.requests == before
-                link.pause()
-                await asyncio.wait_for(silent.until_unready(), 20)
-                assert await f.venue.position("ETH") == 0
-                assert f.budget.requests == before + 1
-            finally:
-                link.resume()
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+    quick = StreamOptions(ping_interval_s=0.5, stale_after_s=1.5, backoff_initial_s=0.2)
+    async with linked_view(sim, followed, quick) as (link, silent):
+        venue, budget = followed.venue, followed.budget
+        _, ask = await best(venue)
+        before = budget.requests
+        assert await venue.position("ETH") == 0
+        assert budget.requests == before
+        link.pause()
+        coi = await send_ioc(venue, Side.BUY, "0.1", ask + 50)
+        await asyncio.wait_for(until_filled(venue, coi), 20)
+        await asyncio.wait_for(silent.until_unready(), 20)
+        before = budget.requests
+        assert await venue.position("ETH") == Decimal("0.1")  # not the silent view's 0
+        assert budget.requests == before + 1  # the account read
+
+
+async def test_a_view_that_lags_an_order_just_sent_is_not_read_until_it_has_resynced(
+    sim: SimHandle, followed: Followed
+) -> None:
+    """A link held silent well within the view's freshness bound: the order's fate does not
+    show in time, so it comes by REST, and so does the next position, until the view has had
+    both channels answered again."""
+    patient = StreamOptions(ping_interval_s=60.0, stale_after_s=120.0)
+    async with linked_view(sim, followed, patient) as (link, lagging):
+        venue, budget = followed.venue, followed.budget
+        _, ask = await best(venue)
+        link.pause()
+        coi, found = await take(venue, Side.BUY, "0.1", ask + 50)
+        assert found is not None and found.client_order_index == coi  # by the REST look-up
+        assert found.status is OrderStatus.FILLED
+        before = budget.requests
+        assert await venue.position("ETH") == Decimal("0.1")  # not the lagging view's 0
+        assert budget.requests == before + 1
+        link.resume()
+        await asyncio.wait_for(lagging.until_ready(), 20)
+        before = budget.requests
+        assert await venue.position("ETH") == Decimal("0.1")
+        assert budget.requests == before  # the view again, resynchronised
+
+
+async def test_an_update_of_one_market_keeps_the_other_markets_position_and_a_close_reads_zero(
+    sim: SimHandle, followed: Followed
+) -> None:
+    venue, budget = followed.venue, followed.budget
+    _, btc_ask = await best(venue, "BTC")
+    bid, ask = await best(venue)
+    await take(venue, Side.BUY, "0.001", btc_ask + 500, "BTC")
+    for side, size, price, eth in [
+        (Side.BUY, "0.1", ask + 50, Decimal("0.1")),
+        (Side.BUY, "0.1", ask + 50, Decimal("0.2")),  # an update that carries ETH alone
+        (Side.SELL, "0.2", bid - 50, Decimal(0)),  # closed: ETH reads 0
+    ]:
+        await take(venue, side, size, price)
+        before = budget.requests
+        assert (await venue.position("ETH"), await venue.position("BTC")) == (eth, Decimal("0.001"))
+        assert budget.requests == before  # both from the view
+    assert (await rest_position(venue), await rest_position(venue, "BTC")) == (0, Decimal("0.001"))
+
+
+async def test_a_frame_the_view_cannot_read_reconnects_it_and_it_is_read_again(
+    sim: SimHandle, followed: Followed
+) -> None:
+    venue, budget, live = followed.venue, followed.budget, followed.view
+    view = live._view
+    assert view is not None
+    _, ask = await best(venue)
+    await sim.admin.inject_fault("ws_garble", count=1)
+    try:
+        await take(venue, Side.BUY, "0.1", ask + 50)
+        await asyncio.wait_for(live.until_ready(), 30)
+    finally:
+        await sim.admin.clear_faults()
+    assert (live._view, view.reconnects) == (view, 1)  # the same view, reconnected once
+    before = budget.requests
+    assert await venue.position("ETH") == Decimal("0.1")
+    assert budget.requests == before
+
+
+async def test_the_signer_restarts_a_view_that_ended_and_logs_it(
+    sim: SimHandle, followed: Followed, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The view's auth token refused once: its subscribe cannot be made, the view ends, the
+    signer logs that and starts it again."""
+    token, refused = followed.view._token, []
+
+    def once_refused() -> str:
+        if not refused:
+            refused.append(True)
+            raise AuthError("refused once")
+        return token()
+
+    live = LiveAccount(
+        sim.url, followed.venue.account_index, once_refused, followed.view._symbol_of, proxy=None
+    )
+    followed.venue._live = live
+    stop = asyncio.Event()
+    task = signer.follow(followed.venue, stop, Backoff(0.05, 0.1))
+    try:
+        await asyncio.wait_for(live.until_ready(), 20)
+    finally:
+        stop.set()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert refused == [True]
+    ended = [r for r in caplog.records if r.name == "perpflow.signer" and "account view ended" in r.message]
+    assert len(ended) == 1 and "refused once" in ended[0].message
 
 
 def intent(account: SimAccount, **fields: object) -> OrderIntent:

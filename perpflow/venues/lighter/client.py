@@ -24,7 +24,7 @@ from perpflow.venues.lighter import parse
 from perpflow.venues.lighter.auth import LighterSigner
 from perpflow.venues.lighter.errors import call, from_result
 from perpflow.venues.lighter.sdk import configuration
-from perpflow.venues.lighter.view import LiveAccount
+from perpflow.venues.lighter.view import AccountView, LiveAccount
 from perpflow.venues.ratelimit import RateBudget
 from perpflow.venues.types import AccountState, Book, MarketInfo, OrderSpec, VenueFill, VenueOrder
 
@@ -85,6 +85,9 @@ class LighterVenue:
     def account_view(self) -> LiveAccount | None:
         """The account's live view (None without an API key): whether it is ready, and waits."""
         return self._live
+
+    def _ready_view(self) -> AccountView | None:  # None: read by REST
+        return self._live.view() if self._live is not None else None
 
     def _require_live(self) -> LiveAccount:
         if self._live is None:
@@ -214,10 +217,7 @@ class LighterVenue:
         return self._signer.token()
 
     def _symbol(self, market_id: int) -> str:
-        for info in self._markets.values():
-            if info.market_id == market_id:
-                return info.symbol
-        return str(market_id)
+        return next((m.symbol for m in self._markets.values() if m.market_id == market_id), str(market_id))
 
     async def orders_by_client_index(self, client_order_index: int) -> list[VenueOrder]:
         """Every order of ours carrying this client index, open or closed, any market."""
@@ -242,8 +242,8 @@ class LighterVenue:
 
     async def order_just_sent(self, symbol: str, client_order_index: int) -> VenueOrder | None:
         """From the live view once it shows the order (no request); when the view is not live, or
-        does not show it within ``VIEW_ORDER_WAIT_S``, by the one-request look-up."""
-        view = self._live.view() if self._live is not None else None
+        lags (not within ``VIEW_ORDER_WAIT_S``: it resyncs), by the one-request look-up."""
+        view = self._ready_view()
         if view is not None:
             found = await view.order(client_order_index, c.VIEW_ORDER_WAIT_S)
             if found is not None and found.market == symbol:
@@ -273,7 +273,7 @@ class LighterVenue:
 
     async def position(self, symbol: str) -> Decimal:
         """From the live view while it is live (no request), else by the ``account`` read."""
-        view = self._live.view() if self._live is not None else None
+        view = self._ready_view()
         if view is not None:
             return view.position((await self.market(symbol)).market_id)
         return (await self.account()).position(symbol).size

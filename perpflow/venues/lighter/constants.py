@@ -37,7 +37,7 @@ INDEXING_GRACE_SECONDS = 10.0
 # and pushes account updates as it applies them. A longer wait only delays an ack.
 VIEW_ORDER_WAIT_S = 2.0
 
-# Auth tokens live 10 min by default (the venue allows up to 8 h); renew a minute early.
+# Our auth tokens live 1 h (the SDK's default is 10 min, the venue allows up to 8 h); renew a minute early.
 AUTH_TOKEN_LIFETIME_SECONDS = 3600
 AUTH_RENEW_MARGIN_SECONDS = 60
 

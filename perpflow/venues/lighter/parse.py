@@ -98,10 +98,15 @@ def fill(t: Any, account_index: int, symbol: str) -> VenueFill:
     )
 
 
+def signed_size(position: Any, sign: Any) -> Decimal:
+    """A position's signed size: Lighter sends the size unsigned and ``sign`` -1 for a short."""
+    return _dec(position) * (1 if int(sign or 1) >= 0 else -1)
+
+
 def account(a: Any, symbols: dict[int, str]) -> AccountState:
     positions = []
     for p in a.positions or []:
-        size = _dec(p.position) * (1 if int(p.sign or 1) >= 0 else -1)
+        size = signed_size(p.position, p.sign)
         positions.append(
             PositionInfo(
                 market=symbols.get(int(p.market_id), str(p.symbol)),

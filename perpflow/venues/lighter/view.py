@@ -1,23 +1,27 @@
 """The signer's live view of its own Lighter account, on one websocket through the account's proxy.
 
-``account_all/{a}`` (public) carries the account's positions and new trades; each message holds
-every position (a market absent is flat), so the latest message alone is the position. Its
-``account_all_orders/{a}`` (auth) answers the subscribe with the open orders and then carries the
-orders that changed, each with its status (``open``, ``filled``, ``canceled-post-only``,
-``canceled-margin-not-allowed``...). The venue client reads both from here while the view is
-live (connected, both subscriptions answered and applied, a frame within two pings) and by REST
-otherwise.
+``account_all/{a}`` (public) carries the account's positions and new trades. Its subscribe answer
+holds every position, so it replaces the view's; an update may carry only the markets that
+changed (a closed position as ``"0"``), so it replaces those markets' positions and keeps the
+others. ``account_all_orders/{a}`` (auth) answers the subscribe with the open orders and then
+carries the orders that changed, each with its status (``open``, ``filled``,
+``canceled-post-only``, ``canceled-margin-not-allowed``...). The venue client reads both from here
+while the view is live (connected, both subscriptions answered and applied, a frame within two
+pings) and by REST otherwise.
 
 An order's fate is told only once the view's positions hold its fills too: the view counts the
 traded size of each order from ``account_all``'s trades, so a fill shown on the orders channel
 but not yet on the positions channel waits, and the next risk check never reads a position older
-than that order.
+than that order. If the view does not show it in time while it seems live, it lags: it stops
+being live until both channels have been answered again (``resync``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import decimal
+import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -27,23 +31,29 @@ from typing import TypeVar
 
 import aiohttp
 
+from perpflow.venues.errors import AuthError
 from perpflow.venues.feed import FeedStream, StreamHooks, StreamOptions, StreamState
 from perpflow.venues.lighter import parse, wire
 from perpflow.venues.lighter.stream import AnsweredStream, ws_url
 from perpflow.venues.types import Proxy, VenueOrder
+from perpflow.venues.websocket import StreamError
 
 # The view is fresh while a frame came within this many ping intervals: the venue answers each of
 # our pings, so two missed answers mean the socket is dead even before the read times out.
 FRESH_PINGS = 2
-# Ended orders and trade ids remembered (an order's fate is asked for right after its send).
+# The orders (by client order index), and the traded sizes and trade ids (by order index), the view
+# keeps: an order's fate is asked for right after its send, so the oldest can go. At 4,096 an
+# account would have to send that many orders between a send and its look-up to lose one.
 KEPT = 4096
 V = TypeVar("V")
-OPTIONS = StreamOptions()
-
-
-def _signed_position(p: wire.Msg) -> Decimal:
-    size = Decimal(str(p.get("position") or "0"))
-    return -size if int(p.get("sign") or 1) < 0 else size
+# The view's socket: a risk check reads its position, so a silently dead socket must stop counting
+# as live soon: with a ping every 5 s it does within FRESH_PINGS x 5 = 10 s (the feed's 10 s pings
+# would allow 20 s). Each ping is a message against Lighter's per-IP websocket limit (200 a minute,
+# lighter-api.md section 13): 12 a minute per view, so ten accounts behind one IP would spend 120
+# of the 200 on pings alone; pinging faster would crowd out their subscribes.
+OPTIONS = StreamOptions(ping_interval_s=5.0, stale_after_s=10.0)
+# Parse failures of a frame: the view cannot trust its state, so it reconnects for fresh snapshots.
+_MALFORMED = (KeyError, TypeError, ValueError, AttributeError, decimal.InvalidOperation)
 
 
 class AccountView(AnsweredStream):
@@ -71,6 +81,7 @@ class AccountView(AnsweredStream):
         self._traded: OrderedDict[int, Decimal] = OrderedDict()  # by order index, from trades
         self._trade_ids: OrderedDict[int, None] = OrderedDict()
         self._changed = asyncio.Event()
+        self._ended = False  # ``run`` returned or raised: this view is never live again
 
     # -- the stream ------------------------------------------------------------------------------
 
@@ -79,6 +90,13 @@ class AccountView(AnsweredStream):
         if channel == self._orders_channel:
             frame["auth"] = self._token()
         return frame
+
+    async def run(self, stop: asyncio.Event) -> None:
+        try:
+            await super().run(stop)
+        finally:
+            self._ended = True
+            self._wake()
 
     async def greet(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self._applied = set()
@@ -92,21 +110,31 @@ class AccountView(AnsweredStream):
         self._changed = asyncio.Event()
 
     def _on_message(self, msg: wire.Msg) -> None:
-        name, _ = wire.channel(msg)
-        kind = str(msg.get("type", ""))
-        if name == "account_all":
-            self._on_account(msg)
-        elif name == "account_all_orders":
-            self._on_orders(msg, snapshot=kind.startswith("subscribed/"))
-        else:
-            return
-        if kind.startswith("subscribed/"):
+        try:
+            name, _ = wire.channel(msg)
+            kind = str(msg.get("type", ""))
+            snapshot = kind.startswith("subscribed/")
+            if name == "account_all":
+                self._on_account(msg, snapshot=snapshot)
+            elif name == "account_all_orders":
+                self._on_orders(msg, snapshot=snapshot)
+            else:
+                return
+        except _MALFORMED as exc:
+            raise StreamError(f"malformed {str(msg.get('type'))[:40]} message: {exc!r}") from exc
+        if snapshot:
             self._applied.add(f"{name}/{self.account_index}")
         self._wake()
 
-    def _on_account(self, msg: wire.Msg) -> None:
-        positions = (msg.get("positions") or {}).items()
-        self._positions = {int(p.get("market_id", key)): _signed_position(p) for key, p in positions}
+    def _on_account(self, msg: wire.Msg, *, snapshot: bool) -> None:
+        positions = {
+            int(p.get("market_id", key)): parse.signed_size(p.get("position"), p.get("sign"))
+            for key, p in (msg.get("positions") or {}).items()
+        }
+        if snapshot:
+            self._positions = positions
+        else:
+            self._positions.update(positions)  # the markets that changed; the others keep theirs
         for t in wire.account_trades(msg):
             trade_id = int(t.get("trade_id", 0))
             if trade_id in self._trade_ids:
@@ -125,43 +153,82 @@ class AccountView(AnsweredStream):
                 del self._orders[coi]
         for batch in (msg.get("orders") or {}).values():
             for raw in batch:
-                if int(raw.get("client_order_index") or 0):
-                    _remember(self._orders, int(raw["client_order_index"]), raw)
+                self._on_order(raw)
+
+    def _on_order(self, raw: wire.Msg) -> None:
+        """Frames may come late or twice: an ended order stays ended, and a client order index
+        stays with its newest order (the highest order index)."""
+        coi = int(raw.get("client_order_index") or 0)
+        if not coi:
+            return
+        _parsed(raw, str)  # read now: a frame we cannot read reconnects the view, never fails a read
+        kept = self._orders.get(coi)
+        if kept is not None:
+            old, new = int(kept["order_index"]), int(raw["order_index"])
+            if new < old or (new == old and parse.status(kept["status"]).final):
+                return
+        _remember(self._orders, coi, raw)
+
+    async def resync(self) -> None:
+        """Not live until both channels are answered again: their snapshots replace what the view
+        holds (subscribed anew on this connection, or on the next one if sending fails)."""
+        self._applied = set()
+        self._wake()
+        ws = self.live
+        if ws is None:
+            return  # the next connection subscribes anew
+        try:
+            for channel in sorted(self.channels):
+                await ws.send_str(json.dumps({"type": "unsubscribe", "channel": channel}))
+                await ws.send_str(json.dumps(self.subscription(channel)))
+        except (ConnectionError, RuntimeError, AuthError):
+            await self.close()  # the next connection subscribes anew (or fails for its token)
 
     # -- what the venue client reads -------------------------------------------------------------
 
     @property
     def ready(self) -> bool:
         fresh = time.monotonic() - self.last_message <= FRESH_PINGS * self.options.ping_interval_s
-        return self.state is StreamState.CONNECTED and self._applied >= self.channels and fresh
+        live = self.state is StreamState.CONNECTED and not self._ended
+        return live and self._applied >= self.channels and fresh
 
     def position(self, market_id: int) -> Decimal:
         return self._positions.get(market_id, Decimal(0))
 
     async def until_ready(self) -> None:
-        while not self.ready:
+        """Until the view is live, or has ended (``ready`` says which)."""
+        while not self.ready and not self._ended:
             await self._changed.wait()
 
     async def until_unready(self) -> None:
         while self.ready:
             await self._changed.wait()
 
+    def shown(self, client_order_index: int) -> VenueOrder | None:
+        """The newest order with this client index as the orders channel last showed it."""
+        raw = self._orders.get(client_order_index)
+        return None if raw is None else _parsed(raw, self._symbol_of)
+
     async def order(self, client_order_index: int, timeout_s: float) -> VenueOrder | None:
         """The order with this client index once the view shows it with all its fills in the
-        positions; None if that takes longer than ``timeout_s`` or the view stops being live."""
+        positions; None if that takes longer than ``timeout_s`` (the view lags: it resyncs) or the
+        view stops being live."""
         deadline = time.monotonic() + timeout_s
         while self.ready:
-            raw = self._orders.get(client_order_index)
-            if raw is not None:
-                found = parse.order(SimpleNamespace(**raw), self._symbol_of(int(raw["market_index"])))
-                if found.filled_size <= self._traded.get(found.order_index, Decimal(0)):
-                    return found
+            found = self.shown(client_order_index)
+            if found is not None and found.filled_size <= self._traded.get(found.order_index, Decimal(0)):
+                return found
             left = deadline - time.monotonic()
             if left <= 0:
+                await self.resync()
                 return None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), left)
         return None
+
+
+def _parsed(raw: wire.Msg, symbol_of: Callable[[int], str]) -> VenueOrder:
+    return parse.order(SimpleNamespace(**raw), symbol_of(int(raw["market_index"])))
 
 
 def _remember(kept: OrderedDict[int, V], key: int, value: V) -> None:
@@ -215,7 +282,8 @@ class LiveAccount:
             view = self._view
             if view is not None:
                 await view.until_ready()
-                return
+                if view.ready:
+                    return
 
     async def until_unready(self) -> None:
         """Until the view cannot be read (dropped, stale, or ``follow`` ended)."""
