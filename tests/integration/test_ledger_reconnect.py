@@ -1,0 +1,30 @@
+"""The ledger's pool after Postgres dropped its connections (a restart, an administrator): the
+statement that meets a dropped connection fails, and the next one runs on a fresh connection."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from perpflow.db.ledger import Ledger
+from tests.conftest import PG_ADMIN_URL
+
+
+async def _backend_pids(ledger: Ledger) -> set[int]:
+    async with ledger.statements() as c:
+        return {int(await c.scalar(text("SELECT pg_backend_pid()")))}
+
+
+async def test_a_dropped_connection_fails_one_statement_and_the_next_reconnects(pg_ledger: Ledger) -> None:
+    before = await _backend_pids(pg_ledger)
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        for pid in before:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(DBAPIError) as failed:
+        await _backend_pids(pg_ledger)
+    assert failed.value.connection_invalidated
+    after = await _backend_pids(pg_ledger)
+    assert after.isdisjoint(before)
+    assert await pg_ledger.ping() >= 0
