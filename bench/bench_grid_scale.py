@@ -1,9 +1,9 @@
 """Grid sessions at scale: N sessions x L levels (default 100 x 20), each on its own sim account,
-on one orchestrator, their signers in one signer process, the market-data worker signalling their
-fills; the sim's price random-walked through the ladders with its admin API.
+on one orchestrator, their signers in one or more signer processes, the market-data worker
+signalling their fills; the sim's price random-walked through the ladders with its admin API.
 
 perpflow: the production processes as ``perpflow dev`` starts them (``workers.orchestrator``,
-``workers.signer`` holding every account's key, ``workers.market_data``), the real
+``workers.signer`` processes holding the accounts' keys, ``workers.market_data``), the real
 ``GridSessionWorkflow`` on the orchestrator's queue, each fill re-armed by ``place_orders`` on the
 account's one-slot signer queue.
 
@@ -21,7 +21,8 @@ activity on another queue), the floor under any signal-driven refill.
 
   --sessions / BENCH_GRID_SESSIONS (100), --levels / BENCH_GRID_LEVELS (20),
   --seconds / BENCH_GRID_SECONDS (30: the walk of each path), --sigma / BENCH_GRID_SIGMA
-  (0.20 USD: the walk's step per 50 ms tick; levels are 2 USD apart)
+  (0.20 USD: the walk's step per 50 ms tick; levels are 2 USD apart), --signers /
+  BENCH_GRID_SIGNERS (1: every key in one process; N deals the accounts among N processes)
 Target: no workflow task backlog, refill p99 <= 3x the baseline's.
 """
 
@@ -617,6 +618,7 @@ class Rig:
     prices: list[Decimal]
     ledger_url: str
     tmp: Path
+    signers: int  # signer processes, the accounts dealt among them
 
 
 @dataclass
@@ -677,10 +679,11 @@ class PerpflowRun(PathRun):
 
 @asynccontextmanager
 async def perpflow_stack(
-    client: Client, url: str, accounts: list[Account], ledger_url: str, tmp: Path
+    client: Client, url: str, accounts: list[Account], ledger_url: str, tmp: Path, *, signers: int
 ) -> AsyncIterator[None]:
-    """The orchestrator, one signer process holding every account's key and the market-data
-    worker, each in its own process as ``perpflow dev`` runs them; yields once all poll."""
+    """The orchestrator, ``signers`` signer processes holding the accounts' keys (dealt among them,
+    each serving its share by name, as an operator spreads keys) and the market-data worker, each
+    in its own process as ``perpflow dev`` runs them; yields once all poll."""
     state_dir = tmp / "state"  # write_store creates it
     ledger = Ledger(ledger_url)
     try:
@@ -690,9 +693,11 @@ async def perpflow_stack(
     py = sys.executable
     commands = {
         "orchestrator": [py, "-m", "workers.orchestrator"],
-        "signer": [py, "-m", "workers.signer", str(signer_yaml)],
         "market_data": [py, "-m", "workers.market_data", "--metrics-port", "0"],
     }
+    for k in range(signers):
+        share = [a.name for a in accounts[k::signers]]
+        commands[f"signer-{k}"] = [py, "-m", "workers.signer", str(signer_yaml), *share]
     with processes(commands, stack_env(client, url, ledger_url, state_dir), tmp):
         try:
             await pollers_up(client, accounts)
@@ -708,7 +713,7 @@ async def run_perpflow(
     rig: Rig, client: Client, accounts: list[Account], ladders: dict[int, Ladder]
 ) -> PerpflowRun:
     run = uuid.uuid4().hex[:6]
-    async with perpflow_stack(client, rig.url, accounts, rig.ledger_url, rig.tmp):
+    async with perpflow_stack(client, rig.url, accounts, rig.ledger_url, rig.tmp, signers=rig.signers):
         await rig.admin.set_price(ETH, START)  # each ladder laid around the walk's start
         handles = []
         t0 = time.monotonic()
@@ -752,7 +757,8 @@ def report(args: argparse.Namespace, tape: Tape, base: PathRun, flow: PerpflowRu
     print(
         f"Grid scale: {args.sessions} sessions x {args.levels} levels ({STEP} USD apart, an account each), "
         f"walk sigma {args.sigma} USD per {TICK_S * 1000:.0f} ms, {seconds:g} s per path; orchestrator, "
-        f"signer (every key) and market data as processes; {backend(ledger_url)} ledger"
+        f"{args.signers} signer process{'es' if args.signers > 1 else ''} (the keys dealt among them) "
+        f"and market data as processes; {backend(ledger_url)} ledger"
     )
     rb = refills(tape, base.ladders, base.window)
     rf = refills(tape, flow.ladders, flow.window)
@@ -802,6 +808,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_GRID_SECONDS", "30")))
     parser.add_argument("--sigma", type=Decimal, default=Decimal(os.environ.get("BENCH_GRID_SIGMA", "0.20")))
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--signers", type=int, default=int(os.environ.get("BENCH_GRID_SIGNERS", "1")))
     return parser.parse_args()
 
 
@@ -821,7 +828,7 @@ async def main() -> None:
             tape = Tape(url, {a.index: a for a in base_accounts + flow_accounts})
             observer = asyncio.create_task(tape.run(http))
             await tape.subscribed.wait()
-            rig = Rig(url, admin, http, tape, prices, ledger_url, Path(tmp))
+            rig = Rig(url, admin, http, tape, prices, ledger_url, Path(tmp), args.signers)
             base = await run_baseline(rig, base_accounts, {a.index: ladders[a.index] for a in base_accounts})
             flow = await run_perpflow(
                 rig, env.client, flow_accounts, {a.index: ladders[a.index] for a in flow_accounts}
