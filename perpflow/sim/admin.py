@@ -124,6 +124,8 @@ async def clear_faults(request: web.Request) -> web.Response:
     venue = _venue(request)
     venue.faults.clear()
     venue.engine.partial_fill_budget = 0
+    for face in _faces(request):
+        face.accept_sockets()  # a ws_drop's refusal ends with the rest
     return ok({"active": []})
 
 

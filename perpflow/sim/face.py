@@ -47,5 +47,8 @@ class Face(Protocol):
     async def drop_sockets(self, refuse_seconds: float = 0.0) -> int:
         """Close every websocket, refuse new ones for ``refuse_seconds``; returns how many closed."""
 
+    def accept_sockets(self) -> None:
+        """Take new websockets again at once (the faults are cleared)."""
+
     def reset(self) -> None:
         """Forget per-account protocol state (keys, nonces, sessions) after the venue's reset."""

@@ -163,3 +163,14 @@ async def test_fault_ws_drop_closes_streams(fresh: SimHandle) -> None:
     result = await fresh.admin.inject_fault("ws_drop", seconds=0)
     assert result["dropped"] >= 1
     await asyncio.wait_for(task, 5)  # run_async returns when the server closes the socket
+
+
+async def test_clearing_the_faults_ends_a_ws_drop_refusal(fresh: SimHandle) -> None:
+    await fresh.admin.inject_fault("ws_drop", seconds=300)
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(fresh.ws_url) as ws:
+            refused = await ws.receive()
+        assert refused.type is aiohttp.WSMsgType.CLOSE and refused.data == 1013
+        await fresh.admin.clear_faults()
+        async with http.ws_connect(fresh.ws_url) as ws:
+            assert (await ws.receive_json())["type"] == "connected"

@@ -47,6 +47,9 @@ class GrvtFace:
     async def drop_sockets(self, refuse_seconds: float = 0.0) -> int:
         return await self.hub.drop_all(refuse_seconds)
 
+    def accept_sockets(self) -> None:
+        self.hub.refuse_until = 0.0
+
     def reset(self) -> None:
         self.state.reset()
         self.hub.reset()

@@ -43,6 +43,9 @@ class LighterFace:
     async def drop_sockets(self, refuse_seconds: float = 0.0) -> int:
         return await self.hub.drop_all(refuse_seconds)
 
+    def accept_sockets(self) -> None:
+        self.hub.refuse_until = 0.0
+
     def reset(self) -> None:
         self.state.keys.reset()
         self.hub.reset()
