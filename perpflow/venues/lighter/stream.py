@@ -90,22 +90,11 @@ class AnsweredStream(Stream):
     its subscriptions: its first message on a channel (``subscribed/...``) says the channel is live.
     That message, like any other read meanwhile, goes to ``on_text`` then."""
 
-    def __init__(
-        self,
-        name: str,
-        url: str,
-        session: aiohttp.ClientSession,
-        on_message: Callable[[Msg], None],
-        hooks: StreamHooks,
-        *,
-        proxy: Proxy | None = None,
-    ) -> None:
-        super().__init__(name, url, session, on_message, hooks, proxy=proxy)
-        self._unconfirmed: set[str] = set()
+    _unconfirmed: frozenset[str] = frozenset()  # the channels not answered yet on this connection
 
     async def greet(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         await super().greet(ws)
-        self._unconfirmed = set(self.channels)
+        self._unconfirmed = frozenset(self.channels)
 
     def awaiting(self) -> bool:
         return bool(self._unconfirmed)
@@ -115,5 +104,5 @@ class AnsweredStream(Stream):
         if msg.get("type") == "error":
             raise StreamError(str(msg.get("error")))
         if str(msg.get("type", "")).startswith("subscribed/"):
-            self._unconfirmed.discard(str(msg.get("channel", "")).replace(":", "/"))
+            self._unconfirmed -= {str(msg.get("channel", "")).replace(":", "/")}
         return False

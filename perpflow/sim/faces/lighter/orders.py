@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from perpflow.sim.changes import ended_since
 from perpflow.sim.engine import Engine
 from perpflow.sim.order import Order
 
@@ -55,12 +56,5 @@ class OrderWatch:
 
     def _new_ended(self, engine: Engine) -> list[Order]:
         """Ended orders newer than the last one seen, newest first."""
-        fresh: list[Order] = []
-        ended = engine.inactive.get(self.account, ())
-        for o in reversed(ended):
-            if o is self.last_ended:
-                break
-            fresh.append(o)
-        if ended:
-            self.last_ended = ended[-1]
+        fresh, self.last_ended = ended_since(engine.inactive.get(self.account, ()), self.last_ended)
         return fresh
