@@ -4,10 +4,10 @@ order (sign + sendTx each, on the same client), with perpflow's place_order per 
 the requests of one refill (a fill's re-armed order: place_orders with one order).
 
 Each placement goes to a fresh sim account through a warm venue client (markets and nonce known,
-as a signer's are); the client's rate budget counts its REST requests. The refill runs as the
-signer runs it: the account's live view (``account_all`` + ``account_all_orders`` on one websocket,
-whose frames are not REST requests) is ready before the count starts, so the risk check's
-position and the order's fate after its sendTx come from the view; the ladders run without it.
+as a signer's are); the client's rate budget counts its REST requests. perpflow's paths run as the
+signer runs them: the account's live view (``account_all`` + ``account_all_orders`` on one
+websocket, whose frames are not REST requests) is ready before the count starts, so the risk
+check's position and an order's fate after its sendTx come from the view.
 Target: place_orders <= 0.25x the naive requests per ladder, <= 1.0 request per fill.
 """
 
@@ -172,7 +172,13 @@ async def main() -> None:
                 for (levels, name), runs in results.items():
                     runs.append(
                         await measure(
-                            PATHS[name], url=url, admin=admin, ledger=ledger, top=top, levels=levels
+                            PATHS[name],
+                            url=url,
+                            admin=admin,
+                            ledger=ledger,
+                            top=top,
+                            levels=levels,
+                            view=name != NAIVE,
                         )
                     )
             refills = [

@@ -679,7 +679,7 @@ class PerpflowRun(PathRun):
 
 @asynccontextmanager
 async def perpflow_stack(
-    client: Client, url: str, accounts: list[Account], ledger_url: str, tmp: Path, *, signers: int
+    client: Client, url: str, accounts: list[Account], ledger_url: str, tmp: Path, *, signers: int = 1
 ) -> AsyncIterator[None]:
     """The orchestrator, ``signers`` signer processes holding the accounts' keys (dealt among them,
     each serving its share by name, as an operator spreads keys) and the market-data worker, each
