@@ -20,6 +20,7 @@ class RateBudget:
         self._rate = per_minute / 60.0
         self._last = time.monotonic()
         self._lock = asyncio.Lock()
+        self.requests = 0  # admitted so far: what a client spent of the venue's rate limit
 
     def _refill(self) -> None:
         now = time.monotonic()
@@ -38,3 +39,4 @@ class RateBudget:
             while (delay := self.delay_for(weight)) > 0:  # noqa: ASYNC110
                 await asyncio.sleep(delay)
             self._tokens -= min(weight, self.capacity)
+            self.requests += 1

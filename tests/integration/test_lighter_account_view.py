@@ -37,27 +37,16 @@ env = ActivityEnvironment()
 _cois = itertools.count(1)
 
 
-class CountingBudget(RateBudget):
-    """Counts the venue client's requests and never holds one back."""
-
-    def __init__(self) -> None:
-        super().__init__(per_minute=1e12)
-        self.requests = 0
-
-    async def acquire(self, weight: float) -> None:
-        self.requests += 1
-
-
 @dataclass
 class Followed:
     venue: LighterVenue
-    budget: CountingBudget
+    budget: RateBudget
     view: LiveAccount
 
 
 async def follow(sim: SimHandle, account: SimAccount) -> AsyncIterator[Followed]:
     """A warm client (markets, nonce) with its view running and ready, its count at zero."""
-    budget = CountingBudget()
+    budget = RateBudget(per_minute=1e12)  # holds nothing back; its requests count them
     venue = venue_for(sim, account, budget=budget, weighted=False)
     stop = asyncio.Event()
     task = asyncio.create_task(venue.follow(stop))

@@ -20,6 +20,7 @@ async def test_a_budget_spends_by_weight_and_then_waits_for_refill() -> None:
     started = time.monotonic()
     await budget.acquire(1)
     assert time.monotonic() - started == pytest.approx(0.1, abs=0.08)
+    assert budget.requests == 101  # each admitted request counted, whatever its weight
 
 
 def test_lighter_tiers_set_the_budget_and_standard_counts_requests_not_weights() -> None:
