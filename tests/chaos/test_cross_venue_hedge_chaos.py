@@ -26,7 +26,7 @@ from tests.plugins.chaos import (
     FLEET_WIGGLE_S,
     chaos_fleet,
     each_cycle_ended_done_or_unwound,
-    kill_at_random,
+    kill_along,
     start_fleet,
     wiggle,
 )
@@ -35,7 +35,7 @@ from tests.plugins.sim import SimHandle
 from tests.plugins.venues import new_account, venue_for
 
 CYCLES_PER_PAIR = 8
-SEED = 20261130  # when and which process dies; the wiggle draws from SEED + 1
+SEED = 20261130  # which process dies first; the wiggle draws from SEED + 1
 
 
 @pytest.fixture
@@ -72,18 +72,18 @@ async def test_cross_venue_fleet_survives_sigkills_of_orchestrator_and_signer(
     public, stop = LighterVenue(sim.url, 0), asyncio.Event()
     grvt_venues = {g.account_index: grvt_venue(sim, g) for g in grvt}
     lighter_venues = {a.account_index: venue_for(sim, a) for a in lighter}
+    handle = await start_fleet(chaos_env.client, fleet)
     background = [
         asyncio.create_task(wiggle(sim, public, stop, random.Random(SEED + 1), FLEET_WIGGLE_S)),
-        asyncio.create_task(kill_at_random(procs, stop, random.Random(SEED))),
+        asyncio.create_task(kill_along(procs, stop, random.Random(SEED), handle)),
     ]
     try:
-        handle = await start_fleet(chaos_env.client, fleet)
         result: FleetResult = await asyncio.wait_for(handle.result(), timeout=540)
         stop.set()
         await asyncio.gather(*background)
         assert result.mode is FleetMode.COMPLETED, result
         assert result.cycles == 2 * CYCLES_PER_PAIR
-        assert sum(p.kills for p in procs) >= 3
+        assert sum(p.kills for p in procs) == 4  # one at each mark of kill_along
         await each_cycle_ended_done_or_unwound(chaos_env.client, handle, fleet)
         async with pg_ledger.session() as s:
             intents = (

@@ -23,7 +23,7 @@ from tests.plugins.chaos import (
     FLEET_WIGGLE_S,
     chaos_fleet,
     each_cycle_ended_done_or_unwound,
-    kill_at_random,
+    kill_along,
     start_fleet,
     wiggle,
     worker_procs,
@@ -33,7 +33,7 @@ from tests.plugins.venues import SimAccount, new_account, venue_for
 
 CYCLES_PER_PAIR = 10
 PAIRS = 2
-SEED = 20261121  # when and which process dies; the wiggle draws from SEED + 1
+SEED = 20261121  # which process dies first; the wiggle draws from SEED + 1
 
 
 @pytest.fixture
@@ -61,18 +61,18 @@ async def test_fleet_survives_sigkills_of_orchestrator_and_signer(
     fleet = chaos_fleet("chaos", pairs, CYCLES_PER_PAIR)
     public, stop = LighterVenue(sim.url, 0), asyncio.Event()
     venues = [venue_for(sim, a) for a in accounts]
+    handle = await start_fleet(chaos_env.client, fleet)
     background = [
         asyncio.create_task(wiggle(sim, public, stop, random.Random(SEED + 1), FLEET_WIGGLE_S)),
-        asyncio.create_task(kill_at_random(procs.all, stop, random.Random(SEED))),
+        asyncio.create_task(kill_along(procs.all, stop, random.Random(SEED), handle)),
     ]
     try:
-        handle = await start_fleet(chaos_env.client, fleet)
         result: FleetResult = await asyncio.wait_for(handle.result(), timeout=540)
         stop.set()
         await asyncio.gather(*background)
         assert result.mode is FleetMode.COMPLETED, result
         assert result.cycles == PAIRS * CYCLES_PER_PAIR
-        assert sum(p.kills for p in procs.all) >= 3
+        assert sum(p.kills for p in procs.all) == 4  # one at each mark of kill_along
         await each_cycle_ended_done_or_unwound(chaos_env.client, handle, fleet)
         async with pg_ledger.session() as s:
             intents = (

@@ -189,25 +189,41 @@ async def wiggle(
         await stopped_within(stop, every_s)
 
 
-async def kill_at_random(
-    procs: Sequence[Proc], stop: asyncio.Event, rng: random.Random, kills: int = 4
+async def kill_along(
+    procs: Sequence[Proc],
+    stop: asyncio.Event,
+    rng: random.Random,
+    fleet: WorkflowHandle[Any, Any],
+    marks: Sequence[int] = (1, 3, 5, 7),
 ) -> None:
-    """``kills`` times until ``stop``: after 5-10 s (drawn from ``rng``) SIGKILL the next of
-    ``procs`` in turn (the first drawn too, so each of them dies) and restart it 0.2-1.5 s later,
-    without waiting for it to poll again. Nothing is killed once ``stop`` is set: a kill after the
-    fleet has ended proves nothing. Give ``rng`` to nothing else, so the seed alone fixes when and
-    whom. The count is fixed, and the kills come early enough that a fast machine's fleet meets
-    them all (a kill per 8-14 s for as long as the fleet ran gave a slow machine ever more kills,
-    each slowing the fleet further, and a fast one too few)."""
+    """A SIGKILL as the fleet's count of ended cycles reaches each of ``marks``: the next of
+    ``procs`` in turn (the first drawn from ``rng``, so each of them dies), restarted 0.2-1.5 s
+    later without waiting for it to poll again. Nothing is killed once ``stop`` is set: a kill
+    after the fleet has ended proves nothing. Kills keyed to the fleet's progress, not to the
+    clock, land while it trades however fast the machine runs it (a kill every 5-10 s once left a
+    fast machine's fleet done before its third kill)."""
     turn = rng.randrange(len(procs))
-    for _ in range(kills):
-        if await stopped_within(stop, rng.uniform(5, 10)):
+    for mark in marks:
+        if not await _until_cycles(fleet, mark, stop):
             return
         victim = procs[turn % len(procs)]
         turn += 1
         victim.kill()
         await asyncio.sleep(rng.uniform(0.2, 1.5))  # how long it stays down
         victim.start()
+
+
+async def _until_cycles(fleet: WorkflowHandle[Any, Any], cycles: int, stop: asyncio.Event) -> bool:
+    """Until the fleet's status counts ``cycles`` ended cycles (False once ``stop`` is set); a
+    query the killed orchestrator cannot answer is asked again."""
+    while not stop.is_set():
+        with contextlib.suppress(Exception):
+            status = await asyncio.wait_for(fleet.query("status", result_type=FleetStatus), 2)
+            if status.cycles >= cycles:
+                return True
+        if await stopped_within(stop, 0.2):
+            break
+    return False
 
 
 async def stopped_within(stop: asyncio.Event, seconds: float) -> bool:
