@@ -69,6 +69,7 @@ from perpflow.models import AccountRef
 from perpflow.signals import ORDER_FILLED
 from perpflow.sim.admin_client import SimAdmin
 from perpflow.venues.errors import VenueError
+from perpflow.venues.lighter import parse
 from perpflow.venues.lighter.auth import LighterSigner
 from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.types import OrderKind, OrderSpec, Side, TimeInForce
@@ -79,7 +80,6 @@ START = Decimal(3000)
 STEP = Decimal("2.00")  # between levels
 SIZE = Decimal("0.01")
 TICK_S = 0.05  # the walk moves the sim's price this often
-LIVE = {"open", "pending", "in-progress"}  # Lighter's order statuses before an end
 CENT = Decimal("0.01")
 NO_BACKLOG_MS = 50.0  # a workflow task waiting longer than this for a poller is a queue
 TARGET = 3.0
@@ -246,7 +246,7 @@ class Tape:
                     order = known[o["order_index"]] = Order(
                         side, Decimal(o["price"]), o["client_order_index"], o["transaction_time"] // 1000
                     )
-                if o["status"] not in LIVE and order.ended_ms is None:
+                if parse.status(o["status"]).final and order.ended_ms is None:
                     order.ended_ms = now
 
     def open_orders(self, a: int) -> int:

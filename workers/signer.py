@@ -79,13 +79,10 @@ async def register(ledger: Ledger, accounts: list[VenueAccount]) -> None:
             log.info("account %s (%s %d) registered in the ledger", a.name, a.venue, a.account_index)
 
 
-def follow(venue: AccountFollower, stop: asyncio.Event, backoff: Backoff | None = None) -> asyncio.Task[None]:
+async def keep_following(venue: AccountFollower, stop: asyncio.Event, backoff: Backoff | None = None) -> None:
     """Run the venue's account view until ``stop``, restarting it (with back-off) whenever it ends
     before: while it is down its reads go by REST, and a view left down would keep them there."""
-    return asyncio.create_task(keep_following(venue, stop, backoff or Backoff(1.0, 60.0)))
-
-
-async def keep_following(venue: AccountFollower, stop: asyncio.Event, backoff: Backoff) -> None:
+    backoff = backoff or Backoff(1.0, 60.0)
     while not stop.is_set():
         started = time.monotonic()
         try:
@@ -121,7 +118,9 @@ async def main() -> None:
             observe.prepare(venues[-1])
         # Each account's live view (one websocket through its proxy): the risk check's position and
         # the fate of each order just sent come from it, without a request, while it is live.
-        views = [follow(v, stop) for v in venues if isinstance(v, AccountFollower)]
+        views = [
+            asyncio.create_task(keep_following(v, stop)) for v in venues if isinstance(v, AccountFollower)
+        ]
         start_metrics(metrics, accounts=AccountGauges(venues).read)
         client = await connect(settings)
         workers = []

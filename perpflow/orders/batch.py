@@ -32,7 +32,7 @@ T = TypeVar("T")
 
 # Bad nonces in a row before the batch gives up (the activity's retry starts afresh).
 NONCE_ATTEMPTS = 3
-# Ledger writes at once: within the ledger's connection pool (5), so none waits for a new connection.
+# Ledger writes at once per batch: well within the ledger's connection pool (perpflow.db.engine).
 LEDGER_WRITES_AT_ONCE = 5
 
 

@@ -272,7 +272,7 @@ async def test_the_signer_restarts_a_view_that_ended_and_logs_it(
     )
     followed.venue._live = live
     stop = asyncio.Event()
-    task = signer.follow(followed.venue, stop, Backoff(0.05, 0.1))
+    task = asyncio.create_task(signer.keep_following(followed.venue, stop, Backoff(0.05, 0.1)))
     try:
         await asyncio.wait_for(live.until_ready(), 20)
     finally:
