@@ -159,8 +159,7 @@ class BatchPlacement:
             await self.orders.mark_rejected(records[0].intent.key, str(exc))
             self.acks[records[0].intent.key] = records[0].refused(exc, sent_now=False)
             return
-        await _each([self.orders.mark_sent(r.intent.key) for r in records])
-        self.sent.extend(records)
+        self.sent.extend(records)  # recorded once the look-up after the send tells what it found
 
     async def _signed(self, chunk: Sequence[OrderRecord]) -> list[tuple[OrderRecord, SignedTx]]:
         try:

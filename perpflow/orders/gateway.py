@@ -116,8 +116,8 @@ class OrderGateway(Placing):
         except (InsufficientMargin, InvalidOrder) as exc:
             await self.orders.mark_rejected(intent.key, str(exc))
             raise
-        await self.orders.mark_sent(intent.key)
-        # Only a cheap look: not showing yet is pending; the full look-up waits for a retry.
+        # Only a cheap look: not showing yet is pending; the full look-up waits for a retry. Until
+        # ``placed`` records what it found, the row says SUBMITTING: a retry looks before it sends.
         found = await self.venue.order_just_sent(intent.market, record.client_order_index)
         ack = await self.placed(record, found)
         log.info("order %s sent coi=%d nonce=%d", intent.key, record.client_order_index, signed.nonce)

@@ -100,9 +100,13 @@ class Placing:
             await self.venue.refresh_nonce()
 
     async def placed(self, record: OrderRecord, found: VenueOrder | None) -> OrderAck:
-        """Sent just now: the venue's view of it, if it shows yet. Cancelled for margin raises."""
-        if found is not None:
-            await self.orders.mark_seen(record.intent.key, found)
+        """Sent just now: recorded as the venue shows it (one write, no "sent" before it), or as
+        sent while it does not show yet. Cancelled for margin raises."""
+        key = record.intent.key
+        if found is None:
+            await self.orders.mark_sent(key)
+        else:
+            await self.orders.mark_seen(key, found)
             if self.venue.refused_for_margin(found):
-                raise InsufficientMargin(f"order {record.intent.key} {found.reason}")
+                raise InsufficientMargin(f"order {key} {found.reason}")
         return record.ack(found, sent_now=True)

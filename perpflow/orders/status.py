@@ -15,7 +15,7 @@ from perpflow.venues.types import OrderStatus
 class OrderState(StrEnum):
     INTENT = "intent"  # claimed with its client order index; nothing signed, nothing sent
     SUBMITTING = "submitting"  # signed and recorded: from here the send may have reached the venue
-    SUBMITTED = "submitted"  # the venue took the send; its look-ups may not show it yet
+    SUBMITTED = "submitted"  # the venue took the send; the look-up right after did not show it yet
     REJECTED = "rejected"  # refused as specified before it executed: never on the venue
     PENDING = "pending"
     OPEN = "open"

@@ -209,12 +209,8 @@ async def test_signer_killed_between_send_and_ack_finds_its_order_and_sends_noth
     ioc = order(rig, "hedge-0", tif=TimeInForce.IOC, price=ask + 5)
     held = await hold_next(sim, HOLD_MS, ORDER)  # the look-up right after the send
     result = await rig.place([ioc])
-    await held.taken()
-
-    async def sent() -> bool:
-        return await rig.status(ioc) is OrderState.SUBMITTED
-
-    await until(sent)
+    await held.taken()  # the send was taken: the look-up after it is held
+    assert await rig.status(ioc) is OrderState.SUBMITTING  # written ahead; nothing since
     rig.signer.kill()
     _, first = await rig.stored(ioc)
     assert first is not None
