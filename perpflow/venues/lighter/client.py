@@ -161,10 +161,8 @@ class LighterVenue:
             scaling.order_ticks(m, spec.size, spec.price) for m, spec in zip(markets, specs, strict=True)
         ]
         signer, nonce = self._require_signer(), await self._nonce_for_signing()
-        return [
-            signer.create_order(m.market_id, spec, order_ticks, nonce + i)
-            for i, (m, spec, order_ticks) in enumerate(zip(markets, specs, ticks, strict=True))
-        ]
+        orders = enumerate(zip(markets, specs, ticks, strict=True))
+        return await signer.create_orders([(m.market_id, s, t, nonce + i) for i, (m, s, t) in orders])
 
     async def submit(self, tx: SignedTx) -> None:
         await self._send(
