@@ -5,17 +5,15 @@ their state, levels, fills and PnL printed now and then."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import datetime
 from typing import Any
 
-from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from perpflow import names
+from perpflow.devstack.carry_over import end_carried_over, this_stack_started
 from perpflow.devstack.demo_status import ledger_accounts, show_until_stopped
 from perpflow.devstack.grvt import DEMO_GRVT_ACCOUNT
-from perpflow.devstack.state import read_record
 from perpflow.devstack.venue import DEMO_GRID_ACCOUNT
 from perpflow.grid.client import session_view, start_session
 from perpflow.grid.config import GridConfig
@@ -40,8 +38,6 @@ GRVT_LADDER = {
 }  # fmt: skip
 SESSIONS = ((DEMO_GRID_ACCOUNT, LADDER), (DEMO_GRVT_ACCOUNT, GRVT_LADDER))
 
-log = logging.getLogger(__name__)
-
 
 async def run_session(
     client: Client,
@@ -63,26 +59,8 @@ async def main() -> None:
     settings = load_settings()
     accounts = await ledger_accounts(settings)
     client = await connect(settings)
-    record = read_record(settings.state_dir)
-    started = record.started_at if record is not None else None
+    started = this_stack_started(settings.state_dir)
     await asyncio.gather(*(run_session(client, accounts, name, ladder, started) for name, ladder in SESSIONS))
-
-
-async def end_carried_over(client: Client, workflow_id: str, stack_started: datetime) -> None:
-    """A demo session still running from an earlier stack keeps the book of that stack's sim, which
-    is gone (each stack starts an empty one): the reconciler would report its position as an orphan
-    every period. It is ended, with nothing to clean up, and this stack starts the demo afresh; one
-    this stack started (a restarted demo process) is the one to show."""
-    handle = client.get_workflow_handle(workflow_id)
-    try:
-        described = await handle.describe()
-    except RPCError as exc:
-        if exc.status is RPCStatusCode.NOT_FOUND:
-            return
-        raise
-    if described.status is WorkflowExecutionStatus.RUNNING and described.start_time < stack_started:
-        await handle.terminate(reason="carried over from an earlier dev stack, whose sim is gone")
-        log.info("ended %s: it ran on an earlier dev stack's sim", workflow_id)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,81 @@
+"""Demo jobs carried over from an earlier dev stack.
+
+``make run`` on a state dir kept from an earlier run finds that stack's demo jobs still running in
+Temporal, but not their sim: each stack starts an empty one. Left running, a job trades on a book
+it never had: its closes are refused (reduce-only on a flat account), it ends FAILED with critical
+alerts, and the reconciler sets what it says it owns against the empty venue as orphans. A demo
+ends such a job, and every child it runs, with nothing to clean up (what they held went with the
+sim), before it starts its own afresh; a job this stack started (a restarted demo process) is the
+one to show.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from perpflow.devstack.state import read_record
+
+REASON = "carried over from an earlier dev stack, whose sim is gone"
+
+log = logging.getLogger(__name__)
+
+
+def this_stack_started(state_dir: Path) -> datetime | None:
+    """When this dev stack started, by its record; None without one: no job is known to be older."""
+    record = read_record(state_dir)
+    return record.started_at if record is not None else None
+
+
+async def end_carried_over(client: Client, workflow_id: str, stack_started: datetime) -> list[str]:
+    """End ``workflow_id`` if it has run since before ``stack_started``, then each child it has
+    running (a fleet's hedge cycles); the ids ended, the job first.
+
+    The children are terminated, not left to the parent close policy: a fleet's cycles are
+    REQUEST_CANCEL children, and a cancelled cycle closes its legs on the venue, where the empty
+    sim refuses the closes (FAILED, critical alerts). The parent goes first: a child ended first
+    is reported to its parent, whose next task (on a running orchestrator, at once) halts the pair
+    with a critical alert; ended after it, a child has at most the policy's cancel request, whose
+    closes take its worker several round trips, while its terminate follows at once."""
+    described = await _describe(client, workflow_id)
+    if described is None or described.status is not WorkflowExecutionStatus.RUNNING:
+        return []
+    if described.start_time >= stack_started:  # this stack's: a restarted demo process shows it
+        return []
+    if not await _terminate(client, workflow_id, described.run_id):  # not a run started since
+        return []
+    # Its children as the ended run lists them: a cycle started since the first look is there too.
+    closed = await _describe(client, workflow_id, described.run_id) or described
+    children = [c.workflow_id for c in closed.raw_description.pending_children]
+    ended = [workflow_id]
+    for child in children:
+        if await _terminate(client, child):
+            ended.append(child)
+    log.info("ended %s: carried over from an earlier dev stack's sim", ", ".join(ended))
+    return ended
+
+
+async def _describe(
+    client: Client, workflow_id: str, run_id: str | None = None
+) -> WorkflowExecutionDescription | None:
+    try:
+        return await client.get_workflow_handle(workflow_id, run_id=run_id).describe()
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+
+
+async def _terminate(client: Client, workflow_id: str, run_id: str | None = None) -> bool:
+    """False when it had ended meanwhile (Temporal answers NOT_FOUND: nothing runs to end)."""
+    try:
+        await client.get_workflow_handle(workflow_id, run_id=run_id).terminate(reason=REASON)
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
