@@ -3,32 +3,20 @@
 ``make run`` on a state dir kept from an earlier run finds that stack's demo jobs still running in
 Temporal, but not their sim: each stack starts an empty one. Left running, a job trades on a book
 it never had: its closes are refused (reduce-only on a flat account), it ends FAILED with critical
-alerts, and the reconciler sets what it says it owns against the empty venue as orphans. A demo
-ends such a job, and every child it runs, with nothing to clean up (what they held went with the
-sim), before it starts its own afresh; a job this stack started (a restarted demo process) is the
-one to show.
+alerts, and the reconciler sets what it says it owns against the empty venue as orphans. The
+stack's first step after its migrations, before any worker polls (so no worker races the end),
+ends such a job and every child it runs, with nothing to clean up (what they held went with the
+sim); the demos then start theirs afresh.
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
-from pathlib import Path
 
 from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from perpflow.devstack.state import read_record
-
 REASON = "carried over from an earlier dev stack, whose sim is gone"
-
-log = logging.getLogger(__name__)
-
-
-def this_stack_started(state_dir: Path) -> datetime | None:
-    """When this dev stack started, by its record; None without one: no job is known to be older."""
-    record = read_record(state_dir)
-    return record.started_at if record is not None else None
 
 
 async def end_carried_over(client: Client, workflow_id: str, stack_started: datetime) -> list[str]:
@@ -55,7 +43,6 @@ async def end_carried_over(client: Client, workflow_id: str, stack_started: date
     for child in children:
         if await _terminate(client, child):
             ended.append(child)
-    log.info("ended %s: carried over from an earlier dev stack's sim", ", ".join(ended))
     return ended
 
 

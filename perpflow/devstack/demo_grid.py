@@ -5,13 +5,10 @@ their state, levels, fills and PnL printed now and then."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Any
 
 from temporalio.client import Client
 
-from perpflow import names
-from perpflow.devstack.carry_over import end_carried_over, this_stack_started
 from perpflow.devstack.demo_status import ledger_accounts, show_until_stopped
 from perpflow.devstack.grvt import DEMO_GRVT_ACCOUNT
 from perpflow.devstack.venue import DEMO_GRID_ACCOUNT
@@ -44,13 +41,10 @@ async def run_session(
     accounts: list[AccountRef],
     name: str,
     ladder: dict[str, Any],
-    stack_started: datetime | None,
 ) -> None:
     account = next(a for a in accounts if a.name == name)
     leg = LegAccount(account_index=account.account_index, api_key_index=account.api_key_index or 0)
     config = GridConfig.model_validate({**ladder, "account": leg})
-    if stack_started is not None:  # without the stack's record, no session is known to be older
-        await end_carried_over(client, names.grid_session_id(config.name), stack_started)
     session_id = await start_session(client, config, reuse=True)
     await show_until_stopped(lambda: session_view(client, session_id, active_only=True))
 
@@ -59,8 +53,7 @@ async def main() -> None:
     settings = load_settings()
     accounts = await ledger_accounts(settings)
     client = await connect(settings)
-    started = this_stack_started(settings.state_dir)
-    await asyncio.gather(*(run_session(client, accounts, name, ladder, started) for name, ladder in SESSIONS))
+    await asyncio.gather(*(run_session(client, accounts, name, ladder) for name, ladder in SESSIONS))
 
 
 if __name__ == "__main__":

@@ -8,19 +8,27 @@ banner and the state dir's record (perpflow/devstack/state.py) name the same add
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
+from datetime import UTC, datetime
 
 from perpflow import names
+from perpflow.config import load_yaml
 from perpflow.db.migrate import upgrade
+from perpflow.devstack import demo_fleet, demo_grid
+from perpflow.devstack.carry_over import REASON, end_carried_over
 from perpflow.devstack.chain import anvil_available, chain_service_units, chain_setup_units
 from perpflow.devstack.marketdata import market_data_service
 from perpflow.devstack.options import METRICS_PROCESSES, DevOptions, child_env
-from perpflow.devstack.probes import queue_has_pollers
+from perpflow.devstack.probes import queue_has_pollers, temporal_client
 from perpflow.devstack.reconcile import reconcile_schedule_step
 from perpflow.devstack.supervisor import Service, Step, Unit
 from perpflow.devstack.temporal import temporal_service
 from perpflow.devstack.venue import signer_config_path, venue_units
+from perpflow.hedge.config import FleetConfig
 from perpflow.settings import Settings
+
+log = logging.getLogger("perpflow.dev")
 
 
 def worker_service(name: str, module: str, queue: str, settings: Settings, opts: DevOptions) -> Service:
@@ -44,6 +52,22 @@ def resolved(opts: DevOptions) -> DevOptions:
     return opts.resolve(processes)
 
 
+def carried_over_step(settings: Settings, temporal_address: str) -> Step:
+    """Before any worker polls: a demo job an earlier stack left running would act on this stack's
+    empty sim as soon as a worker took its tasks (a hold run out: closes refused, FAILED, critical
+    alerts). Ended now, no worker races its end, and the demos start afresh."""
+
+    async def run() -> None:
+        client = await temporal_client(temporal_address, settings.temporal_namespace)
+        now = datetime.now(UTC)  # this stack's demos start last: every demo job running now is older
+        fleet = names.hedge_fleet_id(load_yaml(demo_fleet.CONFIG, FleetConfig).name)
+        for job in (fleet, *(names.grid_session_id(str(ladder["name"])) for _, ladder in demo_grid.SESSIONS)):
+            if ended := await end_carried_over(client, job, now):
+                log.info("ended %s: %s", ", ".join(ended), REASON)
+
+    return Step("end carried-over demo jobs", run)
+
+
 def units(settings: Settings, opts: DevOptions) -> list[Unit]:
     async def migrate() -> None:
         await asyncio.to_thread(upgrade, settings.ledger_url)
@@ -51,6 +75,7 @@ def units(settings: Settings, opts: DevOptions) -> list[Unit]:
     return [
         temporal_service(settings, opts),
         Step("ledger migrations", migrate),
+        carried_over_step(settings, opts.temporal_address),
         *venue_units(settings, opts, child_env(settings, opts)),
         # anvil + guard set-up first: the orchestrator serves payouts only once payouts.yaml exists.
         *chain_setup_units(settings, opts),

@@ -1,7 +1,7 @@
 """make run on a state dir kept from an earlier run: Temporal still has the earlier stack's demo
 jobs running (grid sessions, the hedge fleet and its cycles), but their sim is gone (each stack
-starts an empty one). The demos end those and keep a job this stack started (a restarted demo
-process)."""
+starts an empty one). The stack's first step, before any worker polls, ends those
+(``end_carried_over``) and keeps a job this stack started."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, TypeVar
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
@@ -18,9 +17,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from perpflow.db.ledger import Ledger
-from perpflow.devstack.carry_over import REASON, end_carried_over, this_stack_started
-from perpflow.devstack.demo_fleet import start_demo
-from perpflow.devstack.state import StackRecord, write_record
+from perpflow.devstack.carry_over import REASON, end_carried_over
 from perpflow.hedge.fleet import FleetInput, FleetStatus
 from perpflow.hedge.fleet_client import start_fleet
 from perpflow.hedge.models import CycleParams, CycleState, CycleStatus
@@ -56,7 +53,7 @@ async def test_a_session_from_an_earlier_stack_is_ended_and_one_of_this_stack_is
 
 
 async def test_a_fleet_from_an_earlier_stack_is_ended_with_its_cycles_and_the_demo_starts_it_afresh(
-    temporal_env: WorkflowEnvironment, fresh: SimHandle, pg_ledger: Ledger, tmp_path: Path, task_queue: str
+    temporal_env: WorkflowEnvironment, fresh: SimHandle, pg_ledger: Ledger, task_queue: str
 ) -> None:
     async with fleet_rig(temporal_env, fresh, pg_ledger, pairs=2) as rig:
         fleet = FleetInput(name=f"demo-{uuid.uuid4().hex[:6]}", market="ETH", pairs=rig.pairs(), cycle=HOLD)
@@ -69,11 +66,12 @@ async def test_a_fleet_from_an_earlier_stack_is_ended_with_its_cycles_and_the_de
     # The stack is killed: its workers and its sim are gone, its workflows run on in Temporal.
     await fresh.admin.reset()
     client = temporal_env.client
-    write_record(tmp_path, newer_stack(started_at=datetime.now(UTC)))
+    stack_started = datetime.now(UTC)
 
-    new_id = await start_demo(client, fleet, this_stack_started(tmp_path), task_queue=task_queue)
+    ended = await end_carried_over(client, fleet_id, stack_started)
+    new_id = await start_fleet(client, fleet, reuse=True, task_queue=task_queue)  # the demo, afresh
 
-    assert new_id == fleet_id
+    assert ended[0] == fleet_id and sorted(ended[1:]) == sorted(cycles) and new_id == fleet_id
     for wid, run_id in [(fleet_id, old.run_id), *((c, None) for c in cycles)]:
         assert await terminated_because(client.get_workflow_handle(wid, run_id=run_id)) == REASON
     new = await client.get_workflow_handle(fleet_id).describe()
@@ -83,8 +81,8 @@ async def test_a_fleet_from_an_earlier_stack_is_ended_with_its_cycles_and_the_de
     for account in rig.accounts:
         assert await claimed(client, pg_ledger, account.account_index) == []
 
-    # A demo process restarted on this stack keeps the fleet it started.
-    assert await start_demo(client, fleet, this_stack_started(tmp_path), task_queue=task_queue) == fleet_id
+    # The fleet this stack started is kept.
+    assert await end_carried_over(client, fleet_id, stack_started) == []
     assert (await client.get_workflow_handle(fleet_id).describe()).run_id == new.run_id
     await client.get_workflow_handle(fleet_id).terminate(reason="test over")
 
@@ -149,10 +147,3 @@ async def terminated_because(handle: WorkflowHandle[Any, Any]) -> str:
     assert (await handle.describe()).status is WorkflowExecutionStatus.TERMINATED
     events = [e async for e in handle.fetch_history_events()]
     return events[-1].workflow_execution_terminated_event_attributes.reason
-
-
-def newer_stack(started_at: datetime) -> StackRecord:
-    return StackRecord(
-        pid=1, started_at=started_at, namespace="perpflow", temporal_address="-", ui_url="-", sim_url="-",
-        ledger_url="-",
-    )  # fmt: skip
