@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import PollerBehaviorAutoscaling, UnsandboxedWorkflowRunner, Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.grid import GridActivities
 from activities.health import HealthActivities
@@ -110,9 +110,6 @@ async def main() -> None:
             # process's CPU with hundreds of payouts. Determinism is guarded where it is cheap:
             # the test suite runs every workflow sandboxed and replays the committed histories.
             workflow_runner=UnsandboxedWorkflowRunner(),
-            # Workflow tasks come in bursts (a price move fills a hundred grids at once): polls
-            # scale up with the backlog the server reports instead of five at most.
-            workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
             activities=[
                 health.check_component,
                 *market_activities,

@@ -6,13 +6,12 @@ Every call into the SDK's signer library (Go, through ctypes) is made on one thr
 Entering Go from the process's main thread costs about 0.8 ms per call on this host, and a
 signature is five such calls (the signing and four frees of its strings): about 4 ms of CPU per
 order, most of a signer's time under load. From a thread of our own a call costs microseconds and
-a signature about 0.3 ms. One thread also keeps the library's calls one at a time. Orders are
-signed there awaited, a batch in one turn: the event loop serves the other accounts meanwhile.
+a signature about 0.3 ms. One thread also keeps the library's calls one at a time; a batch's
+orders are signed there in one turn.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -69,9 +68,11 @@ class LighterSigner:
             self._token, self._expires_at = str(token), now + c.AUTH_TOKEN_LIFETIME_SECONDS
         return self._token
 
-    async def create_orders(self, orders: Sequence[Unsigned]) -> list[SignedTx]:
-        """Each order signed, all in one turn of the signing thread."""
-        return await asyncio.wrap_future(_SIGNING.submit(lambda: [self._create_order(*o) for o in orders]))
+    def create_orders(self, orders: Sequence[Unsigned]) -> list[SignedTx]:
+        """Each order signed, all in one turn of the signing thread. The caller waits (a fraction
+        of a millisecond an order) rather than awaits: under load an await is a turn of a busy
+        event loop, tens of milliseconds (bench_grid_scale)."""
+        return _on_signing_thread(lambda: [self._create_order(*o) for o in orders])
 
     def _create_order(self, market_id: int, spec: OrderSpec, ticks: tuple[int, int], nonce: int) -> SignedTx:
         """On the signing thread."""

@@ -162,7 +162,7 @@ class LighterVenue:
         ]
         signer, nonce = self._require_signer(), await self._nonce_for_signing()
         orders = enumerate(zip(markets, specs, ticks, strict=True))
-        return await signer.create_orders([(m.market_id, s, t, nonce + i) for i, (m, s, t) in orders])
+        return signer.create_orders([(m.market_id, s, t, nonce + i) for i, (m, s, t) in orders])
 
     async def submit(self, tx: SignedTx) -> None:
         await self._send(
