@@ -63,7 +63,7 @@ def carried_over_step(settings: Settings, temporal_address: str) -> Step:
         fleet = names.hedge_fleet_id(load_yaml(demo_fleet.CONFIG, FleetConfig).name)
         for job in (fleet, *(names.grid_session_id(str(ladder["name"])) for _, ladder in demo_grid.SESSIONS)):
             if ended := await end_carried_over(client, job, now):
-                log.info("ended %s: %s", ", ".join(ended), REASON)
+                log.warning("ended %s: %s", ", ".join(ended), REASON)
 
     return Step("end carried-over demo jobs", run)
 
