@@ -70,8 +70,8 @@ class LighterSigner:
 
     def create_orders(self, orders: Sequence[Unsigned]) -> list[SignedTx]:
         """Each order signed, all in one turn of the signing thread. The caller waits (a fraction
-        of a millisecond an order) rather than awaits: under load an await is a turn of a busy
-        event loop, tens of milliseconds (bench_grid_scale)."""
+        of a millisecond an order) rather than awaits: an await would add a turn of the event
+        loop, which under load serves every other account's work first."""
         return _on_signing_thread(lambda: [self._create_order(*o) for o in orders])
 
     def _create_order(self, market_id: int, spec: OrderSpec, ticks: tuple[int, int], nonce: int) -> SignedTx:
