@@ -8,6 +8,7 @@ the demo reporter resolve them.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -25,6 +26,7 @@ from perpflow.chain.client import ChainClient
 from perpflow.chain.wallet import HotWallet
 from perpflow.devstack import chain_admin
 from perpflow.devstack.anvil import AnvilConfig, find_anvil, probe_chain_id
+from perpflow.devstack.anvil_state import check_state_file
 from perpflow.devstack.options import ANVIL_PORT, DevOptions, child_env
 from perpflow.devstack.probes import queue_has_pollers
 from perpflow.devstack.supervisor import Service, Step, Unit
@@ -70,10 +72,15 @@ def chain_setup_units(settings: Settings, opts: DevOptions) -> list[Unit]:
 
     anvil = Service(name="anvil", command=cfg.argv(find_anvil()), ready=ready, ports=[("rpc", cfg.port)])
 
+    async def check_state() -> None:
+        # A SIGKILL mid-dump leaves the file cut off, and anvil would refuse to start.
+        assert cfg.state_file is not None
+        await asyncio.to_thread(check_state_file, cfg.state_file)
+
     async def setup() -> None:
         await set_up_guard(settings, url, f"ws://{cfg.host}:{cfg.port}")
 
-    return [anvil, Step("payout contract", setup)]
+    return [Step("anvil state file", check_state), anvil, Step("payout contract", setup)]
 
 
 def chain_service_units(settings: Settings, opts: DevOptions) -> list[Unit]:
@@ -110,7 +117,9 @@ def chain_service_units(settings: Settings, opts: DevOptions) -> list[Unit]:
 
 
 async def set_up_guard(settings: Settings, url: str, ws_url: str) -> None:
-    """Keys, guard, pool, whitelist and payouts.yaml; an existing guard (state file) is reused."""
+    """Keys, guard, pool, whitelist and payouts.yaml. The guard the demo state names is reused when
+    the chain holds its code; a fresh or older chain (anvil_state.py's fall-backs) that does not
+    gets a new one, and the demo state then names it."""
     state = settings.state_dir
     _ensure_keys(state)
     owner = HotWallet(resolve(f"secrets:{WALLET_SECRET}", state))
