@@ -32,7 +32,7 @@ async def end_carried_over(client: Client, workflow_id: str, stack_started: date
     described = await _describe(client, workflow_id)
     if described is None or described.status is not WorkflowExecutionStatus.RUNNING:
         return []
-    if described.start_time >= stack_started:  # this stack's: a restarted demo process shows it
+    if described.start_time >= stack_started:  # started by this stack: kept
         return []
     if not await _terminate(client, workflow_id, described.run_id):  # not a run started since
         return []
