@@ -126,8 +126,9 @@ class GridBook(GridOrders):
             return (lower - mark) / lower * 100
         return (mark - upper) / upper * 100 if mark > upper else Decimal(0)
 
-    def check_stop(self, mark: Decimal, now: datetime) -> StopReason | None:
-        """The first stop condition the session meets at ``mark`` and ``now``, if any."""
+    def check_stop(self, mark: Decimal, *, time_up: bool = False) -> StopReason | None:
+        """The first stop condition the session meets at ``mark``, if any; ``time_up``: its
+        ``max_duration_s`` has passed (the workflow's timer says so)."""
         s, net = self.config.stop, self.net_pnl(mark)
         if s.stop_loss_usd is not None and net <= -s.stop_loss_usd:
             return StopReason.STOP_LOSS
@@ -137,7 +138,7 @@ class GridBook(GridOrders):
             return StopReason.RANGE_EXIT
         if s.max_position is not None and abs(self.position) > s.max_position:
             return StopReason.MAX_POSITION
-        if s.max_duration_s is not None and (now - self.started_at).total_seconds() >= s.max_duration_s:
+        if s.max_duration_s is not None and time_up:
             return StopReason.TIME_LIMIT
         return None
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -215,16 +215,16 @@ def test_stop_conditions() -> None:
     b = book(
         stop={"outside_range_pct": "1", "max_duration_s": 60, "stop_loss_usd": "5", "max_position": "0.04"}
     )
-    assert b.check_stop(Decimal(3000), T0) is None
-    assert b.check_stop(Decimal(2771), T0) is StopReason.RANGE_EXIT
-    assert b.check_stop(Decimal(2773), T0) is None
-    assert b.check_stop(Decimal(3000), T0 + timedelta(seconds=60)) is StopReason.TIME_LIMIT
+    assert b.check_stop(Decimal(3000)) is None
+    assert b.check_stop(Decimal(2771)) is StopReason.RANGE_EXIT
+    assert b.check_stop(Decimal(2773)) is None
+    assert b.check_stop(Decimal(3000), time_up=True) is StopReason.TIME_LIMIT
     b.levels[1].open_hold(Decimal("0.05"), Decimal(2900))
-    assert b.check_stop(Decimal(2850), T0) is StopReason.MAX_POSITION
-    assert b.check_stop(Decimal(2780), T0) is StopReason.STOP_LOSS
+    assert b.check_stop(Decimal(2850)) is StopReason.MAX_POSITION
+    assert b.check_stop(Decimal(2780)) is StopReason.STOP_LOSS
     b = book(stop={"take_profit_usd": "1"})
     b.pnl.realized = Decimal(2)
-    assert b.check_stop(Decimal(3000), T0) is StopReason.TAKE_PROFIT
+    assert b.check_stop(Decimal(3000)) is StopReason.TAKE_PROFIT
 
 
 def test_adjust_rebuilds_once_with_new_keys_and_carries_the_position() -> None:

@@ -65,7 +65,7 @@ async def carry_out(run: GridRun, plan: Plan) -> None:
     if refused:
         first, longest = REFUSED_PAUSE_S
         pause = min(first * 2 ** (run.refused - 1), longest)
-        run.hold_until = workflow.now() + timedelta(seconds=pause)
+        run.deadlines.hold(pause)
 
 
 async def _send(run: GridRun, placements: list[Placement]) -> bool:
@@ -179,9 +179,9 @@ async def reconcile(run: GridRun) -> None:
         report.foreign, report.audit.actual, report.audit.expected, report.audit.drift,
     )  # fmt: skip
     run.reconcile_due = False
-    run.next_reconcile = workflow.now() + timedelta(seconds=run.config.reconcile_every_s)
-    if workflow.patched(POLL_BY_OPEN_ORDERS):  # the reconcile did what the poll does
-        run.next_poll = workflow.now() + timedelta(seconds=run.config.safety_poll_s)
+    # With POLL_BY_OPEN_ORDERS the reconcile did what the poll does: the next poll waits too.
+    polled = run.config.safety_poll_s if workflow.patched(POLL_BY_OPEN_ORDERS) else None
+    run.deadlines.reconciled(run.config.reconcile_every_s, polled)
 
 
 async def poll(run: GridRun) -> None:
@@ -194,7 +194,7 @@ async def poll(run: GridRun) -> None:
         resting = {ack.client_order_index for ack in opened.orders}
         gone = [coi for coi in gone if coi not in resting]
     await look_up(run, gone)
-    run.next_poll = workflow.now() + timedelta(seconds=run.config.safety_poll_s)
+    run.deadlines.polled(run.config.safety_poll_s)
 
 
 async def check_signer(config: GridConfig) -> None:

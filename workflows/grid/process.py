@@ -5,9 +5,6 @@ new every ``fills_per_run`` fills, carrying the book whole.
 
 from __future__ import annotations
 
-import asyncio
-from datetime import datetime, timedelta
-
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -30,11 +27,12 @@ async def steer(run: GridRun, *, cancelling: bool = False) -> GridStatus:
     while True:
         if not cancelling and book.state in (GridState.RUNNING, GridState.PAUSED):
             await watch_ladder(run)
-        if run.reconcile_due or workflow.now() >= run.next_reconcile:
+        due = run.deadlines.reconcile_now()  # its timer taken even when a reconnect asks too
+        if due or run.reconcile_due:
             run.price = await read_mark(run.config, run.price)
             await reconcile(run)
             run.record_fills(at_least=1)
-        elif workflow.now() >= run.next_poll:
+        elif run.deadlines.poll_now():
             await poll(run)
         _check_stops(run)
         if book.state in _WINDING_DOWN and book.settled:
@@ -61,7 +59,7 @@ def _check_stops(run: GridRun) -> None:
     book = run.book
     if book.state not in (GridState.RUNNING, GridState.PAUSED):
         return
-    if reason := book.check_stop(run.mark, workflow.now()):
+    if reason := book.check_stop(run.mark, time_up=run.deadlines.time_up()):
         workflow.logger.info("grid %s stops: %s at %s", book.workflow_id, reason, run.mark)
         run.stop(reason)
     elif config := book.recentered(run.mark):
@@ -71,41 +69,18 @@ def _check_stops(run: GridRun) -> None:
 
 def _holding(run: GridRun) -> bool:
     """Refused placements in a row: new ones wait a while (stops and rebuilds do not)."""
-    held = run.hold_until is not None and workflow.now() < run.hold_until
-    return held and run.book.state is GridState.RUNNING
+    return run.deadlines.holding() and run.book.state is GridState.RUNNING
 
 
 async def _wait(run: GridRun) -> None:
-    deadlines = [run.next_reconcile, run.next_poll]
-    if run.hold_until is not None and run.hold_until > workflow.now():
-        deadlines.append(run.hold_until)
-    if (end := _time_limit(run)) is not None:
-        deadlines.append(end)
-    if (deadline := min(deadlines)) > workflow.now():
-        alarm = _alarm(run, deadline)
-        await workflow.wait_condition(lambda: run.wake or alarm.done())
+    await run.deadlines.wait(lambda: run.wake)
     run.wake = False
 
 
-def _alarm(run: GridRun, deadline: datetime) -> asyncio.Task[None]:
-    """One timer for the next deadline, kept while the deadline stays: a fill that wakes the
-    session writes no timer events to its history."""
-    if run.alarm is not None:
-        at, timer = run.alarm
-        if at == deadline and not timer.done():
-            return timer
-        timer.cancel()
-    timer = asyncio.ensure_future(workflow.sleep(deadline - workflow.now()))
-    run.alarm = (deadline, timer)
-    return timer
-
-
-def _time_limit(run: GridRun) -> datetime | None:
-    limit = run.config.stop.max_duration_s
-    return None if limit is None else run.book.started_at + timedelta(seconds=limit)
-
-
 def _continue_due(run: GridRun) -> bool:
+    # The history's length is not the clock, but it is not the same in a replay either (see
+    # workflows.grid.deadlines): only a run that crosses the limit within a few events of such a
+    # query would decide otherwise in a replay. Sessions continue every fills_per_run fills first.
     info = workflow.info()
     full = info.is_continue_as_new_suggested() or info.get_current_history_length() > HISTORY_LIMIT
     return run.book.continue_as_new_due or full

@@ -5,7 +5,6 @@ knows beside it (the feed, the mark, what woke it), and the bookkeeping every st
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from perpflow.orders import OrderAck
     from perpflow.signals import FeedChanged, FeedState, OrderFilled
     from workflows.calls import DEACTIVATE_WATCHES, RECORD_GRID_FILLS, RECORD_GRID_SESSION
+    from workflows.grid.deadlines import TIMERS, ClockDeadlines, Deadlines, TimerDeadlines
     from workflows.options import BESIDE, LEDGER
 
 # Sessions begun before watch sets registered a band both ways at every level, one activity each;
@@ -40,16 +40,13 @@ class GridRun:
         self.feed_up = True
         self.epochs: dict[str, int] = {}  # the highest feed_changed epoch per stream
         self.feed: dict[str, FeedState] = {}
-        self.reconcile_due = True  # at start, after a reconnect, and every reconcile_every_s
-        self.next_reconcile = workflow.now()
-        self.next_poll = workflow.now() + timedelta(seconds=book.config.safety_poll_s)
+        self.reconcile_due = True  # at start, after a reconnect (and every reconcile_every_s)
         self.refused = 0  # placements refused in a row: the next ones wait longer
-        self.hold_until: datetime | None = None
-        self.alarm: tuple[datetime, asyncio.Task[None]] | None = None  # the timer a wait wakes on
         # Whether this run has heard the feed's state yet; the last watch set under way.
         self.feed_known = False
         self.watching: asyncio.Future[object] | None = None
         self.watch_sets = workflow.patched(WATCH_SETS)
+        self.deadlines: Deadlines = TimerDeadlines(book) if workflow.patched(TIMERS) else ClockDeadlines(book)
         # Before WATCH_SETS: the ladder version the watches were registered for.
         self.watched_version = book.version if carried else -1
         # Placements under way: a cancel waits for them, so no order is sent unseen.
