@@ -30,4 +30,3 @@ async def test_incompatible_history_is_reported_as_nondeterministic(path: Path) 
     [outcome] = await replay_files([path], ALL_WORKFLOWS)
     assert not outcome.ok
     assert "Nondeterminism" in (outcome.error or "")
-
