@@ -43,6 +43,8 @@ Lane = Activity[m.SendRequest, m.SendResult]
 # look once locally, wait in regular activities, get their search attributes from the watcher's
 # start and skip the transient CHECKING upsert (fewer workflow tasks and history events each).
 WAITS_AS_ACTIVITIES = "payout-waits-as-activities"
+# From this patch a tx is stuck once its send's timer fired, not by the clock (hedge/hold.py: why).
+STUCK_BY_TIMER = "payout-stuck-by-timer"
 # The wallet lane's business refusals, and the state each one ends the payout in.
 LANE_REFUSALS = {PayoutIneligible.__name__: S.INELIGIBLE, PayoutStateError.__name__: S.FAILED}
 
@@ -122,8 +124,6 @@ class LiquidationPayoutWorkflow(RejectsUnknownSignals):
     def status(self) -> m.PayoutStatus:
         return self._status
 
-    # -- operator updates ------------------------------------------------------------------
-
     @workflow.update
     async def approve(self, decision: m.ApprovalDecision) -> m.PayoutStatus:
         self._decision = (True, decision)
@@ -149,8 +149,6 @@ class LiquidationPayoutWorkflow(RejectsUnknownSignals):
             raise ValueError(
                 f"payout {self._status.workflow_id} is {self._status.state}, not awaiting approval"
             )
-
-    # -- steps -----------------------------------------------------------------------------
 
     async def _confirm_and_check(self, amount: int) -> m.CheckEventResult:
         inp, alerted = self._inp, False
@@ -209,7 +207,9 @@ class LiquidationPayoutWorkflow(RejectsUnknownSignals):
 
     async def _track_receipt(self) -> None:
         self._move(S.CONFIRMING_TX)
-        last_send = workflow.now()
+        last_send, stuck_after = workflow.now(), timedelta(seconds=self._inp.policy.stuck_after_s)
+        timed = workflow.patched(STUCK_BY_TIMER)  # before it: the clock since last_send
+        since_send = asyncio.create_task(workflow.sleep(stuck_after)) if timed else None
         req = m.AwaitTxRequest(workflow_id=self._status.workflow_id, policy=self._inp.policy)
         look_first = True
         while True:
@@ -222,12 +222,14 @@ class LiquidationPayoutWorkflow(RejectsUnknownSignals):
                 self._move(S.FAILED, reason=result.reason)
                 await self._notify("alert", result.reason or "payout reverted")
                 return
-            stuck = workflow.now() - last_send >= timedelta(seconds=self._inp.policy.stuck_after_s)
+            stuck = since_send.done() if since_send is not None else workflow.now() - last_send >= stuck_after
             taken = result.outcome is m.TxOutcome.NONCE_TAKEN
             if taken or stuck:
                 again = await self._lane(SEND_PAYOUT if taken else BUMP_PAYOUT, new_nonce=taken)
                 if again is None:
                     return
+                if since_send is not None:  # each send its own (an old one firing late decides nothing)
+                    since_send = asyncio.create_task(workflow.sleep(stuck_after))
                 last_send = workflow.now()
 
     async def _lane(self, lane: Lane, *, new_nonce: bool) -> m.SendResult | None:
@@ -252,8 +254,6 @@ class LiquidationPayoutWorkflow(RejectsUnknownSignals):
     def _sent_by(self, result: m.SendResult) -> None:
         if result.tx_hash is not None and result.tx_hash not in self._status.tx_hashes:
             self._status.tx_hashes.append(result.tx_hash)
-
-    # -- plumbing --------------------------------------------------------------------------
 
     def _move(
         self, state: S, *, reason: str | None = None, final_tx_hash: str | None = None, upsert: bool = True
