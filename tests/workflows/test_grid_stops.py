@@ -1,7 +1,8 @@
 """Each stop condition and each stop action on the real stack (dev server, workers, sim, market
 data): sessions side by side, one price path for all. A stop that cancels leaves none of its
 session's orders on the venue; ``keep_orders`` leaves exactly its own; the venue holds the
-position each session reports; two sessions on one account never touch each other's orders."""
+position each session reports; two sessions on one account never touch each other's orders. Each
+session's history replays with its tasks' times changed (its deadlines are timers, not the clock)."""
 
 from __future__ import annotations
 
@@ -29,8 +30,10 @@ from perpflow.venues.lighter.client import LighterVenue
 from tests.plugins.grid import Ladder, grid_orchestrator, until
 from tests.plugins.hedge import ETH, signer_workers
 from tests.plugins.marketdata import md_config, running
+from tests.plugins.replay_clock import replays_on_every_clock
 from tests.plugins.sim import SimHandle
 from tests.plugins.venues import SimAccount, new_account, venue_for
+from workflows.grid.deadlines import OFF_THE_CLOCK
 
 WIDE = {"outside_range_pct": 50}  # no range stop on the path below, unless a session asks
 
@@ -167,5 +170,7 @@ async def test_each_stop_condition_and_action_leaves_only_what_it_says(
         await sim.admin.set_price(ETH, (ladder.mid - 3 * ladder.step) * Decimal("0.97"))
 
         await all_ended_as_they_say(cases, venues, pg_ledger, keeps_orders=accounts[4])
+        for case in cases:  # reconciles, safety polls and the time limit: timers, not the clock
+            await replays_on_every_clock(case.session, OFF_THE_CLOCK, tmp_path / "clocks" / case.label)
         for order in await venues[accounts[4].account_index].open_orders("ETH"):
             await venues[accounts[4].account_index].cancel("ETH", order.order_index)

@@ -6,9 +6,11 @@ and gets a query (the run's task waits on a killed worker's sticky queue) runs t
 came after the last task at that task's time, and what it decided there is what it sends; a
 replay runs the same events at the next task's time. A reconcile in one and a timer in the
 other is a nondeterminism error the session never gets past (found by test_grid_chaos). A timer
-that fired is in the history; the clock is not.
+that fired is in the history; the clock is not. For the same reason a new session's order keys
+and start come from the workflow's start time (``workflows.grid.session``), not from the clock
+after its first reads: the keys come back in the history's acknowledgements.
 
-Sessions begun before ``TIMERS`` compare the clock with their deadlines (``ClockDeadlines``:
+Sessions begun before ``OFF_THE_CLOCK`` compare the clock with their deadlines (``ClockDeadlines``:
 their histories replay).
 """
 
@@ -23,7 +25,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from perpflow.grid.book import GridBook
 
-TIMERS = "grid-deadline-timers"
+OFF_THE_CLOCK = "grid-off-the-clock"
 # However short the wait, a timer is started: here the clock may be past a deadline that a
 # replay's clock is not (or the other way round), and a timer started or not would differ.
 SHORTEST = timedelta(milliseconds=1)
@@ -91,7 +93,7 @@ class TimerDeadlines:
 
 
 class ClockDeadlines:
-    """Before ``TIMERS``: deadlines compared with the clock; one timer for the nearest, kept
+    """Before ``OFF_THE_CLOCK``: deadlines compared with the clock; one timer for the nearest, kept
     while that deadline stays (a fill that wakes the session writes no timer events)."""
 
     def __init__(self, book: GridBook) -> None:

@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from perpflow.orders import OrderAck
     from perpflow.signals import FeedChanged, FeedState, OrderFilled
     from workflows.calls import DEACTIVATE_WATCHES, RECORD_GRID_FILLS, RECORD_GRID_SESSION
-    from workflows.grid.deadlines import TIMERS, ClockDeadlines, Deadlines, TimerDeadlines
+    from workflows.grid.deadlines import OFF_THE_CLOCK, ClockDeadlines, Deadlines, TimerDeadlines
     from workflows.options import BESIDE, LEDGER
 
 # Sessions begun before watch sets registered a band both ways at every level, one activity each;
@@ -46,7 +46,8 @@ class GridRun:
         self.feed_known = False
         self.watching: asyncio.Future[object] | None = None
         self.watch_sets = workflow.patched(WATCH_SETS)
-        self.deadlines: Deadlines = TimerDeadlines(book) if workflow.patched(TIMERS) else ClockDeadlines(book)
+        off_the_clock = workflow.patched(OFF_THE_CLOCK)
+        self.deadlines: Deadlines = TimerDeadlines(book) if off_the_clock else ClockDeadlines(book)
         # Before WATCH_SETS: the ladder version the watches were registered for.
         self.watched_version = book.version if carried else -1
         # Placements under way: a cancel waits for them, so no order is sent unseen.

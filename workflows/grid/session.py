@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.commands import CommandLog
     from workflows.controls import OperatorControls
+    from workflows.grid.deadlines import OFF_THE_CLOCK
     from workflows.grid.orders import SIGNER_CHECK, check_signer, land_inflight, read_mark, read_market
     from workflows.grid.process import steer
     from workflows.grid.run import GridRun
@@ -198,11 +199,12 @@ async def _open(config: GridConfig) -> GridBook:
         await check_signer(config)
     market = await read_market(config)
     mark = await read_mark(config, None)
-    wid, now = workflow.info().workflow_id, workflow.now()
+    info = workflow.info()
+    started = info.workflow_start_time if workflow.patched(OFF_THE_CLOCK) else workflow.now()
     try:
         book = GridBook.start(
-            session=names.grid_session_key(config.name, now), workflow_id=wid, config=config,
-            market=market, mark=mark, now=now, on_lot=workflow.patched(LOT_CHECK),
+            session=names.grid_session_key(config.name, started), workflow_id=info.workflow_id,
+            config=config, market=market, mark=mark, now=started, on_lot=workflow.patched(LOT_CHECK),
         )  # fmt: skip
     except LadderError as exc:
         raise ApplicationError(str(exc), type=LadderError.__name__, non_retryable=True) from None
