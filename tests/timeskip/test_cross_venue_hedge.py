@@ -201,7 +201,13 @@ async def test_a_temporal_cancel_closes_each_leg_on_its_own_venue(lighter_maker:
     rig = lighter_maker
     handle = await start(rig, cycle(rig, Side.SELL, hold_s=3600))
     rig.maker_venue.fill(await maker_quote(rig))
-    await until_status(handle, lambda s: s.state is CycleState.HOLDING, "holding")
+    # Cancelled once the hold has read both legs' books and waits, not while a read is in flight:
+    # the time-skipping server refuses a cancel of an activity whose completion it holds back
+    # behind the cancel's workflow task (ACTIVITY_UNKNOWN, temporalio/sdk-java#2391) and never
+    # finishes that task, so the cycle would hang there. A real server records the cancel request
+    # and goes on; only this test's timing was wrong, not the cycle's cancel.
+    settled = await until_status(handle, lambda s: s.taker_mark is not None, "the hold's look at both books")
+    assert settled.state is CycleState.HOLDING
     await handle.cancel()
     with pytest.raises(WorkflowFailureError):
         await handle.result()
