@@ -51,10 +51,13 @@ async def test_a_session_lays_its_ladder_re_arms_fills_and_stop_leaves_only_the_
                 "GridSessionWorkflow", config, id=names.grid_session_id(config["name"]), task_queue=queue,
                 result_type=GridStatus,
             )  # fmt: skip
+            # Unfrozen: the account's stream may come up a moment after the market's (frozen until then).
             laid = await until(
-                handle, lambda s: sum(r.state is LevelState.OPEN for r in s.levels) == 6, "the ladder resting"
+                handle,
+                lambda s: sum(r.state is LevelState.OPEN for r in s.levels) == 6 and not s.frozen,
+                "the ladder resting",
             )
-            assert level(laid, 3).state is LevelState.IDLE and not laid.frozen
+            assert level(laid, 3).state is LevelState.IDLE
             resting = {o.client_order_index for o in await venue.open_orders("ETH")}
             assert len(resting) == 7 and MANUAL_COI in resting
             # The exposure reconciler sees the session's orders as its own, never the manual one.
