@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -48,6 +48,15 @@ with workflow.unsafe.imports_passed_through():
 
 ENDING = frozenset({FleetMode.STOPPING, FleetMode.REDUCING, FleetMode.HALTED})
 
+# From this patch on the day whose realized PnL the daily loss limit reads turns at a timer set
+# for the next UTC midnight (the day carried), not at the clock of the task that accounts a cycle:
+# that task may run earlier than its replay (a query on a new worker after a SIGKILL), so a cycle
+# ending about midnight could count to one day there and to the next in the replay, the limit
+# halting the fleet in one only (nondeterminism). The first day and the epoch in the cycle ids
+# come from the run's start time (history), not the first task's clock. Fleets begun before read
+# the clock.
+OFF_THE_CLOCK = "fleet-off-the-clock"
+
 
 @workflow.defn(name="HedgeFleetWorkflow", failure_exception_types=FAIL_ON_INVALID_INPUT)
 class HedgeFleetWorkflow(OperatorControls):
@@ -58,12 +67,17 @@ class HedgeFleetWorkflow(OperatorControls):
         self.paused = False
         self.run_cycles = 0
         self.commands = CommandLog("fleet")
+        self.days_by_timer = False
 
     @workflow.run  # noqa: RET503 - the last line, continue_as_new, raises
     async def run(self, raw: Any = None) -> FleetResult:
         inp = self.inp = parse_input(FleetInput, raw, names.Kind.HEDGE_FLEET)
         self.carry = inp.carry.model_copy(deep=True)
-        self.carry.epoch = self.carry.epoch or names.fleet_epoch(workflow.now())
+        self.days_by_timer = workflow.patched(OFF_THE_CLOCK)
+        started = workflow.info().workflow_start_time if self.days_by_timer else workflow.now()
+        self.carry.epoch = self.carry.epoch or names.fleet_epoch(started)
+        if self.days_by_timer:
+            self._begin_day(started.date().isoformat())
         self.pairs = {p.name: PairStatus(name=p.name) for p in inp.pairs}
         self.paused = self.paused or self.carry.mode is FleetMode.PAUSED
         workflow.upsert_search_attributes([
@@ -143,8 +157,7 @@ class HedgeFleetWorkflow(OperatorControls):
         status.last = result
         self.run_cycles += 1
         self.carry.cycles += 1
-        today = workflow.now().date().isoformat()
-        if today != self.carry.day:
+        if not self.days_by_timer and (today := workflow.now().date().isoformat()) != self.carry.day:
             self.carry.day, self.carry.day_realized = today, result.realized_pnl * 0
         self.carry.day_realized += result.realized_pnl
         self.carry.total_realized += result.realized_pnl
@@ -166,6 +179,15 @@ class HedgeFleetWorkflow(OperatorControls):
             self.carry.mode = FleetMode.REDUCING
             self.carry.reason = f"daily loss limit {limit} reached: {self.carry.day_realized} (net of fees)"
             raise_alert(Severity.WARNING, "daily loss limit reached: REDUCING", self.carry.reason)
+
+    def _begin_day(self, day: str) -> None:
+        """``day`` (UTC) begins when it is after the carried one; it ends at a timer at its midnight."""
+        if day > self.carry.day:  # ISO dates sort as days; "" before any
+            self.carry.day, self.carry.day_realized = day, Decimal(0)
+        end = datetime.combine(date.fromisoformat(self.carry.day) + timedelta(days=1), time(), UTC)
+        # At least 1 ms, so a timer is always started (the clock here may be past a replay's).
+        timer = asyncio.ensure_future(workflow.sleep(max(end - workflow.now(), timedelta(milliseconds=1))))
+        timer.add_done_callback(lambda t: None if t.cancelled() else self._begin_day(end.date().isoformat()))
 
     def _publish_limit(self) -> None:
         """The daily loss limit as a metric, for the alert that warns before it is reached (the

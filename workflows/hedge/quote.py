@@ -6,6 +6,7 @@ and priced on B's market."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from decimal import Decimal
 
@@ -28,6 +29,18 @@ with workflow.unsafe.imports_passed_through():
 # Each long poll for fills returns at least this often, so history stays small but a lost
 # signal is never waited on for longer.
 POLL_WINDOW_S = 30.0
+
+# From these patches on, a maker order's timeout and the hedge deadline are timers that fired
+# (events in the history), never ``workflow.time()`` against a deadline: the task that takes an
+# activity result or a fill signal may run at an earlier time than its replay (a query on a new
+# worker after a SIGKILL runs the events after the last task at that task's time), so a clock
+# comparison could cancel in one and poll again in the other (nondeterminism). The clock still
+# sizes timers, polls and the hedge's schedule-to-close. Cycles begun before read the clock.
+MAKER_TIMEOUT_TIMER = "hedge-maker-timeout-timer"
+# Started only when a second round is needed: a hedge filled at once adds no command.
+HEDGE_DEADLINE_TIMER = "hedge-deadline-timer"
+# However short the wait, a timer is started (here the clock may be past a deadline a replay's is not).
+SHORTEST_S = 0.001
 
 
 class HedgeImpossible(Exception):
@@ -65,22 +78,33 @@ async def quote_and_hedge(run: CycleRun) -> None:
 
 async def _work_maker_order(run: CycleRun, ack: OrderAck) -> None:
     """Hedge each fill as it comes until the order is done or its timeout; then cancel it."""
-    deadline = workflow.time() + run.params.maker_timeout_s
+    timeout_s = run.params.maker_timeout_s
+    deadline = workflow.time() + timeout_s
+    expired = _timer(timeout_s) if workflow.patched(MAKER_TIMEOUT_TIMER) else None  # None: the clock
     coi = ack.client_order_index
     while not run.s.tally.orders[coi].final:
         await hedge_outstanding(run, final=False)
         left = deadline - workflow.time()
-        if left <= 0 or run.s.flatten_requested:
+        if (expired.done() if expired is not None else left <= 0) or run.s.flatten_requested:
             break
-        await _wait_for_fills(run, run.ref(run.inp.maker, coi), left)
+        await _wait_for_fills(run, run.ref(run.inp.maker, coi), left, expired)
+    if expired is not None:  # a filled order's timeout wakes nothing later
+        expired.cancel()
     if not run.s.tally.orders[coi].final:
         # A fill that races the cancel still shows in the cancel's final state.
         await cancel(run, run.inp.maker, coi)
     await hedge_outstanding(run, final=False)
 
 
-async def _wait_for_fills(run: CycleRun, ref: OrderRef, left: float) -> None:
-    """Whichever comes first: a fill signal (fast path) or the polling activity (safety net)."""
+def _timer(seconds: float) -> asyncio.Task[None]:
+    return asyncio.ensure_future(workflow.sleep(max(seconds, SHORTEST_S)))
+
+
+async def _wait_for_fills(
+    run: CycleRun, ref: OrderRef, left: float, expired: asyncio.Task[None] | None
+) -> None:
+    """Whichever comes first: a fill signal (fast path), the polling activity (safety net) or the
+    order's timeout (``expired``; before its patch, ``left`` seconds by the clock)."""
     s, coi = run.s, ref.client_order_index
     assert coi is not None
     if run.poll is not None and run.poll_coi != coi:
@@ -88,10 +112,11 @@ async def _wait_for_fills(run: CycleRun, ref: OrderRef, left: float) -> None:
         run.poll = None
     if run.poll is None or run.poll.done():
         run.poll_coi = coi
+        # The clock may be past the timeout the timer has not reached: at least one poll's look.
+        window = min(left if expired is None else max(left, run.params.poll_s), POLL_WINDOW_S)
         req = AwaitFill(
-            order=ref, known_filled=s.tally.orders[coi].size, timeout_s=min(left, POLL_WINDOW_S),
-            poll_s=run.params.poll_s,
-        )  # fmt: skip
+            order=ref, known_filled=s.tally.orders[coi].size, timeout_s=window, poll_s=run.params.poll_s
+        )
         run.poll = AWAIT_FILL.start(
             req,
             task_queue=run.read_queue(run.inp.maker),
@@ -100,7 +125,10 @@ async def _wait_for_fills(run: CycleRun, ref: OrderRef, left: float) -> None:
         )
     s.wake = False
     signalled = asyncio.ensure_future(workflow.wait_condition(lambda: s.wake or s.flatten_requested))
-    await workflow.wait([run.poll, signalled], timeout=left, return_when=asyncio.FIRST_COMPLETED)
+    if expired is None:
+        await workflow.wait([run.poll, signalled], timeout=left, return_when=asyncio.FIRST_COMPLETED)
+    else:
+        await workflow.wait([run.poll, signalled, expired], return_when=asyncio.FIRST_COMPLETED)
     signalled.cancel()
     if run.poll.done():
         poll, run.poll = run.poll, None
@@ -109,15 +137,20 @@ async def _wait_for_fills(run: CycleRun, ref: OrderRef, left: float) -> None:
 
 async def hedge_outstanding(run: CycleRun, *, final: bool) -> None:
     """Hedge on B whatever A has filled beyond what B already holds, by the hedge deadline."""
-    deadline: float | None = None
-    while (need := _unhedged(run)) > 0:
-        if deadline is None:
-            deadline = workflow.time() + run.params.hedge_deadline_s
-            run.enter(CycleState.HEDGING)
-        left = deadline - workflow.time()
-        if left <= 0:
-            raise HedgeImpossible(f"could not hedge {need} within {run.params.hedge_deadline_s:g} s")
-        await _hedge(run, need, left)
+    deadline: _HedgeDeadline | None = None
+    try:
+        while (need := _unhedged(run)) > 0:
+            if deadline is None:
+                deadline = _HedgeDeadline(run)
+                run.enter(CycleState.HEDGING)
+            elif deadline.passed():
+                raise HedgeImpossible(f"could not hedge {need} within {run.params.hedge_deadline_s:g} s")
+            left = deadline.left()
+            if not await _hedge(run, need, left):
+                await deadline.pause(left)  # nothing within the slippage bound: look again shortly
+    finally:
+        if deadline is not None:
+            deadline.stop()
     if final and (residue := _naked(run)) > 0:
         if run.inp.cross:  # what the hedge market cannot take, the maker's may: closed there
             residue = await trim_residue(run, residue)
@@ -128,6 +161,47 @@ async def hedge_outstanding(run: CycleRun, *, final: bool) -> None:
             run.alert(Severity.WARNING, "unhedgeable residue", run.s.reason)
     if run.s.state is CycleState.HEDGING:
         run.enter(CycleState.QUOTING)
+
+
+class _HedgeDeadline:
+    """When hedging must be done. The first round needs no look at it (the whole deadline is
+    left); from a second round on it is a timer that fired (``HEDGE_DEADLINE_TIMER``), or before
+    that patch the clock. ``left`` sizes the hedge's schedule-to-close and the pauses only."""
+
+    def __init__(self, run: CycleRun) -> None:
+        self.at = workflow.time() + run.params.hedge_deadline_s
+        self.timer: asyncio.Task[None] | None = None
+        self.timed: bool | None = None  # the patch, asked on a second round only
+
+    def left(self) -> float:
+        left = self.at - workflow.time()
+        return max(left, SHORTEST_S) if self.timed else left  # before the patch: > 0 when asked
+
+    def passed(self) -> bool:
+        return self._started().done() if self._timed() else self.at - workflow.time() <= 0
+
+    async def pause(self, left: float) -> None:
+        """A second, or the rest of the deadline when sooner."""
+        if not self._timed():
+            await workflow.sleep(min(1.0, left))
+            return
+        timer = self._started()
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(timer.done, timeout=1.0)
+
+    def _timed(self) -> bool:
+        if self.timed is None:
+            self.timed = workflow.patched(HEDGE_DEADLINE_TIMER)
+        return self.timed
+
+    def _started(self) -> asyncio.Task[None]:
+        if self.timer is None:
+            self.timer = _timer(self.at - workflow.time())
+        return self.timer
+
+    def stop(self) -> None:
+        if self.timer is not None:  # a hedge done before its deadline wakes nothing later
+            self.timer.cancel()
 
 
 def _naked(run: CycleRun) -> Decimal:
@@ -142,7 +216,8 @@ def _unhedged(run: CycleRun) -> Decimal:
     return run.sizes.hedge(tally.filled(Role.MAKER) - tally.filled(Role.HEDGE), price)
 
 
-async def _hedge(run: CycleRun, need: Decimal, left: float) -> None:
+async def _hedge(run: CycleRun, need: Decimal, left: float) -> bool:
+    """One IOC on B within the slippage bound; False: nothing filled."""
     reference = run.s.tally.avg_price(Role.MAKER)
     assert reference is not None
     side = run.inp.maker_side.opposite
@@ -164,6 +239,4 @@ async def _hedge(run: CycleRun, need: Decimal, left: float) -> None:
     except ActivityError as exc:
         raise HedgeImpossible(f"hedge of {need} refused: {root_cause(exc)}") from None
     run.s.hedges, run.s.fill_at = run.s.hedges + 1, None
-    if ack.filled_size == 0:
-        # Nothing within the slippage bound: look again shortly, until the deadline.
-        await workflow.sleep(min(1.0, left))
+    return ack.filled_size > 0
