@@ -1,12 +1,7 @@
-"""When a grid session reconciles, polls, ends a pause after refusals or reaches its time limit.
-
-Sessions decide these by which of their timers fired, never by comparing ``workflow.now()`` with
-a deadline. The clock is not the same in a replay: a worker that does not have the run cached
-and gets a query (the run's task waits on a killed worker's sticky queue) runs the events that
-came after the last task at that task's time, and what it decided there is what it sends; a
-replay runs the same events at the next task's time. A reconcile in one and a timer in the
-other is a nondeterminism error the session never gets past (found by test_grid_chaos). A timer
-that fired is in the history; the clock is not. For the same reason a new session's order keys
+"""When a grid session reconciles, polls, ends a pause after refusals or reaches its time limit:
+decided by which of its timers fired, never by the clock against a deadline (``workflows.timers``;
+test_grid_chaos found a reconcile in replay where the first run had started a timer). For the
+same reason a new session's order keys
 and start come from the workflow's start time (``workflows.grid.session``), not from the clock
 after its first reads: the keys come back in the history's acknowledgements.
 
@@ -24,11 +19,9 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from perpflow.grid.book import GridBook
+    from workflows.timers import start_timer
 
 OFF_THE_CLOCK = "grid-off-the-clock"
-# However short the wait, a timer is started: here the clock may be past a deadline that a
-# replay's clock is not (or the other way round), and a timer started or not would differ.
-SHORTEST = timedelta(milliseconds=1)
 RECONCILE, POLL, HOLD, TIME_LIMIT = "reconcile", "poll", "hold", "time limit"
 
 
@@ -77,7 +70,7 @@ class TimerDeadlines:
         if (timer := self._timers.pop(name, None)) is not None and not timer.done():
             timer.cancel()
         self._fired.discard(name)
-        timer = asyncio.ensure_future(workflow.sleep(max(after, SHORTEST)))
+        timer = start_timer(after.total_seconds())
         timer.add_done_callback(lambda t: self._ring(name, t))
         self._timers[name] = timer
 

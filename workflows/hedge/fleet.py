@@ -44,17 +44,16 @@ with workflow.unsafe.imports_passed_through():
     from workflows.controls import OperatorControls
     from workflows.failures import unless_cancelled
     from workflows.hedge.cycle import HedgeCycleWorkflow
+    from workflows.timers import timer_until
     from workflows.validation import FAIL_ON_INVALID_INPUT, parse_input
 
 ENDING = frozenset({FleetMode.STOPPING, FleetMode.REDUCING, FleetMode.HALTED})
 
 # From this patch on the day whose realized PnL the daily loss limit reads turns at a timer set
-# for the next UTC midnight (the day carried), not at the clock of the task that accounts a cycle:
-# that task may run earlier than its replay (a query on a new worker after a SIGKILL), so a cycle
-# ending about midnight could count to one day there and to the next in the replay, the limit
-# halting the fleet in one only (nondeterminism). The first day and the epoch in the cycle ids
-# come from the run's start time (history), not the first task's clock. Fleets begun before read
-# the clock.
+# for the next UTC midnight (the day carried), not at the clock of the task that accounts a cycle
+# (``workflows.timers``: a cycle ending about midnight could count to another day in a replay);
+# the first day and the epoch in the cycle ids come from the run's start time. Fleets begun
+# before read the clock.
 OFF_THE_CLOCK = "fleet-off-the-clock"
 
 
@@ -185,8 +184,7 @@ class HedgeFleetWorkflow(OperatorControls):
         if day > self.carry.day:  # ISO dates sort as days; "" before any
             self.carry.day, self.carry.day_realized = day, Decimal(0)
         end = datetime.combine(date.fromisoformat(self.carry.day) + timedelta(days=1), time(), UTC)
-        # At least 1 ms, so a timer is always started (the clock here may be past a replay's).
-        timer = asyncio.ensure_future(workflow.sleep(max(end - workflow.now(), timedelta(milliseconds=1))))
+        timer = timer_until(end)
         timer.add_done_callback(lambda t: None if t.cancelled() else self._begin_day(end.date().isoformat()))
 
     def _publish_limit(self) -> None:

@@ -8,9 +8,7 @@ cycle's ``CycleProgress`` whole.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from datetime import datetime, timedelta
 from decimal import Decimal
 
 from temporalio import workflow
@@ -23,21 +21,20 @@ with workflow.unsafe.imports_passed_through():
     from workflows.calls import REGISTER_WATCH
     from workflows.hedge.legs import marks
     from workflows.hedge.run import CycleRun
+    from workflows.timers import timer_until
 
 # A holding cycle continues as new past this many events (Temporal's hard limit is 51,200).
 HISTORY_LIMIT = 10_000
 
 # From this patch on the hold ends when a timer set for hold_until has fired, not when the clock
-# says so: the workflow task that takes an activity result may run at an earlier time than its
-# replay (a query on a new worker after a SIGKILL), so a clock comparison could take the other
-# branch in replay (nondeterminism). Holds begun before it keep reading the clock.
+# says so (``workflows.timers``). Holds begun before it keep reading the clock.
 HOLD_TIMER = "hedge-hold-timer"
 
 
 async def hold(run: CycleRun) -> None:
     s = run.s
     assert s.hold_until is not None
-    over = _timer_until(s.hold_until) if workflow.patched(HOLD_TIMER) else None  # None: the clock
+    over = timer_until(s.hold_until) if workflow.patched(HOLD_TIMER) else None  # None: the clock
     while not s.flatten_requested:
         prices = await marks(run)
         if trigger := _trigger(run, prices):
@@ -59,12 +56,6 @@ async def hold(run: CycleRun) -> None:
         s.wake = False
     if over is not None:  # ended by a trigger or a flatten: no wake-up from it during the close
         over.cancel()
-
-
-def _timer_until(until: datetime) -> asyncio.Task[None]:
-    """The hold's end as a timer (at least 1 ms, so one is always started; a continued run
-    starts its own from the carried hold_until)."""
-    return asyncio.create_task(workflow.sleep(max(until - workflow.now(), timedelta(milliseconds=1))))
 
 
 def _trigger(run: CycleRun, prices: dict[LegAccount, Decimal]) -> str | None:

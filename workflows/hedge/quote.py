@@ -25,22 +25,17 @@ with workflow.unsafe.imports_passed_through():
     from workflows.hedge.close import trim_residue
     from workflows.hedge.legs import cancel, place, read_book
     from workflows.hedge.run import CycleRun
+    from workflows.timers import SHORTEST_S, start_timer
 
 # Each long poll for fills returns at least this often, so history stays small but a lost
 # signal is never waited on for longer.
 POLL_WINDOW_S = 30.0
 
-# From these patches on, a maker order's timeout and the hedge deadline are timers that fired
-# (events in the history), never ``workflow.time()`` against a deadline: the task that takes an
-# activity result or a fill signal may run at an earlier time than its replay (a query on a new
-# worker after a SIGKILL runs the events after the last task at that task's time), so a clock
-# comparison could cancel in one and poll again in the other (nondeterminism). The clock still
-# sizes timers, polls and the hedge's schedule-to-close. Cycles begun before read the clock.
+# From these patches on, a maker order's timeout and the hedge deadline are timers that fired,
+# not the clock against a deadline (``workflows.timers``). Cycles begun before read the clock.
 MAKER_TIMEOUT_TIMER = "hedge-maker-timeout-timer"
 # Started only when a second round is needed: a hedge filled at once adds no command.
 HEDGE_DEADLINE_TIMER = "hedge-deadline-timer"
-# However short the wait, a timer is started (here the clock may be past a deadline a replay's is not).
-SHORTEST_S = 0.001
 
 
 class HedgeImpossible(Exception):
@@ -80,7 +75,7 @@ async def _work_maker_order(run: CycleRun, ack: OrderAck) -> None:
     """Hedge each fill as it comes until the order is done or its timeout; then cancel it."""
     timeout_s = run.params.maker_timeout_s
     deadline = workflow.time() + timeout_s
-    expired = _timer(timeout_s) if workflow.patched(MAKER_TIMEOUT_TIMER) else None  # None: the clock
+    expired = start_timer(timeout_s) if workflow.patched(MAKER_TIMEOUT_TIMER) else None  # None: the clock
     coi = ack.client_order_index
     while not run.s.tally.orders[coi].final:
         await hedge_outstanding(run, final=False)
@@ -94,10 +89,6 @@ async def _work_maker_order(run: CycleRun, ack: OrderAck) -> None:
         # A fill that races the cancel still shows in the cancel's final state.
         await cancel(run, run.inp.maker, coi)
     await hedge_outstanding(run, final=False)
-
-
-def _timer(seconds: float) -> asyncio.Task[None]:
-    return asyncio.ensure_future(workflow.sleep(max(seconds, SHORTEST_S)))
 
 
 async def _wait_for_fills(
@@ -196,7 +187,7 @@ class _HedgeDeadline:
 
     def _started(self) -> asyncio.Task[None]:
         if self.timer is None:
-            self.timer = _timer(self.at - workflow.time())
+            self.timer = start_timer(self.at - workflow.time())
         return self.timer
 
     def stop(self) -> None:
