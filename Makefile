@@ -26,7 +26,8 @@ run: install
 test: install
 	@bash scripts/system.sh
 	$(MAKE) --no-print-directory lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadscope -m "not serial" $(PYTEST_ARGS)
+	$(BIN)/pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]  # 5: none selected by PYTEST_ARGS
 
 lint: install
 	$(BIN)/ruff check .

@@ -31,6 +31,9 @@ from perpflow.sim.venue import SimConfig
 from perpflow.venues.grvt.signing import client_order_index
 from tests.plugins.prometheus import Prometheus, missing, served_by
 
+# A whole stack and its CLI: run after the parallel part of `make test`, on an idle machine.
+pytestmark = pytest.mark.serial
+
 BIN = Path(sys.executable).parent
 BANNER = "perpflow embedded stack is up"
 

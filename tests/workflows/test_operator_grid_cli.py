@@ -21,6 +21,9 @@ from temporalio.testing import WorkflowEnvironment
 from perpflow import names
 from perpflow.devstack.ports import free_port
 
+# Lists sessions across the shared dev server: run after the parallel part of `make test`.
+pytestmark = pytest.mark.serial
+
 EXAMPLE = Path(__file__).parents[2] / "config" / "grid.example.yaml"
 PERPFLOW = Path(sys.executable).parent / "perpflow"
 
