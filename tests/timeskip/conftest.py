@@ -162,9 +162,18 @@ class CycleRig:
         return int(order[0].coi)
 
     async def hedged_and_holding(self, handle: WorkflowHandle[Any, Any]) -> CycleStatus:
+        """Holding, with the hold's first look at the books done: no activity in flight. A cancel
+        while one is would ask to cancel it, and this server hangs on a cancel of an activity whose
+        completion it holds back behind that workflow task (ACTIVITY_UNKNOWN, sdk-java#2391)."""
         coi = await self.maker_resting()
         self.fake.venue.fill(coi)
-        return await self.in_state(handle, CycleState.HOLDING)
+        status = await self.in_state(handle, CycleState.HOLDING)
+        await until(lambda: idle(handle), "the hold waiting with no activity in flight")
+        return status
+
+
+async def idle(handle: WorkflowHandle[Any, Any]) -> bool:
+    return not (await handle.describe()).raw_description.pending_activities
 
 
 async def ended(handle: WorkflowHandle[Any, Any]) -> bool:
