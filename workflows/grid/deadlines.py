@@ -1,9 +1,9 @@
 """When a grid session reconciles, polls, ends a pause after refusals or reaches its time limit:
 decided by which of its timers fired, never by the clock against a deadline (``workflows.timers``;
 test_grid_chaos found a reconcile in replay where the first run had started a timer). For the
-same reason a new session's order keys
-and start come from the workflow's start time (``workflows.grid.session``), not from the clock
-after its first reads: the keys come back in the history's acknowledgements.
+same reason a new session's order keys and start come from the workflow's start time
+(``workflows.grid.session``), not from the clock after its first reads: the keys come back in
+the history's acknowledgements.
 
 Sessions begun before ``OFF_THE_CLOCK`` compare the clock with their deadlines (``ClockDeadlines``:
 their histories replay).
