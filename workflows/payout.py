@@ -43,7 +43,7 @@ Lane = Activity[m.SendRequest, m.SendResult]
 # look once locally, wait in regular activities, get their search attributes from the watcher's
 # start and skip the transient CHECKING upsert (fewer workflow tasks and history events each).
 WAITS_AS_ACTIVITIES = "payout-waits-as-activities"
-# From this patch a tx is stuck once its send's timer fired, not by the clock (hedge/hold.py: why).
+# From this patch a tx is stuck once its send's timer fired, not by the clock (workflows.timers).
 STUCK_BY_TIMER = "payout-stuck-by-timer"
 # The wallet lane's business refusals, and the state each one ends the payout in.
 LANE_REFUSALS = {PayoutIneligible.__name__: S.INELIGIBLE, PayoutStateError.__name__: S.FAILED}
