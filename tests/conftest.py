@@ -28,6 +28,7 @@ pytest_plugins = [
     "tests.plugins.venues",
     "tests.plugins.hedge",
     "tests.plugins.marketdata",
+    "tests.plugins.payouts",
 ]
 
 BIN = Path(sys.executable).parent

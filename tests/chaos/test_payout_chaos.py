@@ -27,17 +27,9 @@ from perpflow.devstack.anvil import AnvilConfig, AnvilNode
 from perpflow.devstack.ports import free_port
 from perpflow.payouts.config import CONFIG_ENV
 from tests.plugins.chain import ETH, ChainEnv, new_wallet, state_file_holds
-from tests.plugins.payouts import Payouts, PayoutState, eventually, make_policy, new_guard, open_payouts
+from tests.plugins.payouts import Payouts, PayoutState, eventually, make_policy, new_guard
 
 KEY_ENV = "PERPFLOW_TEST_WALLET_KEY"
-
-
-@pytest.fixture
-async def payouts(
-    chain: ChainEnv, temporal_env: WorkflowEnvironment, sqlite_url: str
-) -> AsyncIterator[Payouts]:
-    async with open_payouts(chain, temporal_env, sqlite_url) as env:
-        yield env
 
 
 def write_config(payouts: Payouts, rpc_url: str, path: Path) -> Path:

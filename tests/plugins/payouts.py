@@ -1,7 +1,8 @@
 """Shared harness of the payout tests (no tests here): a fresh guard owned by a fresh hot wallet
 per test on the session anvil, the session dev server, a SQLite ledger, in-process workers.
 
-Each test module wraps ``open_payouts`` in its own small ``payouts`` fixture.
+The ``payouts`` fixture is the default ``open_payouts``; a module that needs another policy
+(an approval threshold, more confirmations) opens its own.
 """
 
 from __future__ import annotations
@@ -230,3 +231,11 @@ async def open_payouts(
 
 
 __all__ = ["PayoutState", "Payouts", "eventually", "make_policy", "open_payouts"]
+
+
+@pytest.fixture
+async def payouts(
+    chain: ChainEnv, temporal_env: WorkflowEnvironment, sqlite_url: str
+) -> AsyncIterator[Payouts]:
+    async with open_payouts(chain, temporal_env, sqlite_url) as env:
+        yield env

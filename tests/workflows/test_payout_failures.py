@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import delete
-from temporalio.testing import WorkflowEnvironment
 
 from perpflow.chain.errors import ContractRevert
 from perpflow.chain.models import TxState
 from perpflow.db.tables import Payout
 from perpflow.devstack import chain_admin
-from tests.plugins.chain import ETH, ChainEnv
-from tests.plugins.payouts import Payouts, PayoutState, eventually, open_payouts
-
-
-@pytest.fixture
-async def payouts(
-    chain: ChainEnv, temporal_env: WorkflowEnvironment, sqlite_url: str
-) -> AsyncIterator[Payouts]:
-    async with open_payouts(chain, temporal_env, sqlite_url) as env:
-        yield env
+from tests.plugins.chain import ETH
+from tests.plugins.payouts import Payouts, PayoutState, eventually
 
 
 async def first_hash(payouts: Payouts, workflow_id: str, count: int = 1) -> list[str]:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from perpflow import names
@@ -14,14 +12,6 @@ from perpflow.payouts.models import PayoutRecord
 from perpflow.payouts.watcher import ChainWatcher
 from tests.plugins.chain import ChainEnv
 from tests.plugins.payouts import Payouts, PayoutState, eventually, open_payouts
-
-
-@pytest.fixture
-async def payouts(
-    chain: ChainEnv, temporal_env: WorkflowEnvironment, sqlite_url: str
-) -> AsyncIterator[Payouts]:
-    async with open_payouts(chain, temporal_env, sqlite_url) as env:
-        yield env
 
 
 async def run_watcher(watcher: ChainWatcher) -> tuple[asyncio.Task[None], asyncio.Event]:

@@ -2,21 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-from temporalio.testing import WorkflowEnvironment
-
-from tests.plugins.chain import ETH, ChainEnv
-from tests.plugins.payouts import Payouts, PayoutState, open_payouts
-
-
-@pytest.fixture
-async def payouts(
-    chain: ChainEnv, temporal_env: WorkflowEnvironment, sqlite_url: str
-) -> AsyncIterator[Payouts]:
-    async with open_payouts(chain, temporal_env, sqlite_url) as env:
-        yield env
+from tests.plugins.chain import ETH
+from tests.plugins.payouts import Payouts, PayoutState
 
 
 async def test_one_event_pays_the_tiered_amount_once_and_records_the_tx(payouts: Payouts) -> None:

@@ -16,15 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.testing import WorkflowEnvironment
 
 from perpflow.devstack.harness import time_skipping_server
 from perpflow.hedge.fleet import FleetMode, FleetResult
 from perpflow.hedge.models import CycleResult, CycleState
 from perpflow.venues.types import Side
-from tests.plugins.chain import ChainEnv
 from tests.plugins.hedge import HedgeRig
-from tests.plugins.payouts import Payouts, PayoutState, eventually, open_payouts
+from tests.plugins.payouts import Payouts, PayoutState, eventually
 from tests.plugins.replay_clock import replays_on_every_clock
 from tests.timeskip.conftest import CycleRig, open_rig
 from workflows.calls import BUMP_PAYOUT, CANCEL_ORDER, PLACE_ORDER
@@ -127,14 +125,6 @@ async def test_a_fleet_whose_day_turns_between_its_cycles_replays_on_any_clock(
     assert (await skipping_rig.fleet_status(fleet)).day == run.close_time.date().isoformat()
     events = await replays_on_every_clock(fleet, OFF_THE_CLOCK, tmp_path)
     assert fired(events) >= 2  # the pause and the midnight
-
-
-@pytest.fixture
-async def payouts(
-    chain: ChainEnv, temporal_env: WorkflowEnvironment, sqlite_url: str
-) -> AsyncIterator[Payouts]:
-    async with open_payouts(chain, temporal_env, sqlite_url) as env:
-        yield env
 
 
 async def test_a_stuck_tx_bumped_replays_on_any_clock(payouts: Payouts, tmp_path: Path) -> None:
