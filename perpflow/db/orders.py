@@ -128,10 +128,11 @@ class Orders:
 
     async def _insert_pg(self, intent: OrderIntent) -> OrderRecord | None:
         """One statement, committed on its own. None if the key is claimed already."""
-        values = _values(intent)
-        async with self.ledger.statements() as c:
-            row = (await c.execute(_claim_statement(tuple(values)), values)).one_or_none()
-        return _record(row) if row is not None else None
+        now = datetime.now(UTC)  # every column set here: the statement runs without the engine
+        values = {**_values(intent), "status": OrderState.INTENT.value, "filled_size": Decimal(0),
+                  "created_at": now, "updated_at": now}  # fmt: skip
+        done = await self.ledger.one(_claim_statement(tuple(values)), values)
+        return _record(done.rows[0]) if done.rows else None
 
     async def _insert(self, intent: OrderIntent) -> OrderRecord | None:
         """SQLite's claim: the insert, then the client order index from the row id, in one
@@ -269,10 +270,10 @@ class Orders:
         it is a fact ``observed`` on the venue that the ledger has already moved past."""
         move = _move_statement(state, tuple(sorted(values)))
         params = {f"new_{name}": value for name, value in values.items()}
+        done = await self.ledger.one(move, {"order_key": key, "new_updated_at": datetime.now(UTC), **params})
+        if done.rowcount == 1:
+            return
         async with self.ledger.statements() as c:
-            done = await c.execute(move, {"order_key": key, "new_updated_at": datetime.now(UTC), **params})
-            if done.rowcount == 1:
-                return
             current = await c.scalar(select(t.Order.status).where(t.Order.idempotency_key == key))
         if current is None:
             raise PerpflowError(f"no order intent {key}")

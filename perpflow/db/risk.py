@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from perpflow.db import tables as t
 from perpflow.db.ledger import Ledger
 from perpflow.risk import TradingState, strictest
+
+# The states set over some scopes: built once (``Ledger.one`` compiles it once).
+_STATES = select(t.RiskState.state).where(t.RiskState.scope.in_(bindparam("scopes", expanding=True)))
 
 
 class RiskStates:
@@ -39,9 +42,8 @@ class RiskStates:
 
     async def strictest(self, *scopes: str) -> TradingState:
         """The most restrictive state over ``scopes`` (one query; ACTIVE where none is set)."""
-        async with self.ledger.statements() as c:
-            states = (await c.scalars(select(t.RiskState.state).where(t.RiskState.scope.in_(scopes)))).all()
-        return strictest(TradingState.ACTIVE, *(TradingState(state) for state in states))
+        done = await self.ledger.one(_STATES, {"scopes": list(scopes)})
+        return strictest(TradingState.ACTIVE, *(TradingState(row.state) for row in done.rows))
 
     async def all(self) -> dict[str, TradingState]:
         async with self.ledger.session() as s:

@@ -3,9 +3,11 @@ statement that meets a dropped connection fails, and the next one runs on a fres
 
 from __future__ import annotations
 
+import asyncio
+
 import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from perpflow.db.ledger import Ledger
@@ -28,3 +30,20 @@ async def test_a_dropped_connection_fails_one_statement_and_the_next_reconnects(
     after = await _backend_pids(pg_ledger)
     assert after.isdisjoint(before)
     assert await pg_ledger.ping() >= 0
+
+
+async def test_the_order_paths_pool_fails_one_statement_and_renews_its_connections(pg_ledger: Ledger) -> None:
+    """``Ledger.one`` runs on a pool of its own (``perpflow.db.fast``): after Postgres dropped all
+    its connections, one statement fails and the next ones run on fresh connections."""
+    pid_soon = select(func.pg_backend_pid().label("pid"), func.pg_sleep(0.05))
+    pid_now = select(func.pg_backend_pid().label("pid"))
+    done = await asyncio.gather(*(pg_ledger.one(pid_soon, {}) for _ in range(4)))  # the pool grows
+    before = {d.rows[0].pid for d in done}
+    assert len(before) > 1
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        for pid in before:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(psycopg.OperationalError):
+        await pg_ledger.one(pid_now, {})
+    after = {(await pg_ledger.one(pid_now, {})).rows[0].pid for _ in range(len(before))}
+    assert after.isdisjoint(before)
