@@ -7,10 +7,12 @@ baseline: a plain asyncio script that lays the ladders, listens to each account'
 re-arms the opposite level itself (sign + sendTx on the account's venue client, one lock per
 account).
 
-floor: the baseline through Temporal. Its listener signals each fill to a minimal workflow (one
-per account, started before the walk, unsandboxed, on a queue of this process), which runs one
-activity per fill on another queue of this process: the baseline's own re-arm. The baseline's
-work plus the least any signal-driven design adds: a signal, a workflow task, an activity dispatch.
+floor: the baseline through Temporal. Its listener (in this process) signals each fill to a
+minimal workflow (one per account, started before the walk, unsandboxed), which runs one activity
+per fill: the baseline's own re-arm. Workflow and activity run in a worker process of their own
+(``bench.grid_floor``, holding the keys), as perpflow's orchestrator and signers do, not beside
+this process's observer and listener. The baseline's work plus the least any signal-driven design
+adds: a signal, a workflow task, an activity dispatch.
 
 perpflow: the production processes as ``perpflow dev`` starts them (``workers.orchestrator``,
 ``workers.signer`` processes holding the accounts' keys, ``workers.market_data``), the real
@@ -50,7 +52,6 @@ from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -59,11 +60,9 @@ import aiohttp
 import lighter
 import yaml
 from pydantic import SecretStr
-from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType, TaskQueueType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -330,6 +329,11 @@ class Baseline:
         """What the listener does with each fill: the re-arm, here and now."""
         await self.rearm(a, side, price)
 
+    @asynccontextmanager
+    async def serving(self) -> AsyncIterator[None]:
+        """Around the walk, once the ladders rest: what re-arms besides this process (nothing)."""
+        yield
+
     async def rearm(self, a: int, side: Side, price: Decimal) -> None:
         target = self.ladders[a].opposite(side, price)
         if target is None:
@@ -371,49 +375,57 @@ class Baseline:
 
 # -- the floor: the baseline through Temporal -----------------------------------------------------------
 
-REARM = "bench_grid_rearm"
-
-
-@workflow.defn(name="BenchGridFloorWorkflow")
-class FloorWorkflow:
-    """One account's fills, each -> one activity that re-arms it: the least a signal-driven design
-    puts between the baseline's listener and its re-arm (a signal, a workflow task, an activity
-    dispatch). An activity is started as its fill is taken, not after the previous one ends: the
-    account's lock in ``Baseline.rearm`` orders the sends, as it does the baseline's."""
-
-    def __init__(self) -> None:
-        self.todo: list[tuple[Side, Decimal]] = []
-        self.running: set[asyncio.Task[None]] = set()
-
-    @workflow.run
-    async def run(self, account: int, queue: str) -> None:
-        while True:
-            await workflow.wait_condition(lambda: bool(self.todo))
-            side, price = self.todo.pop(0)
-            rearm = workflow.start_activity(
-                REARM,
-                args=[account, side, price],
-                task_queue=queue,
-                start_to_close_timeout=timedelta(seconds=10),
-            )
-            self.running.add(rearm)
-            rearm.add_done_callback(self.running.discard)
-
-    @workflow.signal
-    def filled(self, side: Side, price: Decimal) -> None:
-        self.todo.append((side, price))
+FLOOR_WORKFLOW, FLOOR_FILLED = "BenchGridFloorWorkflow", "filled"  # bench.grid_floor's workflow
 
 
 class ThroughTemporal(Baseline):
     """The baseline whose listener, instead of re-arming, signals the fill to the account's
-    ``FloorWorkflow``; the workflow's activity calls ``rearm``."""
+    ``FloorWorkflow``, which runs in a process of its own (``bench.grid_floor``) with the activity
+    that re-arms: ``Baseline.rearm`` over the keys that process holds."""
 
-    def __init__(self, url: str, accounts: list[Account], ladders: dict[int, Ladder]) -> None:
-        super().__init__(url, accounts, ladders)
+    def __init__(self, rig: Rig, client: Client, accounts: list[Account], ladders: dict[int, Ladder]) -> None:
+        super().__init__(rig.url, accounts, ladders)
+        self.rig, self.client, self.accounts = rig, client, accounts
         self.workflows: dict[int, WorkflowHandle[Any, Any]] = {}
 
     async def on_fill(self, a: int, side: Side, price: Decimal) -> None:
-        await self.workflows[a].signal(FloorWorkflow.filled, args=[side, price])
+        await self.workflows[a].signal(FLOOR_FILLED, args=[side, price])
+
+    @asynccontextmanager
+    async def serving(self) -> AsyncIterator[None]:
+        """The worker process (started after the lay: it reads each key's nonce), polled, and a
+        workflow per account; at the end the workflows terminated, the process stopped (it cancels
+        the accounts' orders on its way out) and its count of refused re-arms read."""
+        run = uuid.uuid4().hex[:6]
+        wf_queue, act_queue = f"bench-floor-{run}", f"bench-rearm-{run}"
+        tmp = self.rig.tmp
+        keys, refused = tmp / f"floor-{run}.json", tmp / f"floor-{run}.refused"
+        accounts = [
+            {"name": a.name, "index": a.index, "private_key": a.private_key,
+             "lower": str(self.ladders[a.index].lower), "levels": self.ladders[a.index].levels}
+            for a in self.accounts
+        ]  # fmt: skip
+        keys.write_text(json.dumps({"url": self.url, "accounts": accounts}))
+        command = [sys.executable, "-m", "bench.grid_floor", str(keys), wf_queue, act_queue]
+        env = stack_env(self.client, self.url, self.rig.ledger_url, tmp / "state")
+        with processes({"floor-worker": [*command, "--refused", str(refused)]}, env, tmp):
+            await pollers_up(self.client, {wf_queue: WORKFLOW, act_queue: ACTIVITY}, "the floor worker")
+            for a in self.venues:
+                self.workflows[a] = await self.client.start_workflow(
+                    FLOOR_WORKFLOW, args=[a, act_queue], id=f"bench-floor-{run}-{a}", task_queue=wf_queue
+                )
+            try:
+                yield
+            finally:
+                for handle in self.workflows.values():
+                    with suppress(Exception):
+                        await handle.terminate("bench done")
+        self.failed = int(refused.read_text())
+
+    async def close(self) -> None:
+        """The accounts' orders are the worker process's to cancel (it holds their nonces now)."""
+        for venue in self.venues.values():
+            await venue.close()
 
 
 # -- perpflow's processes --------------------------------------------------------------------------------
@@ -443,18 +455,18 @@ async def write_signer_config(url: str, accounts: list[Account], state_dir: Path
     return path
 
 
-async def pollers_up(client: Client, accounts: list[Account]) -> None:
+WORKFLOW, ACTIVITY = TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
+
+
+async def pollers_up(client: Client, queues: dict[str, TaskQueueType.ValueType], whose: str) -> None:
+    """Until every queue has a poller of its kind (workflow or activity tasks)."""
     address, ns = client.service_client.config.target_host, client.namespace
-    act = TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
 
     async def ready() -> bool:
-        checks = [queue_has_pollers(address, ns, names.ORCHESTRATOR_QUEUE)]
-        checks += [
-            queue_has_pollers(address, ns, names.signer_queue("lighter", a.index, KEY), act) for a in accounts
-        ]
-        return all(await asyncio.gather(*checks))
+        polled = (queue_has_pollers(address, ns, q, kind) for q, kind in queues.items())
+        return all(await asyncio.gather(*polled))
 
-    await until(ready, "the orchestrator and every signer queue polled", 180, every=0.2)
+    await until(ready, f"{whose}'s queues polled", 180, every=0.2)
 
 
 def session_config(run: str, k: int, account: Account, ladder: Ladder) -> dict[str, Any]:
@@ -654,38 +666,7 @@ async def run_baseline(rig: Rig, accounts: list[Account], ladders: dict[int, Lad
 
 
 async def run_floor(rig: Rig, client: Client, accounts: list[Account], ladders: dict[int, Ladder]) -> PathRun:
-    """The baseline through Temporal: a ``FloorWorkflow`` per account (started before the ladders)
-    on a queue of this process, its re-arms on another queue of this process."""
-    bot = ThroughTemporal(rig.url, accounts, ladders)
-
-    @activity.defn(name=REARM)
-    async def rearm(a: int, side: Side, price: Decimal) -> None:
-        await bot.rearm(a, side, price)
-
-    run = uuid.uuid4().hex[:6]
-    act_queue, wf_queue = f"bench-rearm-{run}", f"bench-floor-{run}"
-    async with (
-        Worker(client, task_queue=act_queue, activities=[rearm]),
-        Worker(
-            client,
-            task_queue=wf_queue,
-            workflows=[FloorWorkflow],
-            workflow_runner=UnsandboxedWorkflowRunner(),
-        ),
-    ):
-        for a in accounts:
-            bot.workflows[a.index] = await client.start_workflow(
-                FloorWorkflow.run,
-                args=[a.index, act_queue],
-                id=f"bench-floor-{run}-{a.index}",
-                task_queue=wf_queue,
-            )
-        try:
-            return await run_bot(rig, bot, accounts, ladders)
-        finally:
-            for handle in bot.workflows.values():
-                with suppress(Exception):
-                    await handle.terminate("bench done")
+    return await run_bot(rig, ThroughTemporal(rig, client, accounts, ladders), accounts, ladders)
 
 
 async def run_bot(rig: Rig, bot: Baseline, accounts: list[Account], ladders: dict[int, Ladder]) -> PathRun:
@@ -699,7 +680,8 @@ async def run_bot(rig: Rig, bot: Baseline, accounts: list[Account], ladders: dic
         await bot.lay(START)
         await laid(rig.tape, accounts, ladders[accounts[0].index].levels)
         laid_s = time.monotonic() - t0
-        window = await run_walk(rig, 3.0)
+        async with bot.serving():
+            window = await run_walk(rig, 3.0)
     finally:
         listener.cancel()
         await bot.close()
@@ -735,7 +717,8 @@ async def perpflow_stack(
         commands[f"signer-{k}"] = [py, "-m", "workers.signer", str(signer_yaml), *share]
     with processes(commands, stack_env(client, url, ledger_url, state_dir), tmp):
         try:
-            await pollers_up(client, accounts)
+            signer_queues = {names.signer_queue("lighter", a.index, KEY): ACTIVITY for a in accounts}
+            await pollers_up(client, {names.ORCHESTRATOR_QUEUE: WORKFLOW} | signer_queues, "perpflow")
             yield
         except BaseException:
             for name in commands:  # what the processes said, for the failure's report
