@@ -62,14 +62,12 @@ class FastStatements:
     """A lazily opened pool of autocommit psycopg connections to the ledger's Postgres."""
 
     def __init__(self, url: str, dialect: Dialect, max_size: int = MAX_CONNECTIONS) -> None:
-        conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        self._pool = AsyncConnectionPool(
-            conninfo, min_size=1, max_size=max_size, kwargs={"autocommit": True}, open=False
-        )
+        self._conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self._max_size = max_size
         self._dialect = dialect
         self._compiled: dict[Statement, SQLCompiler] = {}
-        self._opening: asyncio.Lock | None = None
-        self._open = False
+        self._opening = asyncio.Lock()
+        self._pool: AsyncConnectionPool | None = None  # opened at the first statement
 
     async def run(self, statement: Statement, params: Mapping[str, object]) -> Done:
         """``statement`` (built once by its caller: it is compiled once) with ``params``."""
@@ -79,9 +77,9 @@ class FastStatements:
             assert isinstance(built, SQLCompiler)
             compiled = self._compiled[statement] = built
         expanded = compiled.construct_expanded_state(dict(params))
-        await self._ensure_open()
+        pool = await self._opened()
         try:
-            async with self._pool.connection() as conn:
+            async with pool.connection() as conn:
                 cursor = conn.cursor(row_factory=_named_rows)
                 await cursor.execute(expanded.statement, expanded.parameters)
                 rows = await cursor.fetchall() if cursor.description is not None else []
@@ -89,19 +87,27 @@ class FastStatements:
         except psycopg.OperationalError:
             # The pool drops this connection; Postgres may have dropped the others too (a restart):
             # the idle ones are checked now, so this is the one statement that fails.
-            await self._pool.check()
+            await pool.check()
             raise
 
-    async def _ensure_open(self) -> None:
-        if self._open:
-            return
-        self._opening = self._opening or asyncio.Lock()
+    async def _opened(self) -> AsyncConnectionPool:
+        if self._pool is not None:
+            return self._pool
         async with self._opening:
-            if not self._open:
+            if self._pool is None:
+                self._pool = AsyncConnectionPool(
+                    self._conninfo,
+                    min_size=1,
+                    max_size=self._max_size,
+                    kwargs={"autocommit": True},
+                    open=False,
+                )
                 await self._pool.open()
-                self._open = True
+            return self._pool
 
     async def close(self) -> None:
-        if self._open:
-            await self._pool.close()
-            self._open = False
+        """Close the pool; a later statement opens a new one (as the engine does after dispose)."""
+        async with self._opening:
+            if self._pool is not None:
+                await self._pool.close()
+                self._pool = None

@@ -47,3 +47,11 @@ async def test_the_order_paths_pool_fails_one_statement_and_renews_its_connectio
         await pg_ledger.one(pid_now, {})
     after = {(await pg_ledger.one(pid_now, {})).rows[0].pid for _ in range(len(before))}
     assert after.isdisjoint(before)
+
+
+async def test_the_order_paths_pool_opens_again_after_the_ledger_closed(pg_ledger: Ledger) -> None:
+    """As the engine after ``dispose``: a closed ledger used again connects again."""
+    pid_now = select(func.pg_backend_pid().label("pid"))
+    before = (await pg_ledger.one(pid_now, {})).rows[0].pid
+    await pg_ledger.close()
+    assert (await pg_ledger.one(pid_now, {})).rows[0].pid != before
