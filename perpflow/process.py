@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -65,9 +66,18 @@ def stop_event() -> asyncio.Event:
     return stop
 
 
+def settle() -> None:
+    """What the process holds so far (its imports, its setup) is left out of every later garbage
+    collection: a full collection otherwise walks all of it, and stalled a signer serving a hundred
+    accounts for 150-250 ms at a time, every order in flight with it (bench_grid_scale, measured
+    with ``gc.callbacks``: 60-90 ms once settled)."""
+    gc.freeze()
+
+
 def main_entry(main: Callable[[], Awaitable[None]]) -> None:
     """Run ``main`` and exit without the SDK's known finalisation crash (sdk-python #300)."""
     configure_logging()
+    settle()
     code = 0
     try:
         asyncio.run(main())  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ from temporalio.worker import Worker
 
 from perpflow.metrics.endpoint import Endpoint
 from perpflow.metrics.scrape import Read, ScrapeTime
+from perpflow.process import settle
 from perpflow.settings import Settings
 from perpflow.venues.base import VenueName
 
@@ -28,6 +29,7 @@ async def run_workers(workers: list[Worker], stop: asyncio.Event) -> None:
         for worker in workers:
             await stack.enter_async_context(worker)
             log.info("worker polling task_queue=%s", worker.task_queue)
+        settle()  # the workers, venues and clients just built
         await stop.wait()
         log.info("stopping %d worker(s)", len(workers))
 
