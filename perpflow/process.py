@@ -70,7 +70,7 @@ def settle() -> None:
     """What the process holds so far (its imports, its setup) is left out of every later garbage
     collection: a full collection otherwise walks all of it, and stalled a signer serving a hundred
     accounts for 150-250 ms at a time, every order in flight with it (bench_grid_scale, measured
-    with ``gc.callbacks``: 60-90 ms once settled)."""
+    with ``gc.callbacks``: 30-90 ms once settled)."""
     gc.freeze()
 
 
