@@ -27,7 +27,7 @@ import psycopg
 from psycopg import AsyncCursor
 from psycopg.rows import RowMaker
 from psycopg_pool import AsyncConnectionPool
-from sqlalchemy import Dialect
+from sqlalchemy import Column, ColumnDefault, Dialect, FromClause
 from sqlalchemy.engine import make_url
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -56,6 +56,18 @@ def _named_rows(cursor: AsyncCursor[Any]) -> RowMaker[Any]:
     names = [c.name for c in cursor.description or ()]
     row = namedtuple("Row", names, rename=True)  # type: ignore[misc]
     return lambda values: row(*map(_exact, values))
+
+
+def column_defaults(table: FromClause, given: Mapping[str, object]) -> dict[str, object]:
+    """The table's Python-side column defaults (values and callables) for the columns ``given``
+    leaves out: an insert run here gets them from the table as the engine would."""
+    out: dict[str, object] = {}
+    for column in table.columns:
+        default = column.default if isinstance(column, Column) else None
+        if column.name in given or not isinstance(default, ColumnDefault):
+            continue
+        out[column.name] = default.arg(None) if default.is_callable else default.arg
+    return out
 
 
 class FastStatements:

@@ -50,8 +50,8 @@ class Ledger:
     async def one(self, statement: Statement, params: Mapping[str, object]) -> Done:
         """One statement committed on its own, as ``statements`` runs it: on Postgres straight on
         psycopg (``perpflow.db.fast``), for the order path's hot statements. ``statement`` is built
-        once by the caller (it is compiled once) and sets every column it writes (column defaults
-        are the engine's to apply)."""
+        once by the caller (it is compiled once) and binds every column it writes: an insert takes
+        its table's Python-side defaults from ``perpflow.db.fast.column_defaults``."""
         if self._fast is not None:
             return await self._fast.run(statement, params)
         async with self.statements() as c:

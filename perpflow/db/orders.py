@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.dml import ReturningInsert, Update
 
 from perpflow.db import tables as t
+from perpflow.db.fast import column_defaults
 from perpflow.db.ledger import Ledger
 from perpflow.errors import PerpflowError
 from perpflow.orders.errors import IllegalTransition, IntentConflict
@@ -128,9 +129,8 @@ class Orders:
 
     async def _insert_pg(self, intent: OrderIntent) -> OrderRecord | None:
         """One statement, committed on its own. None if the key is claimed already."""
-        now = datetime.now(UTC)  # every column set here: the statement runs without the engine
-        values = {**_values(intent), "status": OrderState.INTENT.value, "filled_size": Decimal(0),
-                  "created_at": now, "updated_at": now}  # fmt: skip
+        values = _values(intent)
+        values |= column_defaults(t.Order.__table__, values)  # it may run without the engine
         done = await self.ledger.one(_claim_statement(tuple(values)), values)
         return _record(done.rows[0]) if done.rows else None
 
