@@ -210,7 +210,7 @@ class GridBook(GridOrders):
             workflow_id=self.workflow_id, name=self.config.name, state=self.state, frozen=self.frozen,
             version=self.version, mark=self.mark, position=self.position, pnl=self.pnl,
             unrealized=unrealized, net_pnl=self.pnl.net(unrealized), fills=self.fills,
-            stop_reason=self.stop_reason, levels=rows,
+            stop_reason=self.stop_reason, levels=rows, lost_orders=self.lost_orders,
         )  # fmt: skip
 
     def record(self) -> GridRecord:

@@ -192,6 +192,10 @@ def report_view(report: GridReport, *, active_only: bool = False) -> Group:
             f" - fees {pnl.fees:.4f} - funding {pnl.funding:.4f} + unrealised {st.unrealized:.4f}"
         ),
     ]
+    if st.lost_orders:
+        lines.append(
+            Text(f"  {st.lost_orders} orders the venue stopped showing, counted cancelled", style="yellow")
+        )
     lines += [
         Text(f"  rejected {c.name} at {c.at:%H:%M:%S}: {c.error}  payload {c.payload}", style="yellow")
         for c in st.rejected_commands[-3:]

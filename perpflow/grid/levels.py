@@ -11,10 +11,11 @@ fills opened is its ``hold``; the session's position is the sum of the holds.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from perpflow import names
 from perpflow.models import Model
@@ -77,6 +78,8 @@ class GridLevel(Model):
     order_size: Decimal = Decimal(0)
     client_order_index: int | None = None
     filled: Decimal = Decimal(0)  # of the current order
+    # Since when the venue has shown the current order neither resting nor ended (None: it has).
+    unseen_since: AwareDatetime | None = None
 
     def move_to(self, state: LevelState) -> None:
         if state not in TRANSITIONS[self.state]:
@@ -104,6 +107,14 @@ class GridLevel(Model):
         self.move_to(LevelState.PLACING)
         self.generation += 1
         self.side, self.order_size, self.filled, self.client_order_index = side, size, Decimal(0), None
+        self.unseen_since = None
+
+    def unseen(self, at: datetime, lost_after_s: float) -> bool:
+        """The venue showed the current order neither resting nor ended, at ``at``: True once it
+        has not shown it for ``lost_after_s``."""
+        if self.unseen_since is None:
+            self.unseen_since = at
+        return (at - self.unseen_since).total_seconds() >= lost_after_s
 
     def open_hold(self, qty: Decimal, price: Decimal) -> None:
         """``qty`` signed: this level's fill opened (or added to) its hold at ``price``."""

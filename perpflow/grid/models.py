@@ -129,6 +129,7 @@ class GridStatus(Model):
     fills: int
     stop_reason: StopReason | None
     levels: list[LevelRow]
+    lost_orders: int = 0  # level orders the venue stopped showing, counted as cancelled
     # Signals the session could not take (a misspelled name, a bad payload), the latest last.
     rejected_commands: list[RejectedCommand] = Field(default_factory=list)
 

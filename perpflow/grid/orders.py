@@ -33,6 +33,9 @@ from perpflow.venues.types import MarketInfo, OrderStatus
 KEEP_FINISHED = 200  # ended orders kept to recognise a late repeat of their fills
 KEEP_UNMATCHED = 100  # fill signals that beat their order's acknowledgement
 KEEP_RECORDS = 1000  # fill rows waiting for the ledger
+# An order the venue shows neither resting nor ended for this long (three times the venues'
+# indexing grace) is gone without a fill: the venue no longer knows it (a fresh sim, a reset account).
+LOST_AFTER_S = 30.0
 
 
 class GridOrders(Model):
@@ -55,6 +58,7 @@ class GridOrders(Model):
     stop_action: StopAction | None = None
     flattens: int = 0  # flatten orders issued
     flatten: Placement | None = None  # the last one
+    lost_orders: int = 0  # level orders the venue stopped showing, ended as cancelled (LOST_AFTER_S)
     unmatched: list[OrderFilled] = Field(default_factory=list)
     records: list[GridFillRecord] = Field(default_factory=list)
 
@@ -147,7 +151,20 @@ class GridOrders(Model):
         level = self.level_of(coi)
         if level is not None and level.state.live:
             self._follow(level, ack.status)
+            if not ack.unseen:
+                level.unseen_since = None
+            elif level.unseen(at, LOST_AFTER_S):
+                self._lost(level, order)
         self._flatten_ended(order)
+
+    def _lost(self, level: GridLevel, order: OrderTally) -> None:
+        """The venue no longer knows the level's order: it ends as cancelled, so a stop can settle
+        and a running ladder places the level again. A fill the venue no longer tells of shows at
+        the next reconcile, as the position audit's drift."""
+        order.final = True
+        level.move_to(LevelState.CANCELLED)
+        self.lost_orders += 1
+        self._forget_finished()
 
     def _flatten_ended(self, order: OrderTally) -> None:
         if self.flatten is not None and order.key == self.flatten.key and order.final:

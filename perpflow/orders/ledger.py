@@ -68,6 +68,7 @@ class OrderRecord(Model):
             status=OrderStatus.PENDING,
             remaining_size=self.intent.size,
             sent_now=sent_now,
+            unseen=True,
         )
 
 

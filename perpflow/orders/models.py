@@ -56,6 +56,9 @@ class OrderAck(Model):
     sent_now: bool  # False when an earlier attempt had already placed it
     # In a batch: the failure place_order would have ended with (its type's name), this order's alone.
     refusal: str = ""
+    # The venue shows no such order, resting or ended: what the ledger recorded answered (an order
+    # not indexed yet, or one the venue no longer knows).
+    unseen: bool = False
 
     @classmethod
     def of(cls, order: VenueOrder, key: str = "", *, sent_now: bool = False) -> OrderAck:

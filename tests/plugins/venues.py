@@ -30,13 +30,21 @@ class SimAccount:
     account_index: int
     api_key_index: int
     private_key: SecretStr
+    public_key: str = ""
 
 
 async def new_account(sim: SimHandle, collateral: str = "100000") -> SimAccount:
     private_key, public_key, err = lighter.create_api_key()
     assert err is None, err
     index = await sim.admin.create_account(collateral, {KEY_INDEX: public_key})
-    return SimAccount(index, KEY_INDEX, SecretStr(private_key))
+    return SimAccount(index, KEY_INDEX, SecretStr(private_key), public_key)
+
+
+async def account_again(sim: SimHandle, account: SimAccount, collateral: str = "100000") -> None:
+    """After a reset (every account forgotten), the account anew with its key and index, as a
+    fresh dev stack seeds its own: it holds nothing of what it had."""
+    index = await sim.admin.create_account(collateral, {account.api_key_index: account.public_key})
+    assert index == account.account_index, f"the reset sim gave index {index}, not {account.account_index}"
 
 
 def venue_for(sim: SimHandle, account: SimAccount, **kwargs: object) -> LighterVenue:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +18,7 @@ from perpflow.grid.book import KEEP_REJECTED, GridBook, GridSessionInput
 from perpflow.grid.config import Adjust, GridConfig, StopAction
 from perpflow.grid.levels import LevelState
 from perpflow.grid.models import GridState, Placement, Plan, StopReason
+from perpflow.grid.orders import LOST_AFTER_S
 from perpflow.models import RejectedCommand
 from perpflow.orders import OrderAck
 from perpflow.signals import OrderFilled
@@ -351,3 +352,53 @@ def test_a_refused_placement_is_tried_again_under_the_next_generation() -> None:
     assert b.levels[1].state is LevelState.FAILED
     again = b.plan(Decimal(3010), feed_up=True).place
     assert [p.key for p in again] == [f"{SESSION}/L1-g1"]
+
+
+def unseen(b: GridBook, coi: int) -> OrderAck:
+    """What the order gateway answers for an order the venue shows neither resting nor ended."""
+    lv = next(lv for lv in b.levels if lv.client_order_index == coi)
+    return OrderAck(key=lv.key(SESSION), market="ETH", client_order_index=coi, status=OrderStatus.PENDING,
+                    remaining_size=lv.order_size, sent_now=False, unseen=True)  # fmt: skip
+
+
+def test_orders_the_venue_no_longer_knows_end_cancelled_after_a_while_and_the_ladder_is_laid_again() -> None:
+    b = book()
+    v = Venue(b)
+    v.run(b.plan(Decimal(3010), feed_up=True))
+    cois = sorted(v.orders)
+    v.orders.clear()  # a fresh venue: the session's orders are gone, neither resting nor ended
+    for seconds in (5, LOST_AFTER_S - 1):
+        report = b.reconcile(v.open(), Decimal(0), T0 + timedelta(seconds=seconds))
+        assert sorted(report.look_up) == cois
+        for coi in report.look_up:
+            b.apply(unseen(b, coi), T0 + timedelta(seconds=seconds))
+        assert b.lost_orders == 0 and not b.plan(Decimal(3010), feed_up=True)  # not yet: still open
+    # Shown again (it was only slow to index): the clock starts over.
+    back = b.levels[0].client_order_index
+    assert back is not None
+    shown = unseen(b, back).model_copy(update={"status": OrderStatus.OPEN, "unseen": False})
+    b.apply(shown, T0)
+    later = T0 + timedelta(seconds=LOST_AFTER_S + 5)
+    for coi in cois:
+        b.apply(unseen(b, coi), later)
+    assert b.lost_orders == 3 and b.levels[0].state is LevelState.OPEN
+    assert b.status().lost_orders == 3 and b.tally.open_orders() == [back]
+    again = b.plan(Decimal(3010), feed_up=True).place
+    assert sorted(p.key for p in again) == [f"{SESSION}/L1-g1", f"{SESSION}/L3-g1", f"{SESSION}/L4-g1"]
+
+
+def test_a_stop_settles_when_the_venue_no_longer_knows_the_orders_it_cancels() -> None:
+    b = book()
+    v = Venue(b)
+    v.run(b.plan(Decimal(3010), feed_up=True))
+    cois = sorted(v.orders)
+    v.orders.clear()
+    assert b.stop(StopReason.CANCELLED, StopAction.KEEP_POSITION)
+    cancels = b.plan(Decimal(3010), feed_up=True).cancel
+    assert sorted(c.client_order_index for c in cancels) == cois
+    for coi in cois:  # the cancel's answer: nothing on the venue
+        b.apply(unseen(b, coi), T0 + timedelta(seconds=1))
+    assert not b.settled and {lv.state for lv in b.levels if lv.client_order_index} == {LevelState.CANCELLING}
+    for coi in b.reconcile([], Decimal(0), T0 + timedelta(seconds=LOST_AFTER_S + 1)).look_up:
+        b.apply(unseen(b, coi), T0 + timedelta(seconds=LOST_AFTER_S + 1))
+    assert b.settled and b.lost_orders == 4

@@ -17,13 +17,14 @@ from perpflow.db.ledger import Ledger
 from perpflow.exposure import EXPOSURE_QUERY, Exposure
 from perpflow.grid.levels import LevelState
 from perpflow.grid.models import GridState, GridStatus
+from perpflow.grid.orders import LOST_AFTER_S
 from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.types import OrderKind, OrderSpec, Side, TimeInForce
 from tests.plugins.grid import Ladder, grid_orchestrator, level, until
 from tests.plugins.hedge import ETH, record_history, signer_workers
 from tests.plugins.marketdata import md_config, running
 from tests.plugins.sim import SimHandle
-from tests.plugins.venues import new_account, venue_for
+from tests.plugins.venues import account_again, new_account, venue_for
 
 MANUAL_COI = 7_000_001
 
@@ -142,6 +143,55 @@ async def test_a_partial_fill_at_the_minimum_size_re_arms_that_size_and_the_rest
     finally:
         for v in (venue, taker, public):
             await v.close()
+
+
+async def test_orders_the_venue_forgot_are_laid_again_and_a_cancel_then_ends_the_session(
+    temporal_env: WorkflowEnvironment, fresh: SimHandle, pg_ledger: Ledger, tmp_path: Path
+) -> None:
+    """The venue loses every order of the session (the sim reset, the account seeded anew, as a
+    restarted dev stack does): once the venue has shown them neither resting nor ended for
+    LOST_AFTER_S they count as cancelled, the running ladder is laid again, and a Temporal cancel
+    that meets the same loss still ends, leaving nothing on the venue."""
+    client, sim = temporal_env.client, fresh
+    account = await new_account(sim)
+    venue, public = venue_for(sim, account), LighterVenue(sim.url, 0)
+    ladder = await Ladder.around_the_book(public)
+    config = ladder.config(f"lost-{uuid.uuid4().hex[:6]}", account, reconcile_every_s=2)
+    queue = f"grid-{uuid.uuid4()}"
+    workers = [grid_orchestrator(client, queue, public, pg_ledger, tmp_path)]
+    workers += signer_workers(client, venue, account, pg_ledger)
+
+    def laid(s: GridStatus) -> bool:
+        return sum(r.state is LevelState.OPEN for r in s.levels) == 6 and not s.frozen
+
+    try:
+        async with running(md_config(sim, tmp_path), client, pg_ledger), workers[0], workers[1], workers[2]:
+            handle = await client.start_workflow(
+                "GridSessionWorkflow", config, id=names.grid_session_id(config["name"]), task_queue=queue,
+                result_type=GridStatus,
+            )  # fmt: skip
+            first = await until(handle, laid, "the ladder resting")
+            await sim.admin.reset()
+            await account_again(sim, account)
+            again = await until(
+                handle, lambda s: s.lost_orders == 6 and laid(s), "the ladder laid again", LOST_AFTER_S + 45
+            )
+            before = {r.client_order_index for r in first.levels} - {None}
+            now = {r.client_order_index for r in again.levels} - {None}
+            assert len(now) == 6 and not now & before
+            assert {o.client_order_index for o in await venue.open_orders("ETH")} == now
+
+            await sim.admin.reset()
+            await account_again(sim, account)
+            await handle.cancel()
+            with pytest.raises(WorkflowFailureError):
+                await handle.result()
+            status = await handle.query("status", result_type=GridStatus)
+            assert status.state is GridState.STOPPED and status.lost_orders == 12
+            assert await venue.open_orders("ETH") == []
+    finally:
+        await venue.close()
+        await public.close()
 
 
 async def test_a_session_on_an_account_no_signer_serves_fails_naming_it_before_placing(

@@ -56,6 +56,7 @@ class GridRun:
         self.fill_writer: asyncio.Task[None] | None = None
         self.beside: list[asyncio.Future[Any]] = []
         self.state = book.state
+        self.lost = book.lost_orders
 
     @property
     def config(self) -> GridConfig:
@@ -115,7 +116,14 @@ class GridRun:
     # -- bookkeeping beside the orders -------------------------------------------------------------
 
     def noted(self) -> None:
-        """After any step: a state change goes to the search attribute and the ledger."""
+        """After any step: a state change goes to the search attribute and the ledger; orders the
+        venue stopped showing, to the log."""
+        if self.book.lost_orders > self.lost:
+            workflow.logger.warning(
+                "grid %s: %d orders the venue no longer shows, resting or ended, counted cancelled",
+                self.book.workflow_id, self.book.lost_orders - self.lost,
+            )  # fmt: skip
+            self.lost = self.book.lost_orders
         if self.book.state is self.state:
             return
         workflow.logger.info("grid %s %s -> %s", self.book.workflow_id, self.state, self.book.state)
