@@ -1,12 +1,13 @@
-"""Demo jobs carried over from an earlier dev stack.
+"""Jobs carried over from an earlier dev stack.
 
-``make run`` on a state dir kept from an earlier run finds that stack's demo jobs still running in
-Temporal, but not their sim: each stack starts an empty one. Left running, a job trades on a book
-it never had: its closes are refused (reduce-only on a flat account), it ends FAILED with critical
-alerts, and the reconciler sets what it says it owns against the empty venue as orphans. The
-stack's first step after its migrations, before any worker polls (so no worker races the end),
-ends such a job and every child it runs, with nothing to clean up (what they held went with the
-sim); the demos then start theirs afresh.
+``make run`` on a state dir kept from an earlier run finds that stack's jobs still running in
+Temporal (the demos, and any fleet, cycle or grid an operator started), but not their sim: each
+stack starts an empty one. Left running, a job trades on a book it never had: its closes are
+refused (reduce-only on a flat account), it ends FAILED with critical alerts, and the reconciler
+sets what it says it owns against the empty venue as orphans. The stack's first step after its
+migrations, before any worker polls (so no worker races the end), ends such a job and every child
+it runs, with nothing to clean up (what they held went with the sim); the demos then start theirs
+afresh. Payouts are left alone: the chain is kept across stacks.
 """
 
 from __future__ import annotations
@@ -16,7 +17,23 @@ from datetime import datetime
 from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from perpflow import names
+
 REASON = "carried over from an earlier dev stack, whose sim is gone"
+# The jobs that trade on the sim, fleets first: their cycles are ended with them.
+ON_THE_SIM = (names.Kind.HEDGE_FLEET, names.Kind.HEDGE_CYCLE, names.Kind.GRID_SESSION)
+
+
+async def running_on_the_sim(client: Client, stack_started: datetime) -> list[str]:
+    """The ids of the jobs on the sim that were running before ``stack_started``, fleets first."""
+    ids: list[str] = []
+    for kind in ON_THE_SIM:
+        query = (
+            f"{names.KIND.name} = '{kind}' AND ExecutionStatus = 'Running'"
+            f" AND StartTime < '{stack_started.isoformat()}'"
+        )
+        ids += [w.id async for w in client.list_workflows(query)]
+    return ids
 
 
 async def end_carried_over(client: Client, workflow_id: str, stack_started: datetime) -> list[str]:

@@ -16,7 +16,7 @@ from perpflow import names
 from perpflow.config import load_yaml
 from perpflow.db.migrate import upgrade
 from perpflow.devstack import demo_fleet, demo_grid
-from perpflow.devstack.carry_over import REASON, end_carried_over
+from perpflow.devstack.carry_over import REASON, end_carried_over, running_on_the_sim
 from perpflow.devstack.chain import anvil_available, chain_service_units, chain_setup_units
 from perpflow.devstack.marketdata import market_data_service
 from perpflow.devstack.options import METRICS_PROCESSES, DevOptions, child_env
@@ -53,19 +53,22 @@ def resolved(opts: DevOptions) -> DevOptions:
 
 
 def carried_over_step(settings: Settings, temporal_address: str) -> Step:
-    """Before any worker polls: a demo job an earlier stack left running would act on this stack's
-    empty sim as soon as a worker took its tasks (a hold run out: closes refused, FAILED, critical
-    alerts). Ended now, no worker races its end, and the demos start afresh."""
+    """Before any worker polls: a job an earlier stack left running on its sim (a demo, or a fleet,
+    cycle or grid an operator started) would act on this stack's empty sim as soon as a worker took
+    its tasks (a hold run out: closes refused, FAILED, critical alerts; a grid's orders gone).
+    Ended now, no worker races its end, and the demos start afresh."""
 
     async def run() -> None:
         client = await temporal_client(temporal_address, settings.temporal_namespace)
-        now = datetime.now(UTC)  # this stack's demos start last: every demo job running now is older
+        now = datetime.now(UTC)  # this stack's demos start last: every job running now is older
         fleet = names.hedge_fleet_id(load_yaml(demo_fleet.CONFIG, FleetConfig).name)
-        for job in (fleet, *(names.grid_session_id(str(ladder["name"])) for _, ladder in demo_grid.SESSIONS)):
+        demos = [fleet, *(names.grid_session_id(str(ladder["name"])) for _, ladder in demo_grid.SESSIONS)]
+        # The demos by id too: one whose first task never ran has no kind to be found by.
+        for job in dict.fromkeys([*demos, *await running_on_the_sim(client, now)]):
             if ended := await end_carried_over(client, job, now):
                 log.warning("ended %s: %s", ", ".join(ended), REASON)
 
-    return Step("end carried-over demo jobs", run)
+    return Step("end carried-over jobs", run)
 
 
 def units(settings: Settings, opts: DevOptions) -> list[Unit]:

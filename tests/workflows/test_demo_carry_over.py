@@ -1,7 +1,8 @@
-"""make run on a state dir kept from an earlier run: Temporal still has the earlier stack's demo
-jobs running (grid sessions, the hedge fleet and its cycles), but their sim is gone (each stack
-starts an empty one). The stack's first step, before any worker polls, ends those
-(``end_carried_over``) and keeps a job this stack started."""
+"""make run on a state dir kept from an earlier run: Temporal still has the earlier stack's jobs
+running (the demos' grid sessions, hedge fleet and cycles, and any an operator started), but their
+sim is gone (each stack starts an empty one). The stack's first step, before any worker polls,
+finds those (``running_on_the_sim``), ends them (``end_carried_over``) and keeps a job this stack
+started."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from perpflow import names
 from perpflow.db.ledger import Ledger
-from perpflow.devstack.carry_over import REASON, end_carried_over
+from perpflow.devstack.carry_over import REASON, end_carried_over, running_on_the_sim
 from perpflow.hedge.fleet import FleetInput, FleetStatus
 from perpflow.hedge.fleet_client import start_fleet
 from perpflow.hedge.models import CycleParams, CycleState, CycleStatus
@@ -50,6 +53,34 @@ async def test_a_session_from_an_earlier_stack_is_ended_and_one_of_this_stack_is
     await end_carried_over(
         client, f"grid-none-{uuid.uuid4()}", stack_started=datetime.now(UTC)
     )  # none: nothing
+
+
+async def test_every_job_on_the_sim_an_earlier_stack_left_running_is_found_fleets_first(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """Found by the kind a job's first task sets (set here at the start: no worker polls the queue,
+    as after a kill); a payout is not on the sim, and a job this stack started is not carried over."""
+    client, tag = temporal_env.client, uuid.uuid4().hex[:8]
+    ids: dict[names.Kind, str] = {}
+    for kind in (names.Kind.GRID_SESSION, names.Kind.PAYOUT, names.Kind.HEDGE_CYCLE, names.Kind.HEDGE_FLEET):
+        handle = await client.start_workflow(
+            "GridSessionWorkflow", id=f"{kind}-{tag}", task_queue=task_queue,
+            search_attributes=TypedSearchAttributes([SearchAttributePair(names.KIND, kind.value)]),
+        )  # fmt: skip
+        ids[kind] = handle.id
+    started = (await client.get_workflow_handle(ids[names.Kind.HEDGE_FLEET]).describe()).start_time
+    expected = [ids[names.Kind.HEDGE_FLEET], ids[names.Kind.HEDGE_CYCLE], ids[names.Kind.GRID_SESSION]]
+
+    async def ours() -> list[str]:
+        return [i for i in await running_on_the_sim(client, started + timedelta(seconds=1)) if tag in i]
+
+    try:
+        assert await until(ours, lambda found: found == expected, "the three jobs on the sim") == expected
+        this_stack = await running_on_the_sim(client, started - timedelta(seconds=5))
+        assert not set(ids.values()) & set(this_stack)
+    finally:
+        for wid in ids.values():
+            await client.get_workflow_handle(wid).terminate(reason="test over")
 
 
 async def test_a_fleet_from_an_earlier_stack_is_ended_with_its_cycles_and_the_demo_starts_it_afresh(
