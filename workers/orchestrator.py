@@ -118,7 +118,7 @@ async def main() -> None:
                 *WatchActivities(ledger, settings.state_dir).all(),
                 *HedgeActivities(HedgeCycles(ledger), notifier).all(),
                 *GridActivities(GridSessions(ledger)).all(),
-                *ReconcileActivities(client, ledger).all(),
+                *ReconcileActivities(client, ledger, notifier).all(),
             ],
         )
         # Outside the worker: alerts raised by activities finishing at shutdown still go out.
