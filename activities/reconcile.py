@@ -1,5 +1,6 @@
 """The exposure reconciler's activities on the orchestrator queue: managed accounts, owners (the
-ledger and Temporal), orphan episodes and the audit. Venue reads and actions run on signer queues."""
+ledger and Temporal), orphan episodes, the audit, and jobs' rows left unfinished by a run that
+ended. Venue reads and actions run on signer queues."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from collections.abc import Callable
 from temporalio import activity
 from temporalio.client import Client
 
+from perpflow.alerts.notifier import Notifier
 from perpflow.db.ledger import Ledger
 from perpflow.db.reconcile import Orphans
 from perpflow.models import AuditEntry
 from perpflow.reconcile.models import (
     AccountsQuery,
     AlertedOrphans,
+    ClosedJobs,
+    JobRowsSweep,
     ManagedAccounts,
     OrphanSync,
     OrphanSyncResult,
@@ -21,13 +25,15 @@ from perpflow.reconcile.models import (
     OwnersQuery,
 )
 from perpflow.reconcile.owners import OwnerFinder
+from perpflow.reconcile.rows import RowCloser
 
 
 class ReconcileActivities:
-    def __init__(self, client: Client, ledger: Ledger) -> None:
+    def __init__(self, client: Client, ledger: Ledger, notifier: Notifier) -> None:
         self.ledger = ledger
         self.finder = OwnerFinder(client, ledger)
         self.orphans = Orphans(ledger)
+        self.rows = RowCloser(client, ledger, notifier)
 
     @activity.defn(name="reconcile_accounts")
     async def accounts(self, query: AccountsQuery) -> ManagedAccounts:
@@ -52,5 +58,12 @@ class ReconcileActivities:
     async def audit(self, entry: AuditEntry) -> None:
         await self.ledger.record_audit(entry)
 
+    @activity.defn(name="close_ended_job_rows")
+    async def close_ended_job_rows(self, req: JobRowsSweep) -> ClosedJobs:
+        return await self.rows.sweep(req)
+
     def all(self) -> list[Callable[..., object]]:
-        return [self.accounts, self.owners, self.sync_orphans, self.mark_alerted, self.audit]
+        return [
+            self.accounts, self.owners, self.sync_orphans, self.mark_alerted, self.audit,
+            self.close_ended_job_rows,
+        ]  # fmt: skip

@@ -36,7 +36,7 @@ from perpflow.models import Component
 from perpflow.names import ORCHESTRATOR_QUEUE
 from perpflow.payouts.models import PayoutState
 from perpflow.process import main_entry, stop_event
-from perpflow.reconcile.models import OrphanKind
+from perpflow.reconcile.models import OrphanKind, RunClose
 from perpflow.settings import load_settings
 from perpflow.temporal_client import connect
 from perpflow.venues.base import Venue, VenueAccess, VenueName
@@ -44,13 +44,14 @@ from perpflow.venues.registry import build_venue
 from workers.common import BUILD_ID, run_workers, start_metrics, venue_urls
 from workflows.registry import ALL_WORKFLOWS
 
-# The ledger gauges' breakdowns, from the models that define them.
+# The ledger gauges' breakdowns, from the models that define them. A job's row whose run ended
+# without its final state counts under Temporal's close status (RunClose): those are states too.
 LEDGER_WORDS = LedgerWords(
-    cycle_states=[s.value for s in CycleState],
+    cycle_states=list(dict.fromkeys(s.value for s in [*CycleState, *RunClose])),
     open_cycle_states=[s.value for s in CycleState if not s.final],
     payout_states=[s.value for s in PayoutState],
     open_payout_states=[s.value for s in PayoutState if not s.final],
-    grid_states=[s.value for s in GridState],
+    grid_states=list(dict.fromkeys(s.value for s in [*GridState, *RunClose])),
     open_grid_states=[s.value for s in GridState if not s.final],
     orphan_kinds=[k.value for k in OrphanKind],
 )
@@ -117,7 +118,7 @@ async def main() -> None:
                 *WatchActivities(ledger, settings.state_dir).all(),
                 *HedgeActivities(HedgeCycles(ledger), notifier).all(),
                 *GridActivities(GridSessions(ledger)).all(),
-                *ReconcileActivities(client, ledger).all(),
+                *ReconcileActivities(client, ledger, notifier).all(),
             ],
         )
         # Outside the worker: alerts raised by activities finishing at shutdown still go out.

@@ -54,6 +54,8 @@ with workflow.unsafe.imports_passed_through():
     from perpflow.reconcile.models import (
         AccountsQuery,
         AlertedOrphans,
+        ClosedJobs,
+        JobRowsSweep,
         ManagedAccounts,
         OrphanSync,
         OrphanSyncResult,
@@ -153,6 +155,8 @@ MARK_ORPHANS_ALERTED: Activity[AlertedOrphans, None] = Activity(
     "mark_orphans_alerted", AlertedOrphans, None, LEDGER
 )
 RECONCILE_AUDIT: Activity[AuditEntry, None] = Activity("reconcile_audit", AuditEntry, None, LEDGER)
+# Bookkeeping after the run's actions, bounded as its reads: a run never waits on it, the next retries.
+CLOSE_ENDED_JOB_ROWS = Activity("close_ended_job_rows", JobRowsSweep, ClosedJobs, RECONCILE_READ)
 
 # -- health ----------------------------------------------------------------------------------------
 CHECK_COMPONENT = Activity("check_component", HealthCheckRequest, ComponentReport, PROBE)

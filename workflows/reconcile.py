@@ -29,6 +29,8 @@ with workflow.unsafe.imports_passed_through():
         AccountsQuery,
         ActionOutcome,
         AlertedOrphans,
+        ClosedJob,
+        JobRowsSweep,
         Judgement,
         OpenOrphan,
         Orphan,
@@ -41,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.alerts import raise_alert
     from workflows.calls import (
+        CLOSE_ENDED_JOB_ROWS,
         GET_OPEN_ORDERS,
         GET_POSITION,
         MARK_ORPHANS_ALERTED,
@@ -59,6 +62,9 @@ with workflow.unsafe.imports_passed_through():
 # landing between the read and their answer showed its position as unowned. After it each look
 # asks them before the read too (one more activity per account and look); those runs replay.
 OWNERS_BRACKET = "reconcile-owners-bracket"
+# Runs begun before it left jobs' ledger rows alone; after it each run ends by closing the rows
+# whose job's run ended without its final state (one more activity); those runs replay.
+JOB_ROWS = "reconcile-job-rows"
 
 
 @workflow.defn(name="ReconcileWorkflow", failure_exception_types=FAIL_ON_INVALID_INPUT)
@@ -83,9 +89,12 @@ class ReconcileWorkflow(RejectsUnknownSignals):
         await self._observe_and_confirm()
         alerted: list[str] = []
         resolved: list[str] = []
+        closed: list[ClosedJob] = []
         if not inp.dry_run:
             await asyncio.gather(*(self._act_on(r) for r in self.reports if r.policy is not Policy.ALERT))
             alerted, resolved = await self._record()
+            if workflow.patched(JOB_ROWS):
+                closed = await self._close_ended_jobs()
         report = ReconcileReport(
             workflow_id=workflow.info().workflow_id,
             venue=inp.venue,
@@ -96,6 +105,7 @@ class ReconcileWorkflow(RejectsUnknownSignals):
             alerted=alerted,
             resolved=resolved,
             unknown_accounts=self.unknown,
+            closed_jobs=closed,
         )
         self._log("done orphans=%d alerted=%d resolved=%d", len(report.orphans), len(alerted), len(resolved))
         return report
@@ -237,6 +247,21 @@ class ReconcileWorkflow(RejectsUnknownSignals):
         )
         title = f"orphan {orphan.kind} on {orphan.account} {orphan.market}"
         await raise_alert(Severity.CRITICAL, title, detail, key=row.alert_key, preset=LEDGER)
+
+    async def _close_ended_jobs(self) -> list[ClosedJob]:
+        """The venue's jobs whose run ended without their final state get it from Temporal's close
+        (alerted once each). Bookkeeping: a failure is logged, and the next run tries again."""
+        sweep = JobRowsSweep(
+            venue=self.inp.venue, workflow_id=workflow.info().workflow_id, grace_s=self.inp.job_grace_s
+        )
+        try:
+            done = await CLOSE_ENDED_JOB_ROWS.run(sweep)
+        except ActivityError as exc:
+            self._log("could not close ended jobs' rows: %s", root_cause(exc))
+            return []
+        for job in done.closed:
+            self._log("ledger row closed: %s", job.describe())
+        return done.closed
 
     def _log(self, message: str, *args: object) -> None:
         workflow.logger.info("reconcile %s " + message, workflow.info().workflow_id, *args)

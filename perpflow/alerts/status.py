@@ -166,21 +166,34 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
+def _state(row: Any) -> str:
+    """A job's state; one whose run ended without writing its final one, Temporal's close status."""
+    return str(row.closed_status or row.state)
+
+
+def _ended(cycle: Any) -> bool:
+    return cycle.state in _FINAL_CYCLES or cycle.closed_status is not None
+
+
 def _cycle_stats(rows: Any, since: datetime) -> CycleStats:
-    ended = [c for c in rows if c.state in _FINAL_CYCLES and c.ended_at and _aware(c.ended_at) >= since]
+    ended = [c for c in rows if _ended(c) and c.ended_at and _aware(c.ended_at) >= since]
     problems = [
-        CycleLine(workflow_id=c.workflow_id, market=c.market, state=c.state, realized_pnl=c.realized_pnl,
-                  note=(c.result or {}).get("reason", ""))
-        for c in rows if c.state == CycleState.FAILED.value or _open(c)
+        CycleLine(workflow_id=c.workflow_id, market=c.market, state=_state(c), realized_pnl=c.realized_pnl,
+                  note=(c.result or {}).get("reason", "") or _closed_note(c))
+        for c in rows if c.state == CycleState.FAILED.value or c.closed_status or _open(c)
     ]  # fmt: skip
     return CycleStats(
-        by_state=dict(Counter(c.state for c in rows)),
+        by_state=dict(Counter(_state(c) for c in rows)),
         ended=len(ended),
-        running=sum(1 for c in rows if c.state not in _FINAL_CYCLES),
+        running=sum(1 for c in rows if not _ended(c)),
         realized_pnl=sum((c.realized_pnl for c in ended), Decimal(0)),
         fees=sum((c.fees for c in ended), Decimal(0)),
         problems=problems[:MAX_LINES],
     )
+
+
+def _closed_note(cycle: Any) -> str:
+    return f"run ended {cycle.closed_status} while {cycle.state}" if cycle.closed_status else ""
 
 
 def _open(cycle: Any) -> dict[str, Decimal]:
@@ -202,7 +215,7 @@ def _leg(cycle: Any, account: str) -> dict[str, str]:
 
 
 def _grid(g: Any) -> GridLine:
-    return GridLine(name=g.name, market=g.market, state=g.state, fills=g.fill_count,
+    return GridLine(name=g.name, market=g.market, state=_state(g), fills=g.fill_count,
                     realized_profit=g.realized_profit, fees=g.fees, funding=g.funding, position=g.position,
                     stop_reason=g.stop_reason)  # fmt: skip
 

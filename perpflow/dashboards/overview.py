@@ -10,9 +10,14 @@ from perpflow.dashboards.board import Board
 from perpflow.dashboards.panels import BAD_ABOVE_ZERO, HALF, THIRD, Q, agg, graph, listing, number
 from perpflow.hedge.models import CycleState
 from perpflow.payouts.models import PayoutState
+from perpflow.reconcile.models import RunClose
 
 LIVE_CYCLES = "|".join(s.value for s in CycleState if not s.final)
-ENDED_CYCLES = "|".join(s.value for s in CycleState if s.final)
+# A cycle ends in a final state of its own, or, when its run ended without writing one (terminated,
+# timed out), in the close status the reconciler gives its row (FAILED is both).
+ENDED_CYCLES = "|".join(
+    dict.fromkeys([*(s.value for s in CycleState if s.final), *(s.value for s in RunClose)])
+)
 OPEN_PAYOUTS = "|".join(s.value for s in PayoutState if not s.final)
 USD = "currencyUSD"
 

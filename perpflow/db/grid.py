@@ -23,7 +23,8 @@ class GridSessions:
 
     async def save(self, rec: GridRecord) -> None:
         """Create or advance the session's row. A row that reached a final state is history: a
-        late or repeated write never changes it."""
+        late or repeated write never changes it. A row the reconciler closed (its run ended with no
+        final write) is taken back by a write: a session started again under the name."""
         async with self.ledger.session() as s:
             row = await s.get(t.GridSession, rec.workflow_id)
             if row is None:
@@ -31,6 +32,7 @@ class GridSessions:
                 s.add(row)
             elif GridState(row.state).final:
                 return
+            row.closed_status = None
             row.name, row.venue, row.market, row.account_index = (
                 rec.name,
                 rec.venue,
@@ -47,8 +49,7 @@ class GridSessions:
             )  # fmt: skip
             row.fill_count = rec.fill_count
             row.stop_reason = rec.stop_reason.value if rec.stop_reason else None
-            if rec.state.final and row.ended_at is None:
-                row.ended_at = datetime.now(UTC)
+            row.ended_at = (row.ended_at or datetime.now(UTC)) if rec.state.final else None
 
     async def record_fills(self, fills: Sequence[GridFillRecord]) -> int:
         """Insert the fills not recorded yet; returns how many were new."""

@@ -16,7 +16,9 @@ class HedgeCycles:
 
     async def save(self, rec: CycleRecord) -> None:
         """Create or advance the cycle's row. A row that reached a final state is history: a late
-        or repeated write never changes it, and another cycle under the same id is an error."""
+        or repeated write never changes it, and another cycle under the same id is an error. A row
+        the reconciler closed (its run ended with no final write) is taken back by a write: one of
+        that run still in flight, which the next reconcile closes again."""
         async with self.ledger.session() as s:
             row = await s.get(t.HedgeCycle, rec.workflow_id)
             if row is None:
@@ -32,14 +34,14 @@ class HedgeCycles:
                 )
             elif CycleState(row.state).final:
                 return
+            row.closed_status = None
             if row.taker_venue is None:  # also a cycle whose row was created before the columns were
                 row.taker_venue, row.taker_market = rec.taker_venue, rec.taker_market
             row.state = rec.state.value
             row.realized_pnl, row.fees = rec.realized_pnl, rec.fees
             if rec.result is not None:
                 row.result = rec.result.model_dump(mode="json")
-            if rec.state.final and row.ended_at is None:
-                row.ended_at = datetime.now(UTC)
+            row.ended_at = (row.ended_at or datetime.now(UTC)) if rec.state.final else None
 
     async def get(self, workflow_id: str) -> CycleRecord | None:
         async with self.ledger.session() as s:

@@ -122,6 +122,9 @@ class HedgeCycle(Base):
     result: Mapped[dict[str, Any] | None]
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
+    # Set when its run ended without the cycle writing a final state (terminated, timed out):
+    # Temporal's close status (perpflow.reconcile.models.RunClose), written by the reconciler.
+    closed_status: Mapped[str | None] = mapped_column(String(16))
 
 
 class GridSession(Base):
@@ -144,6 +147,8 @@ class GridSession(Base):
     funding: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default="0")
     stop_reason: Mapped[str | None] = mapped_column(String(16))
     updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
+    # As hedge_cycles.closed_status: the run ended without the session's final state.
+    closed_status: Mapped[str | None] = mapped_column(String(16))
 
 
 class GridFill(Base):

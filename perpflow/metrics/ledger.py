@@ -14,7 +14,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from prometheus_client.metrics_core import Metric as Family
-from sqlalchemy import DateTime, Float, cast, column, func, select, table
+from sqlalchemy import ColumnElement, DateTime, Float, and_, cast, column, func, select, table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from perpflow.metrics import names
@@ -24,11 +24,12 @@ _at = DateTime(timezone=True)
 _cycles = table(
     "hedge_cycles", column("fleet"), column("pair"), column("venue"), column("market"),
     column("maker_account"), column("taker_account"), column("taker_venue"), column("taker_market"),
-    column("state"), column("realized_pnl"), column("ended_at", _at),
+    column("state"), column("realized_pnl"), column("ended_at", _at), column("closed_status"),
 )  # fmt: skip
 _grids = table(
     "grid_sessions", column("state"), column("venue"), column("account_index"), column("market"),
     column("realized_profit"), column("fees"), column("funding"), column("position"),
+    column("closed_status"),
 )  # fmt: skip
 _payouts = table("payouts", column("state"), column("updated_at", _at))
 _orphans = table(
@@ -41,7 +42,11 @@ _accounts = table("accounts", column("venue"), column("account_index"))
 class LedgerWords:
     """The states and kinds the gauges are broken down by, from the models that define them (given
     by the caller: the payout, grid and reconcile packages import this package's instruments).
-    Every state gets a series, zero when no row is in it, so a rule sees 0 rather than nothing."""
+    Every state gets a series, zero when no row is in it, so a rule sees 0 rather than nothing.
+
+    A job's row whose run ended without its final state (``closed_status``, set by the reconciler)
+    counts under that close status (TERMINATED, TIMED_OUT, ...), which ``cycle_states`` and
+    ``grid_states`` list too, never under the live state it was left in."""
 
     cycle_states: Collection[str]
     open_cycle_states: Collection[str]
@@ -71,7 +76,8 @@ class LedgerGauges:
     async def _cycles(self, conn: AsyncConnection) -> list[Family]:
         c = _cycles.c
         pnl = func.coalesce(func.sum(cast(c.realized_pnl, Float)), 0.0)
-        query = select(c.fleet, c.state, func.count(), pnl).group_by(c.fleet, c.state)
+        state = func.coalesce(c.closed_status, c.state)
+        query = select(c.fleet, state, func.count(), pnl).group_by(c.fleet, state)
         by_state = (await conn.execute(query)).all()
         midnight = datetime.combine(datetime.now(UTC).date(), time(), UTC)
         query = select(c.fleet, pnl).where(c.ended_at >= midnight).group_by(c.fleet)
@@ -95,7 +101,7 @@ class LedgerGauges:
         c = _cycles.c
         taker = (func.coalesce(c.taker_venue, c.venue), func.coalesce(c.taker_market, c.market))
         legs = (c.fleet, c.pair, c.venue, c.market, c.maker_account, c.taker_account, *taker)
-        query = select(*legs).distinct().where(c.state.in_(self.words.open_cycle_states))
+        query = select(*legs).distinct().where(c.state.in_(self.words.open_cycle_states), _live(c))
         rows = (await conn.execute(query)).all()
         makers = [((f, p, v, a, m, "maker"), 1) for f, p, v, m, a, *_ in rows]
         takers = [((f, p, v, a, m, "taker"), 1) for f, p, _, _, _, a, v, m in rows]
@@ -105,11 +111,13 @@ class LedgerGauges:
         g = _grids.c
         where = (g.venue, g.account_index, g.market)
         net = func.sum(cast(g.realized_profit, Float) - cast(g.fees, Float) - cast(g.funding, Float))
+        state = func.coalesce(g.closed_status, g.state)
         by_state = _zero_filled(
-            self.words.grid_states, await conn.execute(select(g.state, func.count()).group_by(g.state))
+            self.words.grid_states, await conn.execute(select(state, func.count()).group_by(state))
         )
         pnl = (await conn.execute(select(*where, net).group_by(*where))).all()
-        open_position = func.sum(cast(g.position, Float)).filter(g.state.in_(self.words.open_grid_states))
+        live = and_(g.state.in_(self.words.open_grid_states), _live(g))
+        open_position = func.sum(cast(g.position, Float)).filter(live)
         held = (await conn.execute(select(*where, func.coalesce(open_position, 0.0)).group_by(*where))).all()
         return [
             filled(names.GRID_SESSIONS, (((state,), n) for state, n in by_state.items())),
@@ -141,6 +149,12 @@ class LedgerGauges:
         accounts = (await conn.execute(select(a.venue, a.account_index))).all()
         zeros = {(v, str(i), k): 0 for v, i in accounts for k in self.words.orphan_kinds}
         return filled(names.RECONCILE_ORPHANS, (zeros | found).items())
+
+
+def _live(c: Any) -> ColumnElement[bool]:
+    """Not closed by the reconciler: its run has not ended without its final state."""
+    closed: ColumnElement[Any] = c.closed_status
+    return closed.is_(None)
 
 
 def _zero_filled(states: Collection[str], rows: Iterable[Any]) -> dict[str, int]:

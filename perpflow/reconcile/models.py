@@ -47,6 +47,9 @@ class ReconcileInput(Model):
     max_slippage: Decimal = Field(default=Decimal("0.01"), gt=0, lt=Decimal("0.2"))
     dry_run: bool = False  # observe and report only: no alerts, no actions, no ledger writes
     accounts: list[str] | None = Field(default=None, min_length=1)  # only these names; None: all
+    # Jobs' ledger rows left non-final by a run that ended (JobRowsSweep.grace_s): the venue's, not
+    # only the accounts named above.
+    job_grace_s: float = Field(default=60, ge=0, le=3600)
 
     @model_validator(mode="after")
     def _settle_within_period(self) -> Self:
@@ -75,6 +78,35 @@ class OwnerStatus(StrEnum):
     @property
     def orphans(self) -> bool:
         return self not in (OwnerStatus.RUNNING, OwnerStatus.UNREACHABLE)
+
+
+class RunClose(StrEnum):
+    """How a job's Temporal run ended when the job wrote no final ledger row of its own (terminated,
+    timed out, reset, or its last write gave up): Temporal's close status by name, or NOT_FOUND when
+    Temporal no longer knows the workflow (retention deleted it). The row keeps the last state the
+    job wrote; this goes beside it (``closed_status``) and is what the gauges count the row as."""
+
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+    TERMINATED = "TERMINATED"
+    TIMED_OUT = "TIMED_OUT"
+    NOT_FOUND = "NOT_FOUND"
+
+    @classmethod
+    def of(cls, status: OwnerStatus) -> RunClose | None:
+        """None while the workflow may still write (running, or Temporal did not answer)."""
+        return _RUN_CLOSES.get(status)
+
+
+_RUN_CLOSES = {
+    OwnerStatus.COMPLETED: RunClose.COMPLETED,
+    OwnerStatus.FAILED: RunClose.FAILED,
+    OwnerStatus.CANCELED: RunClose.CANCELED,
+    OwnerStatus.TERMINATED: RunClose.TERMINATED,
+    OwnerStatus.TIMED_OUT: RunClose.TIMED_OUT,
+    OwnerStatus.NOT_FOUND: RunClose.NOT_FOUND,
+}
 
 
 class OrphanKind(StrEnum):
@@ -254,6 +286,40 @@ class AlertedOrphans(Model):
     at: AwareDatetime
 
 
+class JobKind(StrEnum):
+    """The jobs whose ledger row the reconciler closes when their run ended without it."""
+
+    GRID_SESSION = "grid-session"
+    HEDGE_CYCLE = "hedge-cycle"
+
+
+class JobRowsSweep(Model):
+    """Close the rows of a venue's jobs whose run Temporal closed without their final write."""
+
+    venue: str
+    workflow_id: str  # the reconcile run: the alerts' source
+    # A row or a close younger than this is left for the next run: a just-started job's row may
+    # precede its workflow's visibility, and a write in flight at terminate lands within it.
+    grace_s: float
+
+
+class ClosedJob(Model):
+    kind: JobKind
+    workflow_id: str
+    state: str  # the last state the job wrote itself, kept in the row
+    closed: RunClose
+    closed_at: AwareDatetime  # Temporal's close time (NOT_FOUND: when it was found gone)
+
+    def describe(self) -> str:
+        at = f"{self.closed_at:%Y-%m-%d %H:%M:%S %Z}"
+        return f"{self.kind} {self.workflow_id} ended {self.closed} at {at} while {self.state}, no final row"
+
+
+class ClosedJobs(Model):
+    closed: list[ClosedJob] = Field(default_factory=list)
+    unreachable: list[str] = Field(default_factory=list)  # Temporal did not answer: next run
+
+
 class AccountReport(Model):
     account: AccountRef
     policy: Policy
@@ -273,6 +339,7 @@ class ReconcileReport(Model):
     alerted: list[str] = Field(default_factory=list)  # orphan keys alerted by this run
     resolved: list[str] = Field(default_factory=list)
     unknown_accounts: list[str] = Field(default_factory=list)  # named in the input, not in the ledger
+    closed_jobs: list[ClosedJob] = Field(default_factory=list)  # rows this run gave a final state
 
     @property
     def orphans(self) -> list[Orphan]:

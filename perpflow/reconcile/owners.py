@@ -4,6 +4,7 @@ workflow still runs, and each live one answers the ``exposure`` query with what 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from temporalio.client import (
@@ -47,6 +48,24 @@ _STATUSES = {
 _RUNNING = 'ExecutionStatus="Running"'
 
 
+@dataclass(frozen=True)
+class Run:
+    status: OwnerStatus
+    closed_at: datetime | None = None  # when Temporal closed it (a run still open: None)
+
+
+async def run_of(client: Client, workflow_id: str) -> Run:
+    """What Temporal says of the workflow's latest run (a chain of continue-as-new: the current one)."""
+    try:
+        desc = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            return Run(OwnerStatus.NOT_FOUND)
+        return Run(OwnerStatus.UNREACHABLE)
+    status = _STATUSES.get(desc.status, OwnerStatus.UNREACHABLE) if desc.status else OwnerStatus.UNREACHABLE
+    return Run(status, desc.close_time)
+
+
 class OwnerFinder:
     def __init__(self, client: Client, ledger: Ledger) -> None:
         self.client = client
@@ -82,13 +101,7 @@ class OwnerFinder:
 
     async def _status(self, workflow_id: str) -> OwnerStatus:
         async with self._gate:
-            try:
-                desc = await self.client.get_workflow_handle(workflow_id).describe()
-            except RPCError as exc:
-                if exc.status is RPCStatusCode.NOT_FOUND:
-                    return OwnerStatus.NOT_FOUND
-                return OwnerStatus.UNREACHABLE
-        return _STATUSES.get(desc.status, OwnerStatus.UNREACHABLE) if desc.status else OwnerStatus.UNREACHABLE
+            return (await run_of(self.client, workflow_id)).status
 
     async def _exposure(self, workflow_id: str) -> LiveOwner | None:
         """What a live owner says it holds; None when it closed meanwhile (it owns nothing now)."""

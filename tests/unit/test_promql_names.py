@@ -19,7 +19,7 @@ from perpflow.dashboards.promql import known_series, metric_names, problems, rec
 from perpflow.grid.models import GridState
 from perpflow.hedge.models import CycleState
 from perpflow.payouts.models import PayoutState
-from perpflow.reconcile.models import OrphanKind
+from perpflow.reconcile.models import OrphanKind, RunClose
 from perpflow.venues.feed import StreamState
 
 ROOT = Path(__file__).parents[2]
@@ -28,14 +28,15 @@ DASHBOARDS = ROOT / "config" / "grafana" / "dashboards"
 _LABEL_VALUES = re.compile(r"label_values\((\w+),\s*(\w+)\)")
 _WORDS = re.compile(r"\w+(\|\w+)*")
 
-# Labels whose values come from an enum of the code: a matcher must name one of its values.
-VALUES: dict[tuple[str, str], type[Enum]] = {
-    ("perpflow_payouts", "state"): PayoutState,
-    ("perpflow_payouts_oldest_age_seconds", "state"): PayoutState,
-    ("perpflow_hedge_cycles", "state"): CycleState,
-    ("perpflow_grid_sessions", "state"): GridState,
-    ("perpflow_md_stream_state", "state"): StreamState,
-    ("perpflow_reconcile_orphans", "kind"): OrphanKind,
+# Labels whose values come from enums of the code: a matcher must name one of their values. A job's
+# row whose run ended without its final state counts under its close status (RunClose).
+VALUES: dict[tuple[str, str], tuple[type[Enum], ...]] = {
+    ("perpflow_payouts", "state"): (PayoutState,),
+    ("perpflow_payouts_oldest_age_seconds", "state"): (PayoutState,),
+    ("perpflow_hedge_cycles", "state"): (CycleState, RunClose),
+    ("perpflow_grid_sessions", "state"): (GridState, RunClose),
+    ("perpflow_md_stream_state", "state"): (StreamState,),
+    ("perpflow_reconcile_orphans", "kind"): (OrphanKind,),
 }
 
 
@@ -73,10 +74,10 @@ def _unknown_values(expr: str) -> list[str]:
     out = []
     for sel in selectors(expr):
         for label, value in sel.matchers:
-            kind = VALUES.get((sel.metric, label))
-            if kind is None or not _WORDS.fullmatch(value):
+            kinds = VALUES.get((sel.metric, label))
+            if kinds is None or not _WORDS.fullmatch(value):
                 continue  # not an enum's label, or a real regex
-            unknown = set(value.split("|")) - {str(member.value) for member in kind}
+            unknown = set(value.split("|")) - {str(member.value) for kind in kinds for member in kind}
             out += [f"{sel.metric}{{{label}={v}}}" for v in sorted(unknown)]
     return out
 

@@ -178,7 +178,7 @@ async def reconcile_worker(
         task_queue=queue,
         workflows=[ReconcileWorkflow, OwnerWorkflow],
         activities=[
-            *ReconcileActivities(env.client, ledger).all(),
+            *ReconcileActivities(env.client, ledger, Notifier(ledger)).all(),
             market.get_book_top,
             market.get_market,
             alerts.send_alert,
