@@ -23,15 +23,19 @@ class GridSessions:
 
     async def save(self, rec: GridRecord) -> None:
         """Create or advance the session's row. A row that reached a final state is history: a
-        late or repeated write never changes it. A row the reconciler closed (its run ended with no
-        final write) is taken back by a write: a session started again under the name."""
+        late or repeated write of its session never changes it, and a session started again under
+        the name (the same workflow id, another session key) begins the row afresh. A row the
+        reconciler closed (its run ended with no final write) is taken back by a write."""
         async with self.ledger.session() as s:
             row = await s.get(t.GridSession, rec.workflow_id)
             if row is None:
                 row = t.GridSession(workflow_id=rec.workflow_id, state=rec.state.value)
                 s.add(row)
+            elif _another_session(row, rec):
+                row.started_at, row.ended_at = datetime.now(UTC), None
             elif GridState(row.state).final:
                 return
+            row.session = rec.session or row.session
             row.closed_status = None
             row.name, row.venue, row.market, row.account_index = (
                 rec.name,
@@ -78,6 +82,7 @@ class GridSessions:
             config=GridConfig.model_validate(row.config), version=row.version, position=row.position,
             realized_profit=row.realized_profit, fees=row.fees, funding=row.funding,
             fill_count=row.fill_count, stop_reason=StopReason(row.stop_reason) if row.stop_reason else None,
+            session=row.session or "",
         )  # fmt: skip
 
     async def fills(self, workflow_id: str) -> list[GridFillRecord]:
@@ -93,3 +98,11 @@ def _fill(r: t.GridFill) -> GridFillRecord:
         workflow_id=r.workflow_id, fill_id=r.fill_id, level=r.level, client_order_index=r.client_order_index,
         side=Side(r.side), price=r.price, size=r.size, fee=r.fee, realized=r.realized, at=at,
     )  # fmt: skip
+
+
+def _another_session(row: t.GridSession, rec: GridRecord) -> bool:
+    """A row of before named no session: a final one is an ended session's, a live one this
+    session's own (it is named from now on)."""
+    if not rec.session or rec.session == row.session:
+        return False
+    return row.session is not None or GridState(row.state).final

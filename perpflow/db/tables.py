@@ -149,6 +149,9 @@ class GridSession(Base):
     updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
     # As hedge_cycles.closed_status: the run ended without the session's final state.
     closed_status: Mapped[str | None] = mapped_column(String(16))
+    # The session's key (names.grid_session_key; None in rows of before): the row is the latest
+    # session's under the workflow id, which each start of the name reuses.
+    session: Mapped[str | None] = mapped_column(String(200))
 
 
 class GridFill(Base):

@@ -220,7 +220,7 @@ class GridBook(GridOrders):
             market=self.config.market, account_index=self.config.account.account_index, state=self.state,
             config=self.config, version=self.version, position=self.position,
             realized_profit=self.pnl.realized, fees=self.pnl.fees, funding=self.pnl.funding,
-            fill_count=self.fills, stop_reason=self.stop_reason,
+            fill_count=self.fills, stop_reason=self.stop_reason, session=self.session,
         )  # fmt: skip
 
 

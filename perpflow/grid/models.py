@@ -151,6 +151,8 @@ class GridRecord(Model):
     funding: Decimal = Decimal(0)
     fill_count: int = 0
     stop_reason: StopReason | None = None
+    # The session's key (names.grid_session_key): a start under the same name has another one.
+    session: str = ""
 
 
 class GridFillRecord(Model):

@@ -57,6 +57,44 @@ async def test_a_session_row_advances_until_it_is_final(ledger: Ledger) -> None:
     assert (row.state, row.stop_reason, row.fill_count) == (GridState.STOPPED, StopReason.TAKE_PROFIT, 4)
 
 
+async def test_a_name_started_again_begins_its_row_afresh_and_a_late_write_of_the_old_one_changes_nothing(
+    ledger: Ledger,
+) -> None:
+    sessions = GridSessions(ledger)
+    first, second = "grid-eth-range-20261130t120000000", "grid-eth-range-20261130t130000000"
+    await sessions.save(record(GridState.RUNNING, session=first, fill_count=3))
+    await sessions.save(
+        record(GridState.STOPPED, session=first, fill_count=4, stop_reason=StopReason.OPERATOR)
+    )
+    await sessions.save(record(GridState.RUNNING, session=second, fill_count=0))
+    row = await sessions.get("grid-eth-range")
+    assert row is not None and (row.state, row.fill_count, row.stop_reason) == (GridState.RUNNING, 0, None)
+    await sessions.save(record(GridState.STOPPED, session=first, fill_count=9))  # late, of the first
+    await sessions.save(record(GridState.RUNNING, session=second, fill_count=2))
+    row = await sessions.get("grid-eth-range")
+    assert row is not None and (row.state, row.fill_count) == (GridState.RUNNING, 2)
+
+
+async def test_a_row_of_before_is_named_by_its_session_and_an_ended_one_begun_afresh(ledger: Ledger) -> None:
+    """Rows written before sessions were named: a live one is its session's own (named from then
+    on), an ended one an earlier session's."""
+    sessions = GridSessions(ledger)
+    await sessions.save(record(GridState.RUNNING, fill_count=3))
+    await sessions.save(record(GridState.RUNNING, session="grid-eth-range-a", fill_count=4))
+    await sessions.save(record(GridState.STOPPED, session="grid-eth-range-a", fill_count=5))
+    await sessions.save(record(GridState.RUNNING, fill_count=6))  # a late write of before: history
+    row = await sessions.get("grid-eth-range")
+    assert row is not None and (row.state, row.fill_count) == (GridState.STOPPED, 5)
+
+    other = record(GridState.STOPPED, workflow_id="grid-old", fill_count=7)
+    await sessions.save(other)
+    await sessions.save(
+        other.model_copy(update={"state": GridState.RUNNING, "session": "grid-old-b", "fill_count": 0})
+    )
+    row = await sessions.get("grid-old")
+    assert row is not None and (row.state, row.fill_count) == (GridState.RUNNING, 0)
+
+
 async def test_a_retried_fill_record_writes_each_fill_once(ledger: Ledger) -> None:
     sessions = GridSessions(ledger)
     activities = GridActivities(sessions)
