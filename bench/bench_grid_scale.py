@@ -22,9 +22,10 @@ account's one-slot signer queue.
 Measured on the sim's clock (one host, ms resolution), by an observer on every account's trades
 and open orders: fill -> the re-armed order accepted (the opposite side one level away appearing
 after the fill; a fill whose opposite order already rested is not a refill). Fills/s over the
-walk. From the sessions' histories: workflow task schedule-to-start (the backlog), place_orders
-schedule-to-start, and each refill's path (signal, workflow task, activity) after the fill; events
-per fill.
+walk. Workflow task schedule-to-start (the backlog) from the histories of both Temporal paths, the
+floor's beside perpflow's: what Temporal alone shows on this machine under the same bursts, and what
+perpflow adds. From the sessions' histories also: place_orders schedule-to-start, each refill's path
+(signal, workflow task, activity) after the fill; events per fill (the floor's beside).
 
   --sessions / BENCH_GRID_SESSIONS (100), --levels / BENCH_GRID_LEVELS (20),
   --seconds / BENCH_GRID_SECONDS (30: the walk of each path), --sigma / BENCH_GRID_SIGMA
@@ -311,6 +312,7 @@ class Baseline:
         self.coi = 1000
         self.tasks: set[asyncio.Task[None]] = set()
         self.failed = 0  # re-arms the sim refused (a post-only that would cross, after a jump)
+        self.hist: Runs = {}  # its workflows' histories (none: no workflow)
 
     def spec(self, side: Side, price: Decimal) -> OrderSpec:
         self.coi += 1
@@ -416,6 +418,7 @@ class ThroughTemporal(Baseline):
                 )
             try:
                 yield
+                self.hist = await histories(self.client, [h.id for h in self.workflows.values()])
             finally:
                 for handle in self.workflows.values():
                     with suppress(Exception):
@@ -529,19 +532,30 @@ def activity_name(event: HistoryEvent, by_id: dict[int, HistoryEvent]) -> str:
     return activity_name(scheduled, by_id) if scheduled is not None else "?"
 
 
+def task_waits(hist: Runs, window: tuple[float, float]) -> list[float]:
+    """Schedule-to-start (ms) of the workflow tasks scheduled inside the window, every run of every
+    workflow in ``hist`` (perpflow's sessions or the floor's workflows)."""
+    out = []
+    for runs in hist.values():
+        for events in runs:
+            by_id = {e.event_id: e for e in events}
+            for e in events:
+                if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+                    scheduled = by_id[e.workflow_task_started_event_attributes.scheduled_event_id]
+                    if window[0] <= at(scheduled) <= window[1]:
+                        out.append((at(e) - at(scheduled)) * 1000)
+    return out
+
+
 def waits(hist: Runs, accounts: dict[str, int], refilled: Refills, window: tuple[float, float]) -> Waits:
     """Schedule-to-start of the workflow tasks and place_orders scheduled inside the window; each
     matched refill's path: its fill signal, the next workflow task, the next place_orders."""
-    out = Waits()
+    out = Waits(workflow_task=task_waits(hist, window))
     for wid, runs in hist.items():
         for events in runs:
             by_id = {e.event_id: e for e in events}
             for pos, e in enumerate(events):
-                if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
-                    scheduled = by_id[e.workflow_task_started_event_attributes.scheduled_event_id]
-                    if window[0] <= at(scheduled) <= window[1]:
-                        out.workflow_task.append((at(e) - at(scheduled)) * 1000)
-                elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+                if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
                     scheduled = by_id[e.activity_task_started_event_attributes.scheduled_event_id]
                     if activity_name(e, by_id) == "place_orders" and window[0] <= at(scheduled) <= window[1]:
                         out.place_orders.append((at(e) - at(scheduled)) * 1000)
@@ -636,6 +650,7 @@ class PathRun:
     window: tuple[float, float]
     laid_s: float = 0.0
     refused: int = 0  # re-arms the venue refused
+    hist: Runs = field(default_factory=dict)  # its workflows' histories (the Temporal paths)
 
 
 async def laid(tape: Tape, accounts: list[Account], levels: int, stall_s: float = 30.0) -> list[Account]:
@@ -685,12 +700,11 @@ async def run_bot(rig: Rig, bot: Baseline, accounts: list[Account], ladders: dic
     finally:
         listener.cancel()
         await bot.close()
-    return PathRun(ladders, window, laid_s, bot.failed)
+    return PathRun(ladders, window, laid_s, bot.failed, bot.hist)
 
 
 @dataclass
 class PerpflowRun(PathRun):
-    hist: Runs = field(default_factory=dict)
     wids: dict[str, int] = field(default_factory=dict)
 
 
@@ -811,15 +825,18 @@ def report(
     print(f"  perpflow / baseline  {versus(rf.latencies, rb.latencies)}; target p99 <= {TARGET:g}x: {met}")
     print(f"  floor / baseline     {versus(rl.latencies, rb.latencies)}; Temporal's round trip alone{below}")
     print(f"  perpflow / floor     {versus(rf.latencies, rl.latencies)}; perpflow's own overhead")
-    w = waits(flow.hist, flow.wids, rf, flow.window)
-    print("perpflow's backlog, from the sessions' histories (tasks scheduled during the walk):")
-    print(summary("  workflow task schedule-to-start", w.workflow_task))
-    print(summary("  place_orders schedule-to-start (signer)", w.place_orders))
-    backlog = pct(w.workflow_task, 99)
-    verdict = "none" if backlog <= NO_BACKLOG_MS else "BACKLOG"
+    w, floor_tasks = waits(flow.hist, flow.wids, rf, flow.window), task_waits(floor.hist, floor.window)
+    print("the backlog, from the histories (tasks scheduled during the walk), schedule-to-start:")
+    print(summary("  floor: workflow task", floor_tasks))
+    print(summary("  perpflow: workflow task", w.workflow_task))
+    print(summary("  perpflow: place_orders (signer)", w.place_orders))
+    verdict = {
+        name: f"{pct(v, 99):.1f} ms ({'none' if pct(v, 99) <= NO_BACKLOG_MS else 'BACKLOG'})"
+        for name, v in (("floor", floor_tasks), ("perpflow", w.workflow_task))
+    }
     print(
-        f"  workflow task schedule-to-start p99 {backlog:.1f} ms "
-        f"(a backlog above {NO_BACKLOG_MS:g} ms: {verdict})"
+        f"  workflow task p99 (a backlog above {NO_BACKLOG_MS:g} ms): floor {verdict['floor']}, "
+        f"perpflow {verdict['perpflow']}; perpflow adds {versus(w.workflow_task, floor_tasks)}"
     )
     print("perpflow's refill path, after the fill on the sim (p50 / p99, ms):")
     for name, values in sorted(w.stages.items(), key=lambda kv: pct(kv[1], 50)):
@@ -828,6 +845,8 @@ def report(
     print(f"perpflow histories, events during the walk ({rf.fills} fills), by type per fill:")
     print("\n".join(event_mix(flow.hist, rf.fills, flow.window)))
     print(f"  whole histories from the start (ladders, watches): {event_mix(flow.hist, fills)[0].strip()}")
+    floor_mix = event_mix(floor.hist, rl.fills, floor.window)[0].strip()
+    print(f"  floor, during the walk ({rl.fills} fills): {floor_mix}")
 
 
 def parse_args() -> argparse.Namespace:

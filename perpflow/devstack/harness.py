@@ -15,13 +15,13 @@ from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from perpflow import names
 from perpflow.devstack.ports import free_port
 from perpflow.devstack.temporal import TEMPORAL_BIN, dynamic_config_args
 from perpflow.errors import ServiceError
+from perpflow.temporal_client import DATA_CONVERTER
 
 SIM_READY_DEADLINE_S = 20.0
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,7 +80,7 @@ async def local_temporal(**extra: Any) -> WorkflowEnvironment:
     return await WorkflowEnvironment.start_local(
         namespace="perpflow",
         dev_server_existing_path=str(TEMPORAL_BIN),
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
         search_attributes=list(names.SEARCH_ATTRIBUTES),
         dev_server_log_level="error",
         dev_server_extra_args=args,
@@ -93,7 +93,7 @@ async def time_skipping_server() -> WorkflowEnvironment:
     search attributes: it knows only built-in ones, and workflows upserting ours would hang."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
     )
     await env.client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
