@@ -6,9 +6,10 @@ from pathlib import Path
 
 from pydantic import BaseModel
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+
+from perpflow.temporal_client import DATA_CONVERTER
 
 
 async def export_history(client: Client, workflow_id: str, run_id: str | None = None) -> str:
@@ -31,7 +32,7 @@ async def replay_files(paths: list[Path], workflows: list[type]) -> list[ReplayO
 
     replayer = Replayer(
         workflows=workflows,
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
         workflow_runner=SandboxedWorkflowRunner(),
     )
     outcomes = []
