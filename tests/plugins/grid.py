@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+import uuid
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -17,10 +18,14 @@ from temporalio.worker import Worker
 from activities.grid import GridActivities
 from activities.market import MarketActivities
 from activities.watches import WatchActivities
+from perpflow import names
 from perpflow.db.grid import GridSessions
 from perpflow.db.ledger import Ledger
 from perpflow.grid.models import GridStatus, LevelRow
 from perpflow.venues.lighter.client import LighterVenue
+from tests.plugins.hedge import signer_workers
+from tests.plugins.marketdata import md_config, running
+from tests.plugins.sim import SimHandle
 from tests.plugins.venues import SimAccount, best
 from workflows.grid.session import GridSessionWorkflow
 
@@ -78,6 +83,31 @@ def grid_orchestrator(
             *GridActivities(GridSessions(ledger)).all(),
         ],
     )
+
+
+@contextlib.asynccontextmanager
+async def session_on_the_sim(
+    client: Client,
+    sim: SimHandle,
+    venue: LighterVenue,
+    account: SimAccount,
+    ledger: Ledger,
+    state: Path,
+    config: dict[str, Any],
+) -> AsyncIterator[WorkflowHandle[Any, GridStatus]]:
+    """The session started from its raw config, with what it runs on: the orchestrator's part (on
+    the sim's public API), the account's signer (``venue``) and the market-data service."""
+    public, queue = LighterVenue(sim.url, 0), f"grid-{uuid.uuid4()}"
+    workers = [grid_orchestrator(client, queue, public, ledger, state)]
+    workers += signer_workers(client, venue, account, ledger)
+    try:
+        async with running(md_config(sim, state), client, ledger), workers[0], workers[1], workers[2]:
+            yield await client.start_workflow(
+                "GridSessionWorkflow", config, id=names.grid_session_id(config["name"]), task_queue=queue,
+                result_type=GridStatus,
+            )  # fmt: skip
+    finally:
+        await public.close()
 
 
 async def until(

@@ -20,9 +20,8 @@ from perpflow.grid.models import GridState, GridStatus
 from perpflow.grid.orders import LOST_AFTER_S
 from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.types import OrderKind, OrderSpec, Side, TimeInForce
-from tests.plugins.grid import Ladder, grid_orchestrator, level, until
-from tests.plugins.hedge import ETH, record_history, signer_workers
-from tests.plugins.marketdata import md_config, running
+from tests.plugins.grid import Ladder, grid_orchestrator, level, session_on_the_sim, until
+from tests.plugins.hedge import ETH, record_history
 from tests.plugins.sim import SimHandle
 from tests.plugins.venues import account_again, new_account, venue_for
 
@@ -38,20 +37,13 @@ async def test_a_session_lays_its_ladder_re_arms_fills_and_stop_leaves_only_the_
     ladder = await Ladder.around_the_book(public)
     mid, step, size, tick = ladder.mid, ladder.step, ladder.size, ladder.tick
     config = ladder.config(f"sim-{uuid.uuid4().hex[:6]}", account, stop={"outside_range_pct": 50})
-    queue = f"grid-{uuid.uuid4()}"
-    orchestrator = grid_orchestrator(client, queue, public, pg_ledger, tmp_path)
     manual = OrderSpec(
         market="ETH", client_order_index=MANUAL_COI, side=Side.BUY, kind=OrderKind.LIMIT,
         tif=TimeInForce.POST_ONLY, size=size, price=(mid * Decimal("0.8")).quantize(tick),
     )  # fmt: skip
     await venue.submit(await venue.sign_order(manual))
-    workers = [orchestrator, *signer_workers(client, venue, account, pg_ledger)]
     try:
-        async with running(md_config(sim, tmp_path), client, pg_ledger), workers[0], workers[1], workers[2]:
-            handle = await client.start_workflow(
-                "GridSessionWorkflow", config, id=names.grid_session_id(config["name"]), task_queue=queue,
-                result_type=GridStatus,
-            )  # fmt: skip
+        async with session_on_the_sim(client, sim, venue, account, pg_ledger, tmp_path, config) as handle:
             # Unfrozen: the account's stream may come up a moment after the market's (frozen until then).
             laid = await until(
                 handle,
@@ -108,15 +100,8 @@ async def test_a_partial_fill_at_the_minimum_size_re_arms_that_size_and_the_rest
     config = ladder.config(
         f"part-{uuid.uuid4().hex[:6]}", account, size=str(2 * smallest), stop={"outside_range_pct": 50}
     )
-    queue = f"grid-{uuid.uuid4()}"
-    workers = [grid_orchestrator(client, queue, public, pg_ledger, tmp_path)]
-    workers += signer_workers(client, venue, account, pg_ledger)
     try:
-        async with running(md_config(sim, tmp_path), client, pg_ledger), workers[0], workers[1], workers[2]:
-            handle = await client.start_workflow(
-                "GridSessionWorkflow", config, id=names.grid_session_id(config["name"]), task_queue=queue,
-                result_type=GridStatus,
-            )  # fmt: skip
+        async with session_on_the_sim(client, sim, venue, account, pg_ledger, tmp_path, config) as handle:
             await until(handle, lambda s: level(s, 2).state is LevelState.OPEN, "level 2 resting")
             # The price at level 2: the market maker quotes around it, the level's buy is the best
             # bid; another trader sells it the smallest order the market takes.
@@ -157,19 +142,12 @@ async def test_orders_the_venue_forgot_are_laid_again_and_a_cancel_then_ends_the
     venue, public = venue_for(sim, account), LighterVenue(sim.url, 0)
     ladder = await Ladder.around_the_book(public)
     config = ladder.config(f"lost-{uuid.uuid4().hex[:6]}", account, reconcile_every_s=2)
-    queue = f"grid-{uuid.uuid4()}"
-    workers = [grid_orchestrator(client, queue, public, pg_ledger, tmp_path)]
-    workers += signer_workers(client, venue, account, pg_ledger)
 
     def laid(s: GridStatus) -> bool:
         return sum(r.state is LevelState.OPEN for r in s.levels) == 6 and not s.frozen
 
     try:
-        async with running(md_config(sim, tmp_path), client, pg_ledger), workers[0], workers[1], workers[2]:
-            handle = await client.start_workflow(
-                "GridSessionWorkflow", config, id=names.grid_session_id(config["name"]), task_queue=queue,
-                result_type=GridStatus,
-            )  # fmt: skip
+        async with session_on_the_sim(client, sim, venue, account, pg_ledger, tmp_path, config) as handle:
             first = await until(handle, laid, "the ladder resting")
             await sim.admin.reset()
             await account_again(sim, account)
