@@ -33,7 +33,7 @@ class ReconcileActivities:
         self.ledger = ledger
         self.finder = OwnerFinder(client, ledger)
         self.orphans = Orphans(ledger)
-        self.rows = RowCloser(client, ledger, notifier)
+        self.rows = RowCloser(self.finder, ledger, notifier)
 
     @activity.defn(name="reconcile_accounts")
     async def accounts(self, query: AccountsQuery) -> ManagedAccounts:

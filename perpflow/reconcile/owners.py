@@ -76,7 +76,8 @@ class OwnerFinder:
         by_coi = await self.ownership.owners_of(q.venue, q.account_index, q.client_order_indexes)
         candidates = await self.ownership.workflows_on(q.venue, q.account_index, await self._running())
         ids = sorted(set(by_coi.values()) | candidates)
-        statuses = dict(zip(ids, await asyncio.gather(*(self._status(w) for w in ids)), strict=True))
+        runs = await asyncio.gather(*(self.run(w) for w in ids))
+        statuses = {w: r.status for w, r in zip(ids, runs, strict=True)}
         orders = [
             OrderOwner(
                 client_order_index=coi,
@@ -99,9 +100,10 @@ class OwnerFinder:
         """Every running workflow's id (visibility; a lag here is caught by the second look)."""
         return {wf.id async for wf in self.client.list_workflows(_RUNNING)}
 
-    async def _status(self, workflow_id: str) -> OwnerStatus:
+    async def run(self, workflow_id: str) -> Run:
+        """``run_of``, a few at a time (the finder's describes and queries share one gate)."""
         async with self._gate:
-            return (await run_of(self.client, workflow_id)).status
+            return await run_of(self.client, workflow_id)
 
     async def _exposure(self, workflow_id: str) -> LiveOwner | None:
         """What a live owner says it holds; None when it closed meanwhile (it owns nothing now)."""

@@ -10,31 +10,27 @@ import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
-from temporalio.client import Client
-
 from perpflow.alerts.models import Alert, Severity
 from perpflow.alerts.notifier import Notifier
 from perpflow.db.jobs import JobRows, OpenRow
 from perpflow.db.ledger import Ledger
 from perpflow.reconcile.models import ClosedJob, ClosedJobs, JobRowsSweep, OwnerStatus, RunClose
-from perpflow.reconcile.owners import Run, run_of
+from perpflow.reconcile.owners import OwnerFinder
 
 log = logging.getLogger(__name__)
-_PARALLEL = 16  # describe calls at once
 
 
 class RowCloser:
-    def __init__(self, client: Client, ledger: Ledger, notifier: Notifier) -> None:
-        self.client = client
+    def __init__(self, finder: OwnerFinder, ledger: Ledger, notifier: Notifier) -> None:
+        self.finder = finder  # its describes, a few at a time
         self.rows = JobRows(ledger)
         self.notifier = notifier
-        self._gate = asyncio.Semaphore(_PARALLEL)
 
     async def sweep(self, req: JobRowsSweep) -> ClosedJobs:
         now = datetime.now(UTC)
         settled = now - timedelta(seconds=req.grace_s)
         rows = await self.rows.unfinished(req.venue, started_before=settled)
-        runs = await asyncio.gather(*(self._run(row.workflow_id) for row in rows))
+        runs = await asyncio.gather(*(self.finder.run(row.workflow_id) for row in rows))
         out = ClosedJobs()
         for row, run in zip(rows, runs, strict=True):
             closed = RunClose.of(run.status)
@@ -48,10 +44,6 @@ class RowCloser:
                 if await self._close(row, job, req.workflow_id):
                     out.closed.append(job)
         return out
-
-    async def _run(self, workflow_id: str) -> Run:
-        async with self._gate:
-            return await run_of(self.client, workflow_id)
 
     async def _close(self, row: OpenRow, job: ClosedJob, source: str) -> bool:
         # The alert first: it is keyed by the row and the run's close, so a retry after the row was
