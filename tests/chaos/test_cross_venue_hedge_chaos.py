@@ -82,9 +82,10 @@ async def test_cross_venue_fleet_survives_sigkills_of_orchestrator_and_signer(
         stop.set()
         await asyncio.gather(*background)
         assert result.mode is FleetMode.COMPLETED, result
+        # First: a cycle that ended otherwise fails here with its reason.
+        await each_cycle_ended_done_or_unwound(chaos_env.client, handle, fleet)
         assert result.cycles == 2 * CYCLES_PER_PAIR
         assert sum(p.kills for p in procs) == 4  # one at each mark of kill_along
-        await each_cycle_ended_done_or_unwound(chaos_env.client, handle, fleet)
         async with pg_ledger.session() as s:
             intents = (
                 await s.execute(
