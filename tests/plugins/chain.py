@@ -117,8 +117,10 @@ async def chain(chain_session: ChainEnv) -> AsyncIterator[ChainEnv]:
     """The session chain, rolled back to its post-deploy state after the test."""
     snapshot = await chain_session.rpc("evm_snapshot")
     yield chain_session
+    # The pool emptied first (evm_revert leaves it alone): automine turned back on over a pending
+    # tx mines it, possibly only after the revert, on top of the next test's starting state.
+    await chain_session.rpc("anvil_dropAllTransactions")
     await chain_session.set_automine(True)  # undo test-only mining changes
-    await chain_session.rpc("anvil_dropAllTransactions")  # evm_revert leaves the pool alone
     assert await chain_session.rpc("evm_revert", snapshot) is True
 
 
