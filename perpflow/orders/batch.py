@@ -83,21 +83,22 @@ class BatchPlacement:
         self, records: Sequence[OrderRecord]
     ) -> tuple[list[OrderRecord], list[OrderPending]]:
         """Acks what an earlier attempt placed or met a refusal for; returns what is still to send,
-        and what may yet show."""
-        found = await self._find([r for r in records if r.submitted_at is not None and not _rejected(r)])
-        looked = await _each([self._earlier_send(r, found.get(r.client_order_index)) for r in records])
-        fresh = [record for record, outcome in zip(records, looked, strict=True) if outcome is None]
+        and what may yet show. Intents claimed just now (a first attempt) are only passed on: no
+        look-up, nor any other await, stands between their claim and their signature."""
+        earlier = [r for r in records if r.submitted_at is not None or _rejected(r)]
+        found = await self._find([r for r in earlier if not _rejected(r)])
+        looked = await _each([self._earlier_send(r, found.get(r.client_order_index)) for r in earlier])
+        done = {r.intent.key for r, outcome in zip(earlier, looked, strict=True) if outcome is not None}
+        fresh = [record for record in records if record.intent.key not in done]
         return fresh, [outcome for outcome in looked if isinstance(outcome, OrderPending)]
 
     async def _earlier_send(
         self, record: OrderRecord, found: VenueOrder | None
     ) -> OrderAck | OrderPending | None:
-        """None: to send (again)."""
+        """A record sent or refused before. None: to send again."""
         key = record.intent.key
         if _rejected(record):
             ack: OrderAck | None = record.refused(InvalidOrder(f"refused: {record.reason}"), sent_now=False)
-        elif record.submitted_at is None:
-            return None
         else:
             try:
                 ack = await self.placing.earlier_send(record, found)
