@@ -33,9 +33,13 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
 
-# Connections of this pool per process: a burst's statements take about a millisecond each, so a
-# few connections keep up with a hundred accounts; more would wait on Postgres's CPU instead.
-MAX_CONNECTIONS = 8
+# Connections of this pool per process (opened as bursts need them, closed after ten idle minutes).
+# A signer serving a hundred accounts meets its fills in bursts of up to ~90 placements at once,
+# two statements each before their sends, and under that load a statement holds its connection
+# for ~10 ms (the event loop's turns and the host's CPU more than Postgres's work). With 8 a
+# statement waited for one 150-200 ms at p90 and 340 ms at p99 in bench_grid_scale (three busy on
+# average); with 24, 25 and 110 ms. Postgres allows 100 in all by default.
+MAX_CONNECTIONS = 24
 
 Statement = Select[Any] | UpdateBase  # what runs here: one SELECT, INSERT or UPDATE
 
