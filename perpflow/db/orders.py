@@ -22,11 +22,13 @@ from sqlalchemy.sql.dml import ReturningInsert, Update
 from perpflow.db import tables as t
 from perpflow.db.fast import column_defaults
 from perpflow.db.ledger import Ledger
+from perpflow.db.risk import STATES, RiskStates, strictest_of
 from perpflow.errors import PerpflowError
 from perpflow.orders.errors import IllegalTransition, IntentConflict
-from perpflow.orders.ledger import OrderRecord
+from perpflow.orders.ledger import Claimed, OrderRecord
 from perpflow.orders.models import OrderIntent
 from perpflow.orders.status import OrderState, sources
+from perpflow.risk import TradingState
 from perpflow.venues.base import SignedTx, VenueName
 from perpflow.venues.types import OrderKind, Side, TimeInForce, VenueOrder
 
@@ -81,7 +83,9 @@ def _values(intent: OrderIntent) -> dict[str, object]:
 def _claim_statement(names: tuple[str, ...]) -> ReturningInsert[Any]:
     """Postgres's claim in one insert of ``names`` (bound by name): the row id drawn from its
     sequence once and the client order index derived from it; a key claimed already inserts
-    nothing. Built once, bound per intent."""
+    nothing. The row comes back with the trading states set over the scopes bound as ``scopes``
+    (``trading_states``, NULL where none is): the risk gate's read, in the same statement. Built
+    once, bound per intent."""
     sequence = func.pg_get_serial_sequence(t.Order.__tablename__, "id")
     drawn = select(func.nextval(sequence).label("id")).cte()
     columns_of = t.Order.__table__.c
@@ -90,11 +94,14 @@ def _claim_statement(names: tuple[str, ...]) -> ReturningInsert[Any]:
         drawn.c.id + CLIENT_INDEX_BASE,
         *(bindparam(n, type_=columns_of[n].type) for n in names),
     )
+    states = STATES.subquery()
     return (
         pg_insert(t.Order)
         .from_select(["id", "client_order_index", *names], columns)
         .on_conflict_do_nothing(index_elements=[t.Order.idempotency_key])
-        .returning(*columns_of)
+        .returning(
+            *columns_of, select(func.array_agg(states.c.state)).scalar_subquery().label("trading_states")
+        )
     )
 
 
@@ -117,22 +124,52 @@ class Orders:
         self.ledger = ledger
 
     async def claim(self, intent: OrderIntent) -> OrderRecord:
-        """The record for ``intent.key``, created with its client order index if new. The insert
-        comes first: a new intent, the hot path, spends no round trip on a look-up."""
-        new = await (self._insert_pg(intent) if self.ledger.backend == "postgresql" else self._insert(intent))
-        record = new or await self.get(intent.key)  # claimed before (a retry), or by a concurrent claim
+        """The record for ``intent.key``, created with its client order index if new."""
+        return (await self.claim_all([intent], ())).records[0]
+
+    async def claim_all(self, intents: Sequence[OrderIntent], scopes: Collection[str]) -> Claimed:
+        """``claim`` for a batch (a grid's ladder) in one transaction: one look-up of the keys an
+        earlier attempt claimed, one insert of the rest, one read of the trading states over
+        ``scopes``. A concurrent claim of one of them (the insert conflicts) falls back to claiming
+        each alone. A batch of one (a grid's refill, a hedge) is one statement on Postgres."""
+        if len(intents) == 1:
+            claimed = await self._claim_one(intents[0], scopes)
+        else:
+            try:
+                claimed = await self._claim_together(intents, scopes)
+            except IntegrityError:
+                records = [await self.claim(intent) for intent in intents]
+                claimed = Claimed(records=records, state=await self._strictest(scopes))
+        for record, intent in zip(claimed.records, intents, strict=True):
+            if not record.intent.same_order_as(intent):
+                raise IntentConflict(f"key {intent.key} already names a different order")
+        return claimed
+
+    async def _claim_one(self, intent: OrderIntent, scopes: Collection[str]) -> Claimed:
+        """The insert comes first: a new intent, the hot path, spends no round trip on a look-up,
+        nor on Postgres one on the trading states (the insert returns them)."""
+        if self.ledger.backend == "postgresql":
+            record, states = await self._insert_pg(intent, scopes)
+        else:
+            record, states = await self._insert(intent), None
+        record = record or await self.get(intent.key)  # claimed before (a retry), or by a concurrent claim
         if record is None:
             raise PerpflowError(f"order intent {intent.key} neither inserted nor found")
-        if not record.intent.same_order_as(intent):
-            raise IntentConflict(f"key {intent.key} already names a different order")
-        return record
+        state = strictest_of(states) if states is not None else await self._strictest(scopes)
+        return Claimed(records=[record], state=state)
 
-    async def _insert_pg(self, intent: OrderIntent) -> OrderRecord | None:
-        """One statement, committed on its own. None if the key is claimed already."""
+    async def _insert_pg(
+        self, intent: OrderIntent, scopes: Collection[str]
+    ) -> tuple[OrderRecord | None, list[str] | None]:
+        """One statement, committed on its own: the record and the states set over ``scopes``, or
+        (None, None) if the key is claimed already."""
         values = _values(intent)
         values |= column_defaults(t.Order.__table__, values)  # it may run without the engine
-        done = await self.ledger.one(_claim_statement(tuple(values)), values)
-        return _record(done.rows[0]) if done.rows else None
+        done = await self.ledger.one(_claim_statement(tuple(values)), {**values, "scopes": list(scopes)})
+        if not done.rows:
+            return None, None
+        row = done.rows[0]
+        return _record(row), row.trading_states or []
 
     async def _insert(self, intent: OrderIntent) -> OrderRecord | None:
         """SQLite's claim: the insert, then the client order index from the row id, in one
@@ -147,30 +184,22 @@ class Orders:
         except IntegrityError:
             return None
 
-    async def claim_all(self, intents: Sequence[OrderIntent]) -> list[OrderRecord]:
-        """``claim`` for a batch (a grid's ladder) in one transaction: one look-up of the keys an
-        earlier attempt claimed, one insert of the rest. A concurrent claim of one of them (the
-        insert conflicts) falls back to claiming each alone. A batch of one (a grid's refill) is a
-        ``claim``: one statement on Postgres."""
-        if len(intents) == 1:
-            return [await self.claim(intents[0])]
-        try:
-            async with self.ledger.session() as s:
-                query = select(t.Order).where(t.Order.idempotency_key.in_([i.key for i in intents]))
-                rows = {row.idempotency_key: row for row in (await s.scalars(query)).all()}
-                new = [t.Order(**_values(i)) for i in intents if i.key not in rows]
-                s.add_all(new)
-                await s.flush()
-                for row in new:
-                    row.client_order_index = CLIENT_INDEX_BASE + row.id
-                    rows[row.idempotency_key] = row
-                records = [_record(rows[i.key]) for i in intents]
-        except IntegrityError:
-            return [await self.claim(intent) for intent in intents]
-        for record, intent in zip(records, intents, strict=True):
-            if not record.intent.same_order_as(intent):
-                raise IntentConflict(f"key {intent.key} already names a different order")
-        return records
+    async def _claim_together(self, intents: Sequence[OrderIntent], scopes: Collection[str]) -> Claimed:
+        """A batch's claim and the trading states, in one transaction."""
+        async with self.ledger.session() as s:
+            query = select(t.Order).where(t.Order.idempotency_key.in_([i.key for i in intents]))
+            rows = {row.idempotency_key: row for row in (await s.scalars(query)).all()}
+            new = [t.Order(**_values(i)) for i in intents if i.key not in rows]
+            s.add_all(new)
+            await s.flush()
+            for row in new:
+                row.client_order_index = CLIENT_INDEX_BASE + row.id
+                rows[row.idempotency_key] = row
+            states = (await s.scalars(STATES, {"scopes": list(scopes)})).all() if scopes else []
+            return Claimed(records=[_record(rows[i.key]) for i in intents], state=strictest_of(states))
+
+    async def _strictest(self, scopes: Collection[str]) -> TradingState:
+        return await RiskStates(self.ledger).strictest(*scopes) if scopes else TradingState.ACTIVE
 
     async def get(self, key: str) -> OrderRecord | None:
         async with self.ledger.session() as s:

@@ -1,12 +1,12 @@
 """Placing a batch of orders (a grid's ladder): each intent exactly once, as ``place`` places one,
 sent in the venue's batch transactions of at most ``max_batch`` orders on consecutive nonces.
 
-Every intent is claimed first; those an earlier attempt sent are looked up, not sent again. The
-risk gate is read once and holds each order to the position its side's earlier orders would leave
-if they all filled. Each chunk is signed (or its stored bytes taken again), stored, then sent: a
-bad nonce refreshes it and re-signs what is not sent yet; a chunk the venue refuses whole goes
-again one order at a time, so a refusal is its own order's (``OrderAck.refusal``) and the others
-are placed.
+Every intent is claimed first, the trading state read by the claim itself; those an earlier attempt
+sent are looked up, not sent again. The risk gate is read once and holds each order to the position
+its side's earlier orders would leave if they all filled. Each chunk is signed (or its stored bytes
+taken again), stored, then sent: a bad nonce refreshes it and re-signs what is not sent yet; a
+chunk the venue refuses whole goes again one order at a time, so a refusal is its own order's
+(``OrderAck.refusal``) and the others are placed.
 """
 
 from __future__ import annotations
@@ -65,16 +65,16 @@ class BatchPlacement:
     async def place(self, batch: OrderBatch) -> OrderAcks:
         first = batch.intents[0]
         self.placing.serve(first.account_index)
-        risk = asyncio.ensure_future(self.placing.risk_reads(first))
+        position = asyncio.ensure_future(self.venue.position(first.market))  # meanwhile: the claim
         try:
-            records = await self.orders.claim_all(batch.intents)
-            fresh, pending = await self._earlier_sends(records)
-            await self._send(self._within_risk(fresh, *await risk), self.venue.max_batch)
+            claimed = await self.placing.claim(batch.intents)
+            fresh, pending = await self._earlier_sends(claimed.records)
+            await self._send(self._within_risk(fresh, claimed.state, await position), self.venue.max_batch)
         finally:
-            risk.cancel()
-            await asyncio.gather(risk, return_exceptions=True)
+            position.cancel()
+            await asyncio.gather(position, return_exceptions=True)
         await self._seen_after_send()
-        log.info("batch of %d on %s: %d sent now", len(records), first.market, len(self.sent))
+        log.info("batch of %d on %s: %d sent now", len(batch.intents), first.market, len(self.sent))
         if pending:
             raise pending[0]
         return OrderAcks(acks=[self.acks[intent.key] for intent in batch.intents])

@@ -15,6 +15,7 @@ from pydantic import AwareDatetime
 from perpflow.models import Model
 from perpflow.orders.models import OrderAck, OrderIntent
 from perpflow.orders.status import OrderState
+from perpflow.risk import TradingState
 from perpflow.venues.base import SignedTx
 from perpflow.venues.types import OrderSpec, OrderStatus, VenueOrder
 
@@ -72,13 +73,23 @@ class OrderRecord(Model):
         )
 
 
+class Claimed(Model):
+    """Intents claimed together, and the trading state the risk gate holds them to: the strictest
+    over the scopes the claim was asked to read, read with the claim itself."""
+
+    records: list[OrderRecord]
+    state: TradingState
+
+
 class OrderLedger(Protocol):
     async def claim(self, intent: OrderIntent) -> OrderRecord:
         """The record for ``intent.key``, created with its client order index if new."""
         ...
 
-    async def claim_all(self, intents: Sequence[OrderIntent]) -> list[OrderRecord]:
-        """``claim`` for each intent of a batch, in their order."""
+    async def claim_all(self, intents: Sequence[OrderIntent], scopes: Collection[str]) -> Claimed:
+        """``claim`` for each intent of a batch, in their order, and the strictest trading state over
+        ``scopes`` read in the same round trip (the risk gate's read: no older than the claim, and
+        no round trip of its own before a send)."""
         ...
 
     async def by_client_index(
