@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
@@ -259,47 +259,52 @@ class Orders:
     async def mark_submitting(self, key: str, tx: SignedTx) -> None:
         """The signed bytes stored, committed before the send (write-ahead): from here on a retry
         must look before it sends again, and a resend repeats these bytes while the venue takes them."""
-        await self._move(
-            key,
-            OrderState.SUBMITTING,
-            api_key_index=tx.api_key_index,
-            nonce=tx.nonce,
-            tx_hash=tx.tx_hash,
-            tx_type=tx.tx_type,
-            tx_info=tx.tx_info,
-            resend_until=tx.resend_until,
-            submitted_at=datetime.now(UTC),
-        )
+        await self._move(key, OrderState.SUBMITTING, _submitting(tx, datetime.now(UTC)))
+
+    async def mark_all_submitting(self, signed: Sequence[tuple[str, SignedTx]]) -> None:
+        """``mark_submitting`` for a chunk of a batch, by key, in one transaction (on Postgres in one
+        round trip). If one of them may not move, each is marked alone: the ones moved move again
+        (to the state they are in), and the one refused raises as ``mark_submitting`` does."""
+        if len(signed) == 1:
+            await self.mark_submitting(*signed[0])
+            return
+        now = datetime.now(UTC)
+        values = [_submitting(tx, now) for _, tx in signed]
+        move = _move_statement(OrderState.SUBMITTING, tuple(sorted(values[0])))
+        moves = [_move_params(key, v, now) for (key, _), v in zip(signed, values, strict=True)]
+        if await self.ledger.many(move, moves) == len(moves):
+            return
+        for key, tx in signed:
+            await self.mark_submitting(key, tx)
 
     async def mark_unsent(self, key: str, reason: str) -> None:
         """The venue refused the send outright (bad nonce, 429): nothing of it exists there. The
         signed bytes stay: the next send repeats them while the venue takes them (sign once)."""
-        await self._move(key, OrderState.INTENT, reason=reason, submitted_at=None)
+        await self._move(key, OrderState.INTENT, {"reason": reason, "submitted_at": None})
 
     async def mark_rejected(self, key: str, reason: str) -> None:
-        await self._move(key, OrderState.REJECTED, reason=reason)
+        await self._move(key, OrderState.REJECTED, {"reason": reason})
 
     async def mark_sent(self, key: str) -> None:
         """The venue took the send (a look-up may already have seen the order: then it is old news)."""
-        await self._move(key, OrderState.SUBMITTED, observed=True)
+        await self._move(key, OrderState.SUBMITTED, {}, observed=True)
 
     async def mark_seen(self, key: str, order: VenueOrder) -> None:
         """What a look-up found on the venue; a report older than the ledger's is dropped."""
-        await self._move(
-            key,
-            OrderState.seen(order.status),
-            observed=True,
-            reason=order.reason,
-            venue_order_index=order.order_index,
-            filled_size=order.filled_size,
-        )
+        found = {
+            "reason": order.reason,
+            "venue_order_index": order.order_index,
+            "filled_size": order.filled_size,
+        }
+        await self._move(key, OrderState.seen(order.status), found, observed=True)
 
-    async def _move(self, key: str, state: OrderState, *, observed: bool = False, **values: object) -> None:
+    async def _move(
+        self, key: str, state: OrderState, values: Mapping[str, object], *, observed: bool = False
+    ) -> None:
         """One UPDATE guarded by the states that may precede ``state``. A refused move raises, unless
         it is a fact ``observed`` on the venue that the ledger has already moved past."""
         move = _move_statement(state, tuple(sorted(values)))
-        params = {f"new_{name}": value for name, value in values.items()}
-        done = await self.ledger.one(move, {"order_key": key, "new_updated_at": datetime.now(UTC), **params})
+        done = await self.ledger.one(move, _move_params(key, values, datetime.now(UTC)))
         if done.rowcount == 1:
             return
         async with self.ledger.statements() as c:
@@ -312,6 +317,20 @@ class Orders:
         raise IllegalTransition(f"order {key} may not go from {current} to {state}")
 
 
+def _submitting(tx: SignedTx, at: datetime) -> dict[str, object]:
+    """The columns a move to SUBMITTING sets: the signed order, and when it was stored."""
+    return {
+        "api_key_index": tx.api_key_index, "nonce": tx.nonce, "tx_hash": tx.tx_hash,
+        "tx_type": tx.tx_type, "tx_info": tx.tx_info, "resend_until": tx.resend_until,
+        "submitted_at": at,
+    }  # fmt: skip
+
+
+def _move_params(key: str, values: Mapping[str, object], at: datetime) -> dict[str, object]:
+    """What ``_move_statement`` binds: the key, and each value as ``new_{name}``."""
+    return {"order_key": key, "new_updated_at": at, **{f"new_{name}": v for name, v in values.items()}}
+
+
 @functools.cache
 def _move_statement(state: OrderState, names: tuple[str, ...]) -> Update:
     """The guarded UPDATE to ``state`` setting ``names`` (bound as ``new_{name}``): built once each."""
@@ -321,7 +340,8 @@ def _move_statement(state: OrderState, names: tuple[str, ...]) -> Update:
         update(t.Order)
         .where(
             t.Order.idempotency_key == bindparam("order_key"),
-            t.Order.status.in_([prior.value for prior in sources(state)]),
+            # Bound one by one, not as one expanding list: executemany takes no expanding binds.
+            t.Order.status.in_([literal(prior.value) for prior in sorted(sources(state))]),
         )
         .values(**sets, status=state.value)
     )

@@ -146,7 +146,7 @@ class BatchPlacement:
         if not signed:
             return
         records, txs = [r for r, _ in signed], [tx for _, tx in signed]
-        await _each([self.orders.mark_submitting(r.intent.key, tx) for r, tx in signed])
+        await self.orders.mark_all_submitting([(r.intent.key, tx) for r, tx in signed])
         try:
             await (self.venue.submit(txs[0]) if len(txs) == 1 else self.venue.submit_batch(txs))
         except (InvalidNonce, RateLimited) as exc:

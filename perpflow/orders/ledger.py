@@ -105,6 +105,10 @@ class OrderLedger(Protocol):
         before it sends again, and a resend repeats these bytes while the venue takes them."""
         ...
 
+    async def mark_all_submitting(self, signed: Sequence[tuple[str, SignedTx]]) -> None:
+        """``mark_submitting`` for each (key, signed order) of a chunk, in one round trip."""
+        ...
+
     async def mark_unsent(self, key: str, reason: str) -> None:
         """The venue refused the send outright (bad nonce, 429): nothing of it exists there. The
         signed bytes stay: the next send repeats them while the venue takes them."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -146,6 +147,41 @@ async def test_a_new_intent_alone_is_claimed_with_its_trading_state_in_one_state
     assert (len(statements), claimed.state, claimed.records[0].status) == (
         1, TradingState.REDUCING, OrderState.INTENT,
     )  # fmt: skip
+
+
+async def test_a_chunks_signed_orders_are_stored_together_and_a_refused_move_is_named(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch transaction's orders are stored before its send in one round trip (one statement on
+    Postgres), each with its own signature; an order that may not move fails the store by name."""
+    orders = Orders(ledger)
+    keys = [f"grid/L{i}-s" for i in range(4)]
+    await orders.claim_all([bid(key, i) for i, key in enumerate(keys)], ())
+    signed = [(key, replace(TX, nonce=7 + i, tx_hash=f"0x{i}")) for i, key in enumerate(keys)]
+    calls: list[str] = []
+    one, many = ledger.one, ledger.many
+
+    async def counted_one(statement: Statement, params: Mapping[str, object]) -> Done:
+        calls.append("one")
+        return await one(statement, params)
+
+    async def counted_many(statement: Statement, params: Sequence[Mapping[str, object]]) -> int:
+        calls.append("many")
+        return await many(statement, params)
+
+    monkeypatch.setattr(ledger, "one", counted_one)
+    monkeypatch.setattr(ledger, "many", counted_many)
+    await orders.mark_all_submitting(signed[:3])
+    assert calls == ["many"]
+    records = [await orders.get(key) for key in keys[:3]]
+    assert [(r.status, r.nonce, r.signed.tx_hash) for r in records if r and r.signed] == [
+        (OrderState.SUBMITTING, 7 + i, f"0x{i}") for i in range(3)
+    ]
+    await orders.mark_seen(keys[1], venue_order(records[1].client_order_index, OrderStatus.OPEN, "0"))  # type: ignore[union-attr]
+    with pytest.raises(IllegalTransition, match=f"order {keys[1]} may not go from open to submitting"):
+        await orders.mark_all_submitting(signed[1:])
+    last = await orders.get(keys[3])
+    assert last is not None and (last.status, last.nonce) == (OrderState.SUBMITTING, 10)
 
 
 async def test_claims_of_one_key_at_once_get_one_record_and_another_order_conflicts(ledger: Ledger) -> None:
