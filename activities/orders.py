@@ -10,13 +10,13 @@ from activities.failures import typed_failures
 from perpflow.orders import models as m
 from perpflow.orders.gateway import OrderGateway
 from perpflow.orders.ledger import OrderLedger
-from perpflow.risk import RiskLimits, TradingStates
+from perpflow.risk import RiskLimits
 from perpflow.venues.base import Venue
 
 
 class OrderActivities:
-    def __init__(self, venue: Venue, orders: OrderLedger, risk: TradingStates, limits: RiskLimits) -> None:
-        self.gateway = OrderGateway(venue, orders, risk, limits)
+    def __init__(self, venue: Venue, orders: OrderLedger, limits: RiskLimits) -> None:
+        self.gateway = OrderGateway(venue, orders, limits)
 
     @activity.defn(name="place_order")
     async def place_order(self, intent: m.OrderIntent) -> m.OrderAck:

@@ -82,7 +82,6 @@ from perpflow.alerts.notifier import Notifier
 from perpflow.db.hedge import HedgeCycles
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
-from perpflow.db.risk import RiskStates
 from perpflow.devstack.harness import local_temporal
 from perpflow.hedge.models import (
     CycleParams,
@@ -279,9 +278,8 @@ class TimedFeed:
         return self.feed.account(name, index, proxy, timed, hooks)
 
 
-def profile_gateway(venue: Venue, orders: Orders, states: RiskStates) -> None:
-    MOMENTS.timed(orders, "claim", "ledger claim")
-    MOMENTS.timed(states, "strictest", "risk: states read")
+def profile_gateway(venue: Venue, orders: Orders) -> None:
+    MOMENTS.timed(orders, "claim_all", "ledger claim and risk states read")
     MOMENTS.timed(venue, "account", "risk: venue position read")
     MOMENTS.timed(venue, "sign_order", "sign")
     MOMENTS.timed(orders, "mark_submitting", "store signed tx")
@@ -393,10 +391,10 @@ def signer_workers(
     client: Client, venue: Venue, account: Account, ledger: Ledger, *, profiled: bool
 ) -> list[Worker]:
     """As workers/signer.py builds them: a one-slot send queue and a read queue per key."""
-    orders, states = Orders(ledger), RiskStates(ledger)
+    orders = Orders(ledger)
     if profiled:
-        profile_gateway(venue, orders, states)
-    acts = OrderActivities(venue, orders, states, RiskLimits())
+        profile_gateway(venue, orders)
+    acts = OrderActivities(venue, orders, RiskLimits())
     key = (VenueName.LIGHTER.value, account.index, KEY)
     probe = [Probe()] if profiled else []
     return [

@@ -30,7 +30,6 @@ from temporalio.testing import ActivityEnvironment
 from activities.orders import OrderActivities
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
-from perpflow.db.risk import RiskStates
 from perpflow.orders import OrderBatch, OrderIntent
 from perpflow.orders.ledger import OrderRecord
 from perpflow.orders.status import OrderState
@@ -65,7 +64,7 @@ async def naive(venue: LighterVenue, _: Ledger, batch: OrderBatch) -> None:
 
 
 def _activities(venue: LighterVenue, ledger: Ledger) -> OrderActivities:
-    return OrderActivities(venue, Orders(ledger), RiskStates(ledger), RiskLimits())
+    return OrderActivities(venue, Orders(ledger), RiskLimits())
 
 
 async def place_order_each(venue: LighterVenue, ledger: Ledger, batch: OrderBatch) -> None:

@@ -33,7 +33,6 @@ from perpflow import names
 from perpflow.db.ledger import Ledger
 from perpflow.db.migrate import upgrade
 from perpflow.db.orders import Orders
-from perpflow.db.risk import RiskStates
 from perpflow.devstack.harness import local_temporal
 from perpflow.orders import OrderAck, OrderIntent
 from perpflow.risk import RiskLimits
@@ -108,7 +107,7 @@ async def activity_path(
     index, key = await new_account(admin)
     venue = LighterVenue(url, index, api_key_index=KEY, private_key=SecretStr(key))
     ledger = Ledger(ledger_url)
-    acts = OrderActivities(venue, Orders(ledger), RiskStates(ledger), RiskLimits())
+    acts = OrderActivities(venue, Orders(ledger), RiskLimits())
     signer_queue, wf_queue = names.signer_queue("lighter", index, KEY), f"bench-{uuid.uuid4()}"
     coi_by_key: dict[str, int] = {}
     round_trip = []

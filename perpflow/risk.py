@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol
 
 from pydantic import Field
 
@@ -45,12 +44,6 @@ class RiskLimits(ConfigModel):
 
     def position_limit(self, market: str) -> Decimal:
         return self.max_position_by_market.get(market, self.max_position)
-
-
-class TradingStates(Protocol):
-    """Where operators' trading states are kept (the ledger's ``RiskStates``)."""
-
-    async def strictest(self, *scopes: str) -> TradingState: ...
 
 
 def strictest(*states: TradingState) -> TradingState:

@@ -21,7 +21,6 @@ from perpflow.chain.backoff import Backoff
 from perpflow.config import load_yaml
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
-from perpflow.db.risk import RiskStates
 from perpflow.metrics import endpoint
 from perpflow.metrics.accounts import AccountGauges
 from perpflow.metrics.names import Process
@@ -125,7 +124,7 @@ async def main() -> None:
         client = await connect(settings)
         workers = []
         for account, venue in zip(accounts, venues, strict=True):
-            activities = OrderActivities(venue, Orders(ledger), RiskStates(ledger), config.risk)
+            activities = OrderActivities(venue, Orders(ledger), config.risk)
             key = (account.venue, account.account_index, account.api_key_index)
             workers += [
                 Worker(

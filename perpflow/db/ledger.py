@@ -7,7 +7,7 @@ crosses into a workflow can lazily touch the database.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC
 
@@ -57,6 +57,16 @@ class Ledger:
         async with self.statements() as c:
             result = await c.execute(statement, dict(params))
             return Done(result.all() if result.returns_rows else [], result.rowcount)
+
+    async def many(self, statement: Statement, params: Sequence[Mapping[str, object]]) -> int:
+        """``statement`` once with each of ``params``, in one transaction (on Postgres in one round
+        trip too, straight on psycopg); ``statement`` is built once, as for ``one``. The rows they
+        changed in all."""
+        if self._fast is not None:
+            return await self._fast.run_many(statement, params)
+        async with self.engine.begin() as c:
+            result = await c.execute(statement, [dict(p) for p in params])
+            return result.rowcount
 
     @property
     def backend(self) -> str:

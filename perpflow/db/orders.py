@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
@@ -22,11 +22,13 @@ from sqlalchemy.sql.dml import ReturningInsert, Update
 from perpflow.db import tables as t
 from perpflow.db.fast import column_defaults
 from perpflow.db.ledger import Ledger
+from perpflow.db.risk import STATES, RiskStates, strictest_of
 from perpflow.errors import PerpflowError
 from perpflow.orders.errors import IllegalTransition, IntentConflict
-from perpflow.orders.ledger import OrderRecord
+from perpflow.orders.ledger import Claimed, OrderRecord
 from perpflow.orders.models import OrderIntent
 from perpflow.orders.status import OrderState, sources
+from perpflow.risk import TradingState
 from perpflow.venues.base import SignedTx, VenueName
 from perpflow.venues.types import OrderKind, Side, TimeInForce, VenueOrder
 
@@ -81,7 +83,9 @@ def _values(intent: OrderIntent) -> dict[str, object]:
 def _claim_statement(names: tuple[str, ...]) -> ReturningInsert[Any]:
     """Postgres's claim in one insert of ``names`` (bound by name): the row id drawn from its
     sequence once and the client order index derived from it; a key claimed already inserts
-    nothing. Built once, bound per intent."""
+    nothing. The row comes back with the trading states set over the scopes bound as ``scopes``
+    (``trading_states``, NULL where none is): the risk gate's read, in the same statement. Built
+    once, bound per intent."""
     sequence = func.pg_get_serial_sequence(t.Order.__tablename__, "id")
     drawn = select(func.nextval(sequence).label("id")).cte()
     columns_of = t.Order.__table__.c
@@ -90,11 +94,14 @@ def _claim_statement(names: tuple[str, ...]) -> ReturningInsert[Any]:
         drawn.c.id + CLIENT_INDEX_BASE,
         *(bindparam(n, type_=columns_of[n].type) for n in names),
     )
+    states = STATES.subquery()
     return (
         pg_insert(t.Order)
         .from_select(["id", "client_order_index", *names], columns)
         .on_conflict_do_nothing(index_elements=[t.Order.idempotency_key])
-        .returning(*columns_of)
+        .returning(
+            *columns_of, select(func.array_agg(states.c.state)).scalar_subquery().label("trading_states")
+        )
     )
 
 
@@ -117,22 +124,52 @@ class Orders:
         self.ledger = ledger
 
     async def claim(self, intent: OrderIntent) -> OrderRecord:
-        """The record for ``intent.key``, created with its client order index if new. The insert
-        comes first: a new intent, the hot path, spends no round trip on a look-up."""
-        new = await (self._insert_pg(intent) if self.ledger.backend == "postgresql" else self._insert(intent))
-        record = new or await self.get(intent.key)  # claimed before (a retry), or by a concurrent claim
+        """The record for ``intent.key``, created with its client order index if new."""
+        return (await self.claim_all([intent], ())).records[0]
+
+    async def claim_all(self, intents: Sequence[OrderIntent], scopes: Collection[str]) -> Claimed:
+        """``claim`` for a batch (a grid's ladder) in one transaction: one look-up of the keys an
+        earlier attempt claimed, one insert of the rest, one read of the trading states over
+        ``scopes``. A concurrent claim of one of them (the insert conflicts) falls back to claiming
+        each alone. A batch of one (a grid's refill, a hedge) is one statement on Postgres."""
+        if len(intents) == 1:
+            claimed = await self._claim_one(intents[0], scopes)
+        else:
+            try:
+                claimed = await self._claim_together(intents, scopes)
+            except IntegrityError:
+                records = [await self.claim(intent) for intent in intents]
+                claimed = Claimed(records=records, state=await self._strictest(scopes))
+        for record, intent in zip(claimed.records, intents, strict=True):
+            if not record.intent.same_order_as(intent):
+                raise IntentConflict(f"key {intent.key} already names a different order")
+        return claimed
+
+    async def _claim_one(self, intent: OrderIntent, scopes: Collection[str]) -> Claimed:
+        """The insert comes first: a new intent, the hot path, spends no round trip on a look-up,
+        nor on Postgres one on the trading states (the insert returns them)."""
+        if self.ledger.backend == "postgresql":
+            record, states = await self._insert_pg(intent, scopes)
+        else:
+            record, states = await self._insert(intent), None
+        record = record or await self.get(intent.key)  # claimed before (a retry), or by a concurrent claim
         if record is None:
             raise PerpflowError(f"order intent {intent.key} neither inserted nor found")
-        if not record.intent.same_order_as(intent):
-            raise IntentConflict(f"key {intent.key} already names a different order")
-        return record
+        state = strictest_of(states) if states is not None else await self._strictest(scopes)
+        return Claimed(records=[record], state=state)
 
-    async def _insert_pg(self, intent: OrderIntent) -> OrderRecord | None:
-        """One statement, committed on its own. None if the key is claimed already."""
+    async def _insert_pg(
+        self, intent: OrderIntent, scopes: Collection[str]
+    ) -> tuple[OrderRecord | None, list[str] | None]:
+        """One statement, committed on its own: the record and the states set over ``scopes``, or
+        (None, None) if the key is claimed already."""
         values = _values(intent)
         values |= column_defaults(t.Order.__table__, values)  # it may run without the engine
-        done = await self.ledger.one(_claim_statement(tuple(values)), values)
-        return _record(done.rows[0]) if done.rows else None
+        done = await self.ledger.one(_claim_statement(tuple(values)), {**values, "scopes": list(scopes)})
+        if not done.rows:
+            return None, None
+        row = done.rows[0]
+        return _record(row), row.trading_states or []
 
     async def _insert(self, intent: OrderIntent) -> OrderRecord | None:
         """SQLite's claim: the insert, then the client order index from the row id, in one
@@ -147,30 +184,22 @@ class Orders:
         except IntegrityError:
             return None
 
-    async def claim_all(self, intents: Sequence[OrderIntent]) -> list[OrderRecord]:
-        """``claim`` for a batch (a grid's ladder) in one transaction: one look-up of the keys an
-        earlier attempt claimed, one insert of the rest. A concurrent claim of one of them (the
-        insert conflicts) falls back to claiming each alone. A batch of one (a grid's refill) is a
-        ``claim``: one statement on Postgres."""
-        if len(intents) == 1:
-            return [await self.claim(intents[0])]
-        try:
-            async with self.ledger.session() as s:
-                query = select(t.Order).where(t.Order.idempotency_key.in_([i.key for i in intents]))
-                rows = {row.idempotency_key: row for row in (await s.scalars(query)).all()}
-                new = [t.Order(**_values(i)) for i in intents if i.key not in rows]
-                s.add_all(new)
-                await s.flush()
-                for row in new:
-                    row.client_order_index = CLIENT_INDEX_BASE + row.id
-                    rows[row.idempotency_key] = row
-                records = [_record(rows[i.key]) for i in intents]
-        except IntegrityError:
-            return [await self.claim(intent) for intent in intents]
-        for record, intent in zip(records, intents, strict=True):
-            if not record.intent.same_order_as(intent):
-                raise IntentConflict(f"key {intent.key} already names a different order")
-        return records
+    async def _claim_together(self, intents: Sequence[OrderIntent], scopes: Collection[str]) -> Claimed:
+        """A batch's claim and the trading states, in one transaction."""
+        async with self.ledger.session() as s:
+            query = select(t.Order).where(t.Order.idempotency_key.in_([i.key for i in intents]))
+            rows = {row.idempotency_key: row for row in (await s.scalars(query)).all()}
+            new = [t.Order(**_values(i)) for i in intents if i.key not in rows]
+            s.add_all(new)
+            await s.flush()
+            for row in new:
+                row.client_order_index = CLIENT_INDEX_BASE + row.id
+                rows[row.idempotency_key] = row
+            states = (await s.scalars(STATES, {"scopes": list(scopes)})).all() if scopes else []
+            return Claimed(records=[_record(rows[i.key]) for i in intents], state=strictest_of(states))
+
+    async def _strictest(self, scopes: Collection[str]) -> TradingState:
+        return await RiskStates(self.ledger).strictest(*scopes) if scopes else TradingState.ACTIVE
 
     async def get(self, key: str) -> OrderRecord | None:
         async with self.ledger.session() as s:
@@ -230,47 +259,52 @@ class Orders:
     async def mark_submitting(self, key: str, tx: SignedTx) -> None:
         """The signed bytes stored, committed before the send (write-ahead): from here on a retry
         must look before it sends again, and a resend repeats these bytes while the venue takes them."""
-        await self._move(
-            key,
-            OrderState.SUBMITTING,
-            api_key_index=tx.api_key_index,
-            nonce=tx.nonce,
-            tx_hash=tx.tx_hash,
-            tx_type=tx.tx_type,
-            tx_info=tx.tx_info,
-            resend_until=tx.resend_until,
-            submitted_at=datetime.now(UTC),
-        )
+        await self._move(key, OrderState.SUBMITTING, _submitting(tx, datetime.now(UTC)))
+
+    async def mark_all_submitting(self, signed: Sequence[tuple[str, SignedTx]]) -> None:
+        """``mark_submitting`` for a chunk of a batch, by key, in one transaction (on Postgres in one
+        round trip). If one of them may not move, each is marked alone: the ones moved move again
+        (to the state they are in), and the one refused raises as ``mark_submitting`` does."""
+        if len(signed) == 1:
+            await self.mark_submitting(*signed[0])
+            return
+        now = datetime.now(UTC)
+        values = [_submitting(tx, now) for _, tx in signed]
+        move = _move_statement(OrderState.SUBMITTING, tuple(sorted(values[0])))
+        moves = [_move_params(key, v, now) for (key, _), v in zip(signed, values, strict=True)]
+        if await self.ledger.many(move, moves) == len(moves):
+            return
+        for key, tx in signed:
+            await self.mark_submitting(key, tx)
 
     async def mark_unsent(self, key: str, reason: str) -> None:
         """The venue refused the send outright (bad nonce, 429): nothing of it exists there. The
         signed bytes stay: the next send repeats them while the venue takes them (sign once)."""
-        await self._move(key, OrderState.INTENT, reason=reason, submitted_at=None)
+        await self._move(key, OrderState.INTENT, {"reason": reason, "submitted_at": None})
 
     async def mark_rejected(self, key: str, reason: str) -> None:
-        await self._move(key, OrderState.REJECTED, reason=reason)
+        await self._move(key, OrderState.REJECTED, {"reason": reason})
 
     async def mark_sent(self, key: str) -> None:
         """The venue took the send (a look-up may already have seen the order: then it is old news)."""
-        await self._move(key, OrderState.SUBMITTED, observed=True)
+        await self._move(key, OrderState.SUBMITTED, {}, observed=True)
 
     async def mark_seen(self, key: str, order: VenueOrder) -> None:
         """What a look-up found on the venue; a report older than the ledger's is dropped."""
-        await self._move(
-            key,
-            OrderState.seen(order.status),
-            observed=True,
-            reason=order.reason,
-            venue_order_index=order.order_index,
-            filled_size=order.filled_size,
-        )
+        found = {
+            "reason": order.reason,
+            "venue_order_index": order.order_index,
+            "filled_size": order.filled_size,
+        }
+        await self._move(key, OrderState.seen(order.status), found, observed=True)
 
-    async def _move(self, key: str, state: OrderState, *, observed: bool = False, **values: object) -> None:
+    async def _move(
+        self, key: str, state: OrderState, values: Mapping[str, object], *, observed: bool = False
+    ) -> None:
         """One UPDATE guarded by the states that may precede ``state``. A refused move raises, unless
         it is a fact ``observed`` on the venue that the ledger has already moved past."""
         move = _move_statement(state, tuple(sorted(values)))
-        params = {f"new_{name}": value for name, value in values.items()}
-        done = await self.ledger.one(move, {"order_key": key, "new_updated_at": datetime.now(UTC), **params})
+        done = await self.ledger.one(move, _move_params(key, values, datetime.now(UTC)))
         if done.rowcount == 1:
             return
         async with self.ledger.statements() as c:
@@ -283,6 +317,20 @@ class Orders:
         raise IllegalTransition(f"order {key} may not go from {current} to {state}")
 
 
+def _submitting(tx: SignedTx, at: datetime) -> dict[str, object]:
+    """The columns a move to SUBMITTING sets: the signed order, and when it was stored."""
+    return {
+        "api_key_index": tx.api_key_index, "nonce": tx.nonce, "tx_hash": tx.tx_hash,
+        "tx_type": tx.tx_type, "tx_info": tx.tx_info, "resend_until": tx.resend_until,
+        "submitted_at": at,
+    }  # fmt: skip
+
+
+def _move_params(key: str, values: Mapping[str, object], at: datetime) -> dict[str, object]:
+    """What ``_move_statement`` binds: the key, and each value as ``new_{name}``."""
+    return {"order_key": key, "new_updated_at": at, **{f"new_{name}": v for name, v in values.items()}}
+
+
 @functools.cache
 def _move_statement(state: OrderState, names: tuple[str, ...]) -> Update:
     """The guarded UPDATE to ``state`` setting ``names`` (bound as ``new_{name}``): built once each."""
@@ -292,7 +340,8 @@ def _move_statement(state: OrderState, names: tuple[str, ...]) -> Update:
         update(t.Order)
         .where(
             t.Order.idempotency_key == bindparam("order_key"),
-            t.Order.status.in_([prior.value for prior in sources(state)]),
+            # Bound one by one, not as one expanding list: executemany takes no expanding binds.
+            t.Order.status.in_([literal(prior.value) for prior in sorted(sources(state))]),
         )
         .values(**sets, status=state.value)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, select
@@ -10,8 +11,8 @@ from perpflow.db import tables as t
 from perpflow.db.ledger import Ledger
 from perpflow.risk import TradingState, strictest
 
-# The states set over some scopes: built once (``Ledger.one`` compiles it once).
-_STATES = select(t.RiskState.state).where(t.RiskState.scope.in_(bindparam("scopes", expanding=True)))
+# The states set over the scopes bound as ``scopes``: built once (``Ledger.one`` compiles it once).
+STATES = select(t.RiskState.state).where(t.RiskState.scope.in_(bindparam("scopes", expanding=True)))
 
 
 class RiskStates:
@@ -42,10 +43,15 @@ class RiskStates:
 
     async def strictest(self, *scopes: str) -> TradingState:
         """The most restrictive state over ``scopes`` (one query; ACTIVE where none is set)."""
-        done = await self.ledger.one(_STATES, {"scopes": list(scopes)})
-        return strictest(TradingState.ACTIVE, *(TradingState(row.state) for row in done.rows))
+        done = await self.ledger.one(STATES, {"scopes": list(scopes)})
+        return strictest_of(row.state for row in done.rows)
 
     async def all(self) -> dict[str, TradingState]:
         async with self.ledger.session() as s:
             rows = (await s.scalars(select(t.RiskState))).all()
             return {r.scope: TradingState(r.state) for r in rows}
+
+
+def strictest_of(states: Iterable[str]) -> TradingState:
+    """The most restrictive of these states as the ledger stores them; ACTIVE where none is set."""
+    return strictest(TradingState.ACTIVE, *(TradingState(state) for state in states))

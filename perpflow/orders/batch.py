@@ -1,12 +1,12 @@
 """Placing a batch of orders (a grid's ladder): each intent exactly once, as ``place`` places one,
 sent in the venue's batch transactions of at most ``max_batch`` orders on consecutive nonces.
 
-Every intent is claimed first; those an earlier attempt sent are looked up, not sent again. The
-risk gate is read once and holds each order to the position its side's earlier orders would leave
-if they all filled. Each chunk is signed (or its stored bytes taken again), stored, then sent: a
-bad nonce refreshes it and re-signs what is not sent yet; a chunk the venue refuses whole goes
-again one order at a time, so a refusal is its own order's (``OrderAck.refusal``) and the others
-are placed.
+Every intent is claimed first, the trading state read by the claim itself; those an earlier attempt
+sent are looked up, not sent again. The risk gate is read once and holds each order to the position
+its side's earlier orders would leave if they all filled. Each chunk is signed (or its stored bytes
+taken again), stored, then sent: a bad nonce refreshes it and re-signs what is not sent yet; a
+chunk the venue refuses whole goes again one order at a time, so a refusal is its own order's
+(``OrderAck.refusal``) and the others are placed.
 """
 
 from __future__ import annotations
@@ -65,16 +65,16 @@ class BatchPlacement:
     async def place(self, batch: OrderBatch) -> OrderAcks:
         first = batch.intents[0]
         self.placing.serve(first.account_index)
-        risk = asyncio.ensure_future(self.placing.risk_reads(first))
+        position = asyncio.ensure_future(self.venue.position(first.market))  # meanwhile: the claim
         try:
-            records = await self.orders.claim_all(batch.intents)
-            fresh, pending = await self._earlier_sends(records)
-            await self._send(self._within_risk(fresh, *await risk), self.venue.max_batch)
+            claimed = await self.placing.claim(batch.intents)
+            fresh, pending = await self._earlier_sends(claimed.records)
+            await self._send(self._within_risk(fresh, claimed.state, await position), self.venue.max_batch)
         finally:
-            risk.cancel()
-            await asyncio.gather(risk, return_exceptions=True)
+            position.cancel()
+            await asyncio.gather(position, return_exceptions=True)
         await self._seen_after_send()
-        log.info("batch of %d on %s: %d sent now", len(records), first.market, len(self.sent))
+        log.info("batch of %d on %s: %d sent now", len(batch.intents), first.market, len(self.sent))
         if pending:
             raise pending[0]
         return OrderAcks(acks=[self.acks[intent.key] for intent in batch.intents])
@@ -83,21 +83,22 @@ class BatchPlacement:
         self, records: Sequence[OrderRecord]
     ) -> tuple[list[OrderRecord], list[OrderPending]]:
         """Acks what an earlier attempt placed or met a refusal for; returns what is still to send,
-        and what may yet show."""
-        found = await self._find([r for r in records if r.submitted_at is not None and not _rejected(r)])
-        looked = await _each([self._earlier_send(r, found.get(r.client_order_index)) for r in records])
-        fresh = [record for record, outcome in zip(records, looked, strict=True) if outcome is None]
+        and what may yet show. Intents claimed just now (a first attempt) are only passed on: no
+        look-up, nor any other await, stands between their claim and their signature."""
+        earlier = [r for r in records if r.submitted_at is not None or _rejected(r)]
+        found = await self._find([r for r in earlier if not _rejected(r)])
+        looked = await _each([self._earlier_send(r, found.get(r.client_order_index)) for r in earlier])
+        done = {r.intent.key for r, outcome in zip(earlier, looked, strict=True) if outcome is not None}
+        fresh = [record for record in records if record.intent.key not in done]
         return fresh, [outcome for outcome in looked if isinstance(outcome, OrderPending)]
 
     async def _earlier_send(
         self, record: OrderRecord, found: VenueOrder | None
     ) -> OrderAck | OrderPending | None:
-        """None: to send (again)."""
+        """A record sent or refused before. None: to send again."""
         key = record.intent.key
         if _rejected(record):
             ack: OrderAck | None = record.refused(InvalidOrder(f"refused: {record.reason}"), sent_now=False)
-        elif record.submitted_at is None:
-            return None
         else:
             try:
                 ack = await self.placing.earlier_send(record, found)
@@ -145,7 +146,7 @@ class BatchPlacement:
         if not signed:
             return
         records, txs = [r for r, _ in signed], [tx for _, tx in signed]
-        await _each([self.orders.mark_submitting(r.intent.key, tx) for r, tx in signed])
+        await self.orders.mark_all_submitting([(r.intent.key, tx) for r, tx in signed])
         try:
             await (self.venue.submit(txs[0]) if len(txs) == 1 else self.venue.submit_batch(txs))
         except (InvalidNonce, RateLimited) as exc:

@@ -13,7 +13,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
 
 from perpflow.orders import observe
 from perpflow.orders.batch import BatchPlacement
@@ -37,6 +38,7 @@ from perpflow.orders.models import (
 )
 from perpflow.orders.placing import Placing
 from perpflow.orders.status import OrderState
+from perpflow.risk import TradingState
 from perpflow.venues.errors import InsufficientMargin, InvalidNonce, InvalidOrder, RateLimited
 from perpflow.venues.types import OrderStatus, VenueOrder
 
@@ -60,12 +62,13 @@ class OrderGateway(Placing):
 
     async def _place(self, intent: OrderIntent) -> OrderAck:
         self.serve(intent.account_index)
-        # The risk check's reads (risk states, the venue's position) overlap the claim, the
-        # signature and the store, so a hedge reaches the venue sooner; nothing is sent before its
-        # verdict.
-        risk = asyncio.ensure_future(self._risk_check(intent))
+        # The venue's position is read meanwhile: the claim, the signature and the store; the trading
+        # state comes with the claim. So a hedge reaches the venue sooner; nothing is sent before the
+        # verdict on both.
+        position = asyncio.ensure_future(self.venue.position(intent.market))
         try:
-            record = await self.orders.claim(intent)
+            claimed = await self.claim([intent])
+            (record,) = claimed.records
             if record.status is OrderState.REJECTED and record.submitted_at is None:
                 raise InvalidOrder(f"order {intent.key} refused unsigned: {record.reason}")
             if record.submitted_at is not None:
@@ -73,10 +76,10 @@ class OrderGateway(Placing):
                 seen = await self.earlier_send(record, found)
                 if seen is not None:
                     return seen
-            return await self._send(record, risk)
+            return await self._send(record, claimed.state, position)
         finally:
-            risk.cancel()
-            await asyncio.gather(risk, return_exceptions=True)
+            position.cancel()
+            await asyncio.gather(position, return_exceptions=True)
 
     async def place_batch(self, batch: OrderBatch) -> OrderAcks:
         """Each intent exactly once, as ``place`` places one, in the venue's batch transactions."""
@@ -89,10 +92,7 @@ class OrderGateway(Placing):
             observe.acked(intent, ack)
         return acks
 
-    async def _risk_check(self, intent: OrderIntent) -> None:
-        self.check(intent, *await self.risk_reads(intent))
-
-    async def _send(self, record: OrderRecord, risk: asyncio.Future[None]) -> OrderAck:
+    async def _send(self, record: OrderRecord, state: TradingState, position: Awaitable[Decimal]) -> OrderAck:
         intent = record.intent
         try:
             (signed,) = await self.signed([record])
@@ -101,7 +101,7 @@ class OrderGateway(Placing):
             raise
         await self.orders.mark_submitting(intent.key, signed)
         try:
-            await risk  # its reads overlap the signature and the store: the verdict comes before the send
+            self.check(intent, state, await position)  # the verdict, before the send
         except BaseException as exc:
             # Denied, or no verdict (a read failed, the activity was cancelled): never sent, so the
             # intent goes back to claimed. The next attempt is checked again and sends at once,

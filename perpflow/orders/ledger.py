@@ -15,6 +15,7 @@ from pydantic import AwareDatetime
 from perpflow.models import Model
 from perpflow.orders.models import OrderAck, OrderIntent
 from perpflow.orders.status import OrderState
+from perpflow.risk import TradingState
 from perpflow.venues.base import SignedTx
 from perpflow.venues.types import OrderSpec, OrderStatus, VenueOrder
 
@@ -72,13 +73,23 @@ class OrderRecord(Model):
         )
 
 
+class Claimed(Model):
+    """Intents claimed together, and the trading state the risk gate holds them to: the strictest
+    over the scopes the claim was asked to read, read with the claim itself."""
+
+    records: list[OrderRecord]
+    state: TradingState
+
+
 class OrderLedger(Protocol):
     async def claim(self, intent: OrderIntent) -> OrderRecord:
         """The record for ``intent.key``, created with its client order index if new."""
         ...
 
-    async def claim_all(self, intents: Sequence[OrderIntent]) -> list[OrderRecord]:
-        """``claim`` for each intent of a batch, in their order."""
+    async def claim_all(self, intents: Sequence[OrderIntent], scopes: Collection[str]) -> Claimed:
+        """``claim`` for each intent of a batch, in their order, and the strictest trading state over
+        ``scopes`` read in the same round trip (the risk gate's read: no older than the claim, and
+        no round trip of its own before a send)."""
         ...
 
     async def by_client_index(
@@ -92,6 +103,10 @@ class OrderLedger(Protocol):
     async def mark_submitting(self, key: str, tx: SignedTx) -> None:
         """The signed bytes stored, committed before the send: from here on a retry must look
         before it sends again, and a resend repeats these bytes while the venue takes them."""
+        ...
+
+    async def mark_all_submitting(self, signed: Sequence[tuple[str, SignedTx]]) -> None:
+        """``mark_submitting`` for each (key, signed order) of a chunk, in one round trip."""
         ...
 
     async def mark_unsent(self, key: str, reason: str) -> None:

@@ -1,5 +1,5 @@
-"""What placing one order and placing a batch share: the signer's account, the risk gate, the look-up
-before any resend, and the ledger's moves around a send."""
+"""What placing one order and placing a batch share: the signer's account, the claim, the risk gate,
+the look-up before any resend, and the ledger's moves around a send."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from perpflow.orders.errors import OrderPending
-from perpflow.orders.ledger import OrderLedger, OrderRecord
+from perpflow.orders.ledger import Claimed, OrderLedger, OrderRecord
 from perpflow.orders.models import OrderAck, OrderIntent
 from perpflow.orders.status import OrderState
-from perpflow.risk import GLOBAL_SCOPE, RiskLimits, TradingState, TradingStates, account_scope, check_order
+from perpflow.risk import GLOBAL_SCOPE, RiskLimits, TradingState, account_scope, check_order
 from perpflow.venues.base import SignedTx, Venue
 from perpflow.venues.errors import InsufficientMargin, InvalidNonce, InvalidOrder
 from perpflow.venues.types import VenueOrder
@@ -28,23 +28,24 @@ def _resendable(record: OrderRecord, now: datetime) -> SignedTx | None:
 
 
 class Placing:
-    """One signer's account on one venue, its ledger of orders and its risk limits."""
+    """One signer's account on one venue, its ledger of orders (and of trading states) and its risk
+    limits."""
 
-    def __init__(self, venue: Venue, orders: OrderLedger, states: TradingStates, limits: RiskLimits) -> None:
+    def __init__(self, venue: Venue, orders: OrderLedger, limits: RiskLimits) -> None:
         self.venue = venue
         self.orders = orders
-        self.states = states
         self.limits = limits
 
     def serve(self, account_index: int) -> None:
         if account_index != self.venue.account_index:
             raise InvalidOrder(f"this signer serves account {self.venue.account_index}, not {account_index}")
 
-    async def risk_reads(self, intent: OrderIntent) -> tuple[TradingState, Decimal]:
-        """The strictest trading state over the intent's account, and its position in the market."""
-        return await asyncio.gather(
-            self.states.strictest(GLOBAL_SCOPE, account_scope(intent.venue, intent.account_index)),
-            self.venue.position(intent.market),
+    async def claim(self, intents: Sequence[OrderIntent]) -> Claimed:
+        """The intents claimed (one account's), with the strictest trading state over their account
+        read by the claim itself: the risk gate's ledger read costs no round trip of its own."""
+        first = intents[0]
+        return await self.orders.claim_all(
+            intents, (GLOBAL_SCOPE, account_scope(first.venue, first.account_index))
         )
 
     def check(self, intent: OrderIntent, state: TradingState, position: Decimal) -> None:

@@ -17,7 +17,6 @@ from temporalio.testing import ActivityEnvironment
 from activities.orders import OrderActivities
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
-from perpflow.db.risk import RiskStates
 from perpflow.orders import AccountQuery, CancelAll, FillsQuery, OrderIntent, OrderRef
 from perpflow.risk import RiskLimits
 from perpflow.venues import registry
@@ -44,7 +43,7 @@ async def memory(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[MemoryVenue]:
 
 @pytest.fixture
 def orders(memory: MemoryVenue, ledger: Ledger) -> OrderActivities:
-    return OrderActivities(memory, Orders(ledger), RiskStates(ledger), RiskLimits())
+    return OrderActivities(memory, Orders(ledger), RiskLimits())
 
 
 def intent(**fields: object) -> OrderIntent:

@@ -247,7 +247,7 @@ async def test_risk_gate_follows_trading_states_and_limits(
     venue: LighterVenue, ledger: Ledger, sim_account: SimAccount
 ) -> None:
     limits = RiskLimits(max_order_notional=Decimal(500), allowed_markets=["ETH"])
-    acts = OrderActivities(venue, Orders(ledger), RiskStates(ledger), limits)
+    acts = OrderActivities(venue, Orders(ledger), limits)
     bid, _ = await best(venue)
 
     async def denial(**fields: object) -> str:
@@ -274,7 +274,7 @@ async def test_insufficient_margin_is_a_final_failure(sim: SimHandle, ledger: Le
     poor = await new_account(sim, collateral="10")
     venue = venue_for(sim, poor)
     try:
-        acts = OrderActivities(venue, Orders(ledger), RiskStates(ledger), RiskLimits())
+        acts = OrderActivities(venue, Orders(ledger), RiskLimits())
         bid, _ = await best(venue)
         with pytest.raises(ApplicationError) as exc:
             await env.run(acts.place_order, intent(poor, price=bid - 10, size=Decimal("1")))

@@ -14,7 +14,6 @@ from temporalio.testing import ActivityEnvironment
 from activities.orders import OrderActivities
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
-from perpflow.db.risk import RiskStates
 from perpflow.orders import OrderAcks, OrderBatch, OrderIntent
 from perpflow.orders.errors import OrderPending
 from perpflow.orders.status import OrderState
@@ -151,7 +150,7 @@ async def test_refusals_are_each_orders_own_typed_as_place_order_fails(
 ) -> None:
     sizes = batch_sizes(monkeypatch, venue)
     limits = RiskLimits(max_position=Decimal("0.4"))
-    acts = OrderActivities(venue, Orders(ledger), RiskStates(ledger), limits)
+    acts = OrderActivities(venue, Orders(ledger), limits)
     bid, _ = await best(venue)
     batch = ladder(sim_account.account_index, bid - 10, 10)  # 0.05 each: the 9th would pass 0.4
     batch.intents[2] = batch.intents[2].model_copy(update={"price": bid - Decimal("10.005")})
@@ -229,7 +228,7 @@ async def test_a_venue_of_the_protocols_alone_takes_the_batch_in_its_own_sizes(
 ) -> None:
     memory.max_batch = max_batch
     sizes = batch_sizes(monkeypatch, memory)
-    acts = OrderActivities(memory, Orders(ledger), RiskStates(ledger), RiskLimits())
+    acts = OrderActivities(memory, Orders(ledger), RiskLimits())
     batch = ladder(7, Decimal(1990), 25)
     acks = await env.run(acts.place_orders, batch)
     assert sizes == ([10, 10, 5] if max_batch == 10 else [])  # one by one: sendTx each
@@ -242,7 +241,7 @@ async def test_a_venue_of_the_protocols_alone_takes_the_batch_in_its_own_sizes(
 async def test_a_batch_not_yet_indexed_is_pending_without_a_look_up_per_order(
     memory: MemoryVenue, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    acts = OrderActivities(memory, Orders(ledger), RiskStates(ledger), RiskLimits())
+    acts = OrderActivities(memory, Orders(ledger), RiskLimits())
     batch = ladder(7, Decimal(1990), 25)
     looked: list[int] = []
     look_up, list_open = memory.order_by_client_index, memory.open_orders

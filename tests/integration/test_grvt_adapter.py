@@ -21,7 +21,6 @@ from temporalio.testing import ActivityEnvironment
 from activities.orders import OrderActivities
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
-from perpflow.db.risk import RiskStates
 from perpflow.orders import AccountQuery, FillsQuery, OrderAck, OrderIntent, OrderRef
 from perpflow.risk import RiskLimits
 from perpflow.venues.base import VenueName
@@ -90,7 +89,7 @@ async def sqlite_ledger(sqlite_url: str) -> AsyncIterator[Ledger]:
 
 @pytest.fixture
 def activities(venue: GrvtVenue, sqlite_ledger: Ledger) -> OrderActivities:
-    return OrderActivities(venue, Orders(sqlite_ledger), RiskStates(sqlite_ledger), RiskLimits())
+    return OrderActivities(venue, Orders(sqlite_ledger), RiskLimits())
 
 
 def intent(account: GrvtAccount, **fields: object) -> OrderIntent:

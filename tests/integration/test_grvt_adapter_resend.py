@@ -20,7 +20,6 @@ from temporalio.exceptions import ApplicationError
 from activities.orders import OrderActivities
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
-from perpflow.db.risk import RiskStates
 from perpflow.orders import OrderBatch, OrderIntent
 from perpflow.orders.errors import OrderPending
 from perpflow.orders.status import OrderState
@@ -60,7 +59,7 @@ async def venue(sim: SimHandle, grvt_account: GrvtAccount) -> AsyncIterator[Grvt
 @pytest.fixture
 def activities(venue: GrvtVenue, ledger: Ledger) -> OrderActivities:
     """The order activities on each ledger backend in turn."""
-    return OrderActivities(venue, Orders(ledger), RiskStates(ledger), RiskLimits())
+    return OrderActivities(venue, Orders(ledger), RiskLimits())
 
 
 @contextmanager

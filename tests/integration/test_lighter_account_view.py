@@ -19,7 +19,6 @@ from activities.orders import OrderActivities
 from perpflow.chain.backoff import Backoff
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
-from perpflow.db.risk import RiskStates
 from perpflow.orders import OrderIntent
 from perpflow.risk import RiskLimits
 from perpflow.venues.errors import AuthError
@@ -302,7 +301,7 @@ async def test_place_order_learns_rested_and_post_only_cancelled_from_the_view_i
     followed: Followed, sim_account: SimAccount, ledger: Ledger
 ) -> None:
     venue, budget = followed.venue, followed.budget
-    acts = OrderActivities(venue, Orders(ledger), RiskStates(ledger), RiskLimits())
+    acts = OrderActivities(venue, Orders(ledger), RiskLimits())
     bid, ask = await best(venue)
     budget.requests = 0
     rested = await env.run(acts.place_order, intent(sim_account, price=bid - 10))
@@ -320,7 +319,7 @@ async def test_a_margin_refusal_shown_by_the_view_still_raises_insufficient_marg
 ) -> None:
     poor = await new_account(sim, collateral="10")
     async for f in follow(sim, poor):
-        acts = OrderActivities(f.venue, Orders(ledger), RiskStates(ledger), RiskLimits())
+        acts = OrderActivities(f.venue, Orders(ledger), RiskLimits())
         bid, _ = await best(f.venue)
         f.budget.requests = 0
         with pytest.raises(ApplicationError) as exc:

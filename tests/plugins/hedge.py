@@ -28,7 +28,6 @@ from perpflow.alerts.notifier import Notifier
 from perpflow.db.hedge import HedgeCycles
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
-from perpflow.db.risk import RiskStates
 from perpflow.hedge.fleet import PairSpec
 from perpflow.hedge.models import CycleParams, CycleResult, CycleStatus, HedgeCycleInput, LegAccount
 from perpflow.risk import RiskLimits
@@ -117,7 +116,7 @@ class HedgeRig:
 
 
 def signer_workers(client: Client, venue: LighterVenue, account: SimAccount, ledger: Ledger) -> list[Worker]:
-    acts = OrderActivities(venue, Orders(ledger), RiskStates(ledger), RiskLimits())
+    acts = OrderActivities(venue, Orders(ledger), RiskLimits())
     key = ("lighter", account.account_index, account.api_key_index)
     return [
         Worker(

@@ -16,7 +16,6 @@ from pydantic import SecretStr
 
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
-from perpflow.db.risk import RiskStates
 from perpflow.devstack.ports import free_port
 from perpflow.risk import RiskLimits
 from perpflow.venues.lighter.client import LighterVenue
@@ -73,7 +72,7 @@ async def venue(sim: SimHandle, sim_account: SimAccount) -> AsyncIterator[Lighte
 def order_activities(venue: LighterVenue, ledger: Ledger) -> object:
     from activities.orders import OrderActivities
 
-    return OrderActivities(venue, Orders(ledger), RiskStates(ledger), RiskLimits())
+    return OrderActivities(venue, Orders(ledger), RiskLimits())
 
 
 async def best(venue: LighterVenue, market: str = "ETH") -> tuple[Decimal, Decimal]:

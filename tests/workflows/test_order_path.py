@@ -23,7 +23,6 @@ from activities.orders import OrderActivities
 from perpflow import names
 from perpflow.db.ledger import Ledger
 from perpflow.db.orders import Orders
-from perpflow.db.risk import RiskStates
 from perpflow.models import Model
 from perpflow.orders import OrderAck, OrderIntent
 from perpflow.risk import RiskLimits
@@ -95,7 +94,7 @@ async def rig(
         "lighter", sim_account.account_index, f"{sim_account.api_key_index}-{uuid.uuid4().hex[:6]}"
     )
     workflow_queue = f"wf-{uuid.uuid4()}"
-    acts = OrderActivities(venue, Orders(pg_ledger), RiskStates(pg_ledger), RiskLimits())
+    acts = OrderActivities(venue, Orders(pg_ledger), RiskLimits())
     client = temporal_env.client
     async with (
         Worker(client, task_queue=queue, activities=acts.all(), max_concurrent_activities=1),
