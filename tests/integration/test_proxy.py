@@ -48,6 +48,30 @@ async def test_an_accounts_rest_traffic_goes_through_its_proxy(
     assert "s3cret" not in proxy_server.log.read_text()
 
 
+async def test_an_account_without_a_proxy_never_goes_out_through_the_environments(
+    sim: SimHandle, sim_account: SimAccount, proxy_server: ProxyServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process's proxy variables are not an account's proxy: without one of its own it goes
+    direct, whatever the environment says."""
+    through = proxy_server.url.replace("http://", "http://trader:s3cret@")
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.setenv(name, through)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    venue = venue_for(sim, sim_account)
+    try:
+        bid, _ = await best(venue)
+        spec = OrderSpec(
+            market="ETH", client_order_index=78, side=Side.BUY, kind=OrderKind.LIMIT,
+            tif=TimeInForce.POST_ONLY, size=Decimal("0.05"), price=bid - 10,
+        )  # fmt: skip
+        await venue.submit(await venue.sign_order(spec))
+        assert (await venue.order_by_client_index("ETH", 78)) is not None
+    finally:
+        await venue.close()
+    assert proxy_server.connections_to(sim_port(sim)) == 0
+
+
 async def test_a_proxy_that_refuses_our_credentials_is_a_transport_error(
     sim: SimHandle, sim_account: SimAccount, proxy_server: ProxyServer
 ) -> None:

@@ -23,7 +23,7 @@ from perpflow.venues.lighter import constants as c
 from perpflow.venues.lighter import parse
 from perpflow.venues.lighter.auth import LighterSigner
 from perpflow.venues.lighter.errors import call, from_result
-from perpflow.venues.lighter.sdk import configuration
+from perpflow.venues.lighter.sdk import api_client
 from perpflow.venues.lighter.view import AccountView, LiveAccount
 from perpflow.venues.ratelimit import RateBudget
 from perpflow.venues.types import AccountState, Book, MarketInfo, OrderSpec, VenueFill, VenueOrder
@@ -49,7 +49,7 @@ class LighterVenue:
         self.url = url.rstrip("/")
         self.account_index = account_index
         self.api_key_index = api_key_index
-        self._api = lighter.ApiClient(configuration=configuration(self.url, proxy))
+        self._api = api_client(self.url, proxy)
         self._orders = lighter.OrderApi(self._api)
         self._txs = lighter.TransactionApi(self._api)
         self._accounts = lighter.AccountApi(self._api)

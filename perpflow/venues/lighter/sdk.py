@@ -1,7 +1,8 @@
-"""The lighter-sdk's HTTP configuration for one account: its base URL and its proxy."""
+"""The lighter-sdk's HTTP client for one account: its base URL, its proxy, and our HTTP session."""
 
 from __future__ import annotations
 
+import aiohttp
 import lighter
 from yarl import URL
 
@@ -19,3 +20,16 @@ def configuration(url: str, proxy: Proxy | None) -> lighter.Configuration:
             proxy_url = proxy_url.with_user(proxy.username).with_password(secret)
         cfg.proxy = str(proxy_url)
     return cfg
+
+
+def api_client(url: str, proxy: Proxy | None) -> lighter.ApiClient:
+    """The SDK's API client on an HTTP session that ignores the environment. The SDK's own trusts
+    it (proxy variables, .netrc): an account without a proxy would go out through the process's,
+    and both are looked up in a thread before every request, two turns of the event loop and a
+    thread's wait for the GIL ahead of each send. An account's proxy is its own, set explicitly.
+    Build inside a running event loop."""
+    api = lighter.ApiClient(configuration=configuration(url, proxy))
+    sdk_session = api.rest_client.pool_manager
+    api.rest_client.pool_manager = aiohttp.ClientSession(connector=sdk_session.connector, trust_env=False)
+    sdk_session.detach()  # its connector (the account's connection pool) is the new session's now
+    return api
