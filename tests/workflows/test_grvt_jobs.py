@@ -123,10 +123,13 @@ async def test_a_grid_session_on_grvt_lays_its_ladder_re_arms_on_signalled_fills
 
     try:
         laid: GridStatus = await rig.until(
-            lambda: _when(status(), lambda s: sum(r.state is LevelState.OPEN for r in s.levels) == 6),
-            "the ladder resting",
+            # Frozen until the account's new stream is up (caught up), which may come after the ladder.
+            lambda: _when(
+                status(), lambda s: sum(r.state is LevelState.OPEN for r in s.levels) == 6 and not s.frozen
+            ),
+            "the ladder resting and the feed up",
         )
-        assert level_state(laid, 3) is LevelState.IDLE and not laid.frozen
+        assert level_state(laid, 3) is LevelState.IDLE
         resting = await venue.open_orders(ETH_GRVT)
         assert len(resting) == 6 and all(o.size == size for o in resting)
 

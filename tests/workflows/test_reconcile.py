@@ -162,6 +162,10 @@ class Reconciler:
         )
         if not hold:
             await handle.result()
+            return handle
+        async with asyncio.timeout(30):  # a held owner once it holds its fill
+            while not (await handle.query(EXPOSURE_QUERY, result_type=Exposure)).positions:
+                await asyncio.sleep(0.05)
         return handle
 
     async def audit(self, action: str) -> list[AuditEntry]:
