@@ -65,14 +65,10 @@ class BatchPlacement:
     async def place(self, batch: OrderBatch) -> OrderAcks:
         first = batch.intents[0]
         self.placing.serve(first.account_index)
-        position = asyncio.ensure_future(self.venue.position(first.market))  # meanwhile: the claim
-        try:
+        async with self.placing.position_meanwhile(first.market) as position:
             claimed = await self.placing.claim(batch.intents)
             fresh, pending = await self._earlier_sends(claimed.records)
             await self._send(self._within_risk(fresh, claimed.state, await position), self.venue.max_batch)
-        finally:
-            position.cancel()
-            await asyncio.gather(position, return_exceptions=True)
         await self._seen_after_send()
         log.info("batch of %d on %s: %d sent now", len(batch.intents), first.market, len(self.sent))
         if pending:

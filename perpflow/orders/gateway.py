@@ -65,8 +65,7 @@ class OrderGateway(Placing):
         # The venue's position is read meanwhile: the claim, the signature and the store; the trading
         # state comes with the claim. So a hedge reaches the venue sooner; nothing is sent before the
         # verdict on both.
-        position = asyncio.ensure_future(self.venue.position(intent.market))
-        try:
+        async with self.position_meanwhile(intent.market) as position:
             claimed = await self.claim([intent])
             (record,) = claimed.records
             if record.status is OrderState.REJECTED and record.submitted_at is None:
@@ -77,9 +76,6 @@ class OrderGateway(Placing):
                 if seen is not None:
                     return seen
             return await self._send(record, claimed.state, position)
-        finally:
-            position.cancel()
-            await asyncio.gather(position, return_exceptions=True)
 
     async def place_batch(self, batch: OrderBatch) -> OrderAcks:
         """Each intent exactly once, as ``place`` places one, in the venue's batch transactions."""

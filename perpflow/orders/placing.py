@@ -4,8 +4,9 @@ the look-up before any resend, and the ledger's moves around a send."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -39,6 +40,17 @@ class Placing:
     def serve(self, account_index: int) -> None:
         if account_index != self.venue.account_index:
             raise InvalidOrder(f"this signer serves account {self.venue.account_index}, not {account_index}")
+
+    @contextlib.asynccontextmanager
+    async def position_meanwhile(self, market: str) -> AsyncIterator[asyncio.Future[Decimal]]:
+        """The venue's position in ``market``, read while the caller claims (signs, stores): awaited
+        for the risk verdict before any send, cancelled if the caller ends without one."""
+        position = asyncio.ensure_future(self.venue.position(market))
+        try:
+            yield position
+        finally:
+            position.cancel()
+            await asyncio.gather(position, return_exceptions=True)
 
     async def claim(self, intents: Sequence[OrderIntent]) -> Claimed:
         """The intents claimed (one account's), with the strictest trading state over their account
