@@ -6,8 +6,12 @@ two workflow tasks for one event. So a crossing whose watch says a fill may stan
 (``WatchSpec.fill_stands_in``: it only tells the price, as a grid session's do) waits ``hold_s``
 before it is sent; a fill routed to the same workflow meanwhile carries the market's mid
 (``OrderFilled.mid``), and a crossing that mid is already past is dropped: the workflow learns the
-same price from the fill. The crossings it is not past go out right behind the fill, so both land
-in one workflow task.
+same price from the fill. Of the crossings waiting on the fill's market only the newest can tell
+more than the fill: it goes out right behind the fill (both land in one workflow task) unless the
+fill is past it. The older ones are dropped: their prices are behind the newest one's, and sent
+after the fill they would set the workflow's price back (a move down through two levels and back
+up through them, filling the upper one's sell, left a session at the low with the buy below owed
+but never placed: the up crossings were folded into the fill, the down ones came after it).
 
 Only a fill routed after the crossing was seen can drop it: its mid comes from the same book, as
 new or newer. Nothing is lost at shutdown: what waits is sent.
@@ -55,15 +59,17 @@ class CrossingHold:
         self._waiting[d.workflow_id].append(_Waiting(d, timer))
 
     def fill(self, d: Delivery) -> None:
-        """Send the fill, drop the crossings its market price is past, send the rest behind it."""
+        """Send the fill, then of its market's crossings the newest unless the fill is past it
+        (and every other market's)."""
         self._send(d)
         assert isinstance(d.payload, OrderFilled)
         price, market = d.payload.market_price(), d.payload.market
-        for w in self._waiting.pop(d.workflow_id, []):
+        waiting = self._waiting.pop(d.workflow_id, [])
+        newest = {_crossed(w).market: w for w in waiting}
+        for w in waiting:
             w.timer.cancel()
-            crossed = w.delivery.payload
-            assert isinstance(crossed, PriceCrossed)
-            if crossed.market == market and passed(crossed, price):
+            crossed = _crossed(w)
+            if crossed.market == market and (w is not newest[market] or passed(crossed, price)):
                 self.folded += 1
                 log.debug("crossing %s folded into fill %s -> %s", w.delivery.key, d.key, d.workflow_id)
             else:
@@ -89,3 +95,8 @@ class CrossingHold:
         if not waiting:
             del self._waiting[d.workflow_id]
         self._send(d)
+
+
+def _crossed(w: _Waiting) -> PriceCrossed:
+    assert isinstance(w.delivery.payload, PriceCrossed)
+    return w.delivery.payload

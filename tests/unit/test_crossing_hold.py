@@ -64,6 +64,25 @@ async def test_a_crossing_the_fill_is_not_past_goes_right_behind_the_fill() -> N
     assert hold.folded == 0 and hold.waiting == 0
 
 
+async def test_only_the_newest_crossing_can_follow_the_fill_an_older_one_would_set_the_price_back() -> None:
+    """Down through levels 2 and 3, back up through them, level 3's sell fills: the down crossings
+    sent behind the fill left the session's price below level 2, its buy owed and never placed."""
+    sent: list[Delivery] = []
+    hold = CrossingHold(sent.append, HOLD_S)
+    moves = [("2987.99", Direction.DOWN, "2982"), ("2999.99", Direction.DOWN, "2982"),
+             ("2988.01", Direction.UP, "3006"), ("3000.01", Direction.UP, "3006")]  # fmt: skip
+    for level, way, price in moves:
+        hold.crossing(crossing(level, way, price), fill_stands_in=True)
+    hold.fill(filled(Side.SELL, "3000.00", mid="3006"))
+    assert keys(sent) == ["f-3000.00"] and hold.folded == 4 and hold.waiting == 0
+
+    sent.clear()  # up through the sell, back down before the fill is routed: the newest goes behind
+    hold.crossing(crossing("3000.01", Direction.UP, "3006"), fill_stands_in=True)
+    hold.crossing(crossing("2999.99", Direction.DOWN, "2995"), fill_stands_in=True)
+    hold.fill(filled(Side.SELL, "3000.00", mid="2995"))
+    assert keys(sent) == ["f-3000.00", "cross-2999.99-down"] and hold.folded == 5
+
+
 async def test_a_stale_mid_folds_nothing() -> None:
     """Read before the move, the mid is above the buy's price: the fill tells its own price only."""
     sent: list[Delivery] = []
