@@ -4,6 +4,7 @@ order activities on the sim, and the market-data service signalling fills and th
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_UP, Decimal
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from perpflow.exposure import EXPOSURE_QUERY, Exposure
 from perpflow.grid.levels import LevelState
 from perpflow.grid.models import GridState, GridStatus
 from perpflow.grid.orders import LOST_AFTER_S
+from perpflow.signals import PRICE_CROSSED, Direction, PriceCrossed
 from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.types import OrderKind, OrderSpec, Side, TimeInForce
 from tests.plugins.grid import Ladder, grid_orchestrator, level, session_on_the_sim, until
@@ -167,6 +169,36 @@ async def test_orders_the_venue_forgot_are_laid_again_and_a_cancel_then_ends_the
             status = await handle.query("status", result_type=GridStatus)
             assert status.state is GridState.STOPPED and status.lost_orders == 12
             assert await venue.open_orders("ETH") == []
+    finally:
+        await venue.close()
+        await public.close()
+
+
+async def test_a_crossing_signal_older_than_the_last_taken_does_not_set_the_price_back(
+    temporal_env: WorkflowEnvironment, sim: SimHandle, pg_ledger: Ledger, tmp_path: Path
+) -> None:
+    """Signals sent apart may land out of order (a retried one after a later one): the session
+    plans at the newest crossing's price, not the last one to land."""
+    client = temporal_env.client
+    account = await new_account(sim)
+    venue, public = venue_for(sim, account), LighterVenue(sim.url, 0)
+    ladder = await Ladder.around_the_book(public)
+    # No reconcile meanwhile: its read of the book would set the price too.
+    config = ladder.config(f"order-{uuid.uuid4().hex[:6]}", account, reconcile_every_s=3600)
+    try:
+        async with session_on_the_sim(client, sim, venue, account, pg_ledger, tmp_path, config) as handle:
+            await until(handle, lambda s: sum(r.state is LevelState.OPEN for r in s.levels) == 6, "laid")
+            now = datetime.now(UTC)
+            newer, older = ladder.mid + ladder.tick, ladder.mid - ladder.tick  # both in the gap
+            for price, at in ((newer, now), (older, now - timedelta(seconds=1))):
+                crossed = PriceCrossed(
+                    watch_id=0, venue="lighter", market="ETH", level=price, direction=Direction.UP,
+                    price=price, at=at,
+                )  # fmt: skip
+                await handle.signal(PRICE_CROSSED, crossed)
+            await handle.signal(PRICE_CROSSED, {"not": "a crossing"})  # taken after both, and rejected
+            taken = await until(handle, lambda s: len(s.rejected_commands) == 1, "the crossings taken")
+            assert taken.mark == newer
     finally:
         await venue.close()
         await public.close()

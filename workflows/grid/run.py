@@ -5,6 +5,7 @@ knows beside it (the feed, the mark, what woke it), and the bookkeeping every st
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from perpflow.marketdata.models import DeactivateWatches
     from perpflow.models import RejectedCommand
     from perpflow.orders import OrderAck
-    from perpflow.signals import FeedChanged, FeedState, OrderFilled
+    from perpflow.signals import FeedChanged, FeedState, OrderFilled, PriceCrossed
     from workflows.calls import DEACTIVATE_WATCHES, RECORD_GRID_FILLS, RECORD_GRID_SESSION
     from workflows.grid.deadlines import OFF_THE_CLOCK, ClockDeadlines, Deadlines, TimerDeadlines
     from workflows.options import BESIDE, LEDGER
@@ -26,6 +27,11 @@ with workflow.unsafe.imports_passed_through():
 # Sessions begun before watch sets registered a band both ways at every level, one activity each;
 # their runs keep doing so (their histories replay), later runs set watches (workflows.grid.watch).
 WATCH_SETS = "grid-watch-sets"
+
+# A crossing older than the last one taken (its ``at``, the market-data worker's clock) is not
+# taken: signals sent apart may land out of order (a retried one after a later one), and an older
+# price taken last leaves the session planning at a price the market has left.
+PRICES_IN_ORDER = "grid-prices-in-order"
 
 # Fill rows go to the ledger in batches of this many (or at a reconcile, a continue-as-new, the end).
 FILL_BATCH = 20
@@ -36,6 +42,8 @@ class GridRun:
         self.book = book
         self.rejected = rejected  # the session's rejected commands, carried through continue-as-new
         self.price: Decimal | None = book.mark
+        self.price_at: datetime | None = None  # the last crossing's time taken
+        self.prices_in_order = workflow.patched(PRICES_IN_ORDER)
         self.wake = False  # a fill, a crossing, a feed change or a command: plan again now
         self.feed_up = True
         self.epochs: dict[str, int] = {}  # the highest feed_changed epoch per stream
@@ -85,8 +93,12 @@ class GridRun:
         if self.book.on_fill(fill) or fill in self.book.unmatched:
             self.price = fill.market_price()
 
-    def priced(self, price: Decimal) -> None:
-        self.price = price
+    def priced(self, crossed: PriceCrossed) -> None:
+        if self.prices_in_order:
+            if self.price_at is not None and crossed.at < self.price_at:
+                return
+            self.price_at = crossed.at
+        self.price = crossed.price
 
     def stop(self, reason: StopReason, action: StopAction | None = None) -> None:
         """Begin the stop (once), after a fresh look at the venue: the flatten is sized from it."""

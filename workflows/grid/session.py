@@ -81,7 +81,7 @@ class GridSessionWorkflow(OperatorControls):
     @workflow.signal(name=PRICE_CROSSED)
     def price_crossed(self, payload: Any) -> None:
         if crossed := self._parse(PRICE_CROSSED, PriceCrossed, payload):
-            self._do(lambda run: run.priced(crossed.price))
+            self._do(lambda run: run.priced(crossed))
 
     @workflow.signal(name=FEED_CHANGED)
     def feed_changed(self, payload: Any) -> None:
