@@ -30,7 +30,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from perpflow import names
 from perpflow.errors import PerpflowError
 from perpflow.grid.config import Adjust, GridConfig
-from perpflow.grid.models import GridStatus
+from perpflow.grid.models import GridState, GridStatus
 from perpflow.temporal_client import describe_run, start_job
 
 WORKFLOW_TYPE = "GridSessionWorkflow"
@@ -162,13 +162,22 @@ async def session_rows(client: Client, limit: int = 50) -> list[list[str]]:
         rows.append([
             wf.id,
             wf.status.name if wf.status else "?",
-            attrs.get(names.GRID_STATE) or "-",
+            grid_state_shown(wf.status, attrs.get(names.GRID_STATE)),
             attrs.get(names.VENUE) or "",
             attrs.get(names.MARKET) or "",
             attrs.get(names.ACCOUNT) or "",
             f"{wf.start_time.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
         ])  # fmt: skip
     return rows
+
+
+def grid_state_shown(status: WorkflowExecutionStatus | None, state: str | None) -> str:
+    """The session's GridState as listed: a run that ended without winding down (terminated,
+    timed out, failed) keeps the state it had then, which is not what it is now."""
+    if state is None:
+        return "-"
+    ended = status not in (None, WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.CONTINUED_AS_NEW)
+    return f"{state} when it ended" if ended and not GridState(state).final else state
 
 
 def report_view(report: GridReport, *, active_only: bool = False) -> Group:
