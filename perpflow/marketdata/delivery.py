@@ -1,4 +1,7 @@
-"""Signals to workflows, at least once: each is retried with back-off until Temporal takes it.
+"""Signals to workflows, at least once: each is retried with back-off until Temporal takes it,
+and in the order they were handed over per workflow: a signal waits for the one before it to the
+same workflow (sent at once, two could land the other way round, and a crossing's older price land
+after a fill's newer one). Signals to different workflows go side by side.
 
 A workflow that no longer runs cannot use the fact: that signal is dropped with a debug line,
 and ``on_gone`` is told the workflow id (the service deactivates its watches, ``sweep.py``).
@@ -7,6 +10,7 @@ and ``on_gone`` is told the workflow id (the service deactivates its watches, ``
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -54,17 +58,27 @@ class Signaller:
         self._retry = (retry_initial_s, retry_max_s)
         self._gate = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._last: dict[str, asyncio.Task[None]] = {}  # per workflow, the last signal handed over
 
     @property
     def pending(self) -> int:
         return len(self._tasks)
 
     def send(self, d: Delivery) -> None:
-        task = asyncio.get_running_loop().create_task(self._deliver(d))
+        before = self._last.get(d.workflow_id)
+        task = asyncio.get_running_loop().create_task(self._deliver(d, before))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._last[d.workflow_id] = task
+        task.add_done_callback(functools.partial(self._done, d.workflow_id))
 
-    async def _deliver(self, d: Delivery) -> None:
+    def _done(self, workflow_id: str, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if self._last.get(workflow_id) is task:
+            del self._last[workflow_id]
+
+    async def _deliver(self, d: Delivery, before: asyncio.Task[None] | None) -> None:
+        if before is not None:
+            await asyncio.wait([before])
         backoff = Backoff(*self._retry)
         async with self._gate:
             while True:

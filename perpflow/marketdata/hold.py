@@ -7,7 +7,7 @@ two workflow tasks for one event. So a crossing whose watch says a fill may stan
 before it is sent; a fill routed to the same workflow meanwhile carries the market's mid
 (``OrderFilled.mid``), and a crossing that mid is already past is dropped: the workflow learns the
 same price from the fill. Of the crossings waiting on the fill's market only the newest can tell
-more than the fill: it goes out right behind the fill (both land in one workflow task) unless the
+more than the fill: it goes out right behind the fill (mostly in its workflow task) unless the
 fill is past it. The older ones are dropped: their prices are behind the newest one's, and sent
 after the fill they would set the workflow's price back (a move down through two levels and back
 up through them, filling the upper one's sell, left a session at the low with the buy below owed

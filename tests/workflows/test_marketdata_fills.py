@@ -3,6 +3,8 @@ across a Temporal outage and across a market-data worker restart, each fill once
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from temporalio.client import Client
@@ -11,7 +13,9 @@ from temporalio.service import RetryConfig
 from temporalio.testing import WorkflowEnvironment
 
 from perpflow.db.ledger import Ledger
+from perpflow.marketdata.delivery import Delivery, Signaller
 from perpflow.marketdata.service import MarketDataService
+from perpflow.signals import PRICE_CROSSED, Direction, PriceCrossed
 from perpflow.venues.feed import StreamState
 from tests.plugins.marketdata import Maker, eventually, fills_of, md_config, recorded, recorder, running
 from tests.plugins.sim import SimHandle
@@ -106,6 +110,40 @@ async def test_fills_seen_while_temporal_is_unreachable_are_retried_until_delive
         (fill_id,) = (await recorded(wf)).fills
         venue_fills, _ = await maker.venue.fills("ETH")
         assert [f.fill_id for f in venue_fills] == [fill_id]
+
+
+async def test_a_signal_being_retried_still_lands_before_the_next_one_to_its_workflow(
+    temporal_env: WorkflowEnvironment,
+) -> None:
+    """A crossing retried after a newer fact would set the workflow's price back: signals to one
+    workflow land in the order they were handed over, a retry's back-off (1 s here) included."""
+    server = temporal_env.client.service_client.config.target_host
+    async with recorder(temporal_env.client) as wf, cuttable_proxy(server) as link:
+        client = await Client.connect(
+            link.address, namespace=temporal_env.client.namespace, data_converter=pydantic_data_converter,
+            retry_config=GIVE_UP_FAST,
+        )  # fmt: skip
+        retried: list[Delivery] = []
+        signaller = Signaller(client, on_retry=retried.append, retry_initial_s=2.0, retry_max_s=2.0)
+        await link.cut()
+        signaller.send(_crossing(wf.id, 1))
+
+        async def failed_once() -> bool:
+            return bool(retried)
+
+        await eventually(failed_once, "the first signal to fail")
+        await link.open()
+        signaller.send(_crossing(wf.id, 2))
+        await signaller.flush()
+        assert [c.watch_id for c in (await recorded(wf)).crossings] == [1, 2]
+
+
+def _crossing(workflow_id: str, watch_id: int) -> Delivery:
+    payload = PriceCrossed(
+        watch_id=watch_id, venue="lighter", market="ETH", level=Decimal(3000), direction=Direction.UP,
+        price=Decimal(3001), at=datetime.now(UTC),
+    )  # fmt: skip
+    return Delivery(workflow_id, PRICE_CROSSED, payload, key=f"cross-{watch_id}", kind="crossing")
 
 
 async def _retried(svc: MarketDataService, times: int) -> bool:
