@@ -116,7 +116,7 @@ async def test_a_signal_being_retried_still_lands_before_the_next_one_to_its_wor
     temporal_env: WorkflowEnvironment,
 ) -> None:
     """A crossing retried after a newer fact would set the workflow's price back: signals to one
-    workflow land in the order they were handed over, a retry's back-off (1 s here) included."""
+    workflow land in the order they were handed over, a retry's back-off (1-2 s here) included."""
     server = temporal_env.client.service_client.config.target_host
     async with recorder(temporal_env.client) as wf, cuttable_proxy(server) as link:
         client = await Client.connect(
