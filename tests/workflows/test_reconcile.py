@@ -57,6 +57,7 @@ from perpflow.reconcile.schedule import ensure_schedule
 from perpflow.venues.lighter.client import LighterVenue
 from perpflow.venues.types import OrderKind, OrderSpec, Side, TimeInForce
 from tests.plugins.hedge import HedgeRig, record_history
+from tests.plugins.marketdata import eventually
 from tests.plugins.sim import SimHandle
 from tests.plugins.venues import best
 from workflows.reconcile import ReconcileWorkflow
@@ -163,9 +164,11 @@ class Reconciler:
         if not hold:
             await handle.result()
             return handle
-        async with asyncio.timeout(30):  # a held owner once it holds its fill
-            while not (await handle.query(EXPOSURE_QUERY, result_type=Exposure)).positions:
-                await asyncio.sleep(0.05)
+
+        async def holds_its_fill() -> bool:
+            return bool((await handle.query(EXPOSURE_QUERY, result_type=Exposure)).positions)
+
+        await eventually(holds_its_fill, "the held owner holding its fill", timeout=30)
         return handle
 
     async def audit(self, action: str) -> list[AuditEntry]:
